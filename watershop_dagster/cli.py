@@ -1,0 +1,122 @@
+"""`watershop`: a thin front to Dagster's own execution. Runs are recorded in the Dagster instance at
+DAGSTER_HOME, so everything done here shows in the UI (`dagster dev`) as if launched from there."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+INSTANCE_YAML = """\
+# Written by `watershop` on first use. One writer at a time on the DuckDB file: every warehouse asset is in
+# the "warehouse" pool, limited to one step at a time across all runs (backfills launch several runs).
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _days(args) -> list[date]:
+    if args.day:
+        return [date.fromisoformat(args.day)]
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    if end < start:
+        raise SystemExit(f"--to {end} is before --from {start}")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def materialize(days: list[date], log=print) -> bool:
+    """Every day-partitioned asset for each day in order (the customer registry of day N reads day N-1),
+    then the cross-day assets once. Returns False if any run failed."""
+    import dagster as dg
+
+    from watershop_dagster.definitions import defs
+    from watershop_dagster.defs.partitions import daily_partitions
+
+    ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    valid = set(daily_partitions.get_partition_keys())
+    bad = [d for d in days if d.isoformat() not in valid]
+    if bad:
+        first, last = min(valid), max(valid)
+        log(f"error: {', '.join(map(str, bad))} outside the partition range {first}..{last} (WATERSHOP_START_DATE)")
+        return False
+    daily_job, cross_day_job = defs.resolve_job_def("daily_job"), defs.resolve_job_def("cross_day_job")
+    ok = True
+    for d in days:
+        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False)
+        log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+        ok &= result.success
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    log(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}")
+    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False)
+    log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+    return ok and result.success
+
+
+def cmd_materialize(args) -> int:
+    return 0 if materialize(_days(args)) else 1
+
+
+def cmd_demo(args) -> int:
+    from watershop_dagster.core.demo_world import write_demo
+
+    data_dir = Path(os.environ.get("WATERSHOP_DATA_DIR", "data"))
+    end = date.fromisoformat(args.end) if args.end else date.today() - timedelta(days=1)
+    days = [end - timedelta(days=i) for i in reversed(range(args.days))]
+    print(f"writing {len(days)} demo days ({days[0]}..{days[-1]}) under {data_dir}/ ...")
+    write_demo(data_dir, days, footage=not args.no_footage)
+    if args.no_run:
+        return 0
+    ok = materialize(days)
+    print(
+        "\nDone. Look at:\n"
+        f"  warehouse   {os.environ.get('WATERSHOP_WAREHOUSE') or data_dir / 'warehouse.duckdb'}\n"
+        f"  reports     {data_dir / 'reports'}/\n"
+        f"  the UI      DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -h 127.0.0.1   (then http://127.0.0.1:3000)"
+    )
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="watershop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("materialize", help="materialize every asset for a day or a range of days")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--day", help="YYYY-MM-DD")
+    g.add_argument("--from", dest="start", help="first day YYYY-MM-DD (with --to)")
+    p.add_argument("--to", dest="end", help="last day YYYY-MM-DD")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("demo", help="write a demo week under the data folder and materialize it")
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("--end", help="last demo day (default: yesterday)")
+    p.add_argument("--no-footage", action="store_true", help="till records only")
+    p.add_argument("--no-run", action="store_true", help="write the data, do not materialize")
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    if args.command == "materialize" and args.start and not args.end:
+        parser.error("--from needs --to")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

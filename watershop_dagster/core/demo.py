@@ -1,0 +1,185 @@
+"""A synthetic shop: who comes when, what they buy, whether they pay.
+
+One plan per day drives both the till export and the footage (core/scene.py), so the two agree the way a
+real shop's do, and the plan is written out as ground truth for evaluation. Hours run 07:00-21:00 with a
+morning and an evening peak; a few regulars come most days and keep a ledger account at the till; some
+customers take cans without paying; a couple of malformed till rows exercise the rejects path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from watershop_dagster.core.till import write_till_csv
+
+OPEN, CLOSE = time(7, 0), time(21, 0)
+# Relative arrival intensity per hour 7..20: morning peak 8-9, evening peak 18-19.
+HOURLY_WEIGHT = {7: 1.2, 8: 2.5, 9: 2.0, 10: 1.0, 11: 0.8, 12: 0.6, 13: 0.5, 14: 0.5, 15: 0.6, 16: 0.8, 17: 1.4, 18: 2.4, 19: 2.0, 20: 1.0}
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    images: tuple[str, ...]  # face photos; a visit uses one of them
+    regular: bool = False
+    ledger_id: str | None = None  # regulars' account at the till
+
+
+@dataclass
+class Sale:
+    transaction_id: str
+    timestamp: datetime
+    can_size: str
+    number_of_cans: int
+    amount: float
+    payment_mode: str
+    payment_status: str
+    customer_id: str | None
+
+
+@dataclass
+class PlannedVisit:
+    person: str
+    entry: datetime
+    exit: datetime
+    image: str
+    is_staff: bool = False
+    sale: Sale | None = None
+
+
+@dataclass
+class DayPlan:
+    day: date
+    visits: list[PlannedVisit] = field(default_factory=list)
+    opening: datetime | None = None
+    closing: datetime | None = None
+
+    @property
+    def sales(self) -> list[Sale]:
+        return sorted((v.sale for v in self.visits if v.sale), key=lambda s: s.timestamp)
+
+
+@dataclass
+class ShopSimulator:
+    customers: list[Person]
+    staff: list[Person]
+    seed: int = 7
+    visits_per_day: int = 16
+    unpaid_share: float = 0.08
+    walkout_share: float = 0.05
+    dwell_seconds: tuple[int, int] = (12, 30)
+    prices: dict = field(default_factory=lambda: {"10L": 10.0, "20L": 20.0})
+
+    def plan_day(self, day: date, day_index: int = 0) -> DayPlan:
+        rng = random.Random(f"{self.seed}/{day.isoformat()}")
+        plan = DayPlan(day)
+        plan.opening = datetime.combine(day, OPEN) + timedelta(minutes=rng.randint(-10, 15))
+        plan.closing = datetime.combine(day, CLOSE) + timedelta(minutes=rng.randint(-15, 10))
+        # People who may come today: regulars always, others appear as the days go on (new customers).
+        pool = [p for p in self.customers if p.regular]
+        others = [p for p in self.customers if not p.regular]
+        newcomers = others[: min(len(others), 2 + 2 * day_index)]
+        pool += newcomers
+        weights = [4.0 if p.regular else 1.0 for p in pool]
+        hours = list(HOURLY_WEIGHT)
+        n = max(1, int(rng.gauss(self.visits_per_day, self.visits_per_day * 0.15)))
+        taken: list[tuple[datetime, datetime]] = []
+        counter = 0
+        for _ in range(n * 3):
+            if len(plan.visits) >= n:
+                break
+            person = rng.choices(pool, weights)[0]
+            hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
+            entry = datetime.combine(day, time(hour)) + timedelta(seconds=rng.randint(0, 3599))
+            entry = max(entry, plan.opening + timedelta(minutes=2))
+            exit_ = entry + timedelta(seconds=rng.randint(*self.dwell_seconds))
+            if exit_ > plan.closing - timedelta(minutes=2):
+                continue
+            # The counter serves one customer at a time: keep visits apart so each sale has one owner.
+            if any(entry < b + timedelta(seconds=20) and exit_ > a - timedelta(seconds=20) for a, b in taken):
+                continue
+            if any(v.person == person.name and v.entry.hour == hour for v in plan.visits):
+                continue
+            taken.append((entry, exit_))
+            visit = PlannedVisit(person.name, entry, exit_, rng.choice(person.images))
+            if rng.random() >= self.walkout_share:
+                counter += 1
+                visit.sale = self._sale(rng, day, counter, person, entry, exit_)
+            plan.visits.append(visit)
+        plan.visits.sort(key=lambda v: v.entry)
+        for s in self.staff:
+            plan.visits.append(PlannedVisit(s.name, plan.opening, plan.closing, s.images[0], is_staff=True))
+        return plan
+
+    def _sale(self, rng, day, counter, person, entry, exit_) -> Sale:
+        size = rng.choices(["20L", "10L"], [0.7, 0.3])[0]
+        cans = rng.choices([1, 2, 3], [0.7, 0.22, 0.08])[0]
+        unpaid = rng.random() < (self.unpaid_share * (2.5 if person.regular else 0.5))
+        mode = rng.choices(["Cash", "UPI", "Coins"], [0.45, 0.45, 0.10])[0]
+        pay_time = entry + (exit_ - entry) * rng.uniform(0.5, 0.8)
+        return Sale(
+            transaction_id=f"T{day.strftime('%Y%m%d')}-{counter:03d}",
+            timestamp=pay_time.replace(microsecond=0),
+            can_size=size,
+            number_of_cans=cans,
+            amount=self.prices[size] * cans,
+            payment_mode=mode,
+            payment_status="Unpaid" if unpaid else "Paid",
+            customer_id=person.ledger_id if (person.ledger_id and (unpaid or rng.random() < 0.6)) else None,
+        )
+
+
+def till_rows(plan: DayPlan, malformed: int = 0, seed: int = 0) -> list[dict]:
+    rows = [
+        {
+            "transaction_id": s.transaction_id,
+            "timestamp": s.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+            "customer_id": s.customer_id or "",
+            "payment_mode": s.payment_mode,
+            "can_size": s.can_size,
+            "number_of_cans": s.number_of_cans,
+            "amount": f"{s.amount:g}",
+            "payment_status": s.payment_status,
+        }
+        for s in plan.sales
+    ]
+    rng = random.Random(f"malformed/{seed}/{plan.day}")
+    broken = [
+        lambda r: {**r, "timestamp": r["timestamp"].replace(":", "-", 1) + "x"},
+        lambda r: {**r, "amount": str(float(r["amount"]) + 5)},
+        lambda r: {**r, "payment_mode": "Cheque"},
+        lambda r: {**r, "number_of_cans": "0"},
+    ]
+    for i in range(malformed):
+        base = dict(rng.choice(rows)) if rows else None
+        if base:
+            base["transaction_id"] = f"{base['transaction_id']}-X{i}"
+            rows.append(broken[i % len(broken)](base))
+    return rows
+
+
+def write_truth(plan: DayPlan, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.day.isoformat()}.json"
+    payload = {
+        "day": plan.day.isoformat(),
+        "opening": plan.opening.isoformat() if plan.opening else None,
+        "closing": plan.closing.isoformat() if plan.closing else None,
+        "visits": [
+            {**{k: v for k, v in asdict(v).items() if k != "sale"}, "entry": v.entry.isoformat(), "exit": v.exit.isoformat(),
+             "transaction_id": v.sale.transaction_id if v.sale else None}
+            for v in plan.visits
+        ],
+    }
+    path.write_text(json.dumps(payload, indent=1, default=str))
+    return path
+
+
+def write_till_day(plan: DayPlan, transactions_dir: Path, malformed: int = 0) -> Path:
+    path = transactions_dir / f"{plan.day.isoformat()}.csv"
+    write_till_csv(till_rows(plan, malformed), path)
+    return path

@@ -1,0 +1,229 @@
+"""Column contracts of the tables written from Python.
+
+One place says what each table holds: the warehouse creates tables from it, the asset checks verify it and
+the README's table reference is generated from it (`python -m watershop_dagster.core.schemas`). The SQL
+aggregates in dbt_like_sql/ describe themselves in their own header comments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EMBEDDING_DIM = 512
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    partitioned_by: str | None = "day"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def create_sql(self, qualified_name: str | None = None) -> str:
+        cols = ", ".join(f'"{c.name}" {c.type}' for c in self.columns)
+        return f'CREATE TABLE IF NOT EXISTS "{qualified_name or self.name}" ({cols})'
+
+
+def _cols(*rows: tuple[str, str, str]) -> tuple[Column, ...]:
+    return tuple(Column(*r) for r in rows)
+
+
+TRANSACTIONS = TableSchema(
+    "transactions",
+    "Validated till rows, one per sale.",
+    _cols(
+        ("day", "DATE", "partition day (shop-local)"),
+        ("transaction_id", "VARCHAR", "till id, unique across all days"),
+        ("timestamp", "TIMESTAMP", "shop-local time of the sale"),
+        ("customer_id", "VARCHAR", "customer id as the till gave it (NULL when blank)"),
+        ("payment_mode", "VARCHAR", "Cash, UPI or Coins (NULL for an unpaid sale without a mode)"),
+        ("can_size", "VARCHAR", "10L or 20L"),
+        ("number_of_cans", "INTEGER", "cans sold"),
+        ("litres", "INTEGER", "number_of_cans x can size"),
+        ("amount", "DOUBLE", "rupees charged"),
+        ("payment_status", "VARCHAR", "Paid or Unpaid"),
+        ("source_file", "VARCHAR", "CSV file the row came from"),
+        ("line_number", "INTEGER", "line in that file (header is line 1)"),
+    ),
+)
+
+TRANSACTION_REJECTS = TableSchema(
+    "transaction_rejects",
+    "Till rows that failed validation, with the reason; the good rows of the same file are still loaded.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("source_file", "VARCHAR", "CSV file"),
+        ("line_number", "INTEGER", "line in that file (header is line 1)"),
+        ("transaction_id", "VARCHAR", "id as written, if any"),
+        ("raw_line", "VARCHAR", "the line as read"),
+        ("reason", "VARCHAR", "why it was rejected"),
+    ),
+)
+
+FOOTAGE_MANIFEST = TableSchema(
+    "footage_manifest",
+    "Every footage file of the day, readable or not.",
+    _cols(
+        ("day", "DATE", "partition day (the folder name)"),
+        ("file", "VARCHAR", "path relative to the data folder"),
+        ("camera", "VARCHAR", "camera name from the file name"),
+        ("start_time", "TIMESTAMP", "shop-local start (HHMMSS in the name)"),
+        ("end_time", "TIMESTAMP", "start + duration"),
+        ("fps", "DOUBLE", "frames per second"),
+        ("frame_count", "BIGINT", "frames in the file"),
+        ("width", "INTEGER", "pixels"),
+        ("height", "INTEGER", "pixels"),
+        ("size_bytes", "BIGINT", "file size"),
+        ("status", "VARCHAR", "ok or error"),
+        ("error", "VARCHAR", "why the file could not be used (NULL when ok)"),
+    ),
+)
+
+FRAMES = TableSchema(
+    "frames",
+    "Sampled frames with their motion score; most are not analysed (empty room).",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("file", "VARCHAR", "footage file"),
+        ("camera", "VARCHAR", "camera"),
+        ("frame_index", "BIGINT", "index in the file"),
+        ("time", "TIMESTAMP", "shop-local time of the frame"),
+        ("motion_score", "DOUBLE", "share of the small grey frame that changed since the last sample"),
+        ("brightness", "DOUBLE", "mean grey level 0-255 (lights, shutter)"),
+        ("analysed", "BOOLEAN", "whether faces were searched in it"),
+        ("faces", "INTEGER", "faces found (0 when not analysed)"),
+    ),
+)
+
+FACE_DETECTIONS = TableSchema(
+    "face_detections",
+    "Faces found in analysed frames, usable or not, each with an audit crop.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("detection_id", "VARCHAR", "<day>/<camera>/<frame>/<n>"),
+        ("file", "VARCHAR", "footage file"),
+        ("camera", "VARCHAR", "camera"),
+        ("frame_index", "BIGINT", "frame in the file"),
+        ("time", "TIMESTAMP", "shop-local time"),
+        ("x1", "DOUBLE", "box left, pixels"),
+        ("y1", "DOUBLE", "box top"),
+        ("x2", "DOUBLE", "box right"),
+        ("y2", "DOUBLE", "box bottom"),
+        ("landmarks", "FLOAT[10]", "5 (x, y) keypoints: eyes, nose, mouth corners"),
+        ("det_score", "DOUBLE", "detector confidence"),
+        ("face_size", "DOUBLE", "shorter side of the box, pixels"),
+        ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face"),
+        ("quality", "DOUBLE", "0-1 score from size, sharpness, detector score"),
+        ("usable", "BOOLEAN", "large and sharp enough to recognise"),
+        ("reject_reason", "VARCHAR", "too_small / too_blurred / low_score / opted_out (NULL if usable)"),
+        ("crop_path", "VARCHAR", "JPEG under data/crops/<day>/ (NULL once retention removed it)"),
+    ),
+)
+
+FACE_EMBEDDINGS = TableSchema(
+    "face_embeddings",
+    "One L2-normalised ArcFace vector per usable face.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("detection_id", "VARCHAR", "face_detections.detection_id"),
+        ("time", "TIMESTAMP", "shop-local time"),
+        ("camera", "VARCHAR", "camera"),
+        ("quality", "DOUBLE", "detection quality"),
+        ("embedding", f"FLOAT[{EMBEDDING_DIM}]", "unit vector"),
+    ),
+)
+
+FACE_TRACKS = TableSchema(
+    "face_tracks",
+    "Faces of one person in consecutive frames, joined by box overlap and embedding similarity.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("track_id", "VARCHAR", "<day>/<camera>/T<n>"),
+        ("camera", "VARCHAR", "camera"),
+        ("first_time", "TIMESTAMP", "first face"),
+        ("last_time", "TIMESTAMP", "last face"),
+        ("faces", "INTEGER", "faces in the track"),
+        ("usable_faces", "INTEGER", "faces with an embedding"),
+        ("mean_quality", "DOUBLE", "mean detection quality"),
+        ("best_detection_id", "VARCHAR", "highest-quality face"),
+        ("best_crop_path", "VARCHAR", "its crop"),
+        ("embedding", f"FLOAT[{EMBEDDING_DIM}]", "quality-weighted mean, unit length (NULL if no usable face)"),
+    ),
+)
+
+CUSTOMER_REGISTRY = TableSchema(
+    "customer_registry",
+    "Anonymous identities. Each day's partition holds every identity seen that day, with its state after "
+    "the day; the registry as of day N is each identity's latest row with day <= N "
+    "(view customer_registry_current).",
+    _cols(
+        ("day", "DATE", "partition day: the identity was seen (or enrolled) that day"),
+        ("customer_id", "VARCHAR", "CUST_0001..., or STAFF_<name> for enrolled staff"),
+        ("is_staff", "BOOLEAN", "staff are left out of customer figures"),
+        ("is_new", "BOOLEAN", "first seen on this day"),
+        ("first_seen", "DATE", "first day seen"),
+        ("last_seen", "DATE", "last day seen (= day)"),
+        ("visit_count", "INTEGER", "visits up to and including this day"),
+        ("visits_today", "INTEGER", "visits on this day"),
+        ("weight", "DOUBLE", "evidence behind the centroid (sum of track weights, capped)"),
+        ("centroid", f"FLOAT[{EMBEDDING_DIM}]", "running mean embedding, unit length"),
+        ("best_crop_path", "VARCHAR", "a good crop of the face, for the owner"),
+    ),
+)
+
+VISIT_LOG = TableSchema(
+    "visit_log",
+    "A person's continuous presence in the shop; short gaps (turning away, occlusion) do not split a visit.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("visit_id", "VARCHAR", "<day>/V<n>"),
+        ("customer_id", "VARCHAR", "identity from the registry"),
+        ("entry_time", "TIMESTAMP", "first face"),
+        ("exit_time", "TIMESTAMP", "last face"),
+        ("duration_seconds", "DOUBLE", "exit - entry"),
+        ("faces_seen", "INTEGER", "faces behind the visit"),
+        ("tracks", "INTEGER", "face tracks merged into it"),
+        ("match_similarity", "DOUBLE", "cosine similarity to the registry identity (NULL for a new one)"),
+        ("best_crop_path", "VARCHAR", "best face crop of the visit"),
+        ("is_staff", "BOOLEAN", "a staff member"),
+    ),
+)
+
+ALL_TABLES: tuple[TableSchema, ...] = (
+    TRANSACTIONS,
+    TRANSACTION_REJECTS,
+    FOOTAGE_MANIFEST,
+    FRAMES,
+    FACE_DETECTIONS,
+    FACE_EMBEDDINGS,
+    FACE_TRACKS,
+    CUSTOMER_REGISTRY,
+    VISIT_LOG,
+)
+
+SCHEMAS = {t.name: t for t in ALL_TABLES}
+
+
+def markdown_reference(tables: tuple[TableSchema, ...] = ALL_TABLES) -> str:
+    """The README's table reference, generated so it cannot drift from the code."""
+    out = []
+    for t in tables:
+        out.append(f"#### `{t.name}`\n{t.description}\n\n| column | type | meaning |\n|---|---|---|")
+        out += [f"| `{c.name}` | {c.type} | {c.description} |" for c in t.columns]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown_reference())

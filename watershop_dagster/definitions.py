@@ -1,0 +1,25 @@
+"""The Dagster code location: `dagster dev` and `dg check defs` load `defs` from here."""
+
+import dagster as dg
+
+from watershop_dagster.defs.automation import build_jobs, build_schedules
+from watershop_dagster.defs.checks import build_checks
+from watershop_dagster.defs.commerce import till_records
+from watershop_dagster.defs.resources import default_resources
+from watershop_dagster.defs.sql_models import build_sql_assets
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    assets = [till_records, *build_sql_assets()]
+    daily_job, cross_day_job = build_jobs(assets)
+    tables = {k.to_user_string() for a in assets for k in a.keys}
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=build_checks(tables),
+        jobs=[daily_job, cross_day_job],
+        schedules=build_schedules(daily_job, cross_day_job),
+        resources=resources or default_resources(),
+    )
+
+
+defs = build_definitions()
