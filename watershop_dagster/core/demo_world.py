@@ -1,0 +1,147 @@
+"""Who the synthetic shop's people are, and writing a whole demo or evaluation data folder.
+
+Demo: the face photos that ship inside installed packages (insightface's t1.jpg with six people and
+Tom_Hanks_54745.png): one is the staff member, the rest are customers, two of them regulars.
+Evaluation: real photos of many people (../shared/data/faces, several per person), a different photo for
+every visit, so recognition has to work across photos the way it must across days in a real shop.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import random
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from watershop_dagster.core.demo import Person, ShopSimulator, write_till_day, write_truth
+from watershop_dagster.core.faces import FaceEngine
+from watershop_dagster.core.layout import DataLayout
+from watershop_dagster.core.scene import CameraSpec, HeadSprite, ShopScene, render_day
+
+
+@dataclass
+class Cast:
+    customers: list[Person]
+    staff: list[Person]
+    sprites: dict[str, HeadSprite]
+    enrolment: dict[str, list[np.ndarray]]  # staff name -> photos for data/staff/<name>/
+
+
+def _largest_face(engine: FaceEngine, image: np.ndarray):
+    faces = engine.detector.detect(image)
+    return max(faces, key=lambda f: f.size) if faces else None
+
+
+def demo_cast(engine: FaceEngine) -> Cast:
+    images = importlib.resources.files("insightface") / "data" / "images"
+    group = cv2.imread(str(images / "t1.jpg"))
+    faces = sorted(engine.detector.detect(group), key=lambda f: f.box[0])
+    sprites: dict[str, HeadSprite] = {}
+    people = []
+    for i, f in enumerate(faces):
+        key = f"t1.jpg#{i}"
+        sprites[key] = HeadSprite(group, f.box)
+        people.append(key)
+    tom = cv2.imread(str(images / "Tom_Hanks_54745.png"))
+    tom = cv2.copyMakeBorder(tom, 56, 56, 56, 56, cv2.BORDER_REPLICATE)
+    f = _largest_face(engine, tom)
+    if f is not None:
+        sprites["tom_hanks"] = HeadSprite(tom, f.box)
+        people.append("tom_hanks")
+    staff_key = people[0]
+    staff = [Person("staff_ravi", (staff_key,))]
+    customers = [
+        Person(f"customer_{i + 1}", (key,), regular=i < 2, ledger_id=f"L{i + 1:03d}" if i < 2 else None)
+        for i, key in enumerate(people[1:])
+    ]
+    sprite = sprites[staff_key]
+    return Cast(customers, staff, sprites, {"staff_ravi": [sprite.image]})
+
+
+def eval_cast(engine: FaceEngine, faces_root: Path, customers: int = 30, staff: int = 1, seed: int = 11, min_photos: int = 6) -> Cast:
+    """People from a folder of labelled photos (faces/<person>/*.jpg, manifest.csv beside them)."""
+    by_person: dict[str, list[Path]] = defaultdict(list)
+    manifest = faces_root / "manifest.csv"
+    if manifest.exists():
+        for row in csv.DictReader(manifest.open()):
+            by_person[row["identity"]].append(faces_root.parent / row["path"])
+    else:
+        for p in sorted(faces_root.glob("*/*")):
+            by_person[p.parent.name].append(p)
+    rng = random.Random(seed)
+    names = sorted(n for n, ps in by_person.items() if len(ps) >= min_photos)
+    rng.shuffle(names)
+    sprites: dict[str, HeadSprite] = {}
+    people: list[tuple[str, list[str]]] = []
+    for name in names:
+        if len(people) >= customers + staff:
+            break
+        keys = []
+        for path in by_person[name]:
+            img = cv2.imread(str(path))
+            if img is None:
+                continue
+            faces = engine.detector.detect(img)
+            # One clear face per photo, or the sprite could show someone else.
+            if len(faces) != 1 or faces[0].size < 40:
+                continue
+            key = str(path)
+            sprites[key] = HeadSprite(img, faces[0].box)
+            keys.append(key)
+        if len(keys) >= 4:
+            people.append((name, keys))
+    staff_people = people[:staff]
+    cust = [
+        Person(name, tuple(keys), regular=i < max(2, len(people) // 6), ledger_id=f"L{i + 1:03d}" if i < 3 else None)
+        for i, (name, keys) in enumerate(people[staff:])
+    ]
+    enrol = {}
+    staff_list = []
+    for name, keys in staff_people:
+        # Enrol staff with photos that never appear in the footage.
+        staff_list.append(Person(f"staff_{name}", (keys[0],)))
+        enrol[f"staff_{name}"] = [cv2.imread(k) for k in keys[-3:]]
+    return Cast(cust, staff_list, sprites, enrol)
+
+
+def write_world(
+    data_dir: Path,
+    days: list[date],
+    cast: Cast,
+    camera: CameraSpec | None = None,
+    footage: bool = True,
+    visits_per_day: int = 14,
+    malformed_rows: bool = True,
+    seed: int = 7,
+) -> None:
+    layout = DataLayout(Path(data_dir))
+    camera = camera or CameraSpec()
+    sim = ShopSimulator(cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day)
+    # A visit uses a different photo of the person each time where there are several.
+    scene = ShopScene(camera, cast.sprites, seed=seed)
+    for name, photos in cast.enrolment.items():
+        folder = layout.staff_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(photos):
+            cv2.imwrite(str(folder / f"{i + 1}.jpg"), img)
+    for i, day in enumerate(days):
+        plan = sim.plan_day(day, i)
+        write_till_day(plan, layout.transactions_dir, malformed=(2 if malformed_rows and i % 3 == 1 else 0))
+        write_truth(plan, layout.root / "truth")
+        if footage:
+            folder = layout.footage_day_dir(day)
+            if folder.exists():
+                shutil.rmtree(folder)
+            render_day(plan, scene, folder)
+
+
+def write_demo(data_dir: Path, days: list[date], footage: bool = True) -> None:
+    engine = FaceEngine.from_models()
+    write_world(Path(data_dir), days, demo_cast(engine), footage=footage)

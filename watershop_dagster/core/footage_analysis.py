@@ -1,0 +1,147 @@
+"""One pass over a day's footage: sample, gate on motion, detect, judge, embed, crop.
+
+One decode serves three tables (frames, face_detections, face_embeddings): decoding is the expensive part,
+so the pipeline never decodes a file twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.faces import FaceEngine, FaceObservation
+from watershop_dagster.core.footage import ManifestRow
+from watershop_dagster.core.sampling import AnalysisGate, FrameSource, MotionMeter, OpenCVSampler
+from watershop_dagster.core.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
+
+
+@dataclass
+class StageTimes:
+    decode: float = 0.0
+    motion: float = 0.0
+    detection: float = 0.0
+    embedding: float = 0.0
+    crops: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class DayAnalysis:
+    frames: pd.DataFrame
+    detections: pd.DataFrame
+    embeddings: pd.DataFrame
+    times: StageTimes
+    video_seconds: float
+    file_errors: dict[str, str] = field(default_factory=dict)
+
+
+def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
+    h, w = image.shape[:2]
+    xa, ya, xb, yb = int(max(0, x1 - mw)), int(max(0, y1 - mh)), int(min(w, x2 + mw)), int(min(h, y2 + mh))
+    return image[ya:yb, xa:xb]
+
+
+class OptOutList:
+    """Faces of people who asked not to be recognised: dropped at detection, never embedded or enrolled."""
+
+    def __init__(self, embeddings: np.ndarray | None = None, threshold: float = 0.4):
+        self.embeddings = embeddings if embeddings is not None and len(embeddings) else None
+        self.threshold = threshold
+
+    def matches(self, embedding: np.ndarray) -> bool:
+        return self.embeddings is not None and float((self.embeddings @ embedding).max()) >= self.threshold
+
+
+def analyse_day(
+    day: date,
+    files: list[ManifestRow],
+    engine: FaceEngine,
+    crops_dir: Path | None,
+    sampler_factory: Callable[[], FrameSource] = OpenCVSampler,
+    gate_factory: Callable[[], AnalysisGate] = AnalysisGate,
+    optout: OptOutList | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> DayAnalysis:
+    times = StageTimes()
+    frame_rows, det_rows, emb_rows = [], [], []
+    errors: dict[str, str] = {}
+    video_seconds = 0.0
+    optout = optout or OptOutList()
+    if crops_dir:
+        crops_dir.mkdir(parents=True, exist_ok=True)
+    for f in (f for f in files if f.ok):
+        sampler, gate, meter = sampler_factory(), gate_factory(), MotionMeter()
+        started = time.perf_counter()
+        analysed = faces_found = 0
+        frames_iter = sampler.frames(f.path, f.fps, f.frame_count)
+        t0 = time.perf_counter()
+        for frame in frames_iter:
+            times.decode += time.perf_counter() - t0
+            t_motion = time.perf_counter()
+            motion, brightness = meter.measure(frame.image)
+            times.motion += time.perf_counter() - t_motion
+            when = f.start_time + timedelta(seconds=frame.offset_s)
+            observations: list[FaceObservation] = []
+            do_analyse = gate.should_analyse(frame.offset_s, motion)
+            if do_analyse:
+                analysed += 1
+                t_det = time.perf_counter()
+                observations = engine.observe(frame.image, embed=False)
+                times.detection += time.perf_counter() - t_det
+                t_emb = time.perf_counter()
+                engine.embed(observations)
+                times.embedding += time.perf_counter() - t_emb
+                gate.record(frame.offset_s, len(observations))
+            frame_rows.append((f.file, f.camera, frame.index, when, motion, brightness, do_analyse, len(observations)))
+            t_crop = time.perf_counter()
+            for n, obs in enumerate(observations):
+                det_id = f"{day.isoformat()}/{f.camera}/{Path(f.file).stem}/{frame.index}/{n}"
+                reason = obs.reject_reason
+                embedding = obs.embedding
+                if embedding is not None and optout.matches(embedding):
+                    reason, embedding = "opted_out", None
+                crop_path = None
+                if crops_dir is not None and reason != "opted_out":
+                    crop_file = crops_dir / f"{f.camera}_{Path(f.file).stem}_{frame.index:07d}_{n}.jpg"
+                    cv2.imwrite(str(crop_file), _crop_for_audit(frame.image, obs.face.box), [cv2.IMWRITE_JPEG_QUALITY, 85])
+                    crop_path = str(crop_file)
+                box = obs.face.box
+                det_rows.append({
+                    "detection_id": det_id, "file": f.file, "camera": f.camera, "frame_index": frame.index, "time": when,
+                    "x1": float(box[0]), "y1": float(box[1]), "x2": float(box[2]), "y2": float(box[3]),
+                    "landmarks": obs.face.landmarks.reshape(-1).astype(np.float32).tolist(),
+                    "det_score": obs.face.score, "face_size": obs.face.size, "sharpness": obs.sharpness,
+                    "quality": obs.quality, "usable": embedding is not None, "reject_reason": reason if embedding is None else None,
+                    "crop_path": crop_path,
+                })
+                if embedding is not None:
+                    faces_found += 1
+                    emb_rows.append({"detection_id": det_id, "time": when, "camera": f.camera, "quality": obs.quality, "embedding": embedding.tolist()})
+            times.crops += time.perf_counter() - t_crop
+            t0 = time.perf_counter()
+        report = sampler.report
+        if report.error:
+            errors[f.file] = report.error
+        seconds = report.frames_read / f.fps
+        video_seconds += seconds
+        wall = time.perf_counter() - started
+        progress(
+            f"{f.file}: {report.frames_read} frames decoded, {analysed} analysed, {faces_found} usable faces, "
+            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time)"
+            + (f"; {report.error}" if report.error else "")
+        )
+    frames = pd.DataFrame(frame_rows, columns=[c for c in FRAMES.column_names if c != "day"])
+    detections = pd.DataFrame(det_rows, columns=[c for c in FACE_DETECTIONS.column_names if c != "day"])
+    embeddings = pd.DataFrame(emb_rows, columns=[c for c in FACE_EMBEDDINGS.column_names if c != "day"])
+    return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors)

@@ -1,0 +1,148 @@
+"""Faces in consecutive analysed frames -> tracks (one person's continuous appearance on one camera).
+
+Association uses box overlap and, where both faces have an embedding, their similarity: overlap alone
+swaps people who pass each other, similarity alone fails on faces too small to embed. A track's identity
+vector is the quality-weighted mean of its faces' embeddings, which is far steadier than any single frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.schemas import EMBEDDING_DIM, FACE_TRACKS
+
+
+@dataclass(frozen=True)
+class TrackingRules:
+    max_gap_s: float = 4.0  # a track survives this long without a face
+    min_iou: float = 0.15
+    min_similarity_with_overlap: float = 0.2  # overlapping boxes must not be clearly different people
+    min_similarity_alone: float = 0.5  # no overlap (fast move, missed frames): the face must match
+
+
+@dataclass
+class Track:
+    camera: str
+    detection_ids: list[str] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    qualities: list[float] = field(default_factory=list)
+    crops: list[str | None] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+    @property
+    def last_box(self) -> np.ndarray:
+        return self.boxes[-1]
+
+    @property
+    def last_time(self) -> datetime:
+        return self.times[-1]
+
+    def recent_embedding(self) -> np.ndarray | None:
+        if not self.embeddings:
+            return None
+        v = np.mean(self.embeddings[-5:], axis=0)
+        return v / max(np.linalg.norm(v), 1e-9)
+
+    def mean_embedding(self) -> np.ndarray | None:
+        if not self.embeddings:
+            return None
+        w = np.asarray(self.weights) + 1e-6
+        v = (np.asarray(self.embeddings) * w[:, None]).sum(axis=0)
+        return (v / max(np.linalg.norm(v), 1e-9)).astype(np.float32)
+
+    def add(self, det_id, t, box, quality, crop, embedding) -> None:
+        self.detection_ids.append(det_id)
+        self.times.append(t)
+        self.boxes.append(box)
+        self.qualities.append(quality)
+        self.crops.append(crop)
+        if embedding is not None:
+            self.embeddings.append(embedding)
+            self.weights.append(quality)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def build_tracks(detections: pd.DataFrame, embeddings: dict[str, np.ndarray], rules: TrackingRules | None = None) -> list[Track]:
+    """`detections` needs detection_id, camera, file, frame_index, time, x1..y2, quality, crop_path."""
+    rules = rules or TrackingRules()
+    finished: list[Track] = []
+    if detections.empty:
+        return finished
+    ordered = detections.sort_values(["camera", "time", "file", "frame_index"])
+    for camera, per_camera in ordered.groupby("camera", sort=True):
+        active: list[Track] = []
+        for _, frame in per_camera.groupby(["time", "file", "frame_index"], sort=True):
+            now = frame["time"].iloc[0].to_pydatetime()
+            still = []
+            for tr in active:
+                (still if (now - tr.last_time).total_seconds() <= rules.max_gap_s else finished).append(tr)
+            active = still
+            dets = list(frame.itertuples(index=False))
+            candidates = []
+            for di, d in enumerate(dets):
+                box = np.array([d.x1, d.y1, d.x2, d.y2], np.float32)
+                emb = embeddings.get(d.detection_id)
+                for ti, tr in enumerate(active):
+                    overlap = iou(box, tr.last_box)
+                    ref = tr.recent_embedding()
+                    sim = float(ref @ emb) if (ref is not None and emb is not None) else None
+                    if overlap >= rules.min_iou and (sim is None or sim >= rules.min_similarity_with_overlap):
+                        candidates.append((overlap + (sim or 0.0), di, ti))
+                    elif sim is not None and sim >= rules.min_similarity_alone:
+                        candidates.append((sim, di, ti))
+            used_d, used_t = set(), set()
+            for _, di, ti in sorted(candidates, reverse=True):
+                if di in used_d or ti in used_t:
+                    continue
+                used_d.add(di)
+                used_t.add(ti)
+                d = dets[di]
+                active[ti].add(d.detection_id, now, np.array([d.x1, d.y1, d.x2, d.y2], np.float32), d.quality, d.crop_path, embeddings.get(d.detection_id))
+            for di, d in enumerate(dets):
+                if di not in used_d:
+                    tr = Track(str(camera))
+                    tr.add(d.detection_id, now, np.array([d.x1, d.y1, d.x2, d.y2], np.float32), d.quality, d.crop_path, embeddings.get(d.detection_id))
+                    active.append(tr)
+        finished.extend(active)
+    finished.sort(key=lambda t: (t.times[0], t.camera))
+    return finished
+
+
+def tracks_frame(day, tracks: list[Track]) -> pd.DataFrame:
+    rows = []
+    for n, tr in enumerate(tracks, start=1):
+        best = int(np.argmax(tr.qualities))
+        emb = tr.mean_embedding()
+        rows.append({
+            "track_id": f"{day.isoformat()}/{tr.camera}/T{n:04d}",
+            "camera": tr.camera,
+            "first_time": tr.times[0],
+            "last_time": tr.times[-1],
+            "faces": len(tr.detection_ids),
+            "usable_faces": len(tr.embeddings),
+            "mean_quality": float(np.mean(tr.qualities)),
+            "best_detection_id": tr.detection_ids[best],
+            "best_crop_path": tr.crops[best],
+            "embedding": emb.tolist() if emb is not None else None,
+        })
+    cols = [c for c in FACE_TRACKS.column_names if c != "day"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def stack_embeddings(series: pd.Series) -> np.ndarray:
+    if len(series) == 0:
+        return np.zeros((0, EMBEDDING_DIM), np.float32)
+    return np.stack([np.asarray(v, np.float32) for v in series])

@@ -1,0 +1,54 @@
+"""Identified tracks -> visits: one person's continuous presence in the shop.
+
+A person's tracks are merged while the gap between them is short: turning away from the camera, being
+hidden behind another customer or the detector missing a few frames must not split a visit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from watershop_dagster.core.identity import Assignment
+from watershop_dagster.core.schemas import VISIT_LOG
+
+
+@dataclass(frozen=True)
+class VisitRules:
+    max_gap_s: float = 60.0
+
+
+def build_visits(day: date, tracks: pd.DataFrame, assignments: dict[str, Assignment], rules: VisitRules | None = None) -> pd.DataFrame:
+    """`tracks` needs track_id, first_time, last_time, faces, mean_quality, best_crop_path."""
+    rules = rules or VisitRules()
+    cols = [c for c in VISIT_LOG.column_names if c != "day"]
+    known = tracks[tracks["track_id"].isin(assignments)].copy()
+    if known.empty:
+        return pd.DataFrame(columns=cols)
+    known["customer_id"] = known["track_id"].map(lambda t: assignments[t].customer_id)
+    visits = []
+    for customer_id, rows in known.sort_values("first_time").groupby("customer_id", sort=False):
+        current = None
+        for r in rows.itertuples(index=False):
+            if current is not None and (r.first_time - current["exit_time"]).total_seconds() <= rules.max_gap_s:
+                current["exit_time"] = max(current["exit_time"], r.last_time)
+                current["faces_seen"] += int(r.faces)
+                current["tracks"] += 1
+                if r.mean_quality > current["_best_q"]:
+                    current["_best_q"], current["best_crop_path"] = r.mean_quality, r.best_crop_path
+                continue
+            a = assignments[r.track_id]
+            current = {
+                "customer_id": customer_id, "entry_time": r.first_time, "exit_time": r.last_time,
+                "faces_seen": int(r.faces), "tracks": 1, "match_similarity": a.similarity,
+                "best_crop_path": r.best_crop_path, "is_staff": a.is_staff, "_best_q": r.mean_quality,
+            }
+            visits.append(current)
+    visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))
+    for n, v in enumerate(visits, start=1):
+        v["visit_id"] = f"{day.isoformat()}/V{n:04d}"
+        v["duration_seconds"] = (v["exit_time"] - v["entry_time"]).total_seconds()
+        v.pop("_best_q")
+    return pd.DataFrame(visits, columns=cols)
