@@ -56,16 +56,17 @@ def materialize(days: list[date], log=print) -> bool:
         log(f"error: {', '.join(map(str, bad))} outside the partition range {first}..{last} (WATERSHOP_START_DATE)")
         return False
     daily_job, cross_day_job = defs.resolve_job_def("daily_job"), defs.resolve_job_def("cross_day_job")
+    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
     ok = True
     for d in days:
-        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False)
+        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config)
         log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
                     log(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}")
-    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False)
+    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
     return ok and result.success
 

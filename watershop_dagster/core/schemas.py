@@ -182,6 +182,18 @@ CUSTOMER_REGISTRY = TableSchema(
     ),
 )
 
+TRACK_IDENTITIES = TableSchema(
+    "track_identities",
+    "Which identity each identifiable face track was given.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("track_id", "VARCHAR", "face_tracks.track_id"),
+        ("customer_id", "VARCHAR", "identity"),
+        ("similarity", "DOUBLE", "cosine similarity to the matched identity (NULL for a new one)"),
+        ("is_staff", "BOOLEAN", "matched an enrolled staff member"),
+    ),
+)
+
 VISIT_LOG = TableSchema(
     "visit_log",
     "A person's continuous presence in the shop; short gaps (turning away, occlusion) do not split a visit.",
@@ -209,6 +221,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     FACE_EMBEDDINGS,
     FACE_TRACKS,
     CUSTOMER_REGISTRY,
+    TRACK_IDENTITIES,
     VISIT_LOG,
 )
 

@@ -52,9 +52,16 @@ def default_resources() -> dict:
     data_dir = _env("WATERSHOP_DATA_DIR", "data")
     return {
         "shop": ShopDataResource(data_dir=data_dir),
+        "faces": _face_engine_resource(),
         "warehouse": WarehouseResource(
             data_dir=data_dir,
             path=_env("WATERSHOP_WAREHOUSE", ""),
             encryption_key=_env("WATERSHOP_ENCRYPTION_KEY", ""),
         ),
     }
+
+
+def _face_engine_resource():
+    from watershop_dagster.defs.vision import FaceEngineResource
+
+    return FaceEngineResource(model_dir=_env("WATERSHOP_MODEL_DIR", ""))
