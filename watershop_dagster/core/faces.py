@@ -151,7 +151,7 @@ class QualityRules:
     audit but not embedded: their embeddings would only add wrong matches."""
 
     min_face_px: float = 36.0
-    min_sharpness: float = 12.0
+    min_sharpness: float = 15.0
     min_score: float = 0.55
 
 

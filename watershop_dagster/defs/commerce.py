@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from watershop_dagster.core.till import parse_till_csv, read_till_file
+from watershop_dagster.core.till import TillFileError, parse_till_csv, read_till_file
 from watershop_dagster.defs.partitions import daily_partitions, partition_day
 from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
 
@@ -22,9 +22,13 @@ def till_records(context: dg.AssetExecutionContext, shop: ShopDataResource, ware
     day, wh, layout = partition_day(context), warehouse.get(), shop.layout
     path = layout.transactions_file(day)
     name = layout.relative(path)
-    first_pass = read_till_file(path, day, shop.prices, display_name=name)
-    known = _ids_loaded_on_other_days(wh, day, list(first_pass.transactions["transaction_id"]))
-    result = parse_till_csv(path.read_bytes(), name, day, shop.prices, known) if known else first_pass
+    try:
+        first_pass = read_till_file(path, day, shop.prices, display_name=name)
+        known = _ids_loaded_on_other_days(wh, day, list(first_pass.transactions["transaction_id"]))
+        result = parse_till_csv(path.read_bytes(), name, day, shop.prices, known) if known else first_pass
+    except TillFileError as exc:
+        # The whole file is unusable: fail this day only, and keep whatever was stored for it before.
+        raise dg.Failure(description=str(exc), metadata={"file": name}) from exc
     wh.replace_partitions(day, {"transactions": result.transactions, "transaction_rejects": result.rejects})
 
     for note in result.notes:

@@ -29,8 +29,8 @@ class FaceEngineResource(dg.ConfigurableResource):
     model_dir: str = Field(default="", description="WATERSHOP_MODEL_DIR: folder with an SCRFD detector and an ArcFace recognizer")
     det_size: int = Field(default=640, description="detector input side in pixels")
     det_threshold: float = Field(default=0.5)
-    min_face_px: float = Field(default=36.0, description="smaller faces are kept but not recognised")
-    min_sharpness: float = Field(default=12.0, description="variance of Laplacian below which a face is too blurred")
+    min_face_px: float = Field(default=QualityRules.min_face_px, description="smaller faces are kept but not recognised")
+    min_sharpness: float = Field(default=QualityRules.min_sharpness, description="variance of Laplacian below which a face is too blurred")
 
     def engine(self) -> FaceEngine:
         rules = QualityRules(min_face_px=self.min_face_px, min_sharpness=self.min_sharpness)

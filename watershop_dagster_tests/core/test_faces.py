@@ -1,0 +1,37 @@
+import importlib.resources
+
+import cv2
+import numpy as np
+import pytest
+
+from watershop_dagster.core.faces import FaceEngine, ModelNotFoundError, resolve_models
+
+
+def test_bundled_models_resolve_without_network():
+    det, rec = resolve_models()
+    assert det.name == "scrfd_500m_bnkps.onnx" and rec.name == "w600k_mbf.onnx"
+
+
+def test_missing_model_folder_says_how_to_fix(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        resolve_models(str(tmp_path / "nope"))
+    with pytest.raises(ModelNotFoundError, match="WATERSHOP_MODEL_DIR"):
+        resolve_models(str(tmp_path))
+
+
+def test_finds_the_six_people_of_t1_and_tells_them_apart(engine):
+    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    obs = engine.observe(img)
+    assert len(obs) == 6 and all(o.usable for o in obs)
+    embs = np.stack([o.embedding for o in obs])
+    assert np.allclose(np.linalg.norm(embs, axis=1), 1.0, atol=1e-4)
+    sims = embs @ embs.T
+    assert sims[~np.eye(6, dtype=bool)].max() < 0.3  # six different people
+
+
+def test_small_and_blurred_faces_are_kept_but_marked(engine):
+    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    tiny = engine.observe(cv2.resize(img, None, fx=0.25, fy=0.25))
+    assert len(tiny) >= 4 and all(o.reject_reason == "too_small" and o.embedding is None for o in tiny)
+    blurred = engine.observe(cv2.GaussianBlur(img, (0, 0), 4))
+    assert len(blurred) >= 4 and all(o.reject_reason == "too_blurred" and o.embedding is None for o in blurred)

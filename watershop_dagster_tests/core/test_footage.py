@@ -1,0 +1,80 @@
+from datetime import date, datetime
+
+import cv2
+import numpy as np
+import pytest
+
+from watershop_dagster.core.footage import FootageNameError, parse_day_folder, parse_footage_name, scan_day
+from watershop_dagster.core.sampling import AnalysisGate, MotionMeter, OpenCVSampler
+
+DAY = date(2024, 5, 1)
+
+
+def write_video(path, frames=40, fps=10.0, size=(160, 120)):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(frames):
+        img = np.full((size[1], size[0], 3), 90, np.uint8)
+        cv2.rectangle(img, (i * 2, 30), (i * 2 + 30, 80), (200, 50, 50), -1)
+        w.write(img)
+    w.release()
+    return path
+
+
+def test_names():
+    assert parse_footage_name(__import__("pathlib").Path("cam1_081500.mp4"), DAY) == ("cam1", datetime(2024, 5, 1, 8, 15))
+    assert parse_footage_name(__import__("pathlib").Path("front_door_235959.mkv"), DAY)[0] == "front_door"
+    for bad in ("cam1.mp4", "cam1_2500.mp4", "cam1_256000.mp4"):
+        with pytest.raises(FootageNameError):
+            parse_footage_name(__import__("pathlib").Path(bad), DAY)
+    with pytest.raises(FootageNameError, match="not a day"):
+        parse_day_folder("yesterday")
+
+
+def test_manifest_records_every_broken_file_and_keeps_the_good_one(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    good = write_video(folder / "cam1_080000.mp4")
+    (folder / "cam1_090000.mp4").write_bytes(b"")
+    (folder / "cam1_100000.mp4").write_text("this is not a video\n" * 50)
+    truncated = write_video(tmp_path / "whole.mp4", frames=200)
+    (folder / "cam1_110000.mp4").write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    write_video(folder / "nodate.mp4")
+    (folder / "notes.txt").write_text("hi")
+    rows = {r.file.split("/")[-1]: r for r in scan_day(folder, DAY, tmp_path)}
+    assert rows["cam1_080000.mp4"].ok and rows["cam1_080000.mp4"].frame_count == 40
+    assert rows["cam1_080000.mp4"].end_time == datetime(2024, 5, 1, 8, 0, 4)
+    assert "empty file" in rows["cam1_090000.mp4"].error
+    assert "cannot be opened" in rows["cam1_100000.mp4"].error
+    assert "no start time" in rows["nodate.mp4"].error
+    assert "not a video extension" in rows["notes.txt"].error
+    # mp4v writes its index at the end: cut in half, the file has no index and cannot be opened.
+    assert rows["cam1_110000.mp4"].status == "error" and "cam1_110000.mp4" in rows["cam1_110000.mp4"].error
+
+
+def test_missing_day_folder_is_an_empty_day(tmp_path):
+    assert scan_day(tmp_path / "nope", DAY) == []
+
+
+def test_sampler_takes_every_nth_frame_with_its_time(tmp_path):
+    path = write_video(tmp_path / "v.mp4", frames=40, fps=10.0)
+    sampler = OpenCVSampler(sample_fps=2.0)
+    frames = list(sampler.frames(str(path), 10.0, 40))
+    assert [f.index for f in frames] == list(range(0, 40, 5))
+    assert frames[1].offset_s == pytest.approx(0.5)
+    assert sampler.report.frames_read == 40 and sampler.report.error is None
+
+
+def test_motion_meter_and_gate():
+    meter = MotionMeter()
+    still = np.full((120, 160, 3), 100, np.uint8)
+    moved = still.copy()
+    cv2.rectangle(moved, (40, 40), (90, 100), (250, 250, 250), -1)
+    assert meter.measure(still)[0] == 1.0  # first frame: nothing to compare with
+    assert meter.measure(still)[0] == 0.0
+    assert meter.measure(moved)[0] > 0.05
+    gate = AnalysisGate(motion_threshold=0.01, still_interval_s=1.0, idle_interval_s=10.0)
+    assert gate.should_analyse(0.0, 0.0)
+    gate.record(0.0, faces=0)
+    assert not gate.should_analyse(5.0, 0.0) and gate.should_analyse(5.0, 0.5) and gate.should_analyse(10.0, 0.0)
+    gate.record(10.0, faces=1)
+    assert gate.should_analyse(11.0, 0.0)  # someone is there: look again soon even if still

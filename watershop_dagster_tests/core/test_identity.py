@@ -1,0 +1,115 @@
+"""Tracking, identities and visits on synthetic embeddings: exact, fast, no models needed."""
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.identity import IdentityRules, RegistryEntry, assign_identities, updated_entry
+from watershop_dagster.core.tracking import build_tracks, tracks_frame
+from watershop_dagster.core.visits import build_visits
+
+DAY = date(2024, 6, 1)
+T0 = datetime(2024, 6, 1, 9, 0, 0)
+rng = np.random.default_rng(42)
+
+
+def unit(v):
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+PEOPLE = {name: unit(rng.normal(size=512)) for name in "ABCDE"}
+
+
+def noisy(name, noise=0.6):
+    return unit(PEOPLE[name] + rng.normal(size=512) * noise / np.sqrt(512))
+
+
+def detections(script):
+    """script: (seconds, name, x) per face; the box moves with x."""
+    rows, embs = [], {}
+    for i, (s, name, x) in enumerate(script):
+        did = f"d{i}"
+        rows.append({"detection_id": did, "camera": "cam1", "file": "f", "frame_index": int(s * 4), "time": pd.Timestamp(T0 + timedelta(seconds=s)),
+                     "x1": x, "y1": 50.0, "x2": x + 60, "y2": 120.0, "quality": 0.8, "crop_path": f"c{i}.jpg"})
+        if name:
+            embs[did] = noisy(name)
+    return pd.DataFrame(rows), embs
+
+
+def test_noisy_embeddings_still_match_their_person():
+    sims = [float(noisy("A") @ noisy("A")) for _ in range(20)]
+    cross = [float(noisy("A") @ noisy("B")) for _ in range(20)]
+    assert min(sims) > 0.5 and max(cross) < 0.2
+
+
+def test_two_people_side_by_side_make_two_tracks_and_a_gap_splits_them():
+    script = [(s * 0.25, "A", 100 + s) for s in range(20)] + [(s * 0.25, "B", 300 - s) for s in range(20)]
+    script += [(30 + s * 0.25, "A", 100) for s in range(8)]  # A again after 25 s: a new track
+    dets, embs = detections(script)
+    tracks = build_tracks(dets, embs)
+    assert len(tracks) == 3
+    assert sorted(len(t.detection_ids) for t in tracks) == [8, 20, 20]
+
+
+def test_crossing_people_are_not_swapped():
+    # A walks right, B walks left; they cross at x=200 around t=2.5s.
+    script = []
+    for s in range(21):
+        script += [(s * 0.25, "A", 100 + 10 * s), (s * 0.25, "B", 300 - 10 * s)]
+    dets, embs = detections(script)
+    tracks = build_tracks(dets, embs)
+    assert len(tracks) == 2
+    for t in tracks:
+        sims = np.array([e @ t.embeddings[0] for e in t.embeddings])
+        assert sims.min() > 0.4  # every face in the track is the same person
+
+
+def _tracks_for(names_and_starts):
+    script = []
+    for name, start in names_and_starts:
+        script += [(start + k * 0.25, name, 100.0) for k in range(10)]
+    dets, embs = detections(script)
+    return tracks_frame(DAY, build_tracks(dets, embs))
+
+
+def test_identities_are_stable_across_days_and_new_faces_get_new_ids():
+    day1 = _tracks_for([("A", 0), ("B", 60), ("A", 600)])
+    r1 = assign_identities(day1, [], {}, next_number=1)
+    ids1 = [r1.assignments[t].customer_id for t in day1["track_id"]]
+    assert ids1 == ["CUST_0001", "CUST_0002", "CUST_0001"]
+    registry = [updated_entry(None, cid, DAY, m, w, 1, False, c, IdentityRules()) for cid, (m, w, c) in r1.day_centroids.items()]
+    day2 = _tracks_for([("C", 0), ("B", 100)])
+    r2 = assign_identities(day2, registry, {}, next_number=3)
+    assert [r2.assignments[t].customer_id for t in day2["track_id"]] == ["CUST_0003", "CUST_0002"]
+    assert r2.new_ids == ["CUST_0003"]
+    # Same inputs, same IDs.
+    again = assign_identities(day2, registry, {}, next_number=3)
+    assert {k: v.customer_id for k, v in again.assignments.items()} == {k: v.customer_id for k, v in r2.assignments.items()}
+
+
+def test_staff_are_recognised_and_forgotten_ids_never_come_back():
+    day = _tracks_for([("D", 0), ("A", 50)])
+    staff = {"STAFF_ravi": np.stack([noisy("D"), noisy("D")])}
+    old = RegistryEntry("CUST_0009", PEOPLE["A"], 10.0, False, DAY, 3)
+    r = assign_identities(day, [old], staff, next_number=10, excluded_ids={"CUST_0009"})
+    got = [r.assignments[t] for t in day["track_id"]]
+    assert got[0].customer_id == "STAFF_ravi" and got[0].is_staff
+    assert got[1].customer_id == "CUST_0010"  # A was forgotten: a new anonymous ID, not the old one
+
+
+def test_tracks_with_too_few_usable_faces_are_not_identified():
+    dets, embs = detections([(0, "A", 100.0), (0.25, None, 100.0), (0.5, None, 100.0)])
+    table = tracks_frame(DAY, build_tracks(dets, embs))
+    r = assign_identities(table, [], {}, 1, IdentityRules(min_usable_faces=2))
+    assert r.assignments == {} and r.unidentified_tracks == 1
+
+
+def test_visits_bridge_short_gaps_only():
+    day = _tracks_for([("A", 0), ("A", 20), ("A", 400), ("B", 5)])
+    r = assign_identities(day, [], {}, 1)
+    visits = build_visits(DAY, day, r.assignments)
+    a = visits[visits.customer_id == "CUST_0001"]
+    assert len(a) == 2  # 0-22 s and 20-22 s bridged; 400 s is a second visit
+    assert a.iloc[0]["tracks"] == 2 and a.iloc[0]["duration_seconds"] == 22.25
+    assert visits["visit_id"].tolist() == [f"{DAY}/V0001", f"{DAY}/V0002", f"{DAY}/V0003"]

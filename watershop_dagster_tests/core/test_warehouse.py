@@ -1,0 +1,89 @@
+import multiprocessing as mp
+import time
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from watershop_dagster.core.schemas import FACE_EMBEDDINGS
+from watershop_dagster.core.warehouse import Warehouse
+
+D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
+
+
+def rows(n, start=0):
+    return pd.DataFrame({"transaction_id": [f"T{i}" for i in range(start, start + n)], "amount": [10.0] * n})
+
+
+def test_replace_partition_replaces_exactly_one_day(warehouse):
+    warehouse.replace_partition("t", D1, rows(3))
+    warehouse.replace_partition("t", D2, rows(2, 10))
+    warehouse.replace_partition("t", D1, rows(1, 20))
+    got = warehouse.query("SELECT day, count(*) n FROM t GROUP BY day ORDER BY day")
+    assert got["n"].tolist() == [1, 2]
+
+
+def test_failed_write_leaves_previous_day_intact(warehouse):
+    warehouse.replace_partition("t", D1, rows(3))
+    bad = pd.DataFrame({"transaction_id": ["X"], "amount": ["not a number"]})
+    with pytest.raises(duckdb.Error):
+        warehouse.replace_partition("t", D1, bad)
+    assert warehouse.query("SELECT count(*) n FROM t")["n"][0] == 3
+
+
+def test_several_tables_are_replaced_together_or_not_at_all(warehouse):
+    warehouse.replace_partitions(D1, {"a": rows(2), "b": rows(2)})
+    with pytest.raises(duckdb.Error):
+        warehouse.replace_partitions(D1, {"a": rows(5), "b": pd.DataFrame({"transaction_id": ["X"], "amount": ["bad"]})})
+    assert warehouse.query("SELECT count(*) n FROM a")["n"][0] == 2
+
+
+def test_new_column_is_added_without_touching_old_partitions(warehouse):
+    warehouse.replace_partition("t", D1, rows(2))
+    newer = rows(1, 5).assign(note="evolved")
+    warehouse.replace_partition("t", D2, newer)
+    got = warehouse.query("SELECT day, note FROM t ORDER BY day, transaction_id")
+    assert got["note"].tolist()[:2] == [None, None] and got["note"].tolist()[2] == "evolved"
+
+
+def test_embeddings_are_fixed_size_float_arrays(warehouse):
+    vec = np.random.default_rng(0).normal(size=512).astype(np.float32)
+    df = pd.DataFrame({"detection_id": ["d"], "time": [pd.Timestamp("2024-01-01 10:00")], "camera": ["c"], "quality": [0.9], "embedding": [vec.tolist()]})
+    warehouse.replace_partition("face_embeddings", D1, df, FACE_EMBEDDINGS)
+    got = warehouse.query("SELECT typeof(embedding) t, embedding FROM face_embeddings")
+    assert got["t"][0] == "FLOAT[512]"
+    assert np.allclose(np.asarray(got["embedding"][0]), vec)
+
+
+def _hold_lock(path, seconds, ready):
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE IF NOT EXISTS held (x INT)")
+    ready.set()
+    time.sleep(seconds)
+    con.close()
+
+
+def test_writer_waits_for_another_process_lock_instead_of_failing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(path, 2.0, ready))
+    holder.start()
+    assert ready.wait(30)
+    started = time.monotonic()
+    Warehouse(path, lock_timeout_s=60).replace_partition("t", D1, rows(1))
+    holder.join()
+    assert time.monotonic() - started > 0.5  # it really waited
+    assert Warehouse(path).query("SELECT count(*) n FROM t")["n"][0] == 1
+
+
+def test_encrypted_warehouse_needs_its_key(tmp_path):
+    path = tmp_path / "enc.duckdb"
+    marker = "CUSTOMER-NAME-THAT-MUST-NOT-LEAK"
+    Warehouse(path, encryption_key="s3cret").replace_partition("t", D1, rows(2).assign(note=marker))
+    assert Warehouse(path, encryption_key="s3cret").query("SELECT count(*) n FROM t")["n"][0] == 2
+    assert marker.encode() not in path.read_bytes()  # nothing readable at rest
+    with pytest.raises(duckdb.Error, match="(?i)encrypt|key"):
+        Warehouse(path).query("SELECT count(*) FROM t")

@@ -1,0 +1,46 @@
+import json
+import os
+import shutil
+from datetime import date
+
+import dagster as dg
+
+from watershop_dagster_tests.core.test_footage import write_video
+
+
+def tick(defs, instance, cursor=None):
+    sensor = defs.resolve_sensor_def("footage_sensor")
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
+    result = sensor.evaluate_tick(ctx)
+    return result, result.cursor
+
+
+def test_sensor_waits_for_files_to_settle_then_requests_the_day_once(defs, instance, data_dir):
+    folder = data_dir / "footage" / "2024-03-04"
+    folder.mkdir(parents=True)
+    video = write_video(folder / "cam1_080000.mp4")
+    r1, cursor = tick(defs, instance)
+    assert r1.run_requests == []  # first look: could still be growing
+    r2, cursor = tick(defs, instance, cursor)
+    assert [r.partition_key for r in r2.run_requests] == ["2024-03-04"]
+    key = r2.run_requests[0].run_key
+    r3, cursor = tick(defs, instance, cursor)
+    assert [r.run_key for r in r3.run_requests] == [key]  # same files, same key: Dagster launches it once
+    with open(video, "ab") as f:  # the DVR appends to the file
+        f.write(b"\x00" * 100)
+    r4, cursor = tick(defs, instance, cursor)
+    assert r4.run_requests == []  # growing again: wait
+    r5, _ = tick(defs, instance, cursor)
+    assert r5.run_requests[0].run_key != key  # changed file: a new run
+
+
+def test_bad_names_and_out_of_range_days_are_logged_not_fatal(defs, instance, data_dir):
+    (data_dir / "footage" / "not-a-day").mkdir(parents=True)
+    (data_dir / "footage" / "1999-01-01").mkdir(parents=True)
+    good = data_dir / "footage" / "2024-03-05"
+    good.mkdir(parents=True)
+    write_video(good / "nostart.mp4")
+    write_video(good / "cam2_101010.mp4")
+    _, cursor = tick(defs, instance)
+    r, _ = tick(defs, instance, cursor)
+    assert [q.partition_key for q in r.run_requests] == ["2024-03-05"]
