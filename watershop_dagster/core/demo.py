@@ -72,6 +72,7 @@ class ShopSimulator:
     unpaid_share: float = 0.08
     walkout_share: float = 0.05
     dwell_seconds: tuple[int, int] = (12, 30)
+    newcomers_per_day: int = 2
     prices: dict = field(default_factory=lambda: {"10L": 10.0, "20L": 20.0})
 
     def plan_day(self, day: date, day_index: int = 0) -> DayPlan:
@@ -82,7 +83,7 @@ class ShopSimulator:
         # People who may come today: regulars always, others appear as the days go on (new customers).
         pool = [p for p in self.customers if p.regular]
         others = [p for p in self.customers if not p.regular]
-        newcomers = others[: min(len(others), 2 + 2 * day_index)]
+        newcomers = others[: min(len(others), self.newcomers_per_day * (day_index + 1))]
         pool += newcomers
         weights = [4.0 if p.regular else 1.0 for p in pool]
         hours = list(HOURLY_WEIGHT)

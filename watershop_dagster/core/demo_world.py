@@ -120,10 +120,11 @@ def write_world(
     visits_per_day: int = 14,
     malformed_rows: bool = True,
     seed: int = 7,
+    newcomers_per_day: int = 2,
 ) -> None:
     layout = DataLayout(Path(data_dir))
     camera = camera or CameraSpec()
-    sim = ShopSimulator(cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day)
+    sim = ShopSimulator(cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day, newcomers_per_day=newcomers_per_day)
     # A visit uses a different photo of the person each time where there are several.
     scene = ShopScene(camera, cast.sprites, seed=seed)
     for name, photos in cast.enrolment.items():

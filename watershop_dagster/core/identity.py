@@ -8,7 +8,7 @@ first appearance, so re-running a day with the same inputs gives the same IDs.
 
 Thresholds come from the ROC on ../shared/data/faces (bench/face_roc.py): single photo pairs of the same
 person score >= 0.30 in 97.7% of cases while different people do so in 0.01%; cluster and centroid means
-are steadier still.
+are steadier still. bench/identity_sweep.py replays the identity stage on stored tracks to compare settings.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from watershop_dagster.core.tracking import stack_embeddings
 
 @dataclass(frozen=True)
 class IdentityRules:
-    match_threshold: float = 0.36  # cluster mean vs registry centroid
-    cluster_threshold: float = 0.40  # average similarity to join tracks of one day
-    staff_threshold: float = 0.36
+    match_threshold: float = 0.30  # cluster mean vs registry centroid
+    cluster_threshold: float = 0.34  # average similarity to join tracks of one day
+    staff_threshold: float = 0.32
     min_usable_faces: int = 2  # a track with fewer embedded faces cannot be identified
     weight_cap: float = 50.0  # old evidence keeps at most this weight, so a face can age
 

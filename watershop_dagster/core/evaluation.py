@@ -1,0 +1,129 @@
+"""Scoring what the pipeline found against the generator's ground truth (data/truth/<day>.json).
+
+Visits are matched one-to-one by temporal overlap (IoU of [entry, exit]); recall and precision count customer
+visits only. BCubed F1 then asks whether the matched visits were grouped into identities the way the truth
+groups them into people, across all days: one person split into two IDs costs recall, two people merged into
+one ID costs precision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class VisitScores:
+    truth_visits: int
+    predicted_visits: int
+    matched: int
+    recall: float
+    precision: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    truth_customers: int
+    predicted_customers: int
+    mean_entry_error_s: float
+    mean_exit_error_s: float
+    customers_labelled_staff: int
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def load_truth(truth_dir: Path, days: list[str] | None = None) -> pd.DataFrame:
+    rows = []
+    for path in sorted(truth_dir.glob("*.json")):
+        payload = json.loads(path.read_text())
+        if days and payload["day"] not in days:
+            continue
+        for v in payload["visits"]:
+            rows.append({"day": payload["day"], "person": v["person"], "entry": datetime.fromisoformat(v["entry"]),
+                         "exit": datetime.fromisoformat(v["exit"]), "is_staff": v["is_staff"], "transaction_id": v.get("transaction_id")})
+    return pd.DataFrame(rows)
+
+
+def _iou(a0, a1, b0, b1) -> float:
+    inter = (min(a1, b1) - max(a0, b0)).total_seconds()
+    if inter <= 0:
+        return 0.0
+    union = (max(a1, b1) - min(a0, b0)).total_seconds()
+    return inter / union if union > 0 else 0.0
+
+
+def match_visits(truth: pd.DataFrame, predicted: pd.DataFrame, min_iou: float = 0.3) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matching by IoU, best pairs first. Returns (truth index, predicted index, iou)."""
+    pairs = []
+    for ti, t in truth.iterrows():
+        for pi, p in predicted.iterrows():
+            iou = _iou(t["entry"], t["exit"], p["entry_time"], p["exit_time"])
+            if iou >= min_iou:
+                pairs.append((iou, ti, pi))
+    used_t, used_p, out = set(), set(), []
+    for iou, ti, pi in sorted(pairs, reverse=True):
+        if ti in used_t or pi in used_p:
+            continue
+        used_t.add(ti)
+        used_p.add(pi)
+        out.append((ti, pi, iou))
+    return out
+
+
+def bcubed(truth_labels: list[str], predicted_labels: list[str]) -> tuple[float, float, float]:
+    if not truth_labels:
+        return 0.0, 0.0, 0.0
+    pair = Counter(zip(truth_labels, predicted_labels))
+    t_size, p_size = Counter(truth_labels), Counter(predicted_labels)
+    n = len(truth_labels)
+    precision = sum(pair[(t, p)] / p_size[p] for t, p in zip(truth_labels, predicted_labels)) / n
+    recall = sum(pair[(t, p)] / t_size[t] for t, p in zip(truth_labels, predicted_labels)) / n
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def score_visits(truth: pd.DataFrame, visit_log: pd.DataFrame, min_iou: float = 0.3) -> VisitScores:
+    """`visit_log` as stored (all days). Customer visits are scored; predicted staff visits that match a
+    customer visit count as customers labelled staff."""
+    truth_c = truth[~truth["is_staff"]].reset_index(drop=True)
+    pred = visit_log.copy()
+    pred["day"] = pred["day"].astype(str)
+    matches = []
+    for day in sorted(set(truth_c["day"]) | set(pred["day"])):
+        t_day = truth_c[truth_c["day"] == day]
+        p_day = pred[pred["day"] == day]
+        matches += match_visits(t_day, p_day, min_iou)
+    pred_customers = pred[~pred["is_staff"].astype(bool)]
+    matched_customer = [(ti, pi, iou) for ti, pi, iou in matches if not bool(pred.loc[pi, "is_staff"])]
+    labelled_staff = len(matches) - len(matched_customer)
+    t_labels = [truth_c.loc[ti, "person"] for ti, _, _ in matched_customer]
+    p_labels = [pred.loc[pi, "customer_id"] for _, pi, _ in matched_customer]
+    bp, br, bf = bcubed(t_labels, p_labels)
+    entry_err = [abs((pred.loc[pi, "entry_time"] - truth_c.loc[ti, "entry"]).total_seconds()) for ti, pi, _ in matched_customer]
+    exit_err = [abs((pred.loc[pi, "exit_time"] - truth_c.loc[ti, "exit"]).total_seconds()) for ti, pi, _ in matched_customer]
+    return VisitScores(
+        truth_visits=len(truth_c), predicted_visits=len(pred_customers), matched=len(matched_customer),
+        recall=len(matched_customer) / max(len(truth_c), 1), precision=len(matched_customer) / max(len(pred_customers), 1),
+        bcubed_precision=bp, bcubed_recall=br, bcubed_f1=bf,
+        truth_customers=truth_c["person"].nunique(), predicted_customers=pred_customers["customer_id"].nunique(),
+        mean_entry_error_s=sum(entry_err) / max(len(entry_err), 1), mean_exit_error_s=sum(exit_err) / max(len(exit_err), 1),
+        customers_labelled_staff=labelled_staff,
+    )
+
+
+def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """For reading failures: which true people ended up under each predicted ID."""
+    truth_c = truth[~truth["is_staff"]].reset_index(drop=True)
+    pred = visit_log.assign(day=visit_log["day"].astype(str))
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for day in sorted(set(truth_c["day"])):
+        t_day, p_day = truth_c[truth_c["day"] == day], pred[pred["day"] == day]
+        for ti, pi, _ in match_visits(t_day, p_day):
+            cid, person = pred.loc[pi, "customer_id"], truth_c.loc[ti, "person"]
+            out[cid][person] = out[cid].get(person, 0) + 1
+    return dict(out)
