@@ -68,7 +68,13 @@ def materialize(days: list[date], log=print) -> bool:
                     log(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}")
     result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-    return ok and result.success
+    ok &= result.success
+    monthly_job = defs.resolve_job_def("monthly_job")
+    for month in sorted({d.replace(day=1) for d in days}):
+        result = monthly_job.execute_in_process(partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config)
+        log(f"{month:%Y-%m} report: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+        ok &= result.success
+    return ok
 
 
 def cmd_materialize(args) -> int:

@@ -212,6 +212,40 @@ VISIT_LOG = TableSchema(
     ),
 )
 
+TRANSACTION_LINKS = TableSchema(
+    "transaction_links",
+    "Every sale linked to the customer visit at the counter at its time.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("transaction_id", "VARCHAR", "the sale"),
+        ("timestamp", "TIMESTAMP", "sale time"),
+        ("till_customer_id", "VARCHAR", "customer_id the till gave (NULL when blank)"),
+        ("visit_id", "VARCHAR", "linked visit (NULL when no customer was there)"),
+        ("camera_customer_id", "VARCHAR", "identity of that visit"),
+        ("customer_id", "VARCHAR", "the till's ID where it gave one, else the camera's"),
+        ("confidence", "DOUBLE", "share of the link score that went to the chosen visit (1 = only candidate)"),
+        ("ambiguous", "BOOLEAN", "several customers were present and none clearly owned the sale"),
+        ("candidates", "INTEGER", "visits within the tolerance of the sale time"),
+        ("seconds_outside_visit", "DOUBLE", "0 when the sale fell inside the visit"),
+        ("agrees_with_till", "BOOLEAN", "camera and till agree on who it was (NULL when the till gave no ID)"),
+    ),
+)
+
+SHOP_HOURS = TableSchema(
+    "shop_hours",
+    "When the shop really opened and closed, from the footage, beside the first and last sale.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("open_time", "TIMESTAMP", "lights/shutter up, else first activity"),
+        ("close_time", "TIMESTAMP", "lights/shutter down, else last activity"),
+        ("method", "VARCHAR", "lighting / activity / none"),
+        ("confidence", "DOUBLE", "0-1"),
+        ("first_sale", "TIMESTAMP", "first till sale"),
+        ("last_sale", "TIMESTAMP", "last till sale"),
+        ("open_hours", "DOUBLE", "close - open, hours"),
+    ),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -223,6 +257,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     CUSTOMER_REGISTRY,
     TRACK_IDENTITIES,
     VISIT_LOG,
+    TRANSACTION_LINKS,
+    SHOP_HOURS,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}

@@ -170,6 +170,19 @@ class Warehouse:
                 raise
         return int(n)
 
+    def replace_table(self, table: str, rows: pd.DataFrame) -> int:
+        """An all-days table recomputed as a whole, swapped in one transaction."""
+        with self.connect() as conn:
+            conn.register("incoming_rows", rows)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM incoming_rows')
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(rows)
+
     def replace_table_from_sql(self, table: str, select_sql: str) -> int:
         with self.connect() as conn:
             conn.execute("BEGIN TRANSACTION")

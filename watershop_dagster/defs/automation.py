@@ -1,5 +1,7 @@
-"""Jobs and the daily schedule. The daily job runs every day-partitioned asset for one shop day; the
-cross-day job refreshes the tables that summarise all days (monthly, lifetime)."""
+"""Jobs and schedules. `daily_job` runs every day-partitioned asset for one shop day; `cross_day_job`
+refreshes the tables that summarise all days; `monthly_job` writes a month's report."""
+
+from datetime import datetime
 
 import dagster as dg
 
@@ -9,24 +11,26 @@ CLOSING_HOUR = 22  # the shop closes by 21:00; run after the till export has lan
 
 
 def build_jobs(assets: list[dg.AssetsDefinition]) -> tuple:
-    daily_keys, cross_day_keys = [], []
+    by_shape: dict[str, list] = {"daily": [], "monthly": [], "none": []}
     for a in assets:
-        (daily_keys if a.partitions_def is not None else cross_day_keys).extend(a.keys)
+        shape = "none" if a.partitions_def is None else ("daily" if a.partitions_def == daily_partitions else "monthly")
+        by_shape[shape].extend(a.keys)
     daily_job = dg.define_asset_job(
-        "daily_job",
-        selection=dg.AssetSelection.assets(*daily_keys),
-        partitions_def=daily_partitions,
+        "daily_job", selection=dg.AssetSelection.assets(*by_shape["daily"]), partitions_def=daily_partitions,
         description="Every day-partitioned asset of one shop day, in dependency order.",
     )
     cross_day_job = dg.define_asset_job(
-        "cross_day_job",
-        selection=dg.AssetSelection.assets(*cross_day_keys),
-        description="Monthly, quarterly and lifetime tables, recomputed over all days.",
+        "cross_day_job", selection=dg.AssetSelection.assets(*by_shape["none"]),
+        description="Monthly, quarterly and lifetime tables, staffing and the forecast, recomputed over all days.",
     )
-    return daily_job, cross_day_job
+    monthly_job = dg.define_asset_job(
+        "monthly_job", selection=dg.AssetSelection.assets(*by_shape["monthly"]),
+        description="The month's report (month to date while the month runs).",
+    )
+    return daily_job, cross_day_job, monthly_job
 
 
-def build_schedules(daily_job, cross_day_job) -> list[dg.ScheduleDefinition]:
+def build_schedules(daily_job, cross_day_job, monthly_job) -> list[dg.ScheduleDefinition]:
     daily = dg.build_schedule_from_partitioned_job(
         daily_job, hour_of_day=CLOSING_HOUR, minute_of_hour=0, name="daily_after_closing",
         default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -35,4 +39,11 @@ def build_schedules(daily_job, cross_day_job) -> list[dg.ScheduleDefinition]:
         name="cross_day_after_daily", job=cross_day_job, cron_schedule=f"30 {CLOSING_HOUR} * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return [daily, cross_day]
+
+    @dg.schedule(job=monthly_job, cron_schedule=f"45 {CLOSING_HOUR} * * *", name="month_to_date_report",
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def month_to_date_report(context: dg.ScheduleEvaluationContext):
+        when = context.scheduled_execution_time or datetime.now()
+        return dg.RunRequest(partition_key=when.strftime("%Y-%m-01"))
+
+    return [daily, cross_day, month_to_date_report]

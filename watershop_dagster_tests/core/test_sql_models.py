@@ -27,6 +27,11 @@ def shop(warehouse):
     }
     for day, rows in by_day.items():
         warehouse.replace_partition("transactions", day, pd.DataFrame(rows))
+        # A till-only shop: no visits, so every sale keeps the till's customer_id.
+        links = pd.DataFrame([{"transaction_id": r["transaction_id"], "timestamp": r["timestamp"], "till_customer_id": r["customer_id"],
+                               "customer_id": r["customer_id"], "confidence": 0.0, "ambiguous": False, "candidates": 0} for r in rows])
+        warehouse.replace_partition("transaction_links", day, links)
+        warehouse.replace_partition("visit_log", day, pd.DataFrame())
     return warehouse
 
 
@@ -137,3 +142,44 @@ def test_visit_models(visits):
     assert run(visits, "monthly_visits")["visits"].tolist() == [4]
     q = run(visits, "quarterly_visits")
     assert q["visits"].tolist() == [4] and q["customers"].tolist() == [2]
+
+
+def test_camera_fills_the_customer_the_till_left_blank(shop):
+    # Sale "b" had no till customer; the camera saw CUST_0005 at the counter.
+    shop.replace_partition("visit_log", D1, pd.DataFrame([{"visit_id": "V1", "customer_id": "CUST_0005", "entry_time": datetime(2024, 1, 30, 8, 49),
+                                                             "exit_time": datetime(2024, 1, 30, 8, 51), "duration_seconds": 120.0, "is_staff": False,
+                                                             "best_crop_path": "crop.jpg"}]))
+    links = shop.query("SELECT * EXCLUDE (day) FROM transaction_links WHERE day = ?", [D1])
+    links.loc[links.transaction_id == "b", ["visit_id", "camera_customer_id", "customer_id", "confidence"]] = ["V1", "CUST_0005", "CUST_0005", 1.0]
+    shop.replace_partition("transaction_links", D1, links)
+    spent = run(shop, "total_spent").set_index("customer_id")
+    assert spent.loc["CUST_0005", "billed_amount"] == 10.0
+
+
+def test_unpaid_visits_lists_walkouts_and_unpaid_sales(shop):
+    shop.replace_partition("visit_log", D1, pd.DataFrame([
+        {"visit_id": "V1", "customer_id": "CUST_0001", "entry_time": datetime(2024, 1, 30, 18, 4), "exit_time": datetime(2024, 1, 30, 18, 6),
+         "duration_seconds": 120.0, "is_staff": False},
+        {"visit_id": "V2", "customer_id": "CUST_0002", "entry_time": datetime(2024, 1, 30, 12, 0), "exit_time": datetime(2024, 1, 30, 12, 1),
+         "duration_seconds": 60.0, "is_staff": False},
+        {"visit_id": "V3", "customer_id": "STAFF_a", "entry_time": datetime(2024, 1, 30, 7, 0), "exit_time": datetime(2024, 1, 30, 20, 0),
+         "duration_seconds": 46800.0, "is_staff": True}]))
+    links = shop.query("SELECT * EXCLUDE (day) FROM transaction_links WHERE day = ?", [D1])
+    links.loc[links.transaction_id == "c", ["visit_id", "camera_customer_id"]] = ["V1", "CUST_0001"]
+    shop.replace_partition("transaction_links", D1, links)
+    got = run(shop, "unpaid_visits", D1)
+    assert sorted(zip(got["kind"], got["visit_id"].fillna("-"))) == [("unpaid sale", "V1"), ("walk-out (no sale)", "V2")]
+    assert got[got.kind == "unpaid sale"]["customer_id"].item() == "L2" and got[got.kind == "unpaid sale"]["amount"].item() == 20.0
+
+
+def test_peak_hours(visits):
+    for name in ("visits_per_hour",):
+        run(visits, name, D2)
+    visits.replace_partition("transactions", D2, pd.DataFrame([tx("z", "2024-01-31 18:10:00", None, "Cash", "20L", 1)]))
+    run(visits, "traffic_per_hour", D2)
+    visits.replace_partition("shop_hours", D2, pd.DataFrame([{"open_time": datetime(2024, 1, 31, 7, 0), "close_time": datetime(2024, 1, 31, 20, 30)}]))
+    got = run(visits, "peak_hours", D2).set_index("hour")
+    assert got["is_peak"][got["is_peak"]].index.tolist() == [18, 19]
+    assert got.loc[10, "is_idle"] and not got.loc[18, "is_idle"] and not got.loc[3, "is_idle"]
+    monthly = run(visits, "peak_hours_monthly").set_index("hour")
+    assert monthly.loc[18, "visits_per_day"] == 1.0 and monthly.loc[18, "is_peak"]
