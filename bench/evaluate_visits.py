@@ -1,4 +1,4 @@
-"""Visit and identity accuracy on evaluation days built from real photos (a different photo per visit).
+"""Visit, identity, sales-linking and shop-hours accuracy on evaluation days built from real photos (a different photo per visit).
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/evaluate_visits.py --days 5 --customers 30
 
@@ -41,7 +41,7 @@ def main() -> int:
 
     from watershop_dagster.cli import materialize
     from watershop_dagster.core.demo_world import eval_cast, write_world
-    from watershop_dagster.core.evaluation import load_truth, persons_per_identity, score_visits
+    from watershop_dagster.core.evaluation import load_truth, persons_per_identity, score_links, score_shop_hours, score_visits
     from watershop_dagster.core.faces import FaceEngine
     from watershop_dagster.core.warehouse import Warehouse
 
@@ -55,7 +55,9 @@ def main() -> int:
     wh = Warehouse(data / "warehouse.duckdb")
     scores = score_visits(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"))
     staff_ids = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
-    report = {"days": args.days, "customers_in_cast": len(cast.customers), "run_ok": ok, **scores.as_dict(),
+    links = score_links(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links"))
+    hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
+    report = {"days": args.days, "customers_in_cast": len(cast.customers), "run_ok": ok, **scores.as_dict(), **links, **hours,
               "staff_ids_seen": staff_ids, "generate_s": round(t1 - t0, 1), "materialize_s": round(t2 - t1, 1)}
     print(json.dumps(report, indent=1))
     mixed = {cid: people for cid, people in persons_per_identity(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log")).items() if len(people) > 1}

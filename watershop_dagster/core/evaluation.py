@@ -127,3 +127,35 @@ def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[s
             cid, person = pred.loc[pi, "customer_id"], truth_c.loc[ti, "person"]
             out[cid][person] = out[cid].get(person, 0) + 1
     return dict(out)
+
+
+def score_links(truth: pd.DataFrame, visit_log: pd.DataFrame, links: pd.DataFrame) -> dict[str, float]:
+    """Share of sales linked to the visit of the person who really made them."""
+    truth_c = truth[~truth["is_staff"]].reset_index(drop=True)
+    pred = visit_log.assign(day=visit_log["day"].astype(str))
+    owner: dict[str, str] = {}  # predicted visit_id -> true person
+    for day in sorted(set(truth_c["day"])):
+        t_day, p_day = truth_c[truth_c["day"] == day], pred[pred["day"] == day]
+        for ti, pi, _ in match_visits(t_day, p_day):
+            owner[pred.loc[pi, "visit_id"]] = truth_c.loc[ti, "person"]
+    sale_person = {r.transaction_id: r.person for r in truth_c.itertuples() if isinstance(r.transaction_id, str)}
+    judged = links[links["transaction_id"].isin(sale_person)]
+    right = sum(1 for r in judged.itertuples() if isinstance(r.visit_id, str) and owner.get(r.visit_id) == sale_person[r.transaction_id])
+    return {"sales": len(judged), "linked_to_right_person": right, "link_accuracy": round(right / max(len(judged), 1), 4)}
+
+
+def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, float]:
+    errors_open, errors_close = [], []
+    for path in sorted(truth_dir.glob("*.json")):
+        t = json.loads(path.read_text())
+        row = shop_hours[shop_hours["day"].astype(str) == t["day"]]
+        if row.empty or not t.get("opening"):
+            continue
+        r = row.iloc[0]
+        if pd.notna(r["open_time"]):
+            errors_open.append(abs((pd.Timestamp(r["open_time"]) - pd.Timestamp(t["opening"])).total_seconds()))
+        if pd.notna(r["close_time"]):
+            errors_close.append(abs((pd.Timestamp(r["close_time"]) - pd.Timestamp(t["closing"])).total_seconds()))
+    mean = lambda xs: round(sum(xs) / len(xs), 2) if xs else float("nan")
+    return {"days_scored": len(errors_open), "opening_error_s_mean": mean(errors_open), "opening_error_s_max": max(errors_open, default=float("nan")),
+            "closing_error_s_mean": mean(errors_close), "closing_error_s_max": max(errors_close, default=float("nan"))}

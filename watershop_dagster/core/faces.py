@@ -216,3 +216,21 @@ class FaceEngine:
         if not obs:
             return None
         return max(obs, key=lambda o: o.face.size * o.quality).embedding
+
+
+def photo_gallery(engine: FaceEngine, folder: Path) -> dict[str, np.ndarray]:
+    """<folder>/<name>/*.jpg -> name -> embeddings (n, d) of the photos with a usable face (staff enrolment,
+    the opt-out list)."""
+    gallery: dict[str, np.ndarray] = {}
+    if not folder.is_dir():
+        return gallery
+    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+        vecs = []
+        for photo in sorted(person.iterdir()):
+            img = cv2.imread(str(photo))
+            emb = engine.embed_image(img) if img is not None else None
+            if emb is not None:
+                vecs.append(emb)
+        if vecs:
+            gallery[person.name] = np.stack(vecs)
+    return gallery

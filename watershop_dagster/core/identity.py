@@ -26,7 +26,7 @@ from watershop_dagster.core.tracking import stack_embeddings
 @dataclass(frozen=True)
 class IdentityRules:
     match_threshold: float = 0.30  # cluster mean vs registry centroid
-    cluster_threshold: float = 0.34  # average similarity to join tracks of one day
+    cluster_threshold: float = 0.40  # average similarity to join tracks of one day (lower merges look-alike siblings)
     staff_threshold: float = 0.32
     min_usable_faces: int = 2  # a track with fewer embedded faces cannot be identified
     weight_cap: float = 50.0  # old evidence keeps at most this weight, so a face can age
@@ -116,18 +116,20 @@ def assign_identities(
             s = float((gallery @ mean).max())
             if s > staff_sim:
                 staff_id, staff_sim = sid, s
-        if staff_id is not None and staff_sim >= rules.staff_threshold:
+        sims = centroids @ mean if len(centroids) else np.zeros(0)
+        best = int(np.argmax(sims)) if len(sims) else -1
+        best_sim = float(sims[best]) if best >= 0 else -1.0
+        # Staff only when the face is more like the staff member than like any known customer: look-alikes
+        # (siblings) exist, and a customer hidden as staff disappears from every figure.
+        if staff_id is not None and staff_sim >= rules.staff_threshold and staff_sim >= best_sim:
             assignment = Assignment(staff_id, staff_sim, True)
+        elif best_sim >= rules.match_threshold:
+            assignment = Assignment(customers[best].customer_id, best_sim, False)
         else:
-            sims = centroids @ mean if len(centroids) else np.zeros(0)
-            best = int(np.argmax(sims)) if len(sims) else -1
-            if best >= 0 and sims[best] >= rules.match_threshold:
-                assignment = Assignment(customers[best].customer_id, float(sims[best]), False)
-            else:
-                new_id = f"CUST_{next_number:04d}"
-                next_number += 1
-                result.new_ids.append(new_id)
-                assignment = Assignment(new_id, None, False)
+            new_id = f"CUST_{next_number:04d}"
+            next_number += 1
+            result.new_ids.append(new_id)
+            assignment = Assignment(new_id, None, False)
         for i in idx:
             result.assignments[usable.iloc[i]["track_id"]] = assignment
         prev = result.day_centroids.get(assignment.customer_id)

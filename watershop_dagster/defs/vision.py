@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from watershop_dagster.core.faces import FaceEngine, QualityRules
+from watershop_dagster.core.faces import FaceEngine, QualityRules, photo_gallery
 from watershop_dagster.core.footage import manifest_frame, scan_day
 from watershop_dagster.core.footage_analysis import OptOutList, analyse_day
 from watershop_dagster.core.identity import Assignment, IdentityRules, RegistryEntry, assign_identities, customer_number, updated_entry
@@ -53,23 +53,6 @@ class IdentityConfig(dg.Config):
     visit_gap_s: float = VisitRules.max_gap_s
 
 
-def _photo_gallery(engine: FaceEngine, folder) -> dict[str, np.ndarray]:
-    """<folder>/<name>/*.jpg -> name -> embeddings of each photo with a usable face."""
-    gallery: dict[str, np.ndarray] = {}
-    if not folder.is_dir():
-        return gallery
-    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
-        vecs = []
-        for photo in sorted(person.iterdir()):
-            img = cv2.imread(str(photo))
-            emb = engine.embed_image(img) if img is not None else None
-            if emb is not None:
-                vecs.append(emb)
-        if vecs:
-            gallery[person.name] = np.stack(vecs)
-    return gallery
-
-
 @dg.asset(partitions_def=daily_partitions, group_name=VISION, kinds={"duckdb"}, pool=WAREHOUSE_POOL)
 def footage_manifest(context: dg.AssetExecutionContext, shop: ShopDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every file under data/footage/<day>/ with camera, start and end, fps, frames, resolution, status."""
@@ -105,7 +88,7 @@ def footage_analysis(context: dg.AssetExecutionContext, config: FootageAnalysisC
     day, layout, wh = partition_day(context), shop.layout, warehouse.get()
     manifest = scan_day(layout.footage_day_dir(day), day, layout.root)
     engine = faces.engine()
-    optout = OptOutList(np.concatenate(list(_photo_gallery(engine, layout.optout_dir).values()) or [np.zeros((0, 512), np.float32)]))
+    optout = OptOutList(np.concatenate(list(photo_gallery(engine, layout.optout_dir).values()) or [np.zeros((0, 512), np.float32)]))
     started = time.perf_counter()
     result = analyse_day(
         day, manifest, engine, layout.crops_dir(day) if config.save_crops else None,
@@ -193,7 +176,7 @@ def customer_registry(context: dg.AssetExecutionContext, config: IdentityConfig,
     rules = IdentityRules(config.match_threshold, config.cluster_threshold, config.staff_threshold, config.min_usable_faces)
     tracks = wh.read_partition("face_tracks", day)
     registry, next_number, forgotten = registry_before(wh, day)
-    staff = {f"STAFF_{name}": embs for name, embs in _photo_gallery(faces.engine(), shop.layout.staff_dir).items()} if len(tracks) else {}
+    staff = {f"STAFF_{name}": embs for name, embs in photo_gallery(faces.engine(), shop.layout.staff_dir).items()} if len(tracks) else {}
     result = assign_identities(tracks, registry, staff, next_number, rules, forgotten)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     visits_per_id = visits["customer_id"].value_counts().to_dict() if len(visits) else {}

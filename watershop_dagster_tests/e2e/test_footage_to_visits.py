@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from watershop_dagster.core.demo_world import demo_cast, eval_cast, write_world
-from watershop_dagster.core.evaluation import load_truth, score_visits
+from watershop_dagster.core.evaluation import load_truth, score_links, score_shop_hours, score_visits
 from watershop_dagster.core.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster_tests.defs.conftest import resources_for
@@ -40,6 +40,14 @@ def test_demo_days_give_every_visit_with_stable_ids_and_no_staff(tmp_path, engin
     assert not wh.query("SELECT * FROM daily_visits")["visits"].eq(0).any()
     returning = wh.query("SELECT returning_customers FROM new_vs_returning WHERE day = ?", [days[1]])["returning_customers"][0]
     assert returning >= 1
+    links = score_links(load_truth(tmp_path / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links"))
+    assert links["sales"] > 0 and links["link_accuracy"] == 1.0
+    hours = score_shop_hours(tmp_path / "truth", wh.query("SELECT * FROM shop_hours"))
+    assert hours["days_scored"] == 2 and hours["opening_error_s_max"] <= 2 and hours["closing_error_s_max"] <= 2
+    for day in days:
+        page = (tmp_path / "reports" / "daily" / f"{day}.html").read_text()
+        revenue = wh.query("SELECT revenue FROM daily_revenue WHERE day = ?", [day])["revenue"][0]
+        assert f"₹{revenue:,.0f}" in page
     # Re-materializing the first day keeps the IDs.
     before = wh.query("SELECT visit_id, customer_id FROM visit_log ORDER BY visit_id")
     run_days(tmp_path, [days[0]])
