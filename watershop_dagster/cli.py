@@ -101,6 +101,33 @@ def cmd_demo(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_forget(args) -> int:
+    """Runs the forget_customer_job, so the erasure is a recorded Dagster run as well as an audit-log row."""
+    import dagster as dg
+
+    from watershop_dagster.definitions import defs
+
+    ensure_dagster_home()
+    config = {"ops": {"erase_customer": {"config": {"customer_id": args.customer_id, "requested_by": args.by, "reason": args.reason}}}}
+    result = defs.resolve_job_def("forget_customer_job").execute_in_process(run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"error: {event.event_specific_data.error.message.strip().splitlines()[-1]}", file=sys.stderr)
+        return 1
+    print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    bench = Path(__file__).resolve().parents[1] / "bench" / "footage_bench.py"
+    import runpy
+
+    sys.argv = [str(bench), args.path, *(["--compare-dense"] if args.compare_dense else [])]
+    runpy.run_path(str(bench), run_name="__main__")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="watershop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-footage", action="store_true", help="till records only")
     p.add_argument("--no-run", action="store_true", help="write the data, do not materialize")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("forget", help="erase one customer's biometric data everywhere (faces, embeddings, crops); counts stay")
+    p.add_argument("customer_id")
+    p.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who asked (audit log)")
+    p.add_argument("--reason", default="", help="why (audit log)")
+    p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bench_sub = p.add_subparsers(dest="what", required=True)
+    f = bench_sub.add_parser("footage", help="footage assets vs a plain decode of one video")
+    f.add_argument("path")
+    f.add_argument("--compare-dense", action="store_true")
+    f.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
     if args.command == "materialize" and args.start and not args.end:

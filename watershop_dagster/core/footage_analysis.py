@@ -52,6 +52,34 @@ def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) ->
     return image[ya:yb, xa:xb]
 
 
+class StillFaceCache:
+    """Never embed the same still face twice: a face whose box barely moved since the last analysed frame
+    and whose aligned crop is unchanged (staff at the till, a customer waiting) reuses that embedding."""
+
+    def __init__(self, min_iou: float = 0.85, max_pixel_diff: float = 4.0):
+        self.min_iou, self.max_pixel_diff = min_iou, max_pixel_diff
+        self.previous: list[FaceObservation] = []
+        self.reused = 0
+
+    def fill(self, observations: list[FaceObservation]) -> None:
+        from watershop_dagster.core.tracking import iou
+
+        for obs in observations:
+            if not obs.usable:
+                continue
+            for prev in self.previous:
+                if prev.embedding is None or iou(obs.face.box, prev.face.box) < self.min_iou:
+                    continue
+                diff = float(cv2.absdiff(obs.aligned, prev.aligned).mean())
+                if diff <= self.max_pixel_diff:
+                    obs.embedding = prev.embedding
+                    self.reused += 1
+                    break
+
+    def remember(self, observations: list[FaceObservation]) -> None:
+        self.previous = observations
+
+
 class OptOutList:
     """Faces of people who asked not to be recognised: dropped at detection, never embedded or enrolled."""
 
@@ -81,7 +109,7 @@ def analyse_day(
     if crops_dir:
         crops_dir.mkdir(parents=True, exist_ok=True)
     for f in (f for f in files if f.ok):
-        sampler, gate, meter = sampler_factory(), gate_factory(), MotionMeter()
+        sampler, gate, meter, still = sampler_factory(), gate_factory(), MotionMeter(), StillFaceCache()
         started = time.perf_counter()
         analysed = faces_found = 0
         frames_iter = sampler.frames(f.path, f.fps, f.frame_count)
@@ -89,18 +117,25 @@ def analyse_day(
         for frame in frames_iter:
             times.decode += time.perf_counter() - t0
             t_motion = time.perf_counter()
-            motion, brightness = meter.measure(frame.image)
+            if frame.quiet:
+                motion, brightness = 0.0, float(frame.small_grey.mean())
+            elif frame.small_grey is not None:
+                motion, brightness = meter.measure(small_grey=frame.small_grey)
+            else:
+                motion, brightness = meter.measure(frame.image)
             times.motion += time.perf_counter() - t_motion
             when = f.start_time + timedelta(seconds=frame.offset_s)
             observations: list[FaceObservation] = []
-            do_analyse = gate.should_analyse(frame.offset_s, motion)
+            do_analyse = not frame.quiet and gate.should_analyse(frame.offset_s, motion)
             if do_analyse:
                 analysed += 1
                 t_det = time.perf_counter()
                 observations = engine.observe(frame.image, embed=False)
                 times.detection += time.perf_counter() - t_det
                 t_emb = time.perf_counter()
+                still.fill(observations)
                 engine.embed(observations)
+                still.remember(observations)
                 times.embedding += time.perf_counter() - t_emb
                 gate.record(frame.offset_s, len(observations))
             frame_rows.append((f.file, f.camera, frame.index, when, motion, brightness, do_analyse, len(observations)))
@@ -133,12 +168,12 @@ def analyse_day(
         report = sampler.report
         if report.error:
             errors[f.file] = report.error
-        seconds = report.frames_read / f.fps
+        seconds = f.frame_count / f.fps if not report.truncated_at else report.truncated_at / f.fps
         video_seconds += seconds
         wall = time.perf_counter() - started
         progress(
             f"{f.file}: {report.frames_read} frames decoded, {analysed} analysed, {faces_found} usable faces, "
-            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time)"
+            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} still faces not re-embedded"
             + (f"; {report.error}" if report.error else "")
         )
     frames = pd.DataFrame(frame_rows, columns=[c for c in FRAMES.column_names if c != "day"])

@@ -182,3 +182,54 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         writer.release()
         written.append(path)
     return written
+
+
+def plan_busy_span(start: datetime, seconds: float, people: list[str], images: dict[str, list[str]], presence: float = 1 / 3,
+                   dwell: tuple[int, int] = (30, 90), seed: int = 0) -> list[PlannedVisit]:
+    """Customers one after another so that someone is in the shop about `presence` of the time."""
+    import random
+
+    rng = random.Random(seed)
+    visits, t = [], start + timedelta(seconds=rng.uniform(20, 60))
+    end = start + timedelta(seconds=seconds)
+    mean_dwell = sum(dwell) / 2
+    mean_gap = mean_dwell * (1 - presence) / presence
+    while True:
+        d = rng.uniform(*dwell)
+        if t + timedelta(seconds=d) > end - timedelta(seconds=5):
+            break
+        person = rng.choice(people)
+        visits.append(PlannedVisit(person, t, t + timedelta(seconds=d), rng.choice(images[person])))
+        t += timedelta(seconds=d + rng.expovariate(1 / mean_gap) + 5)
+    return visits
+
+
+def render_continuous(scene: ShopScene, visits: list[PlannedVisit], path: Path, start: datetime, seconds: float,
+                      gop_seconds: float = 2.0, crf: int = 23, preset: str = "veryfast") -> Path:
+    """One continuous H.264 file (what an hourly-splitting DVR writes), keyframe every `gop_seconds`.
+    Empty-room frames reuse precomputed noisy backgrounds, so long quiet stretches cost only encoding."""
+    import av
+
+    cam = scene.cam
+    fps = int(round(cam.fps))
+    base = [np.clip(scene.background.astype(np.int16) + n, 0, 255).astype(np.uint8) for n in scene.noise]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = cam.width, cam.height, "yuv420p"
+        # veryfast keeps CABAC and B-frames on, as camera encoders do, so decoding costs what it does on real footage.
+        stream.options = {"preset": preset, "crf": str(crf), "g": str(int(gop_seconds * fps)), "keyint_min": str(int(gop_seconds * fps)),
+                          "sc_threshold": "0"}
+        ordered = sorted(visits, key=lambda v: v.entry)
+        for i in range(int(seconds * fps)):
+            t = start + timedelta(seconds=i / fps)
+            present = [v for v in ordered if v.entry <= t <= v.exit]
+            if present:
+                frame = scene.render(t, present, 1.0, i)
+            else:
+                frame = base[i % len(base)]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

@@ -158,6 +158,7 @@ FACE_TRACKS = TableSchema(
         ("mean_quality", "DOUBLE", "mean detection quality"),
         ("best_detection_id", "VARCHAR", "highest-quality face"),
         ("best_crop_path", "VARCHAR", "its crop"),
+        ("detection_ids", "VARCHAR[]", "the faces in the track (what `watershop forget` erases)"),
         ("embedding", f"FLOAT[{EMBEDDING_DIM}]", "quality-weighted mean, unit length (NULL if no usable face)"),
     ),
 )

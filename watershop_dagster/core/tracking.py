@@ -136,6 +136,7 @@ def tracks_frame(day, tracks: list[Track]) -> pd.DataFrame:
             "mean_quality": float(np.mean(tr.qualities)),
             "best_detection_id": tr.detection_ids[best],
             "best_crop_path": tr.crops[best],
+            "detection_ids": list(tr.detection_ids),
             "embedding": emb.tolist() if emb is not None else None,
         })
     cols = [c for c in FACE_TRACKS.column_names if c != "day"]

@@ -13,7 +13,7 @@ from watershop_dagster.core.faces import FaceEngine, QualityRules, photo_gallery
 from watershop_dagster.core.footage import manifest_frame, scan_day
 from watershop_dagster.core.footage_analysis import OptOutList, analyse_day
 from watershop_dagster.core.identity import Assignment, IdentityRules, RegistryEntry, assign_identities, customer_number, updated_entry
-from watershop_dagster.core.sampling import AnalysisGate, OpenCVSampler
+from watershop_dagster.core.sampling import SAMPLERS, AnalysisGate
 from watershop_dagster.core.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.visits import VisitRules, build_visits
 from watershop_dagster.defs.commerce import WAREHOUSE_POOL
@@ -38,6 +38,7 @@ class FaceEngineResource(dg.ConfigurableResource):
 
 
 class FootageAnalysisConfig(dg.Config):
+    sampler: str = Field(default="keyframe", description="keyframe: scan keyframes, decode only spans with change; opencv: decode every frame")
     sample_fps: float = Field(default=4.0, description="frames per second taken from the video")
     motion_threshold: float = Field(default=0.003, description="share of changed pixels that makes a frame worth analysing")
     still_interval_s: float = Field(default=1.0, description="analyse every this often while faces are present but still")
@@ -92,7 +93,7 @@ def footage_analysis(context: dg.AssetExecutionContext, config: FootageAnalysisC
     started = time.perf_counter()
     result = analyse_day(
         day, manifest, engine, layout.crops_dir(day) if config.save_crops else None,
-        sampler_factory=lambda: OpenCVSampler(config.sample_fps),
+        sampler_factory=lambda: SAMPLERS[config.sampler](config.sample_fps),
         gate_factory=lambda: AnalysisGate(config.motion_threshold, config.still_interval_s, config.idle_interval_s),
         optout=optout, progress=context.log.info,
     )

@@ -76,7 +76,7 @@ def test_hamilton_clip_finds_obama_among_its_people(tmp_path, shared_data, engin
     shutil.copy(shared_data / "videos" / "hamilton_short_clip.mp4", folder / "cam1_190000.mp4")
     wh = run_days(tmp_path, [DAY])
     registry = wh.query("SELECT customer_id, centroid FROM customer_registry")
-    assert 2 <= len(registry) <= 4  # three people are in the clip
+    assert len(registry) >= 3  # Miranda on stage, the Obamas and others in the audience shot
     import cv2
 
     photos = sorted((shared_data / "faces" / "barack_obama").iterdir())[:4]

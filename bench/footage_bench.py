@@ -1,0 +1,152 @@
+"""Throughput of the footage assets against a plain decode of the same file.
+
+    .venv/bin/python bench/footage_bench.py --generate 720p --minutes 120      # writes bench/out/long/*.mp4 once
+    .venv/bin/python bench/footage_bench.py bench/out/long/cam1_090000_720p_120min.mp4 [--compare-dense]
+    (also: watershop bench footage PATH)
+
+Prints, for one video in one run: the wall time of a full decode-only pass (PyAV, threaded), the wall time of
+the footage-to-visits stages the assets run (manifest probe, sampling, motion, detection, embedding,
+tracking, identities, visits), their ratio, seconds of video per wall second, peak memory (max RSS), and
+the per-stage breakdown. With --compare-dense it also analyses every sampled frame and checks that the
+same visits come out (entry and exit within 2 s).
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "360p": (640, 360)}
+
+
+def generate(size: str, minutes: float, out_dir: Path) -> Path:
+    from watershop_dagster.core.demo_world import demo_cast
+    from watershop_dagster.core.faces import FaceEngine
+    from watershop_dagster.core.scene import CameraSpec, ShopScene, plan_busy_span, render_continuous
+
+    w, h = SIZES[size]
+    cast = demo_cast(FaceEngine.from_models())
+    cam = CameraSpec("cam1", w, h, fps=25.0, face_fraction=0.13)
+    start = datetime(2024, 6, 3, 9, 0, 0)
+    people = [c.name for c in cast.customers]
+    visits = plan_busy_span(start, minutes * 60, people, {c.name: list(c.images) for c in cast.customers}, seed=1)
+    path = out_dir / f"cam1_090000_{size}_{int(minutes)}min.mp4"
+    t0 = time.perf_counter()
+    render_continuous(ShopScene(cam, cast.sprites, seed=1), visits, path, start, minutes * 60)
+    truth = [{"person": v.person, "entry": v.entry.isoformat(), "exit": v.exit.isoformat()} for v in visits]
+    path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=1))
+    presence = sum((v.exit - v.entry).total_seconds() for v in visits) / (minutes * 60)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB, {len(visits)} visits, presence {presence:.0%}) in {time.perf_counter() - t0:.0f}s")
+    return path
+
+
+def plain_decode_seconds(path: Path) -> tuple[float, int]:
+    import av
+
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for _ in c.decode(s):
+            n += 1
+    return time.perf_counter() - t0, n
+
+
+def footage_to_visits(path: Path, sampler: str, dense: bool):
+    import numpy as np
+
+    from watershop_dagster.core.faces import FaceEngine
+    from watershop_dagster.core.footage import scan_day
+    from watershop_dagster.core.footage_analysis import analyse_day
+    from watershop_dagster.core.identity import assign_identities
+    from watershop_dagster.core.sampling import SAMPLERS, AnalysisGate
+    from watershop_dagster.core.tracking import build_tracks, tracks_frame
+    from watershop_dagster.core.visits import build_visits
+
+    engine = FaceEngine.from_models()
+    day = date(2024, 6, 3)
+    folder = path.parent / "day"
+    folder.mkdir(exist_ok=True)
+    link = folder / "cam1_090000.mp4"
+    if link.exists() or link.is_symlink():
+        link.unlink()
+    link.symlink_to(path.resolve())
+    stages = {}
+    t0 = time.perf_counter()
+    manifest = scan_day(folder, day)
+    stages["probe"] = time.perf_counter() - t0
+    gate = (lambda: AnalysisGate(motion_threshold=-1.0)) if dense else AnalysisGate
+    result = analyse_day(day, manifest, engine, None, sampler_factory=lambda: SAMPLERS[sampler](4.0), gate_factory=gate)
+    stages.update(result.times.as_dict())
+    t1 = time.perf_counter()
+    embs = {r.detection_id: np.asarray(r.embedding, np.float32) for r in result.embeddings.itertuples()}
+    tracks = tracks_frame(day, build_tracks(result.detections, embs))
+    stages["tracking"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    ids = assign_identities(tracks, [], {}, 1)
+    visits = build_visits(day, tracks, ids.assignments)
+    stages["identity_and_visits"] = time.perf_counter() - t2
+    wall = time.perf_counter() - t0
+    return wall, stages, visits, result
+
+
+def compare(a, b, tolerance_s: float = 2.0) -> dict:
+    from watershop_dagster.core.evaluation import match_visits
+
+    ta = a.rename(columns={"entry_time": "entry", "exit_time": "exit"})
+    pairs = match_visits(ta, b, min_iou=0.3)
+    ok = [1 for i, j, _ in pairs if abs((a.loc[i, "entry_time"] - b.loc[j, "entry_time"]).total_seconds()) <= tolerance_s
+          and abs((a.loc[i, "exit_time"] - b.loc[j, "exit_time"]).total_seconds()) <= tolerance_s]
+    return {"fast_visits": len(a), "dense_visits": len(b), "matched_within_2s": len(ok)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("video", nargs="?")
+    p.add_argument("--generate", choices=sorted(SIZES))
+    p.add_argument("--minutes", type=float, default=120)
+    p.add_argument("--sampler", default="keyframe")
+    p.add_argument("--compare-dense", action="store_true")
+    args = p.parse_args(argv)
+    if args.generate:
+        path = generate(args.generate, args.minutes, REPO / "bench" / "out" / "long")
+        if not args.video:
+            return 0
+    path = Path(args.video) if args.video else None
+    if path is None or not path.exists():
+        p.error("give a video (or --generate SIZE)")
+    decode_s, frames = plain_decode_seconds(path)
+    wall, stages, visits, result = footage_to_visits(path, args.sampler, dense=False)
+    video_s = result.video_seconds
+    report = {
+        "video": str(path), "frames": frames, "video_seconds": round(video_s, 1),
+        "plain_decode_wall_s": round(decode_s, 2), "footage_to_visits_wall_s": round(wall, 2),
+        "ratio_to_decode": round(wall / decode_s, 3), "video_seconds_per_wall_second": round(video_s / wall, 1),
+        "decode_x_realtime": round(video_s / decode_s, 1),
+        "frames_analysed": int(result.frames["analysed"].sum()), "faces": len(result.detections), "visits": len(visits),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+        "stages_s": {k: round(v, 2) for k, v in stages.items()},
+    }
+    truth_path = path.with_suffix(".truth.json")
+    if truth_path.exists():
+        import pandas as pd
+
+        truth = pd.DataFrame(json.loads(truth_path.read_text()))
+        truth["entry"], truth["exit"] = pd.to_datetime(truth["entry"]), pd.to_datetime(truth["exit"])
+        report["truth_visits"] = len(truth)
+        report["truth_match"] = compare(truth.rename(columns={"entry": "entry_time", "exit": "exit_time"}), visits)
+    if args.compare_dense:
+        dense_wall, _, dense_visits, _ = footage_to_visits(path, "opencv", dense=True)
+        report["dense_wall_s"] = round(dense_wall, 1)
+        report["same_as_dense"] = compare(visits, dense_visits)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
