@@ -81,7 +81,7 @@ def footage_to_visits(path: Path, sampler: str, dense: bool):
     manifest = scan_day(folder, day)
     stages["probe"] = time.perf_counter() - t0
     gate = (lambda: AnalysisGate(motion_threshold=-1.0)) if dense else AnalysisGate
-    result = analyse_day(day, manifest, engine, None, sampler_factory=lambda: SAMPLERS[sampler](4.0), gate_factory=gate)
+    result = analyse_day(day, manifest, engine, None, sampler_factory=lambda: SAMPLERS[sampler](2.0), gate_factory=gate)
     stages.update(result.times.as_dict())
     t1 = time.perf_counter()
     embs = {r.detection_id: np.asarray(r.embedding, np.float32) for r in result.embeddings.itertuples()}

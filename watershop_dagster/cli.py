@@ -39,6 +39,35 @@ def _days(args) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def release_dead_runs(instance, log=print) -> int:
+    """A `watershop` process that died mid-run (killed, power cut) leaves its run 'started' and its
+    warehouse-pool slot taken, and every later run would wait for that slot forever. Runs this command
+    started carry its PID: mark those whose process is gone as failed and give their slots back."""
+    import dagster as dg
+
+    released = 0
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+                                                   tags={"watershop/launched_by": "cli"}))
+    for run in runs:
+        pid = int(run.tags.get("watershop/pid", "0") or 0)
+        if pid and pid != os.getpid() and not _alive(pid):
+            instance.report_run_failed(run, f"the watershop process (pid {pid}) running it died")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            log(f"released run {run.run_id[:8]} of a watershop process that died (pid {pid})")
+            released += 1
+    return released
+
+
 def materialize(days: list[date], log=print) -> bool:
     """Every day-partitioned asset for each day in order (the customer registry of day N reads day N-1),
     then the cross-day assets once. Returns False if any run failed."""
@@ -49,6 +78,8 @@ def materialize(days: list[date], log=print) -> bool:
 
     ensure_dagster_home()
     instance = dg.DagsterInstance.get()
+    release_dead_runs(instance, log)
+    tags = {"watershop/launched_by": "cli", "watershop/pid": str(os.getpid())}
     valid = set(daily_partitions.get_partition_keys())
     bad = [d for d in days if d.isoformat() not in valid]
     if bad:
@@ -59,19 +90,19 @@ def materialize(days: list[date], log=print) -> bool:
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
     ok = True
     for d in days:
-        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config)
+        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
         log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
                     log(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}")
-    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
     log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
     ok &= result.success
     monthly_job = defs.resolve_job_def("monthly_job")
     for month in sorted({d.replace(day=1) for d in days}):
-        result = monthly_job.execute_in_process(partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config)
+        result = monthly_job.execute_in_process(partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
         log(f"{month:%Y-%m} report: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
     return ok

@@ -7,6 +7,7 @@ start of the file. A file that cannot be used is recorded with its reason; the r
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -64,11 +65,24 @@ class ManifestRow:
         return self.status == "ok"
 
 
+def avi_declared_fps(path: Path) -> float | None:
+    """The frame rate an AVI's video stream header declares (dwRate / dwScale), read directly: when it is 0,
+    OpenCV and ffmpeg silently substitute a 25 fps default and every timestamp would be wrong."""
+    head = path.read_bytes()[:65536] if path.stat().st_size else b""
+    i = head.find(b"strh")
+    if i < 0 or head[i + 8 : i + 12] != b"vids":
+        return None
+    scale, rate = struct.unpack_from("<II", head, i + 28)
+    return rate / scale if scale and rate else 0.0
+
+
 def probe(path: Path) -> tuple[float, int, int, int]:
-    """fps, frames, width, height, or a FootageError saying why the file is unusable."""
+    """fps, frames, width, height, or a ValueError saying why the file is unusable."""
     size = path.stat().st_size
     if size == 0:
         raise ValueError("empty file (0 bytes)")
+    if path.suffix.lower() == ".avi" and avi_declared_fps(path) == 0.0:
+        raise ValueError("metadata gives 0 fps (AVI stream header): cannot place frames in time")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():

@@ -39,7 +39,7 @@ class FaceEngineResource(dg.ConfigurableResource):
 
 class FootageAnalysisConfig(dg.Config):
     sampler: str = Field(default="keyframe", description="keyframe: scan keyframes, decode only spans with change; opencv: decode every frame")
-    sample_fps: float = Field(default=4.0, description="frames per second taken from the video")
+    sample_fps: float = Field(default=2.0, description="frames per second taken from the video (2 keeps entry and exit within 0.5 s)")
     motion_threshold: float = Field(default=0.003, description="share of changed pixels that makes a frame worth analysing")
     still_interval_s: float = Field(default=1.0, description="analyse every this often while faces are present but still")
     idle_interval_s: float = Field(default=10.0, description="analyse every this often in an empty, still room")

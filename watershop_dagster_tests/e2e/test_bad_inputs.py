@@ -57,7 +57,7 @@ def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
     assert "empty file" in err("cam1_050000.mp4")
     assert "cannot be opened" in err("cam1_050100.mp4")
     assert "cam1_050200.mp4" in err("cam1_050200.mp4")
-    assert "fps" in err("cam1_050300.avi") or "cannot be opened" in err("cam1_050300.avi")
+    assert "0 fps" in err("cam1_050300.avi")
     assert "no start time" in err("lobby.mp4")
     assert str(manifest.loc[f"footage/{DAY}/cam1_235950.mp4", "end_time"]).startswith("2024-04-02 00:00:10")
     assert wh.query("SELECT count(*) n FROM visit_log WHERE NOT is_staff")["n"][0] == 3  # the good footage still gave every visit
@@ -85,7 +85,9 @@ def test_killed_mid_day_leaves_the_warehouse_consistent_and_rerun_completes(tmp_
     after_kill = wh.query("SELECT * FROM visit_log WHERE day = ? ORDER BY visit_id", [days[0]])
     assert after_kill[["visit_id", "customer_id"]].equals(before[["visit_id", "customer_id"]])
     assert wh.query("SELECT count(*) n FROM transactions WHERE day = ?", [days[0]])["n"][0] > 0
-    assert subprocess.run(cli + ["--from", str(days[0]), "--to", str(days[1])], env=env, capture_output=True).returncode == 0
+    rerun = subprocess.run(cli + ["--from", str(days[0]), "--to", str(days[1])], env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-2000:]
+    assert "released run" in rerun.stdout  # the killed run's warehouse-pool slot was given back, or this run would wait forever
     final = wh.query("SELECT * FROM visit_log WHERE day = ? ORDER BY visit_id", [days[0]])
     assert final[["visit_id", "customer_id", "entry_time"]].equals(before[["visit_id", "customer_id", "entry_time"]])
     assert wh.query("SELECT count(DISTINCT day) n FROM visit_log")["n"][0] == 2
