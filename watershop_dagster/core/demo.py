@@ -155,8 +155,9 @@ def till_rows(plan: DayPlan, malformed: int = 0, seed: int = 0) -> list[dict]:
         lambda r: {**r, "payment_mode": "Cheque"},
         lambda r: {**r, "number_of_cans": "0"},
     ]
+    originals = list(rows)  # break clean rows only, so each malformed row shows its own reason
     for i in range(malformed):
-        base = dict(rng.choice(rows)) if rows else None
+        base = dict(rng.choice(originals)) if originals else None
         if base:
             base["transaction_id"] = f"{base['transaction_id']}-X{i}"
             rows.append(broken[i % len(broken)](base))

@@ -51,9 +51,8 @@ def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: Reten
                 continue
             if day < crop_cutoff:
                 old_days.append(day)
-    with wh.connect() as conn:
+    with wh.transaction() as conn:
         tables = _tables(conn, wh)
-        conn.execute("BEGIN TRANSACTION")
         # Forget the paths first, then delete the files: a crash in between leaves files with no reference
         # (deleted on the next run), never references to missing files.
         for table, column in (("face_detections", "crop_path"), ("face_tracks", "best_crop_path"), ("visit_log", "best_crop_path"),
@@ -64,7 +63,6 @@ def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: Reten
         if "face_embeddings" in tables:
             purged = conn.execute("SELECT count(*) FROM face_embeddings WHERE day < ?", [emb_cutoff]).fetchone()[0]
             conn.execute("DELETE FROM face_embeddings WHERE day < ?", [emb_cutoff])
-        conn.execute("COMMIT")
     for day in old_days:
         shutil.rmtree(crops_root / day.isoformat(), ignore_errors=True)
         deleted.append(day.isoformat())
@@ -85,7 +83,7 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
     """Erase one person's biometric data everywhere; their visits and sales stay, anonymous. The ID is
     recorded in `forgotten_customers` (the audit log) and never matched again."""
     requested_by = requested_by or getpass.getuser()
-    with wh.connect() as conn:
+    with wh.transaction() as conn:
         tables = _tables(conn, wh)
         if "customer_registry" not in tables or not conn.execute(
             "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()[0]:
@@ -98,7 +96,6 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
         if detection_ids and "face_detections" in tables:
             crop_files = [p for (p,) in conn.execute(
                 "SELECT crop_path FROM face_detections WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL", [detection_ids]).fetchall()]
-        conn.execute("BEGIN TRANSACTION")
         registry_rows = conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()[0]
         conn.execute("UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?", [customer_id])
         conn.execute("UPDATE face_tracks SET embedding = NULL, best_crop_path = NULL WHERE track_id IN (SELECT unnest(?))", [list(tracks["track_id"])])
@@ -120,7 +117,6 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
                           reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER)""")
         conn.execute(f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
                      [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)])
-        conn.execute("COMMIT")
     removed = 0
     for path in crop_files:
         try:

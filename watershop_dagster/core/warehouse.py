@@ -103,6 +103,18 @@ class Warehouse:
             conn.close()
             raise
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed if the block finishes, rolled back otherwise."""
+        with self.connect() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     # -- reads ---------------------------------------------------------------------------------------------
     def table_exists(self, conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         return bool(
@@ -134,65 +146,41 @@ class Warehouse:
         """Several tables' rows for one day, replaced together in one transaction."""
         day = _as_date(day)
         counts = {}
-        with self.connect() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                for table, rows in tables.items():
-                    schema = (schemas or {}).get(table) or SCHEMAS.get(table)
-                    rows = rows.copy()
-                    rows["day"] = day
-                    conn.register("incoming_rows", rows)
-                    self._ensure_table(conn, table, schema, source="incoming_rows")
-                    conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
-                    conn.execute(f'INSERT INTO "{table}" BY NAME {self._select_cast(conn, table, "incoming_rows")}')
-                    conn.unregister("incoming_rows")
-                    counts[table] = len(rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.transaction() as conn:
+            for table, rows in tables.items():
+                schema = (schemas or {}).get(table) or SCHEMAS.get(table)
+                rows = rows.copy()
+                rows["day"] = day
+                conn.register("incoming_rows", rows)
+                self._ensure_table(conn, table, schema, source="incoming_rows")
+                conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
+                conn.execute(f'INSERT INTO "{table}" BY NAME {self._select_cast(conn, table, "incoming_rows")}')
+                conn.unregister("incoming_rows")
+                counts[table] = len(rows)
         return counts
 
     def replace_partition_from_sql(self, table: str, day: date | str, select_sql: str) -> int:
         """Same guarantees as replace_partition, for a SELECT evaluated inside the warehouse."""
         day = _as_date(day)
-        with self.connect() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming_rows AS {select_sql}")
-                self._ensure_table(conn, table, None, source="incoming_rows")
-                conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
-                conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows WHERE day = ?', [day])
-                n = conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0]
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.transaction() as conn:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming_rows AS {select_sql}")
+            self._ensure_table(conn, table, None, source="incoming_rows")
+            conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
+            conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows WHERE day = ?', [day])
+            n = conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0]
         return int(n)
 
     def replace_table(self, table: str, rows: pd.DataFrame) -> int:
         """An all-days table recomputed as a whole, swapped in one transaction."""
-        with self.connect() as conn:
+        with self.transaction() as conn:
             conn.register("incoming_rows", rows)
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM incoming_rows')
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM incoming_rows')
         return len(rows)
 
     def replace_table_from_sql(self, table: str, select_sql: str) -> int:
-        with self.connect() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS {select_sql}')
-                n = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.transaction() as conn:
+            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS {select_sql}')
+            n = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
         return int(n)
 
     def execute(self, sql: str, params: list | None = None) -> None:
