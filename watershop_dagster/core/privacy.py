@@ -33,10 +33,6 @@ class RetentionResult:
     embeddings_purged: int
 
 
-def _tables(conn, wh: Warehouse) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'wh'").fetchall()}
-
-
 def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: RetentionRules) -> RetentionResult:
     crop_cutoff = today - timedelta(days=rules.crop_days)
     emb_cutoff = today - timedelta(days=rules.embedding_grace_days)
@@ -52,7 +48,7 @@ def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: Reten
             if day < crop_cutoff:
                 old_days.append(day)
     with wh.transaction() as conn:
-        tables = _tables(conn, wh)
+        tables = wh.table_names(conn)
         # Forget the paths first, then delete the files: a crash in between leaves files with no reference
         # (deleted on the next run), never references to missing files.
         for table, column in (("face_detections", "crop_path"), ("face_tracks", "best_crop_path"), ("visit_log", "best_crop_path"),
@@ -84,7 +80,7 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
     recorded in `forgotten_customers` (the audit log) and never matched again."""
     requested_by = requested_by or getpass.getuser()
     with wh.transaction() as conn:
-        tables = _tables(conn, wh)
+        tables = wh.table_names(conn)
         if "customer_registry" not in tables or not conn.execute(
             "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()[0]:
             raise KeyError(f"{customer_id} is not in the customer registry")
@@ -129,6 +125,6 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
 
 def audit_log(wh: Warehouse) -> pd.DataFrame:
     with wh.connect() as conn:
-        if FORGOTTEN not in _tables(conn, wh):
+        if FORGOTTEN not in wh.table_names(conn):
             return pd.DataFrame(columns=["customer_id", "requested_by", "requested_at", "reason"])
         return conn.execute(f"SELECT * FROM {FORGOTTEN} ORDER BY requested_at").df()

@@ -116,13 +116,16 @@ class Warehouse:
                 raise
 
     # -- reads ---------------------------------------------------------------------------------------------
+    def table_names(self, conn: duckdb.DuckDBPyConnection) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [CATALOG]).fetchall()}
+
     def table_exists(self, conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-        return bool(
-            conn.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? AND table_name = ?",
-                [CATALOG, table],
-            ).fetchone()[0]
-        )
+        return table in self.table_names(conn)
+
+    def has_table(self, table: str) -> bool:
+        """table_exists on a short connection of its own."""
+        with self.connect() as conn:
+            return self.table_exists(conn, table)
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         with self.connect() as conn:

@@ -35,7 +35,7 @@ def transaction_links(context: dg.AssetExecutionContext, config: LinkConfig, war
     sales = wh.read_partition("transactions", day, "transaction_id, \"timestamp\", customer_id")
     visits = wh.read_partition("visit_log", day)
     links = link_transactions(sales, visits, LinkRules(config.tolerance_s, config.ambiguous_below))
-    history = wh.query("SELECT till_customer_id, camera_customer_id FROM transaction_links WHERE day <> ?", [day]) if _exists(wh, "transaction_links") else None
+    history = wh.query("SELECT till_customer_id, camera_customer_id FROM transaction_links WHERE day <> ?", [day]) if wh.has_table("transaction_links") else None
     links = mark_agreement(links, history)
     wh.replace_partition("transaction_links", day, links)
     summary = link_summary(links)
@@ -69,7 +69,7 @@ class StaffingConfig(dg.Config):
 def staffing(config: StaffingConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per hour of the week: staff needed (Erlang C on measured arrivals and visit durations) next to staff present."""
     wh = warehouse.get()
-    table = staffing_table(wh.query("SELECT * FROM visit_log") if _exists(wh, "visit_log") else pd.DataFrame(),
+    table = staffing_table(wh.query("SELECT * FROM visit_log") if wh.has_table("visit_log") else pd.DataFrame(),
                            StaffingTarget(config.max_wait_s, config.service_level))
     wh.replace_table("staffing", table)
     short = table[table["staff_needed"] > table["staff_present"]] if len(table) else table
@@ -84,16 +84,11 @@ def staffing(config: StaffingConfig, warehouse: WarehouseResource) -> dg.Materia
 def footfall_forecast(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Footfall for the next 7 days by hour (seasonal baseline), with its backtest error on the last 7 observed days."""
     wh = warehouse.get()
-    visits = wh.query("SELECT * FROM visit_log") if _exists(wh, "visit_log") else pd.DataFrame()
-    days = sorted({pd.Timestamp(d).date() for d in wh.query("SELECT DISTINCT day FROM frames")["day"]}) if _exists(wh, "frames") else []
+    visits = wh.query("SELECT * FROM visit_log") if wh.has_table("visit_log") else pd.DataFrame()
+    days = sorted({pd.Timestamp(d).date() for d in wh.query("SELECT DISTINCT day FROM frames")["day"]}) if wh.has_table("frames") else []
     fc, score = forecast_next_week(visits, days)
     wh.replace_table("footfall_forecast", fc.assign(**{k: v for k, v in score.items()}))
     return dg.MaterializeResult(metadata={"dagster/row_count": len(fc), **{k: float(v) for k, v in score.items()}})
-
-
-def _exists(wh, table: str) -> bool:
-    with wh.connect() as conn:
-        return wh.table_exists(conn, table)
 
 
 def _chart_markdown(charts: dict[str, bytes]) -> str:
