@@ -127,6 +127,18 @@ def scan_day(folder: Path, day: date, relative_to: Path | None = None) -> list[M
     return rows
 
 
+def rows_from_manifest(table: pd.DataFrame, root: Path) -> list[ManifestRow]:
+    """The stored manifest back as rows, so later steps use what was probed instead of probing again."""
+    rows = []
+    for r in table.itertuples(index=False):
+        ok = r.status == "ok"
+        rows.append(ManifestRow(
+            r.file, r.camera, r.start_time, r.end_time, float(r.fps) if ok else None, int(r.frame_count) if ok else None,
+            int(r.width) if ok else None, int(r.height) if ok else None, int(r.size_bytes), r.status, r.error, str(root / r.file),
+        ))
+    return rows
+
+
 def manifest_frame(rows: list[ManifestRow]) -> pd.DataFrame:
     cols = [c for c in FOOTAGE_MANIFEST.column_names if c != "day"]
     return pd.DataFrame([{k: v for k, v in asdict(r).items() if k in cols} for r in rows], columns=cols)

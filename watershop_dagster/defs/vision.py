@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from watershop_dagster.core.faces import FaceEngine, QualityRules, photo_gallery
-from watershop_dagster.core.footage import manifest_frame, scan_day
+from watershop_dagster.core.footage import manifest_frame, rows_from_manifest, scan_day
 from watershop_dagster.core.footage_analysis import OptOutList, analyse_day
 from watershop_dagster.core.identity import Assignment, IdentityRules, RegistryEntry, assign_identities, customer_number, updated_entry
 from watershop_dagster.core.sampling import SAMPLERS, AnalysisGate
@@ -76,7 +76,7 @@ def footage_manifest(context: dg.AssetExecutionContext, shop: ShopDataResource, 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("frames", deps=["footage_manifest"], group_name=VISION, kinds={"duckdb"}, description="Sampled frames with motion score and whether they were analysed."),
+        dg.AssetSpec("frames", deps=["footage_manifest"], group_name=VISION, kinds={"duckdb"}, description="Sampled frames with motion score and whether they were analysed, for the files the manifest found usable."),
         dg.AssetSpec("face_detections", deps=["footage_manifest"], group_name=VISION, kinds={"duckdb"}, description="Faces found, usable or not, with box, landmarks, quality and an audit crop."),
         dg.AssetSpec("face_embeddings", deps=["footage_manifest"], group_name=VISION, kinds={"duckdb"}, description="One 512-d ArcFace vector per usable face."),
     ],
@@ -87,7 +87,7 @@ def footage_analysis(context: dg.AssetExecutionContext, config: FootageAnalysisC
                      warehouse: WarehouseResource, faces: FaceEngineResource):
     """One decode of each file feeds all three tables: decoding is the expensive part."""
     day, layout, wh = partition_day(context), shop.layout, warehouse.get()
-    manifest = scan_day(layout.footage_day_dir(day), day, layout.root)
+    manifest = rows_from_manifest(wh.read_partition("footage_manifest", day), layout.root)
     engine = faces.engine()
     optout = OptOutList(np.concatenate(list(photo_gallery(engine, layout.optout_dir).values()) or [np.zeros((0, 512), np.float32)]))
     started = time.perf_counter()

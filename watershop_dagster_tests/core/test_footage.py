@@ -100,3 +100,16 @@ def test_keyframe_sampler_finds_the_same_frames_as_a_full_decode_on_short_and_lo
     analysed = [f.index for f in frames if not f.quiet]
     assert analysed and max(analysed) >= 295 and min(analysed) >= 250  # only the moving end is decoded densely
     assert [f.index for f in frames] == sorted(f.index for f in frames)  # in time order
+
+
+def test_stored_manifest_gives_back_the_probed_rows(tmp_path):
+    from watershop_dagster.core.footage import manifest_frame, rows_from_manifest
+
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    write_video(folder / "cam1_080000.mp4")
+    (folder / "cam1_090000.mp4").write_bytes(b"")
+    probed = scan_day(folder, DAY, tmp_path)
+    again = rows_from_manifest(manifest_frame(probed), tmp_path)
+    assert [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in again] == \
+           [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in probed]
