@@ -20,6 +20,7 @@ from watershop_dagster.core.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage import ManifestRow
 from watershop_dagster.core.sampling import AnalysisGate, FrameSource, MotionMeter, OpenCVSampler
 from watershop_dagster.core.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
+from watershop_dagster.core.tracking import iou
 
 
 @dataclass
@@ -62,8 +63,6 @@ class StillFaceCache:
         self.reused = 0
 
     def fill(self, observations: list[FaceObservation]) -> None:
-        from watershop_dagster.core.tracking import iou
-
         for obs in observations:
             if not obs.usable:
                 continue

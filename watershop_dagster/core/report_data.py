@@ -17,10 +17,10 @@ TREND_DAYS = 30
 @dataclass
 class ReportData:
     kpis: list[tuple[str, str]]
-    chart_frames: dict[str, pd.DataFrame]
     tables: list[tuple[str, pd.DataFrame]]
     notes: list[str] = field(default_factory=list)
     crops: dict[str, bytes] = field(default_factory=dict)
+    chart_frames: dict[str, pd.DataFrame] = field(default_factory=dict)  # monthly only: the daily charts are their own asset
 
 
 def _q(conn, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
@@ -71,8 +71,13 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
     }
 
 
+def daily_chart_frames(wh: Warehouse, day: date) -> dict[str, pd.DataFrame]:
+    """The day's chart data; trends cover the TREND_DAYS ending on it."""
+    with wh.connect() as conn:
+        return chart_frames(conn, day - timedelta(days=TREND_DAYS - 1), day, day)
+
+
 def daily_report_data(wh: Warehouse, day: date) -> ReportData:
-    start = day - timedelta(days=TREND_DAYS - 1)
     with wh.connect() as conn:
         rev = _q(conn, "SELECT * FROM daily_revenue WHERE day = ?", [day], ["revenue", "billed_amount", "unpaid_amount", "transactions", "cans", "litres"])
         vis = _q(conn, "SELECT * FROM daily_visits WHERE day = ?", [day], ["visits", "customers"])
@@ -86,7 +91,6 @@ def daily_report_data(wh: Warehouse, day: date) -> ReportData:
                                  FROM repeat_defaulters WHERE day = ? ORDER BY amount_owed DESC""", [day], ["customer_id", "unpaid_count", "amount_owed", "last_unpaid", "photo"])
         modes = _q(conn, "SELECT payment_mode, transactions, amount, unpaid_amount FROM payment_summary WHERE day = ? ORDER BY amount DESC", [day],
                    ["payment_mode", "transactions", "amount", "unpaid_amount"])
-        frames = chart_frames(conn, start, day, day)
     r = rev.iloc[0] if len(rev) else pd.Series(dtype=object)
     v = vis.iloc[0] if len(vis) else pd.Series(dtype=object)
     n = nvr.iloc[0] if len(nvr) else pd.Series(dtype=object)
@@ -121,7 +125,7 @@ def daily_report_data(wh: Warehouse, day: date) -> ReportData:
         ("Hours with customers", active[["hour", "visits", "transactions", "amount"]] if len(active) else active),
         ("Idle hours (open, nobody came)", pd.DataFrame({"hour": [f"{x:02d}:00" for x in idle]})),
     ]
-    return ReportData(kpis, frames, tables, notes, _crops(list(unpaid.get("photo", [])) + list(defaulters.get("photo", []))))
+    return ReportData(kpis, tables, notes, _crops(list(unpaid.get("photo", [])) + list(defaulters.get("photo", []))))
 
 
 def monthly_report_data(wh: Warehouse, month: date) -> ReportData:
@@ -163,4 +167,4 @@ def monthly_report_data(wh: Warehouse, month: date) -> ReportData:
         ("Repeat defaulters", str(len(defaulters))),
     ]
     tables = [("Day by day", per_day), ("Repeat defaulters", defaulters), ("Average day by hour", hours)]
-    return ReportData(kpis, frames, tables, [], _crops(defaulters.get("photo", [])))
+    return ReportData(kpis, tables, [], _crops(defaulters.get("photo", [])), frames)

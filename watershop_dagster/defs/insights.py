@@ -12,7 +12,7 @@ from watershop_dagster.core import charts as owner_charts
 from watershop_dagster.core.forecast import forecast_next_week
 from watershop_dagster.core.linking import LinkRules, link_summary, link_transactions, mark_agreement
 from watershop_dagster.core.report import Report, render_html
-from watershop_dagster.core.report_data import daily_report_data, monthly_report_data
+from watershop_dagster.core.report_data import daily_chart_frames, daily_report_data, monthly_report_data
 from watershop_dagster.core.shop_hours import detect_shop_hours
 from watershop_dagster.core.staffing import StaffingTarget, staffing_table
 from watershop_dagster.defs.commerce import WAREHOUSE_POOL
@@ -109,8 +109,7 @@ REPORT_DEPS = ["daily_revenue", "payment_summary", "cans_per_day", "unpaid_visit
 def daily_charts(context: dg.AssetExecutionContext, shop: ShopDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The owner's charts for the day (trends over the 30 days ending on it), as PNGs under data/reports/charts/<day>/."""
     day = partition_day(context)
-    data = daily_report_data(warehouse.get(), day)
-    charts = owner_charts.owner_charts(data.chart_frames)
+    charts = owner_charts.owner_charts(daily_chart_frames(warehouse.get(), day))
     _write_charts(shop.layout.reports_dir / "charts" / day.isoformat(), charts)
     return dg.MaterializeResult(metadata={"charts": len(charts), "preview": dg.MetadataValue.md(_chart_markdown(charts))})
 
