@@ -39,6 +39,11 @@ def _days(args) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def _step_errors(result) -> list[tuple[str, str]]:
+    """(step, message) for each failed step of an in-process run."""
+    return [(e.step_key, e.event_specific_data.error.message.strip()) for e in result.all_events if e.is_step_failure]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -93,10 +98,8 @@ def materialize(days: list[date], log=print) -> bool:
         result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
         log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
-        if not result.success:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    log(f"  {event.step_key}: {event.event_specific_data.error.message.strip()}")
+        for step, message in _step_errors(result):
+            log(f"  {step}: {message}")
     result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
     log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
     ok &= result.success
@@ -142,9 +145,8 @@ def cmd_forget(args) -> int:
     config = {"ops": {"erase_customer": {"config": {"customer_id": args.customer_id, "requested_by": args.by, "reason": args.reason}}}}
     result = defs.resolve_job_def("forget_customer_job").execute_in_process(run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"error: {event.event_specific_data.error.message.strip().splitlines()[-1]}", file=sys.stderr)
+        for _, message in _step_errors(result):
+            print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
         return 1
     print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
     return 0

@@ -36,9 +36,11 @@ def _score(ts: pd.Timestamp, entry: pd.Timestamp, exit_: pd.Timestamp, tolerance
     return max(0.0, 0.5 * (1 - outside / tolerance)), outside
 
 
-def link_transactions(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules | None = None) -> pd.DataFrame:
+def link_transactions(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules | None = None,
+                      history: pd.DataFrame | None = None) -> pd.DataFrame:
     """`transactions`: transaction_id, timestamp, customer_id. `visits`: visit_id, customer_id, entry_time,
-    exit_time, is_staff."""
+    exit_time, is_staff. `history`: earlier days' links (till_customer_id, camera_customer_id), for judging
+    whether the camera agrees with the till's ledger IDs."""
     rules = rules or LinkRules()
     customers = visits[~visits["is_staff"].astype(bool)] if len(visits) else visits
     rows = []
@@ -61,8 +63,7 @@ def link_transactions(transactions: pd.DataFrame, visits: pd.DataFrame, rules: L
         rows.append({"transaction_id": t.transaction_id, "timestamp": ts, "till_customer_id": till_id, "visit_id": visit_id,
                      "camera_customer_id": camera_id, "customer_id": till_id or camera_id, "confidence": round(confidence, 4),
                      "ambiguous": ambiguous, "candidates": len(scored), "seconds_outside_visit": outside, "agrees_with_till": None})
-    links = pd.DataFrame(rows, columns=LINK_COLUMNS)
-    return mark_agreement(links)
+    return mark_agreement(pd.DataFrame(rows, columns=LINK_COLUMNS), history)
 
 
 def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from watershop_dagster.core import charts as owner_charts
 from watershop_dagster.core.forecast import forecast_next_week
-from watershop_dagster.core.linking import LinkRules, link_summary, link_transactions, mark_agreement
+from watershop_dagster.core.linking import LinkRules, link_summary, link_transactions
 from watershop_dagster.core.report import Report, render_html
 from watershop_dagster.core.report_data import daily_chart_frames, daily_report_data, monthly_report_data
 from watershop_dagster.core.shop_hours import detect_shop_hours
@@ -34,9 +34,8 @@ def transaction_links(context: dg.AssetExecutionContext, config: LinkConfig, war
     day, wh = partition_day(context), warehouse.get()
     sales = wh.read_partition("transactions", day, "transaction_id, \"timestamp\", customer_id")
     visits = wh.read_partition("visit_log", day)
-    links = link_transactions(sales, visits, LinkRules(config.tolerance_s, config.ambiguous_below))
     history = wh.query("SELECT till_customer_id, camera_customer_id FROM transaction_links WHERE day <> ?", [day]) if wh.has_table("transaction_links") else None
-    links = mark_agreement(links, history)
+    links = link_transactions(sales, visits, LinkRules(config.tolerance_s, config.ambiguous_below), history)
     wh.replace_partition("transaction_links", day, links)
     summary = link_summary(links)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(links), **summary})
