@@ -207,12 +207,15 @@ def plan_busy_span(start: datetime, seconds: float, people: list[str], images: d
 def render_continuous(scene: ShopScene, visits: list[PlannedVisit], path: Path, start: datetime, seconds: float,
                       gop_seconds: float = 2.0, crf: int = 23, preset: str = "veryfast") -> Path:
     """One continuous H.264 file (what an hourly-splitting DVR writes), keyframe every `gop_seconds`.
-    Empty-room frames reuse precomputed noisy backgrounds, so long quiet stretches cost only encoding."""
+    Frames with only the staff (whose visit spans the file) reuse precomputed renders, so long quiet
+    stretches cost only encoding."""
     import av
 
     cam = scene.cam
     fps = int(round(cam.fps))
-    base = [np.clip(scene.background.astype(np.int16) + n, 0, 255).astype(np.uint8) for n in scene.noise]
+    staff = [v for v in visits if v.is_staff]
+    visits = [v for v in visits if not v.is_staff]
+    base = [scene.render(start, staff, 1.0, k) for k in range(len(scene.noise))]
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
@@ -225,7 +228,7 @@ def render_continuous(scene: ShopScene, visits: list[PlannedVisit], path: Path, 
             t = start + timedelta(seconds=i / fps)
             present = [v for v in ordered if v.entry <= t <= v.exit]
             if present:
-                frame = scene.render(t, present, 1.0, i)
+                frame = scene.render(t, staff + present, 1.0, i)
             else:
                 frame = base[i % len(base)]
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
