@@ -35,3 +35,15 @@ def test_small_and_blurred_faces_are_kept_but_marked(engine):
     assert len(tiny) >= 4 and all(o.reject_reason == "too_small" and o.embedding is None for o in tiny)
     blurred = engine.observe(cv2.GaussianBlur(img, (0, 0), 4))
     assert len(blurred) >= 4 and all(o.reject_reason == "too_blurred" and o.embedding is None for o in blurred)
+
+
+def test_searching_a_region_finds_the_same_faces_as_the_whole_frame(engine):
+    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    everywhere = engine.detector.detect(img)
+    left_half = (0, 0, img.shape[1] // 2, img.shape[0])
+    inside = engine.detector.detect(img, left_half)
+    expected = [f for f in everywhere if f.box[2] < left_half[2] - 10]
+    assert len(expected) >= 2 and len(inside) == len(expected)
+    for f in expected:  # boxes come back in frame coordinates, within a pixel or two
+        assert min(np.abs(g.box - f.box).max() for g in inside) < 3.0
+        assert min(np.abs(g.landmarks - f.landmarks).max() for g in inside) < 3.0
