@@ -18,9 +18,17 @@ import pandas as pd
 
 from watershop_dagster.core.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage import ManifestRow
-from watershop_dagster.core.sampling import AnalysisGate, FrameSource, MotionMeter, OpenCVSampler
+from watershop_dagster.core.coarse_to_fine import CoarseToFineSampler
+from watershop_dagster.core.sampling import AnalysisGate, FrameSource, KeyframeScanSampler, MotionMeter, OpenCVSampler
 from watershop_dagster.core.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
 from watershop_dagster.core.tracking import iou
+
+
+SAMPLERS: dict[str, Callable[[float], FrameSource]] = {
+    "coarse_to_fine": CoarseToFineSampler,  # keyframes every ~2 s, every sampled frame only where faces change
+    "keyframe": KeyframeScanSampler,  # keyframes to find spans with change, every sampled frame inside them
+    "opencv": OpenCVSampler,  # every frame decoded, every sampled frame measured
+}
 
 
 @dataclass
@@ -43,6 +51,7 @@ class DayAnalysis:
     times: StageTimes
     video_seconds: float
     file_errors: dict[str, str] = field(default_factory=dict)
+    sampler_detail: dict[str, dict] = field(default_factory=dict)  # per file: what the sampler decoded
 
 
 def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) -> np.ndarray:
@@ -103,6 +112,7 @@ def analyse_day(
     times = StageTimes()
     frame_rows, det_rows, emb_rows = [], [], []
     errors: dict[str, str] = {}
+    details: dict[str, dict] = {}
     video_seconds = 0.0
     optout = optout or OptOutList()
     if crops_dir:
@@ -117,7 +127,9 @@ def analyse_day(
             times.decode += time.perf_counter() - t0
             t_motion = time.perf_counter()
             if frame.quiet:
-                motion, brightness = 0.0, float(frame.small_grey.mean())
+                motion, brightness = frame.motion or 0.0, float(frame.small_grey.mean())
+            elif frame.motion is not None:  # the sampler measured it (its frames are not strictly in order)
+                motion, brightness = frame.motion, float(frame.small_grey.mean())
             elif frame.small_grey is not None:
                 motion, brightness = meter.measure(small_grey=frame.small_grey)
             else:
@@ -125,11 +137,14 @@ def analyse_day(
             times.motion += time.perf_counter() - t_motion
             when = f.start_time + timedelta(seconds=frame.offset_s)
             observations: list[FaceObservation] = []
-            do_analyse = not frame.quiet and gate.should_analyse(frame.offset_s, motion)
+            if frame.analyse is not None:
+                do_analyse = frame.analyse
+            else:
+                do_analyse = not frame.quiet and gate.should_analyse(frame.offset_s, motion)
             if do_analyse:
                 analysed += 1
                 t_det = time.perf_counter()
-                observations = engine.observe(frame.image, embed=False)
+                observations = engine.observe(frame.image, embed=False, region=frame.region)
                 times.detection += time.perf_counter() - t_det
                 t_emb = time.perf_counter()
                 still.fill(observations)
@@ -137,6 +152,7 @@ def analyse_day(
                 still.remember(observations)
                 times.embedding += time.perf_counter() - t_emb
                 gate.record(frame.offset_s, len(observations))
+                frame.seen = [(o.face.box, o.embedding) for o in observations]
             frame_rows.append((f.file, f.camera, frame.index, when, motion, brightness, do_analyse, len(observations)))
             t_crop = time.perf_counter()
             for n, obs in enumerate(observations):
@@ -165,17 +181,21 @@ def analyse_day(
             times.crops += time.perf_counter() - t_crop
             t0 = time.perf_counter()
         report = sampler.report
+        details[f.file] = {"frames_read": report.frames_read, "frames_decoded": report.frames_decoded, **report.detail}
         if report.error:
             errors[f.file] = report.error
         seconds = f.frame_count / f.fps if not report.truncated_at else report.truncated_at / f.fps
         video_seconds += seconds
         wall = time.perf_counter() - started
         progress(
-            f"{f.file}: {report.frames_read} frames decoded, {analysed} analysed, {faces_found} usable faces, "
+            f"{f.file}: {report.frames_read} frames read, {report.frames_decoded} decoded, {analysed} analysed, {faces_found} usable faces, "
             f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} still faces not re-embedded"
-            + (f"; {report.error}" if report.error else "")
+            + (f"; {report.detail}" if report.detail else "") + (f"; {report.error}" if report.error else "")
         )
     frames = pd.DataFrame(frame_rows, columns=[c for c in FRAMES.column_names if c != "day"])
+    frames = frames.sort_values(["time", "camera", "file", "frame_index"], ignore_index=True)
     detections = pd.DataFrame(det_rows, columns=[c for c in FACE_DETECTIONS.column_names if c != "day"])
+    detections = detections.sort_values(["time", "camera", "detection_id"], ignore_index=True)
     embeddings = pd.DataFrame(emb_rows, columns=[c for c in FACE_EMBEDDINGS.column_names if c != "day"])
-    return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors)
+    embeddings = embeddings.sort_values(["time", "camera", "detection_id"], ignore_index=True)
+    return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors, details)

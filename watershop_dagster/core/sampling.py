@@ -18,12 +18,19 @@ import numpy as np
 
 class DecodedFrame:
     """A sampled frame. The full-size BGR image is made only when asked for: most sampled frames are only
-    measured for motion, on a small grey copy the decoder makes cheaply."""
+    measured for motion, on a small grey copy the decoder makes cheaply.
+
+    A sampler that decides for itself sets `analyse` (else the motion gate decides), `motion`, and `region`
+    (where to search for faces); the consumer writes the faces it found into `seen` as (box, embedding)."""
 
     def __init__(self, index: int, offset_s: float, image: np.ndarray | None = None, av_frame=None,
                  small_grey: np.ndarray | None = None, quiet: bool = False):
         self.index, self.offset_s, self.quiet = index, offset_s, quiet
         self._image, self._av_frame, self.small_grey = image, av_frame, small_grey
+        self.analyse: bool | None = None
+        self.motion: float | None = None
+        self.region: tuple[int, int, int, int] | None = None
+        self.seen: list | None = None
 
     @property
     def image(self) -> np.ndarray:
@@ -39,6 +46,7 @@ class DecodeReport:
     frames_decoded: int = 0
     truncated_at: int | None = None
     error: str | None = None
+    detail: dict = field(default_factory=dict)  # sampler-specific counts, for logs and benchmarks
 
 
 class FrameSource(Protocol):
@@ -239,6 +247,3 @@ class KeyframeScanSampler:
                         yield DecodedFrame(index, t, av_frame=frame, small_grey=cv2.GaussianBlur(small, (5, 5), 0))
             except av.FFmpegError as exc:
                 self.report.error = f"decode error at {start_t:.1f}s: {exc}"
-
-
-SAMPLERS = {"opencv": OpenCVSampler, "keyframe": KeyframeScanSampler}

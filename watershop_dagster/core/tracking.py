@@ -18,7 +18,7 @@ from watershop_dagster.core.schemas import EMBEDDING_DIM, FACE_TRACKS
 
 @dataclass(frozen=True)
 class TrackingRules:
-    max_gap_s: float = 4.0  # a track survives this long without a face
+    max_gap_s: float = 6.0  # a track survives this long without a face (the sampler may look only every 4 s)
     min_iou: float = 0.15
     min_similarity_with_overlap: float = 0.2  # overlapping boxes must not be clearly different people
     min_similarity_alone: float = 0.5  # no overlap (fast move, missed frames): the face must match

@@ -11,9 +11,9 @@ from pydantic import Field
 
 from watershop_dagster.core.faces import FaceEngine, QualityRules, photo_gallery
 from watershop_dagster.core.footage import manifest_frame, rows_from_manifest, scan_day
-from watershop_dagster.core.footage_analysis import OptOutList, analyse_day
+from watershop_dagster.core.footage_analysis import SAMPLERS, OptOutList, analyse_day
 from watershop_dagster.core.identity import Assignment, IdentityRules, RegistryEntry, assign_identities, customer_number, updated_entry
-from watershop_dagster.core.sampling import SAMPLERS, AnalysisGate
+from watershop_dagster.core.sampling import AnalysisGate
 from watershop_dagster.core.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.visits import VisitRules, build_visits
 from watershop_dagster.defs.commerce import WAREHOUSE_POOL
@@ -38,7 +38,9 @@ class FaceEngineResource(dg.ConfigurableResource):
 
 
 class FootageAnalysisConfig(dg.Config):
-    sampler: str = Field(default="keyframe", description="keyframe: scan keyframes, decode only spans with change; opencv: decode every frame")
+    sampler: str = Field(default="coarse_to_fine", description=(
+        "coarse_to_fine: a keyframe every ~2 s where something changed, every sampled frame only where the faces "
+        "change; keyframe: every sampled frame in spans with change; opencv: decode and measure every frame"))
     sample_fps: float = Field(default=2.0, description="frames per second taken from the video (2 keeps entry and exit within 0.5 s)")
     motion_threshold: float = Field(default=0.003, description="share of changed pixels that makes a frame worth analysing")
     still_interval_s: float = Field(default=1.0, description="analyse every this often while faces are present but still")
@@ -109,6 +111,9 @@ def footage_analysis(context: dg.AssetExecutionContext, config: FootageAnalysisC
         "wall_seconds": round(wall, 2),
         "video_seconds_per_wall_second": round(result.video_seconds / max(wall, 1e-6), 2),
         "stage_seconds": dg.MetadataValue.json(result.times.as_dict()),
+        "frames_decoded_share": round(sum(d["frames_decoded"] for d in result.sampler_detail.values())
+                                      / max(1, sum(d["frames_read"] for d in result.sampler_detail.values())), 4),
+        "sampler": dg.MetadataValue.json(result.sampler_detail),
         "decode_problems": dg.MetadataValue.md("\n".join(f"- {k}: {v}" for k, v in result.file_errors.items()) or "none"),
     })
     yield dg.MaterializeResult(asset_key="face_detections", metadata={

@@ -1,0 +1,382 @@
+"""Coarse to fine: look at a keyframe every couple of seconds, and at every sampled frame only where it matters.
+
+A shop camera films an empty room most of the day, and while someone is there the scene changes slowly. A
+keyframe decodes on its own, without the frames before it, so keyframes are the cheap way to look at the
+footage; everything else costs a decode from the keyframe before it. The sampler therefore:
+
+1. reads the packets once (no decoding) and keeps only those since the last keyframe it looked at;
+2. in an empty, still room decodes one keyframe every `probe_interval_s` and compares it, small and grey,
+   with the empty room (the median of keyframes spread over the file, learnt again when lights or furniture
+   change) and with the previous one;
+3. where something differs, decodes every keyframe about `coarse_interval_s` apart (going back for the one it
+   skipped) and has them analysed for faces, in the part of the frame that changed;
+4. where the faces differ between two analysed keyframes (someone came, left, or turned away), decodes the
+   packets between them and yields every frame of the `sample_fps` grid, so entry and exit times are as
+   exact as analysing every sampled frame would make them.
+
+The consumer analyses the frames marked `analyse` and writes what it saw into `frame.seen`; the sampler
+reads that back to decide step 4. Frames therefore come out mostly, not strictly, in time order.
+Files whose keyframes are too far apart for this (a long GOP) are decoded whole by `fallback`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from watershop_dagster.core.sampling import DecodedFrame, DecodeReport, FrameSource, OpenCVSampler
+
+Region = tuple[int, int, int, int]
+
+
+def faces_differ(before: list | None, after: list | None, min_iou: float = 0.2, same_person: float = 0.3) -> bool:
+    """Two analysed frames show different faces when the counts differ or a face in `after` has no partner
+    in `before`. A partner overlaps it and, where both have an embedding, looks like the same person (one
+    customer stepping into the place another just left is a change); or, without overlap, has a clearly
+    similar embedding (someone who moved). `seen` lists (box, embedding-or-None)."""
+    before, after = before or [], after or []
+    if len(before) != len(after):
+        return True
+
+    def partners(box, emb, b, e) -> bool:
+        similar = None if emb is None or e is None else float(emb @ e)
+        if _box_iou(box, b) >= min_iou:
+            return similar is None or similar >= same_person
+        return similar is not None and similar >= 0.5
+
+    return not all(any(partners(box, emb, b, e) for b, e in before) for box, emb in after)
+
+
+def _box_iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class EmptyRoom:
+    """What the camera sees with nobody there, as a small blurred grey image. Starts as the per-pixel median
+    of keyframes spread over the file (the room is empty most of the day); follows slow light changes; and
+    adopts a new look that has stayed still, with no face in it, for `adopt_after` looks (lights switched
+    on, cans moved), so one change does not keep the whole rest of the day 'active'."""
+
+    def __init__(self, greys: list[np.ndarray], pixel_threshold: int = 14, min_samples: int = 8, adopt_after: int = 15):
+        self.image = np.median(np.stack(greys), axis=0).astype(np.uint8) if len(greys) >= min_samples else None
+        self.pixel_threshold, self.adopt_after = pixel_threshold, adopt_after
+        self._steady = 0
+
+    def changed_share(self, grey: np.ndarray) -> float:
+        if self.image is None:
+            return 1.0  # too short to know the empty room: treat everything as worth a look
+        return float(self.changed_mask(grey).mean())
+
+    def changed_mask(self, grey: np.ndarray) -> np.ndarray:
+        return cv2.absdiff(grey, self.image) > self.pixel_threshold
+
+    def learn(self, grey: np.ndarray, differs: bool, moved: bool, faces: int) -> None:
+        if self.image is None:
+            return
+        if not differs:
+            self.image = cv2.addWeighted(self.image, 0.9, grey, 0.1, 0)  # daylight drifts slowly
+            self._steady = 0
+        elif not moved and faces == 0:
+            self._steady += 1
+            if self._steady >= self.adopt_after:
+                self.image, self._steady = grey.copy(), 0
+        else:
+            self._steady = 0
+
+
+class PacketSizes:
+    """A free hint between looks: in a still room a camera's encoder spends few bits on each frame; when
+    someone walks in, the frames grow several times larger. Sizes seen while the room is still form the
+    baseline. (With a constant-bitrate camera sizes stay flat, the hint never fires and the probe interval
+    alone decides.)"""
+
+    def __init__(self, factor: float = 3.0, min_bytes: int = 400, window: int = 250):
+        self.factor, self.min_bytes = factor, min_bytes
+        self.sizes: deque[int] = deque(maxlen=window)
+        self._limit: float | None = None
+        self._seen = 0
+
+    def stirred(self, size: int) -> bool:
+        if self._limit is not None and size > self._limit:
+            return True
+        self.sizes.append(size)
+        self._seen += 1
+        if self._seen % 25 == 0:  # the median moves slowly: refresh it now and then, not per packet
+            self._limit = self.factor * float(np.median(self.sizes)) + self.min_bytes
+        return False
+
+
+@dataclass
+class _Look:
+    """A decoded keyframe and what became of it."""
+
+    frame: DecodedFrame
+    grey: np.ndarray
+    packet_at: int  # its position in the packet buffer
+
+
+@dataclass
+class CoarseToFineSampler:
+    sample_fps: float = 2.0  # the grid that refinement fills in (the same grid a dense analysis uses)
+    coarse_interval_s: float = 2.0  # keyframes looked at while something moves or faces change
+    steady_interval_s: float = 4.0  # ... while someone is there but nothing changes
+    probe_interval_s: float = 6.0  # ... in an empty, still room
+    max_keyframe_gap_s: float = 4.5  # beyond this, keyframes are too rare: decode the whole file
+    change_threshold: float = 0.003  # share of the small image that must differ
+    pixel_threshold: int = 14
+    scan_width: int = 160
+    room_samples: int = 24
+    region_margin: float = 0.12  # widen the changed area by this share of the frame on each side
+    fallback: Callable[[float], FrameSource] = OpenCVSampler
+    report: DecodeReport = field(default_factory=DecodeReport)
+
+    def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
+        import av
+
+        self.report = DecodeReport()
+        self.report.detail = {"keyframes_decoded": 0, "refined_spans": 0, "refined_frames": 0}
+        try:
+            keyframe_times, last_t = self._index(path)
+        except av.FFmpegError as exc:
+            self.report.error = f"cannot read packets: {exc}"
+            return
+        gaps = np.diff(keyframe_times) if len(keyframe_times) > 1 else np.array([np.inf])
+        if len(keyframe_times) < 2 or float(np.median(gaps)) > self.max_keyframe_gap_s:
+            yield from self._whole_file(path, fps, frame_count)
+            return
+        expected_end = frame_count / fps if fps else last_t
+        if frame_count and last_t * fps < frame_count * 0.98 - 1:
+            self.report.truncated_at = int(last_t * fps) + 1
+            self.report.error = f"truncated: packets end at {last_t:.1f}s of {expected_end:.1f}s"
+        try:
+            yield from self._scan(path, fps, keyframe_times)
+        except av.FFmpegError as exc:
+            self.report.error = f"decode error: {exc}"
+
+    # -- passes -----------------------------------------------------------------------------------------
+
+    def _index(self, path: str) -> tuple[list[float], float]:
+        """Keyframe times and the last packet time, from the container alone (no decoding)."""
+        import av
+
+        times, last = [], 0.0
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            tb, origin = float(stream.time_base), float(stream.start_time or 0) * float(stream.time_base)
+            for packet in container.demux(stream):
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None or packet.size == 0:
+                    continue
+                t = ts * tb - origin
+                last = max(last, t)
+                if packet.is_keyframe:
+                    times.append(t)
+        return times, last
+
+    def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
+        sampler = self.fallback(self.sample_fps)
+        yield from sampler.frames(path, fps, frame_count)
+        detail = self.report.detail
+        self.report = sampler.report
+        self.report.detail = {**detail, "whole_file": True}
+
+    def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[DecodedFrame]:
+        import av
+
+        step = max(1, int(round(fps / self.sample_fps)))
+        self._fps = fps
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            self._codec, self._extradata = stream.codec_context.name, stream.codec_context.extradata
+            self._tb = float(stream.time_base)
+            self._origin = float(stream.start_time or 0) * self._tb
+            self._width, self._height = stream.codec_context.width, stream.codec_context.height
+            self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
+            room = EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+
+            buffer: list = []  # packets since the last keyframe looked at
+            passed: list[tuple[int, float]] = []  # keyframes passed over since then: buffer position, time
+            last: _Look | None = None  # the last keyframe looked at
+            pace = self.coarse_interval_s
+            refine_next = False  # faces just vanished: look closely at the next stretch too
+            bits = PacketSizes()
+            for packet in container.demux(stream):
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None or packet.size == 0:
+                    continue
+                self.report.frames_read += 1
+                t = ts * self._tb - self._origin
+                if not packet.is_keyframe and pace >= self.probe_interval_s and bits.stirred(packet.size):
+                    pace = self.coarse_interval_s  # the encoder spent bits on a change: look at the next keyframe
+                since = t - (passed[-1][1] if passed else last.frame.offset_s) if last is not None else np.inf
+                if not packet.is_keyframe or since < self.coarse_interval_s - 0.05:
+                    buffer.append(packet)
+                    continue
+                if last is not None and t - last.frame.offset_s < pace - 0.05:
+                    passed.append((len(buffer), t))
+                    buffer.append(packet)
+                    continue
+                look = self._look(packet, fps, len(buffer))
+                if look is None:  # an undecodable keyframe: keep its packets, try the next one
+                    buffer.append(packet)
+                    continue
+                differs = room.changed_share(look.grey) >= self.change_threshold
+                look.frame.motion = 1.0 if last is None else self._moved(last.grey, look.grey)
+                moved = look.frame.motion >= self.change_threshold
+                if (differs or moved) and passed and not last.frame.analyse:
+                    # Something appeared in a still room: go back for the keyframes passed over, so the
+                    # fine grid is needed only over the last couple of seconds before it.
+                    for position, _ in passed:
+                        back = self._look(buffer[position], fps, position)
+                        if back is None:
+                            continue
+                        back.frame.motion = self._moved(last.grey, back.grey)
+                        yield from self._analyse(back, last, buffer, room, step, refine_next)
+                        refine_next, last = self._faces_vanished(last, back), back
+                passed = []
+                faces_changed = False
+                if differs or moved or bool(last and last.frame.seen):
+                    faces_changed = yield from self._analyse(look, last, buffer, room, step, refine_next)
+                    refine_next = self._faces_vanished(last, look)
+                else:
+                    look.frame.quiet, look.frame.analyse = True, False
+                    yield look.frame
+                    refine_next = False
+                if moved or faces_changed:
+                    pace = self.coarse_interval_s
+                elif differs or look.frame.seen:
+                    pace = self.steady_interval_s  # someone waiting, still: the same faces, looked at less often
+                else:
+                    pace = self.probe_interval_s
+                room.learn(look.grey, differs, moved, len(look.frame.seen or []))
+                buffer = buffer[look.packet_at:]
+                look.packet_at = 0
+                last = look
+                buffer.append(packet)
+            if last is not None and last.frame.analyse and pace < self.probe_interval_s:
+                # Something was going on at the last look: the stretch after it, to the end, gets the fine grid.
+                yield from self._refine(buffer, last, None, room, step)
+
+    def _room_samples(self, container, stream, keyframe_times: list[float]) -> list[np.ndarray]:
+        picks = sorted({keyframe_times[int(i)] for i in np.linspace(0, len(keyframe_times) - 1, min(self.room_samples, len(keyframe_times)))})
+        greys = []
+        for t in picks:
+            container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
+            for packet in container.demux(stream):
+                if packet.size and packet.is_keyframe:
+                    frames = self._decode([packet])
+                    if frames:
+                        greys.append(self._grey(frames[0]))
+                    break
+        return greys
+
+    # -- steps ------------------------------------------------------------------------------------------
+
+    def _analyse(self, look: _Look, before: _Look | None, buffer: list, room: EmptyRoom, step: int, refine_next: bool):
+        """Yield the look for analysis, then the fine grid since `before` if the faces changed; returns
+        whether they did."""
+        look.frame.analyse = True
+        look.frame.region = self._region(look.grey, before.grey if before else None, room)
+        yield look.frame  # the consumer fills look.frame.seen
+        changed = before is not None and faces_differ(before.frame.seen, look.frame.seen)
+        if before is not None and (changed or refine_next):
+            yield from self._refine(buffer[before.packet_at:look.packet_at], before, look, room, step)
+        return changed
+
+    def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int) -> Iterator[DecodedFrame]:
+        """Every frame of the sample grid strictly between two looks, decoded from the packets between them."""
+        lo = start.frame.index
+        hi = end.frame.index if end is not None else None
+        self.report.detail["refined_spans"] += 1
+        previous = start.grey
+        for frame in self._decode(packets):
+            t = self._time(frame)
+            index = int(round(t * self._fps))
+            if index <= lo or (hi is not None and index >= hi) or index % step:
+                continue
+            grey = self._grey(frame)
+            out = DecodedFrame(index, t, av_frame=frame, small_grey=grey)
+            out.motion, out.analyse = self._moved(previous, grey), True
+            out.region = self._region(grey, previous, room)
+            previous = grey
+            self.report.detail["refined_frames"] += 1
+            yield out
+
+    def _look(self, packet, fps: float, packet_at: int) -> _Look | None:
+        frames = self._decode([packet])
+        if not frames:
+            return None
+        frame = frames[0]
+        t = self._time(frame)
+        grey = self._grey(frame)
+        self.report.detail["keyframes_decoded"] += 1
+        out = DecodedFrame(int(round(t * fps)), t, av_frame=frame, small_grey=grey)
+        return _Look(out, grey, packet_at)
+
+    @staticmethod
+    def _faces_vanished(before: _Look | None, after: _Look) -> bool:
+        return bool(before and before.frame.seen) and not after.frame.seen
+
+    # -- small helpers ----------------------------------------------------------------------------------
+
+    def _decode(self, packets: list) -> list:
+        """A fresh decoder per run of packets: it starts at a keyframe, so nothing before is needed, and it is
+        drained at the end, so frames held back for reordering come out too."""
+        import av
+
+        if not packets:
+            return []
+        codec = av.CodecContext.create(self._codec, "r")
+        codec.extradata = self._extradata
+        out = []
+        for packet in packets + [None]:
+            try:
+                out.extend(codec.decode(packet))
+            except av.InvalidDataError as exc:
+                self.report.error = f"corrupt data: {exc}"
+        self.report.frames_decoded += len(out)
+        return out
+
+    def _time(self, frame) -> float:
+        ts = frame.pts if frame.pts is not None else frame.dts
+        return (ts or 0) * self._tb - self._origin
+
+    def _grey(self, frame) -> np.ndarray:
+        if frame.format.name in ("yuv420p", "yuvj420p", "nv12", "yuv422p", "yuv444p"):
+            # The luma plane is the grey picture already: shrink it directly (cheaper than a full reformat).
+            plane = frame.planes[0]
+            luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
+            small = cv2.resize(luma, (self.scan_width, self._scan_height), interpolation=cv2.INTER_AREA)
+        else:
+            small = frame.reformat(width=self.scan_width, height=self._scan_height, format="gray").to_ndarray()
+        return cv2.GaussianBlur(small, (5, 5), 0)
+
+    def _moved(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float((cv2.absdiff(a, b) > self.pixel_threshold).mean())
+
+    def _region(self, grey: np.ndarray, previous: np.ndarray | None, room: EmptyRoom) -> Region | None:
+        """The part of the frame worth searching for faces: what differs from the empty room or from the
+        previous look, widened by a margin. None (the whole frame) when that is most of it anyway."""
+        if room.image is None:
+            return None
+        mask = room.changed_mask(grey)
+        if previous is not None:
+            mask |= cv2.absdiff(grey, previous) > self.pixel_threshold
+        ys, xs = np.nonzero(mask)
+        if len(xs) == 0:
+            return None
+        sx, sy = self._width / grey.shape[1], self._height / grey.shape[0]
+        mx, my = self.region_margin * self._width, self.region_margin * self._height
+        x1, x2 = max(0, int(xs.min() * sx - mx)), min(self._width, int((xs.max() + 1) * sx + mx))
+        y1, y2 = max(0, int(ys.min() * sy - my)), min(self._height, int((ys.max() + 1) * sy + my))
+        if (x2 - x1) * (y2 - y1) > 0.7 * self._width * self._height:
+            return None
+        return x1, y1, x2, y2

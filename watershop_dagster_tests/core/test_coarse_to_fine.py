@@ -1,0 +1,137 @@
+"""The coarse-to-fine sampler must find the same first and last sightings as analysing every sampled frame,
+while decoding only a small part of the file. A bright block stands in for a face: the fake consumer below
+'sees' it wherever it is in the decoded image, so wrong frames or wrong times would show."""
+
+import cv2
+import numpy as np
+import pytest
+
+from watershop_dagster.core.coarse_to_fine import CoarseToFineSampler, EmptyRoom, faces_differ
+from watershop_dagster.core.sampling import OpenCVSampler
+
+FPS = 10.0
+SIZE = (320, 180)
+PRESENT = [(31.3, 47.7), (75.2, 77.9)]  # seconds with a 'face' in view
+
+
+def scene(t: float) -> np.ndarray:
+    img = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+    cv2.rectangle(img, (200, 20), (300, 60), (40, 120, 200), -1)  # shelves: part of the empty room
+    for a, b in PRESENT:
+        if a <= t <= b:
+            x = 20 + int(min(t - a, 3.0) * 30)  # walks in, then waits
+            cv2.rectangle(img, (x, 60), (x + 40, 110), (250, 250, 250), -1)
+    return img
+
+
+def write_h264(path, seconds=100, gop_s=2.0):
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        g = str(int(gop_s * FPS))
+        stream.options = {"preset": "veryfast", "g": g, "keyint_min": g, "sc_threshold": "0"}
+        for i in range(int(seconds * FPS)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(scene(i / FPS), format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def write_mp4v(path, seconds=100):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for i in range(int(seconds * FPS)):
+        w.write(scene(i / FPS))
+    w.release()
+    return path
+
+
+def consume(sampler, path, seconds=100):
+    """Analyse what the sampler asks for, like analyse_day: returns the sighting times and all frames."""
+    seen_at, frames = [], []
+    for frame in sampler.frames(str(path), FPS, int(seconds * FPS)):
+        frames.append(frame)
+        if frame.analyse is False or frame.quiet:
+            continue
+        bright = frame.image.min(axis=2) > 230
+        ys, xs = np.nonzero(bright)
+        frame.seen = [(np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32), None)] if len(xs) else []
+        if len(xs):
+            seen_at.append(frame.offset_s)
+    return sorted(seen_at), frames
+
+
+def visits(times, gap=10.0):
+    out = []
+    for t in times:
+        if out and t - out[-1][1] <= gap:
+            out[-1][1] = t
+        else:
+            out.append([t, t])
+    return out
+
+
+@pytest.mark.parametrize("writer", [write_h264, write_mp4v])
+def test_same_entries_and_exits_as_every_sampled_frame_for_a_fraction_of_the_decoding(tmp_path, writer):
+    path = writer(tmp_path / "cam1_080000.mp4")
+    dense_times, _ = consume(OpenCVSampler(2.0), path)
+    sampler = CoarseToFineSampler(2.0)
+    times, frames = consume(sampler, path)
+    dense, fast = visits(dense_times), visits(times)
+    assert len(fast) == len(dense) == 2
+    for (a, b), (c, d) in zip(fast, dense):
+        assert abs(a - c) <= 0.5 and abs(b - d) <= 0.5  # the fine grid is the dense grid
+    assert sampler.report.frames_decoded < 0.5 * 1000  # less than half the frames decoded
+    assert sampler.report.detail["refined_spans"] >= 4  # every entry and exit was looked at closely
+    quiet = [f.offset_s for f in frames if f.quiet]
+    assert quiet and all(b - a >= 1.9 for a, b in zip(quiet, quiet[1:]))  # empty room: keyframes seconds apart
+    assert not [f for f in frames if f.quiet and any(a <= f.offset_s <= b for a, b in PRESENT)]  # never quiet with someone there
+
+
+def test_faces_are_searched_only_where_the_picture_changed(tmp_path):
+    path = write_h264(tmp_path / "cam1_080000.mp4")
+    regions = [f.region for f in CoarseToFineSampler(2.0).frames(str(path), FPS, 1000) if f.analyse and 35 <= f.offset_s <= 45]
+    assert regions and all(r is not None for r in regions)
+    for x1, y1, x2, y2 in regions:  # the block waits at x 110..150, y 60..110
+        assert x1 <= 110 and x2 >= 150 and y1 <= 60 and y2 >= 110
+        assert (x2 - x1) * (y2 - y1) < 0.6 * SIZE[0] * SIZE[1]
+
+
+def test_long_gop_files_are_decoded_whole(tmp_path):
+    path = write_h264(tmp_path / "cam1_080000.mp4", seconds=30, gop_s=10.0)
+    sampler = CoarseToFineSampler(2.0)
+    frames = list(sampler.frames(str(path), FPS, 300))
+    assert sampler.report.detail.get("whole_file") and len(frames) == 60 and sampler.report.frames_read == 300
+
+
+def test_truncated_stream_is_reported_with_what_was_read(tmp_path):
+    path = write_h264(tmp_path / "cam1_080000.mp4", seconds=20)
+    sampler = CoarseToFineSampler(2.0)
+    frames = list(sampler.frames(str(path), FPS, 400))  # the manifest promised 40 s
+    assert frames and "truncated" in sampler.report.error and sampler.report.truncated_at <= 200
+
+
+def test_faces_differ():
+    box = np.array([10, 10, 50, 50], np.float32)
+    a, b = np.eye(512, dtype=np.float32)[0], np.eye(512, dtype=np.float32)[1]
+    assert not faces_differ([(box, a)], [(box + 3, a)])
+    assert faces_differ([], [(box, None)]) and faces_differ([(box, None)], [])
+    assert faces_differ([(box, a)], [(box, b)])  # someone else stepped into the same place
+    assert not faces_differ([(box, a)], [(box + 200, a)])  # the same person moved
+    assert faces_differ([(box, None)], [(box + 200, None)])
+
+
+def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():
+    room_img = np.full((90, 160), 100, np.uint8)
+    room = EmptyRoom([room_img] * 10, adopt_after=3)
+    lit = room_img + 40
+    for _ in range(3):
+        assert room.changed_share(lit) == 1.0
+        room.learn(lit, differs=True, moved=False, faces=1)  # someone is there: never absorbed
+    assert room.changed_share(lit) == 1.0
+    for _ in range(3):
+        room.learn(lit, differs=True, moved=False, faces=0)
+    assert room.changed_share(lit) == 0.0
+    assert EmptyRoom([room_img] * 3).changed_share(room_img) == 1.0  # too few looks to know the room
