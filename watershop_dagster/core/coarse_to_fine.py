@@ -304,7 +304,7 @@ class CoarseToFineSampler:
                 continue
             grey = self._grey(frame)
             out = DecodedFrame(index, t, av_frame=frame, small_grey=grey)
-            out.motion, out.analyse = self._moved(previous, grey), True
+            out.motion, out.analyse, out.fine = self._moved(previous, grey), True, True
             out.region = self._region(grey, previous, room)
             previous = grey
             self.report.detail["refined_frames"] += 1

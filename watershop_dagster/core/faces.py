@@ -189,6 +189,7 @@ class FaceObservation:
     usable: bool
     reject_reason: str | None
     embedding: np.ndarray | None = field(default=None, repr=False)
+    embedded_at: float | None = None  # video time of the frame whose pixels gave the embedding
 
 
 def sharpness_of(aligned: np.ndarray) -> float:

@@ -63,29 +63,52 @@ def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) ->
 
 
 class StillFaceCache:
-    """Never embed the same still face twice: a face whose box barely moved since the last analysed frame
-    and whose aligned crop is unchanged (staff at the till, a customer waiting) reuses that embedding."""
+    """Never embed the same still face twice. A face reuses the embedding of the face it overlaps in the
+    previous analysed frame when
+    - its aligned crop is unchanged (staff at the till), or
+    - it is still much the same picture (a 28-px grey thumbnail of the aligned face, where camera noise
+      and a little sway average out but another person does not), in about the same place, and the
+      reused vector is at most `reuse_for_s` old: a customer waiting at the counter.
+    Frames the sampler marks `fine` (entries, exits, changes of face) always get fresh embeddings."""
 
-    def __init__(self, min_iou: float = 0.85, max_pixel_diff: float = 4.0):
+    def __init__(self, min_iou: float = 0.85, max_pixel_diff: float = 4.0, steady_iou: float = 0.5,
+                 max_thumb_diff: float = 12.0, reuse_for_s: float = 6.0):
         self.min_iou, self.max_pixel_diff = min_iou, max_pixel_diff
-        self.previous: list[FaceObservation] = []
+        self.steady_iou, self.max_thumb_diff, self.reuse_for_s = steady_iou, max_thumb_diff, reuse_for_s
+        self.previous: list[tuple[FaceObservation, np.ndarray]] = []
         self.reused = 0
 
-    def fill(self, observations: list[FaceObservation]) -> None:
+    @staticmethod
+    def _thumb(obs: FaceObservation) -> np.ndarray:
+        grey = cv2.cvtColor(obs.aligned, cv2.COLOR_BGR2GRAY) if obs.aligned.ndim == 3 else obs.aligned
+        return cv2.resize(grey, (28, 28), interpolation=cv2.INTER_AREA)
+
+    def fill(self, observations: list[FaceObservation], t: float | None = None, fine: bool = False) -> None:
         for obs in observations:
             if not obs.usable:
                 continue
-            for prev in self.previous:
-                if prev.embedding is None or iou(obs.face.box, prev.face.box) < self.min_iou:
+            thumb = None
+            for prev, prev_thumb in self.previous:
+                if prev.embedding is None:
                     continue
-                diff = float(cv2.absdiff(obs.aligned, prev.aligned).mean())
-                if diff <= self.max_pixel_diff:
-                    obs.embedding = prev.embedding
+                overlap = iou(obs.face.box, prev.face.box)
+                if overlap >= self.min_iou and float(cv2.absdiff(obs.aligned, prev.aligned).mean()) <= self.max_pixel_diff:
+                    reuse = True
+                elif fine or t is None or prev.embedded_at is None or overlap < self.steady_iou or t - prev.embedded_at > self.reuse_for_s:
+                    reuse = False
+                else:
+                    thumb = self._thumb(obs) if thumb is None else thumb
+                    reuse = float(cv2.absdiff(thumb, prev_thumb).mean()) <= self.max_thumb_diff
+                if reuse:
+                    obs.embedding, obs.embedded_at = prev.embedding, prev.embedded_at
                     self.reused += 1
                     break
 
-    def remember(self, observations: list[FaceObservation]) -> None:
-        self.previous = observations
+    def remember(self, observations: list[FaceObservation], t: float | None = None) -> None:
+        for obs in observations:
+            if obs.embedding is not None and obs.embedded_at is None:
+                obs.embedded_at = t  # embedded from this frame's pixels
+        self.previous = [(o, self._thumb(o)) for o in observations if o.embedding is not None]
 
 
 class OptOutList:
@@ -147,9 +170,9 @@ def analyse_day(
                 observations = engine.observe(frame.image, embed=False, region=frame.region)
                 times.detection += time.perf_counter() - t_det
                 t_emb = time.perf_counter()
-                still.fill(observations)
+                still.fill(observations, frame.offset_s, fine=frame.fine)
                 engine.embed(observations)
-                still.remember(observations)
+                still.remember(observations, frame.offset_s)
                 times.embedding += time.perf_counter() - t_emb
                 gate.record(frame.offset_s, len(observations))
                 frame.seen = [(o.face.box, o.embedding) for o in observations]
@@ -189,7 +212,7 @@ def analyse_day(
         wall = time.perf_counter() - started
         progress(
             f"{f.file}: {report.frames_read} frames read, {report.frames_decoded} decoded, {analysed} analysed, {faces_found} usable faces, "
-            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} still faces not re-embedded"
+            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} faces of still people not re-embedded"
             + (f"; {report.detail}" if report.detail else "") + (f"; {report.error}" if report.error else "")
         )
     frames = pd.DataFrame(frame_rows, columns=[c for c in FRAMES.column_names if c != "day"])

@@ -20,8 +20,9 @@ class DecodedFrame:
     """A sampled frame. The full-size BGR image is made only when asked for: most sampled frames are only
     measured for motion, on a small grey copy the decoder makes cheaply.
 
-    A sampler that decides for itself sets `analyse` (else the motion gate decides), `motion`, and `region`
-    (where to search for faces); the consumer writes the faces it found into `seen` as (box, embedding)."""
+    A sampler that decides for itself sets `analyse` (else the motion gate decides), `motion`, `region`
+    (where to search for faces) and `fine`; the consumer writes the faces it found into `seen` as
+    (box, embedding)."""
 
     def __init__(self, index: int, offset_s: float, image: np.ndarray | None = None, av_frame=None,
                  small_grey: np.ndarray | None = None, quiet: bool = False):
@@ -31,6 +32,7 @@ class DecodedFrame:
         self.motion: float | None = None
         self.region: tuple[int, int, int, int] | None = None
         self.seen: list | None = None
+        self.fine = False  # a frame of the fine grid around a change (entry, exit): never reuse embeddings
 
     @property
     def image(self) -> np.ndarray:

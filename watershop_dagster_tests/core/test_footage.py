@@ -113,3 +113,37 @@ def test_stored_manifest_gives_back_the_probed_rows(tmp_path):
     again = rows_from_manifest(manifest_frame(probed), tmp_path)
     assert [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in again] == \
            [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in probed]
+
+
+def test_a_waiting_face_is_not_re_embedded_but_another_face_or_an_entry_is():
+    # Thumbnail differences measured on t1.jpg: different people 30.7 at least; one face with camera noise
+    # and a 1.5-px shift 7.9 at most. The threshold (12) sits between.
+    from watershop_dagster.core.faces import DetectedFace, FaceObservation
+    from watershop_dagster.core.footage_analysis import StillFaceCache
+
+    rng = np.random.default_rng(0)
+    person = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+    someone_else = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+
+    def obs(x, aligned, noise_seed):
+        noisy = np.clip(aligned.astype(np.int16) + np.random.default_rng(noise_seed).normal(0, 8, aligned.shape), 0, 255).astype(np.uint8)
+        face = DetectedFace(np.array([x, 50, x + 60, 110], np.float32), np.zeros((5, 2), np.float32), 0.9)
+        return FaceObservation(face, noisy, 100.0, 0.8, True, None)
+
+    cache = StillFaceCache(reuse_for_s=6.0)
+    first = [obs(100, person, 1)]
+    first[0].embedding = rng.normal(size=512).astype(np.float32)
+    cache.remember(first, 0.0)
+    waiting = [obs(104, person, 2)]  # same place, same face, other noise
+    cache.fill(waiting, 4.0)
+    assert waiting[0].embedding is first[0].embedding and waiting[0].embedded_at == 0.0
+    cache.remember(waiting, 4.0)
+    later = [obs(104, person, 3)]
+    cache.fill(later, 8.0)  # the vector would be 8 s old: embed afresh
+    assert later[0].embedding is None
+    entry = [obs(104, person, 4)]
+    cache.fill(entry, 2.0, fine=True)  # frames around a change always get a fresh look
+    assert entry[0].embedding is None
+    swapped = [obs(104, someone_else, 5)]
+    cache.fill(swapped, 2.0)  # another person stepped into the same place
+    assert swapped[0].embedding is None
