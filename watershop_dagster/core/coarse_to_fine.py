@@ -129,7 +129,8 @@ class CoarseToFineSampler:
     steady_interval_s: float = 4.0  # ... while someone is there but nothing changes
     probe_interval_s: float = 6.0  # ... in an empty, still room
     max_keyframe_gap_s: float = 4.5  # beyond this, keyframes are too rare: decode the whole file
-    change_threshold: float = 0.003  # share of the small image that must differ
+    change_threshold: float = 0.003  # share of the small image that must differ for a look to be analysed
+    busy_threshold: float = 0.01  # share that must change between looks to keep looking every 2 s (sway is less)
     pixel_threshold: int = 14
     scan_width: int = 160
     room_samples: int = 24
@@ -195,6 +196,7 @@ class CoarseToFineSampler:
         with av.open(path) as container:
             stream = container.streams.video[0]
             self._codec, self._extradata = stream.codec_context.name, stream.codec_context.extradata
+            self._decoder = None
             self._tb = float(stream.time_base)
             self._origin = float(stream.start_time or 0) * self._tb
             self._width, self._height = stream.codec_context.width, stream.codec_context.height
@@ -250,7 +252,7 @@ class CoarseToFineSampler:
                     look.frame.quiet, look.frame.analyse = True, False
                     yield look.frame
                     refine_next = False
-                if moved or faces_changed:
+                if look.frame.motion >= self.busy_threshold or faces_changed:
                     pace = self.coarse_interval_s
                 elif differs or look.frame.seen:
                     pace = self.steady_interval_s  # someone waiting, still: the same faces, looked at less often
@@ -328,20 +330,23 @@ class CoarseToFineSampler:
     # -- small helpers ----------------------------------------------------------------------------------
 
     def _decode(self, packets: list) -> list:
-        """A fresh decoder per run of packets: it starts at a keyframe, so nothing before is needed, and it is
-        drained at the end, so frames held back for reordering come out too."""
+        """Decode a run of packets that starts at a keyframe, so nothing before it is needed. The decoder is
+        drained at the end (frames held back for reordering come out too) and reset for the next run:
+        one decoder per file, as creating one per keyframe cost a third more time."""
         import av
 
         if not packets:
             return []
-        codec = av.CodecContext.create(self._codec, "r")
-        codec.extradata = self._extradata
+        if self._decoder is None:
+            self._decoder = av.CodecContext.create(self._codec, "r")
+            self._decoder.extradata = self._extradata
         out = []
         for packet in packets + [None]:
             try:
-                out.extend(codec.decode(packet))
+                out.extend(self._decoder.decode(packet))
             except av.InvalidDataError as exc:
                 self.report.error = f"corrupt data: {exc}"
+        self._decoder.flush_buffers()
         self.report.frames_decoded += len(out)
         return out
 

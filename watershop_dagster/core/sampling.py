@@ -36,10 +36,34 @@ class DecodedFrame:
 
     @property
     def image(self) -> np.ndarray:
+        """Full-size BGR. With a `region`, only that part is converted from the decoder's YUV (the rest
+        stays black): faces are searched, aligned and cropped inside it."""
         if self._image is None:
-            self._image = self._av_frame.to_ndarray(format="bgr24")
+            self._image = _to_bgr(self._av_frame, self.region)
             self._av_frame = None
         return self._image
+
+
+def _to_bgr(frame, region: tuple[int, int, int, int] | None) -> np.ndarray:
+    if region is None or frame.format.name != "yuv420p":
+        return frame.to_ndarray(format="bgr24")
+    h, w = frame.height, frame.width
+    # Chroma is stored at half resolution; bounds on multiples of 4 keep the I420 layout whole.
+    x1, y1 = region[0] // 4 * 4, region[1] // 4 * 4
+    x2, y2 = min(w // 4 * 4, -(-region[2] // 4) * 4), min(h // 4 * 4, -(-region[3] // 4) * 4)
+    if x2 <= x1 or y2 <= y1:
+        return frame.to_ndarray(format="bgr24")
+
+    def plane(i, scale):
+        p = frame.planes[i]
+        return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[y1 // scale : y2 // scale, x1 // scale : x2 // scale]
+
+    luma, u, v = plane(0, 1), plane(1, 2), plane(2, 2)
+    rows, cols = luma.shape
+    i420 = np.concatenate([luma, u.reshape(rows // 4, cols), v.reshape(rows // 4, cols)])
+    out = np.zeros((h, w, 3), np.uint8)
+    out[y1:y2, x1:x2] = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    return out
 
 
 @dataclass

@@ -135,3 +135,21 @@ def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():
         room.learn(lit, differs=True, moved=False, faces=0)
     assert room.changed_share(lit) == 0.0
     assert EmptyRoom([room_img] * 3).changed_share(room_img) == 1.0  # too few looks to know the room
+
+
+def test_only_the_region_is_converted_to_colour_and_it_matches_a_full_conversion(tmp_path):
+    import av
+
+    from watershop_dagster.core.sampling import DecodedFrame
+
+    path = write_h264(tmp_path / "cam1_080000.mp4", seconds=40)
+    with av.open(str(path)) as container:
+        frame = next(f for f in container.decode(video=0) if f.time >= 35.0)
+        full = frame.to_ndarray(format="bgr24")
+        decoded = DecodedFrame(350, 35.0, av_frame=frame)
+        decoded.region = (101, 50, 170, 121)
+        part = decoded.image
+    assert part.shape == full.shape
+    inside = (slice(52, 120), slice(104, 168))
+    assert np.abs(part[inside].astype(int) - full[inside].astype(int)).max() <= 4
+    assert part[:40, :80].max() == 0  # outside the region nothing was converted
