@@ -28,7 +28,7 @@ ui: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 bench: setup
-	$(BIN)/python bench/footage_bench.py
+	$(BIN)/python bench/footage_bench.py --generate 720p --minutes 20 --compare-dense
 
 clean:
 	rm -rf data/* dagster_home
