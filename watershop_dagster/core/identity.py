@@ -130,6 +130,11 @@ def assign_identities(
             next_number += 1
             result.new_ids.append(new_id)
             assignment = Assignment(new_id, None, False)
+            # Later clusters of the same day are matched against it as against the registry: the day's
+            # clustering is stricter (look-alikes), and one person must not get two IDs on their first day
+            # when the second would have matched the first on any later day.
+            customers.append(RegistryEntry(new_id, mean, weight, False, date.min, 0))
+            centroids = np.vstack([centroids, mean[None, :]])
         for i in idx:
             result.assignments[usable.iloc[i]["track_id"]] = assignment
         prev = result.day_centroids.get(assignment.customer_id)

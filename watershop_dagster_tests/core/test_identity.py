@@ -113,3 +113,19 @@ def test_visits_bridge_short_gaps_only():
     assert len(a) == 2  # 0-22 s and 20-22 s bridged; 400 s is a second visit
     assert a.iloc[0]["tracks"] == 2 and a.iloc[0]["duration_seconds"] == 22.25
     assert visits["visit_id"].tolist() == [f"{DAY}/V0001", f"{DAY}/V0002", f"{DAY}/V0003"]
+
+
+def test_one_person_on_their_first_day_gets_one_id_even_when_the_day_clusters_split():
+    # Two visits whose faces agree at ~0.35: below the day clustering's 0.40 (kept strict for look-alikes)
+    # but above the 0.30 any later day would match them at. Found on the 5-day evaluation (one customer,
+    # two very different photos).
+    day = _tracks_for([("A", 0), ("B", 600)])
+    b_like_a = unit(0.35 * PEOPLE["A"] + 0.937 * PEOPLE["B"])
+    day["embedding"] = [PEOPLE["A"].tolist(), b_like_a.tolist()]
+    sim = float(PEOPLE["A"] @ b_like_a)
+    assert 0.30 < sim < 0.40
+    r = assign_identities(day, [], {}, next_number=1)
+    assert {a.customer_id for a in r.assignments.values()} == {"CUST_0001"} and r.new_ids == ["CUST_0001"]
+    # Clearly different people on the same day still get two IDs.
+    day["embedding"] = [PEOPLE["A"].tolist(), PEOPLE["B"].tolist()]
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002"]
