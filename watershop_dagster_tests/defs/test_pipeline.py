@@ -1,4 +1,5 @@
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -103,8 +104,9 @@ def _run_partition(data_dir, day):
 
 def test_concurrent_runs_do_not_fail_on_the_warehouse_lock(data_dir):
     days = till_only_world(data_dir, 6)
-    with mp.get_context("spawn").Pool(3) as pool:
-        results = pool.starmap(_run_partition, [(data_dir, d.isoformat()) for d in days])
+    # An executor, not mp.Pool: if a worker process dies, Pool waits forever; this fails the test instead.
+    with ProcessPoolExecutor(3, mp_context=mp.get_context("spawn")) as pool:
+        results = list(pool.map(_run_partition, [data_dir] * len(days), [d.isoformat() for d in days], timeout=600))
     assert all(results)
     wh = Warehouse(data_dir / "warehouse.duckdb")
     assert wh.query("SELECT count(DISTINCT day) n FROM daily_revenue")["n"][0] == 6
