@@ -101,10 +101,9 @@ class ScrfdDetector:
         from insightface.model_zoo import get_model
 
         _quiet_onnxruntime()
-        self.model = get_model(str(path), providers=["CPUExecutionProvider"])
+        self.model = get_model(str(path), providers=["CPUExecutionProvider"], sess_options=_session_options(threads))
         if self.model is None or not hasattr(self.model, "detect"):
             raise ModelNotFoundError(f"{path} is not an SCRFD face detector")
-        _set_threads(self.model, threads)
         self.input_size = input_size
         self.model.prepare(-1, input_size=(input_size, input_size), det_thresh=threshold)
 
@@ -136,10 +135,9 @@ class ArcFaceRecognizer:
         from insightface.model_zoo import get_model
 
         _quiet_onnxruntime()
-        self.model = get_model(str(path), providers=["CPUExecutionProvider"])
+        self.model = get_model(str(path), providers=["CPUExecutionProvider"], sess_options=_session_options(threads))
         if self.model is None or not hasattr(self.model, "get_feat"):
             raise ModelNotFoundError(f"{path} is not an ArcFace recognizer")
-        _set_threads(self.model, threads)
         self.model.prepare(-1)
         self.dim = int(self.model.session.get_outputs()[0].shape[-1])
 
@@ -156,18 +154,16 @@ class ArcFaceRecognizer:
         return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-9)
 
 
-def _set_threads(model, threads: int) -> None:
-    """Our own session options: `threads` intra-op threads (0: onnxruntime's choice), and no spin-waiting
-    after a run. Spinning threads would take the CPU from the video decoder, which runs between
-    inferences (measured: keyframe decoding 7 -> 11 ms with spinning on two cores)."""
-    if not hasattr(model, "session"):
-        return
+def _session_options(threads: int):
+    """`threads` intra-op threads (0: onnxruntime's choice), and no spin-waiting after a run. Spinning
+    threads would take the CPU from the video decoder, which runs between inferences (measured: keyframe
+    decoding 7 -> 11 ms with spinning on two cores)."""
     import onnxruntime
 
     opts = onnxruntime.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    model.session = onnxruntime.InferenceSession(model.model_file, opts, providers=["CPUExecutionProvider"])
+    return opts
 
 
 @dataclass(frozen=True)
