@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from watershop_dagster.core.sampling import DecodedFrame, DecodeReport, FrameSource, OpenCVSampler
+from watershop_dagster.core.sampling import DecodedFrame, DecodeReport, FrameSource, OpenCVSampler, changed_mask, changed_share, small_grey_of
+from watershop_dagster.core.tracking import iou
 
 Region = tuple[int, int, int, int]
 
@@ -44,18 +45,11 @@ def faces_differ(before: list | None, after: list | None, min_iou: float = 0.2, 
 
     def partners(box, emb, b, e) -> bool:
         similar = None if emb is None or e is None else float(emb @ e)
-        if _box_iou(box, b) >= min_iou:
+        if iou(box, b) >= min_iou:
             return similar is None or similar >= same_person
         return similar is not None and similar >= 0.5
 
     return not all(any(partners(box, emb, b, e) for b, e in before) for box, emb in after)
-
-
-def _box_iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 class EmptyRoom:
@@ -75,7 +69,7 @@ class EmptyRoom:
         return float(self.changed_mask(grey).mean())
 
     def changed_mask(self, grey: np.ndarray) -> np.ndarray:
-        return cv2.absdiff(grey, self.image) > self.pixel_threshold
+        return changed_mask(grey, self.image, self.pixel_threshold)
 
     def learn(self, grey: np.ndarray, differs: bool, moved: bool, faces: int) -> None:
         if self.image is None:
@@ -226,7 +220,7 @@ class CoarseToFineSampler:
                     passed.append((len(buffer), t))
                     buffer.append(packet)
                     continue
-                look = self._look(packet, fps, len(buffer))
+                look = self._look(packet, len(buffer))
                 if look is None:  # an undecodable keyframe: keep its packets, try the next one
                     buffer.append(packet)
                     continue
@@ -237,7 +231,7 @@ class CoarseToFineSampler:
                     # Something appeared in a still room: go back for the keyframes passed over, so the
                     # fine grid is needed only over the last couple of seconds before it.
                     for position, _ in passed:
-                        back = self._look(buffer[position], fps, position)
+                        back = self._look(buffer[position], position)
                         if back is None:
                             continue
                         back.frame.motion = self._moved(last.grey, back.grey)
@@ -312,7 +306,7 @@ class CoarseToFineSampler:
             self.report.detail["refined_frames"] += 1
             yield out
 
-    def _look(self, packet, fps: float, packet_at: int) -> _Look | None:
+    def _look(self, packet, packet_at: int) -> _Look | None:
         frames = self._decode([packet])
         if not frames:
             return None
@@ -320,7 +314,7 @@ class CoarseToFineSampler:
         t = self._time(frame)
         grey = self._grey(frame)
         self.report.detail["keyframes_decoded"] += 1
-        out = DecodedFrame(int(round(t * fps)), t, av_frame=frame, small_grey=grey)
+        out = DecodedFrame(int(round(t * self._fps)), t, av_frame=frame, small_grey=grey)
         return _Look(out, grey, packet_at)
 
     @staticmethod
@@ -360,12 +354,11 @@ class CoarseToFineSampler:
             plane = frame.planes[0]
             luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
             small = cv2.resize(luma, (self.scan_width, self._scan_height), interpolation=cv2.INTER_AREA)
-        else:
-            small = frame.reformat(width=self.scan_width, height=self._scan_height, format="gray").to_ndarray()
-        return cv2.GaussianBlur(small, (5, 5), 0)
+            return cv2.GaussianBlur(small, (5, 5), 0)
+        return small_grey_of(frame, self.scan_width, self._scan_height)
 
     def _moved(self, a: np.ndarray, b: np.ndarray) -> float:
-        return float((cv2.absdiff(a, b) > self.pixel_threshold).mean())
+        return changed_share(a, b, self.pixel_threshold)
 
     def _region(self, grey: np.ndarray, previous: np.ndarray | None, room: EmptyRoom) -> Region | None:
         """The part of the frame worth searching for faces: what differs from the empty room or from the
@@ -374,7 +367,7 @@ class CoarseToFineSampler:
             return None
         mask = room.changed_mask(grey)
         if previous is not None:
-            mask |= cv2.absdiff(grey, previous) > self.pixel_threshold
+            mask |= changed_mask(grey, previous, self.pixel_threshold)
         ys, xs = np.nonzero(mask)
         if len(xs) == 0:
             return None

@@ -149,10 +149,8 @@ def analyse_day(
         for frame in frames_iter:
             times.decode += time.perf_counter() - t0
             t_motion = time.perf_counter()
-            if frame.quiet:
+            if frame.quiet or frame.motion is not None:  # the sampler measured it (its frames are not strictly in order)
                 motion, brightness = frame.motion or 0.0, float(frame.small_grey.mean())
-            elif frame.motion is not None:  # the sampler measured it (its frames are not strictly in order)
-                motion, brightness = frame.motion, float(frame.small_grey.mean())
             elif frame.small_grey is not None:
                 motion, brightness = meter.measure(small_grey=frame.small_grey)
             else:

@@ -118,6 +118,20 @@ def _small_grey(image: np.ndarray, width: int = 160) -> np.ndarray:
     return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
 
 
+def small_grey_of(frame, width: int, height: int) -> np.ndarray:
+    """A decoded (PyAV) frame as a small, blurred grey image, scaled inside the decoder's library."""
+    return cv2.GaussianBlur(frame.reformat(width=width, height=height, format="gray").to_ndarray(), (5, 5), 0)
+
+
+def changed_mask(a: np.ndarray, b: np.ndarray, pixel_threshold: int) -> np.ndarray:
+    """Pixels of two small grey images that differ by more than `pixel_threshold` levels."""
+    return cv2.absdiff(a, b) > pixel_threshold
+
+
+def changed_share(a: np.ndarray, b: np.ndarray, pixel_threshold: int) -> float:
+    return float(changed_mask(a, b, pixel_threshold).mean())
+
+
 class MotionMeter:
     """Share of a small, blurred grey copy of the frame that changed since the previous sample."""
 
@@ -134,7 +148,7 @@ class MotionMeter:
         if self.previous is None or self.previous.shape != grey.shape:
             motion = 1.0
         else:
-            motion = float((cv2.absdiff(grey, self.previous) > self.pixel_threshold).mean())
+            motion = changed_share(grey, self.previous, self.pixel_threshold)
         self.previous = grey
         return motion, brightness
 
@@ -223,8 +237,7 @@ class KeyframeScanSampler:
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
-                grey = frame.reformat(width=self.scan_width, height=height, format="gray").to_ndarray()
-                out.append((frame.pts * tb - start, cv2.GaussianBlur(grey, (5, 5), 0)))
+                out.append((frame.pts * tb - start, small_grey_of(frame, self.scan_width, height)))
                 self.report.frames_read += 1
         return out
 
@@ -235,8 +248,8 @@ class KeyframeScanSampler:
         background = np.median(greys, axis=0).astype(np.uint8)
         active = []
         for i, g in enumerate(greys):
-            vs_room = float((cv2.absdiff(g, background) > self.pixel_threshold).mean())
-            vs_prev = float((cv2.absdiff(g, greys[i - 1]) > self.pixel_threshold).mean()) if i else 0.0
+            vs_room = changed_share(g, background, self.pixel_threshold)
+            vs_prev = changed_share(g, greys[i - 1], self.pixel_threshold) if i else 0.0
             active.append(vs_room >= self.change_threshold or vs_prev >= self.change_threshold)
         spans: list[tuple[int, int]] = []
         n = len(keyframes)
@@ -269,7 +282,6 @@ class KeyframeScanSampler:
                     self.report.frames_decoded += 1
                     index = int(round(t * fps))
                     if t >= start_t - 1e-6 and index % step == 0:
-                        small = frame.reformat(width=self.scan_width, height=self._scan_height, format="gray").to_ndarray()
-                        yield DecodedFrame(index, t, av_frame=frame, small_grey=cv2.GaussianBlur(small, (5, 5), 0))
+                        yield DecodedFrame(index, t, av_frame=frame, small_grey=small_grey_of(frame, self.scan_width, self._scan_height))
             except av.FFmpegError as exc:
                 self.report.error = f"decode error at {start_t:.1f}s: {exc}"
