@@ -17,12 +17,16 @@ def _run(data_dir: str, day: str) -> tuple[str, bool, float]:
     import dagster as dg
 
     from watershop_dagster.definitions import build_definitions
-    from watershop_dagster_tests.defs.conftest import resources_for
+    from watershop_dagster_tests.support import resources_for
 
     defs = build_definitions(resources_for(Path(data_dir)))
     t = time.perf_counter()
     with dg.instance_for_test() as inst:
-        ok = defs.resolve_job_def("daily_job").execute_in_process(partition_key=day, instance=inst, raise_on_error=False).success
+        ok = (
+            defs.resolve_job_def("daily_job")
+            .execute_in_process(partition_key=day, instance=inst, raise_on_error=False)
+            .success
+        )
     return day, ok, time.perf_counter() - t
 
 
@@ -32,8 +36,8 @@ def main() -> int:
     p.add_argument("--processes", type=int, default=4)
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from watershop_dagster.core.warehouse import Warehouse
-    from watershop_dagster_tests.defs.conftest import till_only_world
+    from watershop_dagster.core.storage.warehouse import Warehouse
+    from watershop_dagster_tests.support import till_only_world
 
     data = Path(tempfile.mkdtemp(prefix="backfill-")) / "data"
     days = till_only_world(data, args.days)
@@ -42,12 +46,20 @@ def main() -> int:
         results = pool.starmap(_run, [(str(data), d.isoformat()) for d in days])
     wall = time.perf_counter() - t0
     wh = Warehouse(data / "warehouse.duckdb")
-    print(json.dumps({
-        "days": args.days, "processes": args.processes, "all_succeeded": all(ok for _, ok, _ in results),
-        "failed_days": [d for d, ok, _ in results if not ok], "wall_s": round(wall, 1),
-        "mean_run_s": round(sum(s for _, _, s in results) / len(results), 1),
-        "days_in_daily_revenue": int(wh.query("SELECT count(DISTINCT day) n FROM daily_revenue")["n"][0]),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "days": args.days,
+                "processes": args.processes,
+                "all_succeeded": all(ok for _, ok, _ in results),
+                "failed_days": [d for d, ok, _ in results if not ok],
+                "wall_s": round(wall, 1),
+                "mean_run_s": round(sum(s for _, _, s in results) / len(results), 1),
+                "days_in_daily_revenue": int(wh.query("SELECT count(DISTINCT day) n FROM daily_revenue")["n"][0]),
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

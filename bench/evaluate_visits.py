@@ -37,30 +37,55 @@ def main() -> int:
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     data = out / "data"
-    os.environ.update(WATERSHOP_DATA_DIR=str(data), DAGSTER_HOME=str(out / "dagster_home"), WATERSHOP_LOG_LEVEL="WARNING")
+    os.environ.update(
+        WATERSHOP_DATA_DIR=str(data), DAGSTER_HOME=str(out / "dagster_home"), WATERSHOP_LOG_LEVEL="WARNING"
+    )
 
     from watershop_dagster.cli import materialize
-    from watershop_dagster.core.demo_world import eval_cast, write_world
-    from watershop_dagster.core.evaluation import load_truth, persons_per_identity, score_links, score_shop_hours, score_visits
-    from watershop_dagster.core.faces import FaceEngine
-    from watershop_dagster.core.warehouse import Warehouse
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.core.storage.warehouse import Warehouse
+    from watershop_dagster.evaluation.scoring import (
+        load_truth,
+        persons_per_identity,
+        score_links,
+        score_shop_hours,
+        score_visits,
+    )
+    from watershop_dagster.sim.world import eval_cast, write_world
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
     t0 = time.perf_counter()
     cast = eval_cast(FaceEngine.from_models(), shared / "faces", customers=args.customers, seed=args.seed)
-    write_world(data, days, cast, visits_per_day=args.visits_per_day, seed=args.seed, newcomers_per_day=args.newcomers_per_day)
+    write_world(
+        data, days, cast, visits_per_day=args.visits_per_day, seed=args.seed, newcomers_per_day=args.newcomers_per_day
+    )
     t1 = time.perf_counter()
     ok = materialize(days, log=lambda m: None)
     t2 = time.perf_counter()
     wh = Warehouse(data / "warehouse.duckdb")
     scores = score_visits(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"))
     staff_ids = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
-    links = score_links(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links"))
+    links = score_links(
+        load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links")
+    )
     hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
-    report = {"days": args.days, "customers_in_cast": len(cast.customers), "run_ok": ok, **scores.as_dict(), **links, **hours,
-              "staff_ids_seen": staff_ids, "generate_s": round(t1 - t0, 1), "materialize_s": round(t2 - t1, 1)}
+    report = {
+        "days": args.days,
+        "customers_in_cast": len(cast.customers),
+        "run_ok": ok,
+        **scores.as_dict(),
+        **links,
+        **hours,
+        "staff_ids_seen": staff_ids,
+        "generate_s": round(t1 - t0, 1),
+        "materialize_s": round(t2 - t1, 1),
+    }
     print(json.dumps(report, indent=1))
-    mixed = {cid: people for cid, people in persons_per_identity(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log")).items() if len(people) > 1}
+    mixed = {
+        cid: people
+        for cid, people in persons_per_identity(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log")).items()
+        if len(people) > 1
+    }
     if mixed:
         print("IDs holding more than one true person:", json.dumps(mixed, indent=1))
     return 0 if ok else 1

@@ -1,5 +1,5 @@
 """ROC of the face recognizer on labelled photos: how often the same person and different people pass a
-cosine-similarity threshold. The identity thresholds in core/identity.py come from here.
+cosine-similarity threshold. The identity thresholds in core/identities/matching.py come from here.
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/face_roc.py [--people 120] [--photos 6]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from watershop_dagster.core.faces import FaceEngine
+from watershop_dagster.core.footage.faces import FaceEngine
 
 
 def main() -> int:
@@ -45,7 +45,9 @@ def main() -> int:
     E, L = np.stack(embs), np.array(labels)
     iu = np.triu_indices(len(L), 1)
     sims, same = (E @ E.T)[iu], (L[:, None] == L[None, :])[iu]
-    print(f"{len(E)} photos with a usable face of {len(set(labels))} people ({missed} without one) in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"{len(E)} photos with a usable face of {len(set(labels))} people ({missed} without one) in {time.perf_counter() - t0:.0f}s"
+    )
     print(f"{same.sum()} same-person pairs, {(~same).sum()} different-person pairs")
     print("threshold  same-person accepted  different-person accepted")
     for th in (0.20, 0.25, 0.30, 0.35, 0.36, 0.40, 0.45, 0.50):

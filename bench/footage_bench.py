@@ -14,13 +14,13 @@ analysing every sampled frame (same visits, entry and exit within 2 s).
 
 import argparse
 import json
-
-import numpy as np
 import resource
 import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "360p": (640, 360)}
@@ -31,10 +31,10 @@ def generated_path(out_dir: Path, size: str, minutes: float) -> Path:
 
 
 def generate(size: str, minutes: float, out_dir: Path, preset: str) -> Path:
-    from watershop_dagster.core.demo import PlannedVisit
-    from watershop_dagster.core.demo_world import demo_cast
-    from watershop_dagster.core.faces import FaceEngine
-    from watershop_dagster.core.scene import CameraSpec, ShopScene, plan_busy_span, render_continuous
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.sim.scene import CameraSpec, ShopScene, plan_busy_span, render_continuous
+    from watershop_dagster.sim.shop import PlannedVisit
+    from watershop_dagster.sim.world import demo_cast
 
     w, h = SIZES[size]
     cast = demo_cast(FaceEngine.from_models())
@@ -42,14 +42,18 @@ def generate(size: str, minutes: float, out_dir: Path, preset: str) -> Path:
     start = datetime(2024, 6, 3, 9, 0, 0)
     people = [c.name for c in cast.customers]
     visits = plan_busy_span(start, minutes * 60, people, {c.name: list(c.images) for c in cast.customers}, seed=1)
-    staff = [PlannedVisit(s.name, start, start + timedelta(minutes=minutes), s.images[0], is_staff=True) for s in cast.staff]
+    staff = [
+        PlannedVisit(s.name, start, start + timedelta(minutes=minutes), s.images[0], is_staff=True) for s in cast.staff
+    ]
     path = generated_path(out_dir, size, minutes)
     t0 = time.perf_counter()
     render_continuous(ShopScene(cam, cast.sprites, seed=1), staff + visits, path, start, minutes * 60, preset=preset)
     truth = [{"person": v.person, "entry": v.entry.isoformat(), "exit": v.exit.isoformat()} for v in visits]
     path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=1))
     presence = sum((v.exit - v.entry).total_seconds() for v in visits) / (minutes * 60)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB, {len(visits)} visits, presence {presence:.0%}) in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB, {len(visits)} visits, presence {presence:.0%}) in {time.perf_counter() - t0:.0f}s"
+    )
     return path
 
 
@@ -71,7 +75,7 @@ def plain_decode_seconds(path: Path, threaded: bool) -> tuple[float, int]:
 def staff_gallery(engine) -> dict:
     """The generated footage's staff member, enrolled from the same photo the generator used (as a shop
     enrols its staff under data/staff/), so the bench counts customer visits only."""
-    from watershop_dagster.core.demo_world import demo_cast
+    from watershop_dagster.sim.world import demo_cast
 
     cast = demo_cast(engine)
     gallery = {}
@@ -83,13 +87,13 @@ def staff_gallery(engine) -> dict:
 
 
 def footage_to_visits(path: Path, sampler: str, dense: bool):
-    from watershop_dagster.core.faces import FaceEngine
-    from watershop_dagster.core.footage import scan_day
-    from watershop_dagster.core.footage_analysis import SAMPLERS, analyse_day
-    from watershop_dagster.core.identity import assign_identities
-    from watershop_dagster.core.sampling import AnalysisGate
-    from watershop_dagster.core.tracking import build_tracks, tracks_frame
-    from watershop_dagster.core.visits import build_visits
+    from watershop_dagster.core.footage.analysis import SAMPLERS, analyse_day
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.core.footage.manifest import scan_day
+    from watershop_dagster.core.footage.sampling import AnalysisGate
+    from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
+    from watershop_dagster.core.identities.matching import assign_identities
+    from watershop_dagster.core.identities.visits import build_visits
 
     engine = FaceEngine.from_models()
     staff = staff_gallery(engine)
@@ -134,7 +138,7 @@ def as_visits(truth, gap_s: float = 60.0):
 
 
 def compare(a, b, tolerance_s: float = 2.0) -> dict:
-    from watershop_dagster.core.evaluation import match_visits
+    from watershop_dagster.evaluation.scoring import match_visits
 
     ta = a.rename(columns={"entry_time": "entry", "exit_time": "exit"})
     pairs = match_visits(ta, b, min_iou=0.3)
@@ -143,11 +147,19 @@ def compare(a, b, tolerance_s: float = 2.0) -> dict:
         d_entry = (b.loc[j, "entry_time"] - a.loc[i, "entry_time"]).total_seconds()
         d_exit = (b.loc[j, "exit_time"] - a.loc[i, "exit_time"]).total_seconds()
         (ok if abs(d_entry) <= tolerance_s and abs(d_exit) <= tolerance_s else off).append(
-            f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}: entry {d_entry:+.1f}s, exit {d_exit:+.1f}s")
+            f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}: entry {d_entry:+.1f}s, exit {d_exit:+.1f}s"
+        )
     matched = {i for i, _, _ in pairs}
-    missed = [f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}" for i in a.index if i not in matched]
-    return {"reference_visits": len(a), "found_visits": len(b), "matched_within_2s": len(ok),
-            "outside_2s": off, "not_found": missed}
+    missed = [
+        f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}" for i in a.index if i not in matched
+    ]
+    return {
+        "reference_visits": len(a),
+        "found_visits": len(b),
+        "matched_within_2s": len(ok),
+        "outside_2s": off,
+        "not_found": missed,
+    }
 
 
 def main(argv=None) -> int:
@@ -156,7 +168,9 @@ def main(argv=None) -> int:
     p.add_argument("--generate", choices=sorted(SIZES))
     p.add_argument("--minutes", type=float, default=120)
     p.add_argument("--sampler", default="coarse_to_fine")
-    p.add_argument("--preset", default="veryfast", help="x264 preset for --generate (superfast: quicker to write, decodes alike)")
+    p.add_argument(
+        "--preset", default="veryfast", help="x264 preset for --generate (superfast: quicker to write, decodes alike)"
+    )
     p.add_argument("--compare-dense", action="store_true")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain decodes (no ratio): for quick iterations")
     args = p.parse_args(argv)
@@ -185,14 +199,21 @@ def main(argv=None) -> int:
     wall, stages, visits, result = footage_to_visits(path, args.sampler, dense=False)
     video_s = result.video_seconds
     report = {
-        "video": str(path), "frames": frames, "video_seconds": round(video_s, 1),
+        "video": str(path),
+        "frames": frames,
+        "video_seconds": round(video_s, 1),
         "plain_decode_wall_s": round(decode_s, 2),
-        "plain_decode_one_thread_s": round(single_s, 2), "plain_decode_threaded_s": round(threaded_s, 2),
+        "plain_decode_one_thread_s": round(single_s, 2),
+        "plain_decode_threaded_s": round(threaded_s, 2),
         "footage_to_visits_wall_s": round(wall, 2),
-        "ratio_to_decode": round(wall / decode_s, 3), "video_seconds_per_wall_second": round(video_s / wall, 1),
+        "ratio_to_decode": round(wall / decode_s, 3),
+        "video_seconds_per_wall_second": round(video_s / wall, 1),
         "decode_x_realtime": round(video_s / decode_s, 1),
-        "frames_sampled": len(result.frames), "frames_analysed": int(result.frames["analysed"].sum()),
-        "faces": len(result.detections), "embeddings": len(result.embeddings), "visits": len(visits),
+        "frames_sampled": len(result.frames),
+        "frames_analysed": int(result.frames["analysed"].sum()),
+        "faces": len(result.detections),
+        "embeddings": len(result.embeddings),
+        "visits": len(visits),
         "sampler": result.sampler_detail,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
         "stages_s": {k: round(v, 2) for k, v in stages.items()},

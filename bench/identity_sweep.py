@@ -1,19 +1,18 @@
 """Re-run only the identity stage on stored face_tracks with other thresholds, and score each setting.
 
-    .venv/bin/python bench/identity_sweep.py bench/out/eval/data
+.venv/bin/python bench/identity_sweep.py bench/out/eval/data
 """
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.evaluation import load_truth, score_visits
-from watershop_dagster.core.faces import FaceEngine, photo_gallery
-from watershop_dagster.core.identity import IdentityRules, assign_identities, updated_entry
-from watershop_dagster.core.visits import build_visits
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.footage.faces import FaceEngine, photo_gallery
+from watershop_dagster.core.identities.matching import IdentityRules, assign_identities, updated_entry
+from watershop_dagster.core.identities.visits import build_visits
+from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.evaluation.scoring import load_truth, score_visits
 
 
 def replay(wh: Warehouse, staff: dict, rules: IdentityRules) -> pd.DataFrame:
@@ -27,7 +26,9 @@ def replay(wh: Warehouse, staff: dict, rules: IdentityRules) -> pd.DataFrame:
         v = build_visits(day, tracks, res.assignments)
         counts = v["customer_id"].value_counts().to_dict()
         for cid, (mean, weight, crop) in res.day_centroids.items():
-            registry[cid] = updated_entry(registry.get(cid), cid, day, mean, weight, counts.get(cid, 0), cid.startswith("STAFF_"), crop, rules)
+            registry[cid] = updated_entry(
+                registry.get(cid), cid, day, mean, weight, counts.get(cid, 0), cid.startswith("STAFF_"), crop, rules
+            )
         visits.append(v.assign(day=day))
     return pd.concat(visits, ignore_index=True)
 
@@ -40,8 +41,10 @@ def main(data_dir: str) -> None:
     for match in (0.26, 0.30, 0.33, 0.36):
         for cluster in (0.30, 0.34, 0.40):
             s = score_visits(truth, replay(wh, staff, IdentityRules(match_threshold=match, cluster_threshold=cluster)))
-            print(f"match {match:.2f} cluster {cluster:.2f}: bcubed P {s.bcubed_precision:.3f} R {s.bcubed_recall:.3f} F1 {s.bcubed_f1:.3f} "
-                  f"customers {s.predicted_customers}/{s.truth_customers} visits R {s.recall:.3f} P {s.precision:.3f} as staff {s.customers_labelled_staff}")
+            print(
+                f"match {match:.2f} cluster {cluster:.2f}: bcubed P {s.bcubed_precision:.3f} R {s.bcubed_recall:.3f} F1 {s.bcubed_f1:.3f} "
+                f"customers {s.predicted_customers}/{s.truth_customers} visits R {s.recall:.3f} P {s.precision:.3f} as staff {s.customers_labelled_staff}"
+            )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.sql_models import default_sql_folder, load_models
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.storage.sql_models import default_sql_folder, load_models
+from watershop_dagster.core.storage.warehouse import Warehouse
 
 
 def fill(wh: Warehouse, days: list[date], sales: int, visits: int) -> None:
@@ -27,21 +26,62 @@ def fill(wh: Warehouse, days: list[date], sales: int, visits: int) -> None:
         base = datetime.combine(day, datetime.min.time()) + timedelta(hours=7)
         v_entry = [base + timedelta(seconds=int(s)) for s in np.sort(rng.integers(0, 14 * 3600, visits))]
         cust = [f"CUST_{int(c):04d}" for c in rng.integers(1, 600, visits)]
-        vlog = pd.DataFrame({"visit_id": [f"{day}/V{i:04d}" for i in range(visits)], "customer_id": cust, "entry_time": v_entry,
-                             "exit_time": [e + timedelta(seconds=40) for e in v_entry], "duration_seconds": 40.0, "faces_seen": 30, "tracks": 1,
-                             "is_staff": False})
+        vlog = pd.DataFrame(
+            {
+                "visit_id": [f"{day}/V{i:04d}" for i in range(visits)],
+                "customer_id": cust,
+                "entry_time": v_entry,
+                "exit_time": [e + timedelta(seconds=40) for e in v_entry],
+                "duration_seconds": 40.0,
+                "faces_seen": 30,
+                "tracks": 1,
+                "is_staff": False,
+            }
+        )
         t_time = [base + timedelta(seconds=int(s)) for s in np.sort(rng.integers(0, 14 * 3600, sales))]
         sizes = rng.choice(["10L", "20L"], sales)
         n = rng.integers(1, 4, sales)
-        tx = pd.DataFrame({"transaction_id": [f"T{day:%Y%m%d}-{i:04d}" for i in range(sales)], "timestamp": t_time, "customer_id": None,
-                           "payment_mode": rng.choice(["Cash", "UPI", "Coins"], sales), "can_size": sizes, "number_of_cans": n,
-                           "litres": n * np.where(sizes == "10L", 10, 20), "amount": n * np.where(sizes == "10L", 10.0, 20.0),
-                           "payment_status": np.where(rng.random(sales) < 0.05, "Unpaid", "Paid"), "source_file": "x", "line_number": 2})
-        links = pd.DataFrame({"transaction_id": tx["transaction_id"], "timestamp": t_time, "visit_id": vlog["visit_id"].sample(sales, replace=True, random_state=1).values,
-                              "customer_id": rng.choice(cust, sales), "camera_customer_id": rng.choice(cust, sales), "confidence": 1.0, "ambiguous": False, "candidates": 1})
-        reg = pd.DataFrame({"customer_id": sorted(set(cust)), "is_staff": False, "is_new": rng.random(len(set(cust))) < 0.05})
+        tx = pd.DataFrame(
+            {
+                "transaction_id": [f"T{day:%Y%m%d}-{i:04d}" for i in range(sales)],
+                "timestamp": t_time,
+                "customer_id": None,
+                "payment_mode": rng.choice(["Cash", "UPI", "Coins"], sales),
+                "can_size": sizes,
+                "number_of_cans": n,
+                "litres": n * np.where(sizes == "10L", 10, 20),
+                "amount": n * np.where(sizes == "10L", 10.0, 20.0),
+                "payment_status": np.where(rng.random(sales) < 0.05, "Unpaid", "Paid"),
+                "source_file": "x",
+                "line_number": 2,
+            }
+        )
+        links = pd.DataFrame(
+            {
+                "transaction_id": tx["transaction_id"],
+                "timestamp": t_time,
+                "visit_id": vlog["visit_id"].sample(sales, replace=True, random_state=1).values,
+                "customer_id": rng.choice(cust, sales),
+                "camera_customer_id": rng.choice(cust, sales),
+                "confidence": 1.0,
+                "ambiguous": False,
+                "candidates": 1,
+            }
+        )
+        reg = pd.DataFrame(
+            {"customer_id": sorted(set(cust)), "is_staff": False, "is_new": rng.random(len(set(cust))) < 0.05}
+        )
         hours = pd.DataFrame([{"open_time": base, "close_time": base + timedelta(hours=14)}])
-        wh.replace_partitions(day, {"transactions": tx, "visit_log": vlog, "transaction_links": links, "customer_registry": reg, "shop_hours": hours})
+        wh.replace_partitions(
+            day,
+            {
+                "transactions": tx,
+                "visit_log": vlog,
+                "transaction_links": links,
+                "customer_registry": reg,
+                "shop_hours": hours,
+            },
+        )
 
 
 def run_model(wh, model, day):
@@ -70,7 +110,7 @@ def main() -> int:
                 order.append(m)
                 done.add(m.name)
     for m in order:  # build every table once over all days
-        for d in (days if m.partitioned else [days[-1]]):
+        for d in days if m.partitioned else [days[-1]]:
             run_model(wh, m, d)
     day = days[-1]
     per_model = {}
@@ -87,10 +127,21 @@ def main() -> int:
                 run_model(wh, m, d)
         backfill[f"{n}_days_s"] = round(time.perf_counter() - t, 3)
         backfill[f"{n}_days_per_day_s"] = round((time.perf_counter() - t) / n, 4)
-    print(json.dumps({"days_of_data": args.days, "encrypted": args.encrypted, "fill_s": round(fill_s, 1),
-                      "file_mb": round((folder / "w.duckdb").stat().st_size / 1e6, 1),
-                      "slowest_model_one_day_s": max(per_model.values()), "all_models_one_day_s": round(sum(per_model.values()), 3),
-                      "per_model_s": per_model, "backfill_daily_sql_models": backfill}, indent=1))
+    print(
+        json.dumps(
+            {
+                "days_of_data": args.days,
+                "encrypted": args.encrypted,
+                "fill_s": round(fill_s, 1),
+                "file_mb": round((folder / "w.duckdb").stat().st_size / 1e6, 1),
+                "slowest_model_one_day_s": max(per_model.values()),
+                "all_models_one_day_s": round(sum(per_model.values()), 3),
+                "per_model_s": per_model,
+                "backfill_daily_sql_models": backfill,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -61,8 +61,11 @@ def release_dead_runs(instance, log=print) -> int:
     import dagster as dg
 
     released = 0
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
-                                                   tags={"watershop/launched_by": "cli"}))
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={"watershop/launched_by": "cli"}
+        )
+    )
     for run in runs:
         pid = int(run.tags.get("watershop/pid", "0") or 0)
         if pid and pid != os.getpid() and not _alive(pid):
@@ -95,7 +98,9 @@ def materialize(days: list[date], log=print) -> bool:
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
     ok = True
     for d in days:
-        result = daily_job.execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
+        result = daily_job.execute_in_process(
+            partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags
+        )
         log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
         for step, message in _step_errors(result):
@@ -105,7 +110,9 @@ def materialize(days: list[date], log=print) -> bool:
     ok &= result.success
     monthly_job = defs.resolve_job_def("monthly_job")
     for month in sorted({d.replace(day=1) for d in days}):
-        result = monthly_job.execute_in_process(partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
+        result = monthly_job.execute_in_process(
+            partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags
+        )
         log(f"{month:%Y-%m} report: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok &= result.success
     return ok
@@ -116,7 +123,7 @@ def cmd_materialize(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from watershop_dagster.core.demo_world import write_demo
+    from watershop_dagster.sim.world import write_demo
 
     data_dir = Path(os.environ.get("WATERSHOP_DATA_DIR", "data"))
     end = date.fromisoformat(args.end) if args.end else date.today() - timedelta(days=1)
@@ -142,8 +149,16 @@ def cmd_forget(args) -> int:
     from watershop_dagster.definitions import defs
 
     ensure_dagster_home()
-    config = {"ops": {"erase_customer": {"config": {"customer_id": args.customer_id, "requested_by": args.by, "reason": args.reason}}}}
-    result = defs.resolve_job_def("forget_customer_job").execute_in_process(run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False)
+    config = {
+        "ops": {
+            "erase_customer": {
+                "config": {"customer_id": args.customer_id, "requested_by": args.by, "reason": args.reason}
+            }
+        }
+    }
+    result = defs.resolve_job_def("forget_customer_job").execute_in_process(
+        run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False
+    )
     if not result.success:
         for _, message in _step_errors(result):
             print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
@@ -179,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-run", action="store_true", help="write the data, do not materialize")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("forget", help="erase one customer's biometric data everywhere (faces, embeddings, crops); counts stay")
+    p = sub.add_parser(
+        "forget", help="erase one customer's biometric data everywhere (faces, embeddings, crops); counts stay"
+    )
     p.add_argument("customer_id")
     p.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who asked (audit log)")
     p.add_argument("--reason", default="", help="why (audit log)")

@@ -1,7 +1,7 @@
 """Keeps the README's generated sections (asset graph, table reference) in step with the code.
 
-    .venv/bin/python -m watershop_dagster.docs          # rewrite README.md in place
-    .venv/bin/python -m watershop_dagster.docs --check  # exit 1 if README.md is stale (the tests run this)
+.venv/bin/python -m watershop_dagster.docs          # rewrite README.md in place
+.venv/bin/python -m watershop_dagster.docs --check  # exit 1 if README.md is stale (the tests run this)
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from watershop_dagster.core.schemas import markdown_reference
-from watershop_dagster.core.sql_models import default_sql_folder, load_models
+from watershop_dagster.core.storage.schemas import markdown_reference
+from watershop_dagster.core.storage.sql_models import default_sql_folder, load_models
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -41,7 +41,9 @@ def sql_reference() -> str:
     rows = ["| model | partitioned | reads | what it holds |", "|---|---|---|---|"]
     for m in load_models(default_sql_folder()):
         reads = ", ".join(f"`{r.table}`" + (f" ({r.window_days} days)" if r.window_days > 1 else "") for r in m.refs)
-        rows.append(f"| [`{m.name}`](dbt_like_sql/{m.path.name}) | {'daily' if m.partitioned else 'no (all days)'} | {reads} | {m.description} |")
+        rows.append(
+            f"| [`{m.name}`](dbt_like_sql/{m.path.name}) | {'daily' if m.partitioned else 'no (all days)'} | {reads} | {m.description} |"
+        )
     return "\n".join(rows)
 
 

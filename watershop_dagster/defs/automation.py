@@ -16,15 +16,19 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> tuple:
         shape = "none" if a.partitions_def is None else ("daily" if a.partitions_def == daily_partitions else "monthly")
         by_shape[shape].extend(a.keys)
     daily_job = dg.define_asset_job(
-        "daily_job", selection=dg.AssetSelection.assets(*by_shape["daily"]), partitions_def=daily_partitions,
+        "daily_job",
+        selection=dg.AssetSelection.assets(*by_shape["daily"]),
+        partitions_def=daily_partitions,
         description="Every day-partitioned asset of one shop day, in dependency order.",
     )
     cross_day_job = dg.define_asset_job(
-        "cross_day_job", selection=dg.AssetSelection.assets(*by_shape["none"]),
+        "cross_day_job",
+        selection=dg.AssetSelection.assets(*by_shape["none"]),
         description="Monthly, quarterly and lifetime tables, staffing and the forecast, recomputed over all days.",
     )
     monthly_job = dg.define_asset_job(
-        "monthly_job", selection=dg.AssetSelection.assets(*by_shape["monthly"]),
+        "monthly_job",
+        selection=dg.AssetSelection.assets(*by_shape["monthly"]),
         description="The month's report (month to date while the month runs).",
     )
     return daily_job, cross_day_job, monthly_job
@@ -32,16 +36,25 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> tuple:
 
 def build_schedules(daily_job, cross_day_job, monthly_job) -> list[dg.ScheduleDefinition]:
     daily = dg.build_schedule_from_partitioned_job(
-        daily_job, hour_of_day=CLOSING_HOUR, minute_of_hour=0, name="daily_after_closing",
+        daily_job,
+        hour_of_day=CLOSING_HOUR,
+        minute_of_hour=0,
+        name="daily_after_closing",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     cross_day = dg.ScheduleDefinition(
-        name="cross_day_after_daily", job=cross_day_job, cron_schedule=f"30 {CLOSING_HOUR} * * *",
+        name="cross_day_after_daily",
+        job=cross_day_job,
+        cron_schedule=f"30 {CLOSING_HOUR} * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
-    @dg.schedule(job=monthly_job, cron_schedule=f"45 {CLOSING_HOUR} * * *", name="month_to_date_report",
-                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    @dg.schedule(
+        job=monthly_job,
+        cron_schedule=f"45 {CLOSING_HOUR} * * *",
+        name="month_to_date_report",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
     def month_to_date_report(context: dg.ScheduleEvaluationContext):
         when = context.scheduled_execution_time or datetime.now()
         return dg.RunRequest(partition_key=when.strftime("%Y-%m-01"))

@@ -2,36 +2,56 @@
 
 import dagster as dg
 
-from watershop_dagster.core.schemas import ALL_TABLES, TableSchema
+from watershop_dagster.core.storage.schemas import ALL_TABLES, TableSchema
 from watershop_dagster.defs.resources import WarehouseResource
 
 REJECT_SHARE_WARN = 0.05
 
 
 def build_schema_check(schema: TableSchema) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=schema.name, name=f"{schema.name}_schema", description=f"{schema.name} has the documented columns and types")
+    @dg.asset_check(
+        asset=schema.name,
+        name=f"{schema.name}_schema",
+        description=f"{schema.name} has the documented columns and types",
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get().connect() as conn:
-            actual = dict(conn.execute(f'SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?', [schema.name]).fetchall())
+            actual = dict(
+                conn.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [schema.name]
+                ).fetchall()
+            )
         problems = [
             f"{c.name}: missing" if c.name not in actual else f"{c.name}: {actual[c.name]} (documented {c.type})"
             for c in schema.columns
             if actual.get(c.name) != c.type
         ]
-        return dg.AssetCheckResult(passed=not problems, metadata={"problems": "; ".join(problems) or "none", "columns": len(actual)})
+        return dg.AssetCheckResult(
+            passed=not problems, metadata={"problems": "; ".join(problems) or "none", "columns": len(actual)}
+        )
 
     return _check
 
 
-@dg.asset_check(asset="transactions", description="No transaction_id appears twice, within or across days", blocking=True)
+@dg.asset_check(
+    asset="transactions", description="No transaction_id appears twice, within or across days", blocking=True
+)
 def transactions_unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     dupes = warehouse.get().query(
         "SELECT transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days FROM transactions GROUP BY 1 HAVING count(*) > 1 LIMIT 20"
     )
-    return dg.AssetCheckResult(passed=dupes.empty, metadata={"duplicates": len(dupes), "examples": dg.MetadataValue.md(dupes.to_markdown(index=False) if len(dupes) else "none")})
+    return dg.AssetCheckResult(
+        passed=dupes.empty,
+        metadata={
+            "duplicates": len(dupes),
+            "examples": dg.MetadataValue.md(dupes.to_markdown(index=False) if len(dupes) else "none"),
+        },
+    )
 
 
-@dg.asset_check(asset="daily_revenue", description="Per day, daily_revenue equals the sum of that day's transaction amounts")
+@dg.asset_check(
+    asset="daily_revenue", description="Per day, daily_revenue equals the sum of that day's transaction amounts"
+)
 def revenue_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     diff = warehouse.get().query(
         """
@@ -54,7 +74,10 @@ def revenue_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="transaction_rejects", description=f"Rejected till rows per day; warns when a day rejects more than {REJECT_SHARE_WARN:.0%} of its rows")
+@dg.asset_check(
+    asset="transaction_rejects",
+    description=f"Rejected till rows per day; warns when a day rejects more than {REJECT_SHARE_WARN:.0%} of its rows",
+)
 def rejects_counted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     per_day = warehouse.get().query(
         """

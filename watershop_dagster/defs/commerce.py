@@ -2,17 +2,22 @@
 
 import dagster as dg
 
-from watershop_dagster.core.till import TillFileError, parse_till_csv, read_till_file
+from watershop_dagster.core.till.records import TillFileError, parse_till_csv, read_till_file
 from watershop_dagster.defs.partitions import daily_partitions, partition_day
-from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
-
-WAREHOUSE_POOL = "warehouse"
+from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("transactions", description="Validated till rows, one per sale.", group_name="till", kinds={"duckdb"}),
-        dg.AssetSpec("transaction_rejects", description="Till rows that failed validation, with file, line and reason.", group_name="till", kinds={"duckdb"}),
+        dg.AssetSpec(
+            "transactions", description="Validated till rows, one per sale.", group_name="till", kinds={"duckdb"}
+        ),
+        dg.AssetSpec(
+            "transaction_rejects",
+            description="Till rows that failed validation, with file, line and reason.",
+            group_name="till",
+            kinds={"duckdb"},
+        ),
     ],
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
@@ -52,7 +57,8 @@ def till_records(context: dg.AssetExecutionContext, shop: ShopDataResource, ware
             "dagster/row_count": len(result.rejects),
             "rejects": dg.MetadataValue.md(
                 result.rejects[["source_file", "line_number", "reason"]].to_markdown(index=False)
-                if len(result.rejects) else "no rejected rows"
+                if len(result.rejects)
+                else "no rejected rows"
             ),
         },
     )

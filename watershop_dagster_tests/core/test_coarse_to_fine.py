@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.coarse_to_fine import CoarseToFineSampler, EmptyRoom, faces_differ
-from watershop_dagster.core.sampling import OpenCVSampler
+from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler, EmptyRoom, faces_differ
+from watershop_dagster.core.footage.sampling import OpenCVSampler
 
 FPS = 10.0
 SIZE = (320, 180)
@@ -87,12 +87,16 @@ def test_same_entries_and_exits_as_every_sampled_frame_for_a_fraction_of_the_dec
     assert sampler.report.detail["refined_spans"] >= 4  # every entry and exit was looked at closely
     quiet = [f.offset_s for f in frames if f.quiet]
     assert quiet and all(b - a >= 1.9 for a, b in zip(quiet, quiet[1:]))  # empty room: keyframes seconds apart
-    assert not [f for f in frames if f.quiet and any(a <= f.offset_s <= b for a, b in PRESENT)]  # never quiet with someone there
+    assert not [
+        f for f in frames if f.quiet and any(a <= f.offset_s <= b for a, b in PRESENT)
+    ]  # never quiet with someone there
 
 
 def test_faces_are_searched_only_where_the_picture_changed(tmp_path):
     path = write_h264(tmp_path / "cam1_080000.mp4")
-    regions = [f.region for f in CoarseToFineSampler(2.0).frames(str(path), FPS, 1000) if f.analyse and 35 <= f.offset_s <= 45]
+    regions = [
+        f.region for f in CoarseToFineSampler(2.0).frames(str(path), FPS, 1000) if f.analyse and 35 <= f.offset_s <= 45
+    ]
     assert regions and all(r is not None for r in regions)
     for x1, y1, x2, y2 in regions:  # the block waits at x 110..150, y 60..110
         assert x1 <= 110 and x2 >= 150 and y1 <= 60 and y2 >= 110
@@ -140,7 +144,7 @@ def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():
 def test_only_the_region_is_converted_to_colour_and_it_matches_a_full_conversion(tmp_path):
     import av
 
-    from watershop_dagster.core.sampling import DecodedFrame
+    from watershop_dagster.core.footage.sampling import DecodedFrame
 
     path = write_h264(tmp_path / "cam1_080000.mp4", seconds=40)
     with av.open(str(path)) as container:

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.faces import FaceEngine, ModelNotFoundError, resolve_models
+from watershop_dagster.core.footage.faces import ModelNotFoundError, resolve_models
 
 
 def test_bundled_models_resolve_without_network():

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.footage import FootageNameError, parse_day_folder, parse_footage_name, scan_day
-from watershop_dagster.core.sampling import AnalysisGate, MotionMeter, OpenCVSampler
+from watershop_dagster.core.footage.manifest import FootageNameError, parse_day_folder, parse_footage_name, scan_day
+from watershop_dagster.core.footage.sampling import AnalysisGate, MotionMeter, OpenCVSampler
 
 DAY = date(2024, 5, 1)
 
@@ -21,7 +21,10 @@ def write_video(path, frames=40, fps=10.0, size=(160, 120)):
 
 
 def test_names():
-    assert parse_footage_name(__import__("pathlib").Path("cam1_081500.mp4"), DAY) == ("cam1", datetime(2024, 5, 1, 8, 15))
+    assert parse_footage_name(__import__("pathlib").Path("cam1_081500.mp4"), DAY) == (
+        "cam1",
+        datetime(2024, 5, 1, 8, 15),
+    )
     assert parse_footage_name(__import__("pathlib").Path("front_door_235959.mkv"), DAY)[0] == "front_door"
     for bad in ("cam1.mp4", "cam1_2500.mp4", "cam1_256000.mp4"):
         with pytest.raises(FootageNameError):
@@ -33,7 +36,7 @@ def test_names():
 def test_manifest_records_every_broken_file_and_keeps_the_good_one(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)
-    good = write_video(folder / "cam1_080000.mp4")
+    write_video(folder / "cam1_080000.mp4")
     (folder / "cam1_090000.mp4").write_bytes(b"")
     (folder / "cam1_100000.mp4").write_text("this is not a video\n" * 50)
     truncated = write_video(tmp_path / "whole.mp4", frames=200)
@@ -81,7 +84,7 @@ def test_motion_meter_and_gate():
 
 
 def test_keyframe_sampler_finds_the_same_frames_as_a_full_decode_on_short_and_long_files(tmp_path):
-    from watershop_dagster.core.sampling import KeyframeScanSampler
+    from watershop_dagster.core.footage.sampling import KeyframeScanSampler
 
     short = write_video(tmp_path / "short.mp4", frames=30, fps=10.0)  # few keyframes: whole file decoded
     got = [f.index for f in KeyframeScanSampler(2.0).frames(str(short), 10.0, 30) if not f.quiet]
@@ -103,7 +106,7 @@ def test_keyframe_sampler_finds_the_same_frames_as_a_full_decode_on_short_and_lo
 
 
 def test_stored_manifest_gives_back_the_probed_rows(tmp_path):
-    from watershop_dagster.core.footage import manifest_frame, rows_from_manifest
+    from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_manifest
 
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)
@@ -111,22 +114,27 @@ def test_stored_manifest_gives_back_the_probed_rows(tmp_path):
     (folder / "cam1_090000.mp4").write_bytes(b"")
     probed = scan_day(folder, DAY, tmp_path)
     again = rows_from_manifest(manifest_frame(probed), tmp_path)
-    assert [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in again] == \
-           [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in probed]
+    assert [(r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in again] == [
+        (r.file, r.status, r.fps, r.frame_count, r.start_time, r.path) for r in probed
+    ]
 
 
 def test_a_waiting_face_is_not_re_embedded_but_another_face_or_an_entry_is():
     # Thumbnail differences measured on t1.jpg: different people 30.7 at least; one face with camera noise
     # and a 1.5-px shift 7.9 at most. The threshold (12) sits between.
-    from watershop_dagster.core.faces import DetectedFace, FaceObservation
-    from watershop_dagster.core.footage_analysis import StillFaceCache
+    from watershop_dagster.core.footage.analysis import StillFaceCache
+    from watershop_dagster.core.footage.faces import DetectedFace, FaceObservation
 
     rng = np.random.default_rng(0)
     person = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
-    someone_else = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+    someone_else = cv2.resize(
+        rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC
+    )
 
     def obs(x, aligned, noise_seed):
-        noisy = np.clip(aligned.astype(np.int16) + np.random.default_rng(noise_seed).normal(0, 8, aligned.shape), 0, 255).astype(np.uint8)
+        noisy = np.clip(
+            aligned.astype(np.int16) + np.random.default_rng(noise_seed).normal(0, 8, aligned.shape), 0, 255
+        ).astype(np.uint8)
         face = DetectedFace(np.array([x, 50, x + 60, 110], np.float32), np.zeros((5, 2), np.float32), 0.9)
         return FaceObservation(face, noisy, 100.0, 0.8, True, None)
 

@@ -5,9 +5,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.identity import IdentityRules, RegistryEntry, assign_identities, updated_entry
-from watershop_dagster.core.tracking import build_tracks, tracks_frame
-from watershop_dagster.core.visits import build_visits
+from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
+from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, updated_entry
+from watershop_dagster.core.identities.visits import build_visits
 
 DAY = date(2024, 6, 1)
 T0 = datetime(2024, 6, 1, 9, 0, 0)
@@ -30,8 +30,21 @@ def detections(script):
     rows, embs = [], {}
     for i, (s, name, x) in enumerate(script):
         did = f"d{i}"
-        rows.append({"detection_id": did, "camera": "cam1", "file": "f", "frame_index": int(s * 4), "time": pd.Timestamp(T0 + timedelta(seconds=s)),
-                     "x1": x, "y1": 50.0, "x2": x + 60, "y2": 120.0, "quality": 0.8, "crop_path": f"c{i}.jpg"})
+        rows.append(
+            {
+                "detection_id": did,
+                "camera": "cam1",
+                "file": "f",
+                "frame_index": int(s * 4),
+                "time": pd.Timestamp(T0 + timedelta(seconds=s)),
+                "x1": x,
+                "y1": 50.0,
+                "x2": x + 60,
+                "y2": 120.0,
+                "quality": 0.8,
+                "crop_path": f"c{i}.jpg",
+            }
+        )
         if name:
             embs[did] = noisy(name)
     return pd.DataFrame(rows), embs
@@ -78,14 +91,18 @@ def test_identities_are_stable_across_days_and_new_faces_get_new_ids():
     r1 = assign_identities(day1, [], {}, next_number=1)
     ids1 = [r1.assignments[t].customer_id for t in day1["track_id"]]
     assert ids1 == ["CUST_0001", "CUST_0002", "CUST_0001"]
-    registry = [updated_entry(None, cid, DAY, m, w, 1, False, c, IdentityRules()) for cid, (m, w, c) in r1.day_centroids.items()]
+    registry = [
+        updated_entry(None, cid, DAY, m, w, 1, False, c, IdentityRules()) for cid, (m, w, c) in r1.day_centroids.items()
+    ]
     day2 = _tracks_for([("C", 0), ("B", 100)])
     r2 = assign_identities(day2, registry, {}, next_number=3)
     assert [r2.assignments[t].customer_id for t in day2["track_id"]] == ["CUST_0003", "CUST_0002"]
     assert r2.new_ids == ["CUST_0003"]
     # Same inputs, same IDs.
     again = assign_identities(day2, registry, {}, next_number=3)
-    assert {k: v.customer_id for k, v in again.assignments.items()} == {k: v.customer_id for k, v in r2.assignments.items()}
+    assert {k: v.customer_id for k, v in again.assignments.items()} == {
+        k: v.customer_id for k, v in r2.assignments.items()
+    }
 
 
 def test_staff_are_recognised_and_forgotten_ids_never_come_back():

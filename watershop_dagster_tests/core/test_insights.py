@@ -6,16 +6,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from watershop_dagster.core.forecast import backtest, forecast_next_week, hourly_footfall
-from watershop_dagster.core.linking import link_summary, link_transactions, mark_agreement
-from watershop_dagster.core.shop_hours import detect_shop_hours
-from watershop_dagster.core.staffing import StaffingTarget, erlang_c, prob_wait_longer, staff_needed, staffing_table
+from watershop_dagster.core.insights.forecast import forecast_next_week, hourly_footfall
+from watershop_dagster.core.insights.shop_hours import detect_shop_hours
+from watershop_dagster.core.insights.staffing import (
+    StaffingTarget,
+    erlang_c,
+    prob_wait_longer,
+    staff_needed,
+    staffing_table,
+)
+from watershop_dagster.core.till.linking import link_summary, link_transactions, mark_agreement
 
 T = lambda hms: pd.Timestamp(f"2024-05-02 {hms}")
 
 
 def visits(*rows):
-    return pd.DataFrame([{"visit_id": v, "customer_id": c, "entry_time": T(a), "exit_time": T(b), "is_staff": s} for v, c, a, b, s in rows])
+    return pd.DataFrame(
+        [
+            {"visit_id": v, "customer_id": c, "entry_time": T(a), "exit_time": T(b), "is_staff": s}
+            for v, c, a, b, s in rows
+        ]
+    )
 
 
 def sales(*rows):
@@ -23,13 +34,22 @@ def sales(*rows):
 
 
 def test_sale_goes_to_the_customer_at_the_counter_never_to_staff():
-    v = visits(("V1", "CUST_0001", "09:00:00", "09:00:30", False), ("V2", "STAFF_a", "08:00:00", "12:00:00", True),
-               ("V3", "CUST_0002", "09:05:00", "09:05:20", False))
+    v = visits(
+        ("V1", "CUST_0001", "09:00:00", "09:00:30", False),
+        ("V2", "STAFF_a", "08:00:00", "12:00:00", True),
+        ("V3", "CUST_0002", "09:05:00", "09:05:20", False),
+    )
     links = link_transactions(sales(("t1", "09:00:20", None), ("t2", "09:05:50", "L9"), ("t3", "10:30:00", None)), v)
     got = links.set_index("transaction_id")
-    assert got.loc["t1", "visit_id"] == "V1" and got.loc["t1", "customer_id"] == "CUST_0001" and got.loc["t1", "confidence"] == 1.0
+    assert (
+        got.loc["t1", "visit_id"] == "V1"
+        and got.loc["t1", "customer_id"] == "CUST_0001"
+        and got.loc["t1", "confidence"] == 1.0
+    )
     assert got.loc["t2", "visit_id"] == "V3" and got.loc["t2", "seconds_outside_visit"] == 30.0
-    assert got.loc["t2", "customer_id"] == "L9" and got.loc["t2", "camera_customer_id"] == "CUST_0002"  # the till's ID is kept
+    assert (
+        got.loc["t2", "customer_id"] == "L9" and got.loc["t2", "camera_customer_id"] == "CUST_0002"
+    )  # the till's ID is kept
     assert pd.isna(got.loc["t3", "visit_id"]) and got.loc["t3", "candidates"] == 0  # nobody there: unlinked, not forced
     s = link_summary(links)
     assert s["linked"] == 2 and s["transactions"] == 3
@@ -37,7 +57,9 @@ def test_sale_goes_to_the_customer_at_the_counter_never_to_staff():
 
 def test_two_customers_present_picks_the_likelier_and_flags_close_calls():
     v = visits(("V1", "CUST_0001", "09:00:00", "09:01:00", False), ("V2", "CUST_0002", "09:00:50", "09:02:00", False))
-    links = link_transactions(sales(("clear", "09:00:25", None), ("close", "09:00:55", None)), v).set_index("transaction_id")
+    links = link_transactions(sales(("clear", "09:00:25", None), ("close", "09:00:55", None)), v).set_index(
+        "transaction_id"
+    )
     assert links.loc["clear", "visit_id"] == "V1" and not links.loc["clear", "ambiguous"]
     assert links.loc["clear", "candidates"] == 2 and links.loc["clear", "confidence"] > 0.75  # V2 arrives 25 s later
     assert links.loc["close", "candidates"] == 2 and links.loc["close", "ambiguous"]
@@ -45,24 +67,49 @@ def test_two_customers_present_picks_the_likelier_and_flags_close_calls():
 
 
 def test_agreement_with_till_ids():
-    links = pd.DataFrame({"till_customer_id": ["L1", "L1", "L1", "CUST_0003", None], "camera_customer_id": ["CUST_0001", "CUST_0001", "CUST_0009", "CUST_0003", "CUST_0004"]})
+    links = pd.DataFrame(
+        {
+            "till_customer_id": ["L1", "L1", "L1", "CUST_0003", None],
+            "camera_customer_id": ["CUST_0001", "CUST_0001", "CUST_0009", "CUST_0003", "CUST_0004"],
+        }
+    )
     got = mark_agreement(links)["agrees_with_till"].tolist()
     assert got == [True, True, False, True, None]
 
 
 def frames_for(times_brightness):
-    return pd.DataFrame([{"time": T(t), "brightness": b, "motion_score": m, "faces": f} for t, b, m, f in times_brightness])
+    return pd.DataFrame(
+        [{"time": T(t), "brightness": b, "motion_score": m, "faces": f} for t, b, m, f in times_brightness]
+    )
 
 
 def test_shop_hours_from_the_lighting_step():
-    f = frames_for([("06:59:50", 12, 1.0, 0), ("06:59:55", 12, 0.0, 0), ("07:00:00", 150, 0.4, 0), ("07:00:05", 151, 0.0, 0),
-                    ("12:00:00", 149, 0.2, 1), ("20:59:55", 150, 0.0, 0), ("21:00:00", 11, 0.5, 0), ("21:00:05", 12, 0.0, 0)])
+    f = frames_for(
+        [
+            ("06:59:50", 12, 1.0, 0),
+            ("06:59:55", 12, 0.0, 0),
+            ("07:00:00", 150, 0.4, 0),
+            ("07:00:05", 151, 0.0, 0),
+            ("12:00:00", 149, 0.2, 1),
+            ("20:59:55", 150, 0.0, 0),
+            ("21:00:00", 11, 0.5, 0),
+            ("21:00:05", 12, 0.0, 0),
+        ]
+    )
     h = detect_shop_hours(f)
     assert h.method == "lighting" and h.opening == T("07:00:00") and h.closing == T("21:00:00") and h.confidence > 0.8
 
 
 def test_shop_hours_fall_back_to_activity_without_a_lighting_step():
-    f = frames_for([("08:00:00", 150, 1.0, 0), ("08:00:05", 150, 0.0, 0), ("08:10:00", 151, 0.02, 1), ("19:40:00", 150, 0.03, 0), ("19:50:00", 150, 0.0, 0)])
+    f = frames_for(
+        [
+            ("08:00:00", 150, 1.0, 0),
+            ("08:00:05", 150, 0.0, 0),
+            ("08:10:00", 151, 0.02, 1),
+            ("19:40:00", 150, 0.03, 0),
+            ("19:50:00", 150, 0.0, 0),
+        ]
+    )
     h = detect_shop_hours(f)
     assert (h.method, h.opening, h.closing, h.confidence) == ("activity", T("08:10:00"), T("19:40:00"), 0.5)
     assert detect_shop_hours(f.iloc[0:0]).method == "none"
@@ -87,8 +134,26 @@ def test_staffing_table_measures_arrivals_and_staff_present():
         base = datetime.combine(d, datetime.min.time())
         for k in range(10):
             e = base + timedelta(hours=8, minutes=5 * k)
-            rows.append({"day": d, "customer_id": f"C{k}", "entry_time": e, "exit_time": e + timedelta(seconds=90), "duration_seconds": 90.0, "is_staff": False})
-        rows.append({"day": d, "customer_id": "STAFF_a", "entry_time": base + timedelta(hours=7), "exit_time": base + timedelta(hours=20), "duration_seconds": 0.0, "is_staff": True})
+            rows.append(
+                {
+                    "day": d,
+                    "customer_id": f"C{k}",
+                    "entry_time": e,
+                    "exit_time": e + timedelta(seconds=90),
+                    "duration_seconds": 90.0,
+                    "is_staff": False,
+                }
+            )
+        rows.append(
+            {
+                "day": d,
+                "customer_id": "STAFF_a",
+                "entry_time": base + timedelta(hours=7),
+                "exit_time": base + timedelta(hours=20),
+                "duration_seconds": 0.0,
+                "is_staff": True,
+            }
+        )
     table = staffing_table(pd.DataFrame(rows))
     r = table[(table.weekday == 0) & (table.hour == 8)].iloc[0]
     assert r.arrivals_per_hour == 10 and r.mean_service_s == 90 and r.staff_present == 1 and r.weeks_observed == 2

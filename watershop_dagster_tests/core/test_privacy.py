@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from watershop_dagster.core.layout import DataLayout
-from watershop_dagster.core.privacy import RetentionRules, apply_retention, audit_log, forget_customer
+from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, audit_log, forget_customer
+from watershop_dagster.core.storage.layout import DataLayout
 
 D_OLD, D_NEW = date(2024, 5, 1), date(2024, 5, 10)
 
@@ -20,19 +20,69 @@ def stored(warehouse, tmp_path):
         crops[day] = [folder / f"f{i}.jpg" for i in range(2)]
         for p in crops[day]:
             p.write_bytes(b"jpeg")
-        warehouse.replace_partition("face_detections", day, pd.DataFrame({"detection_id": [f"{day}/d{i}" for i in range(2)], "crop_path": [str(p) for p in crops[day]],
-                                                                          "usable": [True, True]}))
-        warehouse.replace_partition("face_embeddings", day, pd.DataFrame({"detection_id": [f"{day}/d{i}" for i in range(2)],
-                                                                          "embedding": [np.ones(512, np.float32).tolist()] * 2}))
-        warehouse.replace_partition("face_tracks", day, pd.DataFrame({"track_id": [f"{day}/T1", f"{day}/T2"], "best_crop_path": [str(crops[day][0]), str(crops[day][1])],
-                                                                      "detection_ids": [[f"{day}/d0"], [f"{day}/d1"]],
-                                                                      "embedding": [np.ones(512, np.float32).tolist()] * 2}))
-        warehouse.replace_partition("track_identities", day, pd.DataFrame({"track_id": [f"{day}/T1", f"{day}/T2"], "customer_id": ["CUST_0001", "CUST_0002"]}))
-        warehouse.replace_partition("customer_registry", day, pd.DataFrame({"customer_id": ["CUST_0001", "CUST_0002"], "is_staff": [False, False],
-                                                                            "centroid": [np.ones(512, np.float32).tolist()] * 2,
-                                                                            "best_crop_path": [str(crops[day][0]), str(crops[day][1])], "visit_count": [1, 1]}))
-        warehouse.replace_partition("visit_log", day, pd.DataFrame({"visit_id": [f"{day}/V1", f"{day}/V2"], "customer_id": ["CUST_0001", "CUST_0002"],
-                                                                    "best_crop_path": [str(crops[day][0]), str(crops[day][1])], "is_staff": [False, False]}))
+        warehouse.replace_partition(
+            "face_detections",
+            day,
+            pd.DataFrame(
+                {
+                    "detection_id": [f"{day}/d{i}" for i in range(2)],
+                    "crop_path": [str(p) for p in crops[day]],
+                    "usable": [True, True],
+                }
+            ),
+        )
+        warehouse.replace_partition(
+            "face_embeddings",
+            day,
+            pd.DataFrame(
+                {
+                    "detection_id": [f"{day}/d{i}" for i in range(2)],
+                    "embedding": [np.ones(512, np.float32).tolist()] * 2,
+                }
+            ),
+        )
+        warehouse.replace_partition(
+            "face_tracks",
+            day,
+            pd.DataFrame(
+                {
+                    "track_id": [f"{day}/T1", f"{day}/T2"],
+                    "best_crop_path": [str(crops[day][0]), str(crops[day][1])],
+                    "detection_ids": [[f"{day}/d0"], [f"{day}/d1"]],
+                    "embedding": [np.ones(512, np.float32).tolist()] * 2,
+                }
+            ),
+        )
+        warehouse.replace_partition(
+            "track_identities",
+            day,
+            pd.DataFrame({"track_id": [f"{day}/T1", f"{day}/T2"], "customer_id": ["CUST_0001", "CUST_0002"]}),
+        )
+        warehouse.replace_partition(
+            "customer_registry",
+            day,
+            pd.DataFrame(
+                {
+                    "customer_id": ["CUST_0001", "CUST_0002"],
+                    "is_staff": [False, False],
+                    "centroid": [np.ones(512, np.float32).tolist()] * 2,
+                    "best_crop_path": [str(crops[day][0]), str(crops[day][1])],
+                    "visit_count": [1, 1],
+                }
+            ),
+        )
+        warehouse.replace_partition(
+            "visit_log",
+            day,
+            pd.DataFrame(
+                {
+                    "visit_id": [f"{day}/V1", f"{day}/V2"],
+                    "customer_id": ["CUST_0001", "CUST_0002"],
+                    "best_crop_path": [str(crops[day][0]), str(crops[day][1])],
+                    "is_staff": [False, False],
+                }
+            ),
+        )
     return warehouse, layout, crops
 
 
@@ -41,8 +91,12 @@ def test_retention_deletes_old_crops_and_purges_old_embeddings_only(stored):
     result = apply_retention(wh, layout, date(2024, 5, 11), RetentionRules(crop_days=7, embedding_grace_days=2))
     assert result.crop_folders_deleted == [D_OLD.isoformat()] and result.embeddings_purged == 2
     assert not layout.crops_dir(D_OLD).exists() and all(p.exists() for p in crops[D_NEW])
-    assert wh.query("SELECT count(*) n FROM face_detections WHERE day = ? AND crop_path IS NOT NULL", [D_OLD])["n"][0] == 0
-    assert wh.query("SELECT count(*) n FROM visit_log WHERE day = ? AND best_crop_path IS NOT NULL", [D_NEW])["n"][0] == 2
+    assert (
+        wh.query("SELECT count(*) n FROM face_detections WHERE day = ? AND crop_path IS NOT NULL", [D_OLD])["n"][0] == 0
+    )
+    assert (
+        wh.query("SELECT count(*) n FROM visit_log WHERE day = ? AND best_crop_path IS NOT NULL", [D_NEW])["n"][0] == 2
+    )
     assert wh.query("SELECT count(*) n FROM face_embeddings")["n"][0] == 2  # only the recent day's remain
     # Identity still works: track means and registry centroids are kept.
     assert wh.query("SELECT count(*) n FROM face_tracks WHERE embedding IS NOT NULL")["n"][0] == 4
@@ -55,9 +109,14 @@ def test_forget_erases_one_person_everywhere_and_keeps_counts(stored):
     assert (result.embeddings_deleted, result.crops_deleted, result.tracks, result.visits_kept) == (2, 2, 2, 2)
     assert not crops[D_OLD][0].exists() and not crops[D_NEW][0].exists() and crops[D_NEW][1].exists()
     reg = wh.query("SELECT customer_id, centroid, best_crop_path FROM customer_registry ORDER BY customer_id")
-    assert reg[reg.customer_id == "CUST_0001"]["centroid"].isna().all() and reg[reg.customer_id == "CUST_0002"]["centroid"].notna().all()
+    assert (
+        reg[reg.customer_id == "CUST_0001"]["centroid"].isna().all()
+        and reg[reg.customer_id == "CUST_0002"]["centroid"].notna().all()
+    )
     assert wh.query("SELECT count(*) n FROM face_embeddings WHERE detection_id LIKE '%d0'")["n"][0] == 0
-    assert wh.query("SELECT count(*) n FROM face_tracks WHERE track_id LIKE '%T1' AND embedding IS NOT NULL")["n"][0] == 0
+    assert (
+        wh.query("SELECT count(*) n FROM face_tracks WHERE track_id LIKE '%T1' AND embedding IS NOT NULL")["n"][0] == 0
+    )
     assert wh.query("SELECT count(*) n FROM visit_log WHERE customer_id = 'CUST_0001'")["n"][0] == 2
     log = audit_log(wh)
     assert log["customer_id"].tolist() == ["CUST_0001"] and log["requested_by"].tolist() == ["owner"]

@@ -5,31 +5,59 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from watershop_dagster.core.sql_models import default_sql_folder, load_model, load_models
+from watershop_dagster.core.storage.sql_models import default_sql_folder, load_model, load_models
 
 D1, D2, D3 = date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1)
 
 
 def tx(tid, ts, cust, mode, size, n, status="Paid"):
     litres = int(size[:-1])
-    return {"transaction_id": tid, "timestamp": datetime.fromisoformat(ts), "customer_id": cust, "payment_mode": mode,
-            "can_size": size, "number_of_cans": n, "litres": n * litres, "amount": float(n * litres), "payment_status": status,
-            "source_file": "f", "line_number": 2}
+    return {
+        "transaction_id": tid,
+        "timestamp": datetime.fromisoformat(ts),
+        "customer_id": cust,
+        "payment_mode": mode,
+        "can_size": size,
+        "number_of_cans": n,
+        "litres": n * litres,
+        "amount": float(n * litres),
+        "payment_status": status,
+        "source_file": "f",
+        "line_number": 2,
+    }
 
 
 @pytest.fixture
 def shop(warehouse):
     by_day = {
-        D1: [tx("a", "2024-01-30 08:10:00", "L1", "Cash", "20L", 2), tx("b", "2024-01-30 08:50:00", None, "UPI", "10L", 1),
-             tx("c", "2024-01-30 18:05:00", "L2", "Cash", "20L", 1, "Unpaid")],
-        D2: [tx("d", "2024-01-31 07:30:00", "L2", "Coins", "10L", 3, "Unpaid"), tx("e", "2024-01-31 19:00:00", "L1", "UPI", "20L", 1)],
+        D1: [
+            tx("a", "2024-01-30 08:10:00", "L1", "Cash", "20L", 2),
+            tx("b", "2024-01-30 08:50:00", None, "UPI", "10L", 1),
+            tx("c", "2024-01-30 18:05:00", "L2", "Cash", "20L", 1, "Unpaid"),
+        ],
+        D2: [
+            tx("d", "2024-01-31 07:30:00", "L2", "Coins", "10L", 3, "Unpaid"),
+            tx("e", "2024-01-31 19:00:00", "L1", "UPI", "20L", 1),
+        ],
         D3: [tx("f", "2024-02-01 09:00:00", "L2", "Cash", "20L", 1, "Unpaid")],
     }
     for day, rows in by_day.items():
         warehouse.replace_partition("transactions", day, pd.DataFrame(rows))
         # A till-only shop: no visits, so every sale keeps the till's customer_id.
-        links = pd.DataFrame([{"transaction_id": r["transaction_id"], "timestamp": r["timestamp"], "till_customer_id": r["customer_id"],
-                               "customer_id": r["customer_id"], "confidence": 0.0, "ambiguous": False, "candidates": 0} for r in rows])
+        links = pd.DataFrame(
+            [
+                {
+                    "transaction_id": r["transaction_id"],
+                    "timestamp": r["timestamp"],
+                    "till_customer_id": r["customer_id"],
+                    "customer_id": r["customer_id"],
+                    "confidence": 0.0,
+                    "ambiguous": False,
+                    "candidates": 0,
+                }
+                for r in rows
+            ]
+        )
         warehouse.replace_partition("transaction_links", day, links)
         warehouse.replace_partition("visit_log", day, pd.DataFrame())
     return warehouse
@@ -64,7 +92,14 @@ def test_daily_revenue_and_rerun_is_idempotent(shop):
     got = run(shop, "daily_revenue", D1)
     assert len(got) == 1
     r = got.iloc[0]
-    assert (r.transactions, r.cans, r.litres, r.billed_amount, r.revenue, r.unpaid_amount) == (3, 4, 70, 70.0, 50.0, 20.0)
+    assert (r.transactions, r.cans, r.litres, r.billed_amount, r.revenue, r.unpaid_amount) == (
+        3,
+        4,
+        70,
+        70.0,
+        50.0,
+        20.0,
+    )
 
 
 def test_unpaid(shop):
@@ -116,14 +151,36 @@ def test_monthly_and_quarterly_revenue(shop):
 def visits(warehouse):
     def v(day, cid, entry, dur, staff=False):
         e = datetime.fromisoformat(f"{day} {entry}")
-        return {"visit_id": f"{day}/{cid}/{entry}", "customer_id": cid, "entry_time": e, "exit_time": e + pd.Timedelta(seconds=dur),
-                "duration_seconds": float(dur), "faces_seen": 5, "tracks": 1, "is_staff": staff}
-    warehouse.replace_partition("visit_log", D1, pd.DataFrame([v(D1, "CUST_0001", "08:00:00", 30), v(D1, "CUST_0002", "08:40:00", 10),
-                                                                v(D1, "STAFF_x", "07:00:00", 3600, True)]))
-    warehouse.replace_partition("visit_log", D2, pd.DataFrame([v(D2, "CUST_0001", "18:00:00", 20), v(D2, "CUST_0001", "19:00:00", 20)]))
+        return {
+            "visit_id": f"{day}/{cid}/{entry}",
+            "customer_id": cid,
+            "entry_time": e,
+            "exit_time": e + pd.Timedelta(seconds=dur),
+            "duration_seconds": float(dur),
+            "faces_seen": 5,
+            "tracks": 1,
+            "is_staff": staff,
+        }
+
+    warehouse.replace_partition(
+        "visit_log",
+        D1,
+        pd.DataFrame(
+            [
+                v(D1, "CUST_0001", "08:00:00", 30),
+                v(D1, "CUST_0002", "08:40:00", 10),
+                v(D1, "STAFF_x", "07:00:00", 3600, True),
+            ]
+        ),
+    )
+    warehouse.replace_partition(
+        "visit_log", D2, pd.DataFrame([v(D2, "CUST_0001", "18:00:00", 20), v(D2, "CUST_0001", "19:00:00", 20)])
+    )
     reg = lambda cid, new: {"customer_id": cid, "is_staff": False, "is_new": new}
     warehouse.replace_partition("customer_registry", D1, pd.DataFrame([reg("CUST_0001", True), reg("CUST_0002", True)]))
-    warehouse.replace_partition("customer_registry", D2, pd.DataFrame([reg("CUST_0001", False), reg("CUST_0003", True)]))
+    warehouse.replace_partition(
+        "customer_registry", D2, pd.DataFrame([reg("CUST_0001", False), reg("CUST_0003", True)])
+    )
     return warehouse
 
 
@@ -146,30 +203,80 @@ def test_visit_models(visits):
 
 def test_camera_fills_the_customer_the_till_left_blank(shop):
     # Sale "b" had no till customer; the camera saw CUST_0005 at the counter.
-    shop.replace_partition("visit_log", D1, pd.DataFrame([{"visit_id": "V1", "customer_id": "CUST_0005", "entry_time": datetime(2024, 1, 30, 8, 49),
-                                                             "exit_time": datetime(2024, 1, 30, 8, 51), "duration_seconds": 120.0, "is_staff": False,
-                                                             "best_crop_path": "crop.jpg"}]))
+    shop.replace_partition(
+        "visit_log",
+        D1,
+        pd.DataFrame(
+            [
+                {
+                    "visit_id": "V1",
+                    "customer_id": "CUST_0005",
+                    "entry_time": datetime(2024, 1, 30, 8, 49),
+                    "exit_time": datetime(2024, 1, 30, 8, 51),
+                    "duration_seconds": 120.0,
+                    "is_staff": False,
+                    "best_crop_path": "crop.jpg",
+                }
+            ]
+        ),
+    )
     links = shop.query("SELECT * EXCLUDE (day) FROM transaction_links WHERE day = ?", [D1])
-    links.loc[links.transaction_id == "b", ["visit_id", "camera_customer_id", "customer_id", "confidence"]] = ["V1", "CUST_0005", "CUST_0005", 1.0]
+    links.loc[links.transaction_id == "b", ["visit_id", "camera_customer_id", "customer_id", "confidence"]] = [
+        "V1",
+        "CUST_0005",
+        "CUST_0005",
+        1.0,
+    ]
     shop.replace_partition("transaction_links", D1, links)
     spent = run(shop, "total_spent").set_index("customer_id")
     assert spent.loc["CUST_0005", "billed_amount"] == 10.0
 
 
 def test_unpaid_visits_lists_walkouts_and_unpaid_sales(shop):
-    shop.replace_partition("visit_log", D1, pd.DataFrame([
-        {"visit_id": "V1", "customer_id": "CUST_0001", "entry_time": datetime(2024, 1, 30, 18, 4), "exit_time": datetime(2024, 1, 30, 18, 6),
-         "duration_seconds": 120.0, "is_staff": False},
-        {"visit_id": "V2", "customer_id": "CUST_0002", "entry_time": datetime(2024, 1, 30, 12, 0), "exit_time": datetime(2024, 1, 30, 12, 1),
-         "duration_seconds": 60.0, "is_staff": False},
-        {"visit_id": "V3", "customer_id": "STAFF_a", "entry_time": datetime(2024, 1, 30, 7, 0), "exit_time": datetime(2024, 1, 30, 20, 0),
-         "duration_seconds": 46800.0, "is_staff": True}]))
+    shop.replace_partition(
+        "visit_log",
+        D1,
+        pd.DataFrame(
+            [
+                {
+                    "visit_id": "V1",
+                    "customer_id": "CUST_0001",
+                    "entry_time": datetime(2024, 1, 30, 18, 4),
+                    "exit_time": datetime(2024, 1, 30, 18, 6),
+                    "duration_seconds": 120.0,
+                    "is_staff": False,
+                },
+                {
+                    "visit_id": "V2",
+                    "customer_id": "CUST_0002",
+                    "entry_time": datetime(2024, 1, 30, 12, 0),
+                    "exit_time": datetime(2024, 1, 30, 12, 1),
+                    "duration_seconds": 60.0,
+                    "is_staff": False,
+                },
+                {
+                    "visit_id": "V3",
+                    "customer_id": "STAFF_a",
+                    "entry_time": datetime(2024, 1, 30, 7, 0),
+                    "exit_time": datetime(2024, 1, 30, 20, 0),
+                    "duration_seconds": 46800.0,
+                    "is_staff": True,
+                },
+            ]
+        ),
+    )
     links = shop.query("SELECT * EXCLUDE (day) FROM transaction_links WHERE day = ?", [D1])
     links.loc[links.transaction_id == "c", ["visit_id", "camera_customer_id"]] = ["V1", "CUST_0001"]
     shop.replace_partition("transaction_links", D1, links)
     got = run(shop, "unpaid_visits", D1)
-    assert sorted(zip(got["kind"], got["visit_id"].fillna("-"))) == [("unpaid sale", "V1"), ("walk-out (no sale)", "V2")]
-    assert got[got.kind == "unpaid sale"]["customer_id"].item() == "L2" and got[got.kind == "unpaid sale"]["amount"].item() == 20.0
+    assert sorted(zip(got["kind"], got["visit_id"].fillna("-"))) == [
+        ("unpaid sale", "V1"),
+        ("walk-out (no sale)", "V2"),
+    ]
+    assert (
+        got[got.kind == "unpaid sale"]["customer_id"].item() == "L2"
+        and got[got.kind == "unpaid sale"]["amount"].item() == 20.0
+    )
 
 
 def test_peak_hours(visits):
@@ -177,7 +284,11 @@ def test_peak_hours(visits):
         run(visits, name, D2)
     visits.replace_partition("transactions", D2, pd.DataFrame([tx("z", "2024-01-31 18:10:00", None, "Cash", "20L", 1)]))
     run(visits, "traffic_per_hour", D2)
-    visits.replace_partition("shop_hours", D2, pd.DataFrame([{"open_time": datetime(2024, 1, 31, 7, 0), "close_time": datetime(2024, 1, 31, 20, 30)}]))
+    visits.replace_partition(
+        "shop_hours",
+        D2,
+        pd.DataFrame([{"open_time": datetime(2024, 1, 31, 7, 0), "close_time": datetime(2024, 1, 31, 20, 30)}]),
+    )
     got = run(visits, "peak_hours", D2).set_index("hour")
     assert got["is_peak"][got["is_peak"]].index.tolist() == [18, 19]
     assert got.loc[10, "is_idle"] and not got.loc[18, "is_idle"] and not got.loc[3, "is_idle"]

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from watershop_dagster.core.till import PriceList, TillFileError, parse_till_csv
+from watershop_dagster.core.till.records import PriceList, TillFileError, parse_till_csv
 
 DAY = date(2024, 3, 5)
 HEADER = "transaction_id,timestamp,customer_id,payment_mode,can_size,number_of_cans,amount,payment_status\n"
@@ -53,8 +53,11 @@ def test_bad_rows_are_rejected_with_reason_and_good_rows_kept(row, reason):
 
 
 def test_duplicate_ids_within_and_across_days():
-    r = parse(HEADER + "T1,2024-03-05 08:00:00,,Cash,20L,1,20,Paid\nT1,2024-03-05 09:00:00,,Cash,20L,1,20,Paid\nT9,2024-03-05 09:00:00,,UPI,20L,1,20,Paid\n",
-              known_ids={"T9": date(2024, 3, 4)})
+    r = parse(
+        HEADER
+        + "T1,2024-03-05 08:00:00,,Cash,20L,1,20,Paid\nT1,2024-03-05 09:00:00,,Cash,20L,1,20,Paid\nT9,2024-03-05 09:00:00,,UPI,20L,1,20,Paid\n",
+        known_ids={"T9": date(2024, 3, 4)},
+    )
     assert list(r.transactions["transaction_id"]) == ["T1"]
     reasons = list(r.rejects["reason"])
     assert "first on line 2" in reasons[0]
@@ -70,7 +73,11 @@ def test_bom_semicolons_extra_and_missing_optional_columns():
 
 
 def test_non_utf8_line_is_rejected_alone():
-    data = HEADER.encode() + b"T1,2024-03-05 08:00:00,,Cash,20L,1,20,Paid\n" + b"T2,2024-03-05 08:00:00,Caf\xe9,Cash,20L,1,20,Paid\n"
+    data = (
+        HEADER.encode()
+        + b"T1,2024-03-05 08:00:00,,Cash,20L,1,20,Paid\n"
+        + b"T2,2024-03-05 08:00:00,Caf\xe9,Cash,20L,1,20,Paid\n"
+    )
     r = parse(data)
     assert list(r.transactions["transaction_id"]) == ["T1"]
     assert "not valid UTF-8" in r.rejects.iloc[0]["reason"] and r.rejects.iloc[0]["line_number"] == 3

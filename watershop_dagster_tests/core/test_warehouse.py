@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from watershop_dagster.core.schemas import FACE_EMBEDDINGS
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.storage.schemas import FACE_EMBEDDINGS
+from watershop_dagster.core.storage.warehouse import Warehouse
 
 D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
 
@@ -36,7 +36,9 @@ def test_failed_write_leaves_previous_day_intact(warehouse):
 def test_several_tables_are_replaced_together_or_not_at_all(warehouse):
     warehouse.replace_partitions(D1, {"a": rows(2), "b": rows(2)})
     with pytest.raises(duckdb.Error):
-        warehouse.replace_partitions(D1, {"a": rows(5), "b": pd.DataFrame({"transaction_id": ["X"], "amount": ["bad"]})})
+        warehouse.replace_partitions(
+            D1, {"a": rows(5), "b": pd.DataFrame({"transaction_id": ["X"], "amount": ["bad"]})}
+        )
     assert warehouse.query("SELECT count(*) n FROM a")["n"][0] == 2
 
 
@@ -50,7 +52,15 @@ def test_new_column_is_added_without_touching_old_partitions(warehouse):
 
 def test_embeddings_are_fixed_size_float_arrays(warehouse):
     vec = np.random.default_rng(0).normal(size=512).astype(np.float32)
-    df = pd.DataFrame({"detection_id": ["d"], "time": [pd.Timestamp("2024-01-01 10:00")], "camera": ["c"], "quality": [0.9], "embedding": [vec.tolist()]})
+    df = pd.DataFrame(
+        {
+            "detection_id": ["d"],
+            "time": [pd.Timestamp("2024-01-01 10:00")],
+            "camera": ["c"],
+            "quality": [0.9],
+            "embedding": [vec.tolist()],
+        }
+    )
     warehouse.replace_partition("face_embeddings", D1, df, FACE_EMBEDDINGS)
     got = warehouse.query("SELECT typeof(embedding) t, embedding FROM face_embeddings")
     assert got["t"][0] == "FLOAT[512]"

@@ -1,18 +1,28 @@
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
-from watershop_dagster.core.warehouse import Warehouse
-from watershop_dagster_tests.defs.conftest import FIRST_DAY, resources_for, till_only_world
+from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster_tests.support import FIRST_DAY, resources_for, till_only_world
 
-TABLES = ["transactions", "transaction_rejects", "daily_revenue", "payment_summary", "traffic_per_hour", "repeat_defaulters", "visit_log"]
+TABLES = [
+    "transactions",
+    "transaction_rejects",
+    "daily_revenue",
+    "payment_summary",
+    "traffic_per_hour",
+    "repeat_defaulters",
+    "visit_log",
+]
 
 
 def run_day(defs, instance, day):
-    return defs.resolve_job_def("daily_job").execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
+    return defs.resolve_job_def("daily_job").execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False
+    )
 
 
 def snapshot(wh: Warehouse, day) -> dict[str, pd.DataFrame]:
@@ -75,14 +85,18 @@ def test_a_file_that_is_not_csv_fails_only_its_day(defs, instance, data_dir):
     message = next(e for e in failed.all_events if e.is_step_failure).event_specific_data.error.message
     assert f"transactions/{days[0]}.csv" in message and "not a CSV" in message
     wh = Warehouse(data_dir / "warehouse.duckdb")
-    assert wh.query("SELECT count(*) n FROM transactions WHERE day = ?", [days[0]])["n"][0] > 0  # nothing stored was lost
+    assert (
+        wh.query("SELECT count(*) n FROM transactions WHERE day = ?", [days[0]])["n"][0] > 0
+    )  # nothing stored was lost
     assert run_day(defs, instance, days[1]).success
 
 
 def test_missing_till_file_is_an_empty_day(defs, instance, data_dir):
     (data_dir / "transactions").mkdir(parents=True)
     assert run_day(defs, instance, FIRST_DAY).success
-    assert Warehouse(data_dir / "warehouse.duckdb").query("SELECT transactions FROM daily_revenue")["transactions"].tolist() == [0]
+    assert Warehouse(data_dir / "warehouse.duckdb").query("SELECT transactions FROM daily_revenue")[
+        "transactions"
+    ].tolist() == [0]
 
 
 def test_daily_schedule_requests_the_day_that_just_closed(defs):
@@ -99,7 +113,11 @@ def _run_partition(data_dir, day):
 
     defs = build_definitions(resources_for(data_dir))
     with dg.instance_for_test() as inst:
-        return defs.resolve_job_def("daily_job").execute_in_process(partition_key=day, instance=inst, raise_on_error=False).success
+        return (
+            defs.resolve_job_def("daily_job")
+            .execute_in_process(partition_key=day, instance=inst, raise_on_error=False)
+            .success
+        )
 
 
 def test_concurrent_runs_do_not_fail_on_the_warehouse_lock(data_dir):

@@ -1,7 +1,3 @@
-import json
-import os
-import shutil
-from datetime import date
 
 import dagster as dg
 

@@ -2,7 +2,6 @@
 nothing stored is lost."""
 
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -13,8 +12,8 @@ from datetime import date
 import cv2
 import numpy as np
 
-from watershop_dagster.core.demo_world import demo_cast, write_world
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.sim.world import demo_cast, write_world
 from watershop_dagster_tests.core.test_footage import write_video
 from watershop_dagster_tests.e2e.test_footage_to_visits import run_days
 
@@ -49,8 +48,10 @@ def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
     write_video(folder / "cam1_235950.mp4", frames=200, fps=10.0)  # runs 20 s past midnight
     till = tmp_path / "transactions" / f"{DAY}.csv"
     good_rows = till.read_text().splitlines()
-    till.write_bytes(("\ufeff" + "\n".join(good_rows) + "\nBAD1,2024-04-01 25:00:00,,Cash,20L,1,20,Paid\n").encode()
-                     + b"BAD2,2024-04-01 10:00:00,Jos\xe9,Cash,20L,1,20,Paid\n")
+    till.write_bytes(
+        ("\ufeff" + "\n".join(good_rows) + "\nBAD1,2024-04-01 25:00:00,,Cash,20L,1,20,Paid\n").encode()
+        + b"BAD2,2024-04-01 10:00:00,Jos\xe9,Cash,20L,1,20,Paid\n"
+    )
     wh = run_days(tmp_path, [DAY])
     manifest = wh.query("SELECT file, status, error, end_time FROM footage_manifest").set_index("file")
     err = lambda name: manifest.loc[f"footage/{DAY}/{name}", "error"]
@@ -60,7 +61,9 @@ def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
     assert "0 fps" in err("cam1_050300.avi")
     assert "no start time" in err("lobby.mp4")
     assert str(manifest.loc[f"footage/{DAY}/cam1_235950.mp4", "end_time"]).startswith("2024-04-02 00:00:10")
-    assert wh.query("SELECT count(*) n FROM visit_log WHERE NOT is_staff")["n"][0] == 3  # the good footage still gave every visit
+    assert (
+        wh.query("SELECT count(*) n FROM visit_log WHERE NOT is_staff")["n"][0] == 3
+    )  # the good footage still gave every visit
     rejects = wh.query("SELECT transaction_id, line_number, reason FROM transaction_rejects ORDER BY line_number")
     assert rejects["transaction_id"].tolist()[-2:] == ["BAD1", None] or "BAD1" in rejects["transaction_id"].tolist()
     assert any("not valid UTF-8" in r for r in rejects["reason"]) and any("timestamp" in r for r in rejects["reason"])
@@ -70,14 +73,24 @@ def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
 def test_killed_mid_day_leaves_the_warehouse_consistent_and_rerun_completes(tmp_path, engine):
     days = [DAY, date(2024, 4, 2)]
     write_world(tmp_path, days, demo_cast(engine), visits_per_day=4)
-    env = {**os.environ, "WATERSHOP_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dh"), "WATERSHOP_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "WATERSHOP_DATA_DIR": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path / "dh"),
+        "WATERSHOP_LOG_LEVEL": "WARNING",
+    }
     cli = [sys.executable, "-m", "watershop_dagster.cli", "materialize"]
     assert subprocess.run(cli + ["--day", str(days[0])], env=env, capture_output=True).returncode == 0
     wh = Warehouse(tmp_path / "warehouse.duckdb")
     before = wh.query("SELECT * FROM visit_log ORDER BY visit_id")
     # Re-run day 1 and day 2 and kill the process while it works on footage.
-    proc = subprocess.Popen(cli + ["--from", str(days[0]), "--to", str(days[1])], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cli + ["--from", str(days[0]), "--to", str(days[1])],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     time.sleep(12)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -85,9 +98,13 @@ def test_killed_mid_day_leaves_the_warehouse_consistent_and_rerun_completes(tmp_
     after_kill = wh.query("SELECT * FROM visit_log WHERE day = ? ORDER BY visit_id", [days[0]])
     assert after_kill[["visit_id", "customer_id"]].equals(before[["visit_id", "customer_id"]])
     assert wh.query("SELECT count(*) n FROM transactions WHERE day = ?", [days[0]])["n"][0] > 0
-    rerun = subprocess.run(cli + ["--from", str(days[0]), "--to", str(days[1])], env=env, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        cli + ["--from", str(days[0]), "--to", str(days[1])], env=env, capture_output=True, text=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stdout[-2000:]
-    assert "released run" in rerun.stdout  # the killed run's warehouse-pool slot was given back, or this run would wait forever
+    assert (
+        "released run" in rerun.stdout
+    )  # the killed run's warehouse-pool slot was given back, or this run would wait forever
     final = wh.query("SELECT * FROM visit_log WHERE day = ? ORDER BY visit_id", [days[0]])
     assert final[["visit_id", "customer_id", "entry_time"]].equals(before[["visit_id", "customer_id", "entry_time"]])
     assert wh.query("SELECT count(DISTINCT day) n FROM visit_log")["n"][0] == 2

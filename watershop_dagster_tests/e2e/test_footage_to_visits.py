@@ -7,11 +7,11 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from watershop_dagster.core.demo_world import demo_cast, eval_cast, write_world
-from watershop_dagster.core.evaluation import load_truth, score_links, score_shop_hours, score_visits
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
-from watershop_dagster_tests.defs.conftest import resources_for
+from watershop_dagster.evaluation.scoring import load_truth, score_links, score_shop_hours, score_visits
+from watershop_dagster.sim.world import demo_cast, eval_cast, write_world
+from watershop_dagster_tests.support import resources_for
 
 DAY = date(2024, 4, 1)
 
@@ -20,7 +20,9 @@ def run_days(data_dir, days):
     defs = build_definitions(resources_for(data_dir))
     with dg.instance_for_test() as instance:
         for d in days:
-            result = defs.resolve_job_def("daily_job").execute_in_process(partition_key=d.isoformat(), instance=instance, raise_on_error=False)
+            result = defs.resolve_job_def("daily_job").execute_in_process(
+                partition_key=d.isoformat(), instance=instance, raise_on_error=False
+            )
             assert result.success, f"{d} failed"
         assert defs.resolve_job_def("cross_day_job").execute_in_process(instance=instance).success
     return Warehouse(data_dir / "warehouse.duckdb")
@@ -38,9 +40,13 @@ def test_demo_days_give_every_visit_with_stable_ids_and_no_staff(tmp_path, engin
     staff = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
     assert staff == ["STAFF_staff_ravi"]
     assert not wh.query("SELECT * FROM daily_visits")["visits"].eq(0).any()
-    returning = wh.query("SELECT returning_customers FROM new_vs_returning WHERE day = ?", [days[1]])["returning_customers"][0]
+    returning = wh.query("SELECT returning_customers FROM new_vs_returning WHERE day = ?", [days[1]])[
+        "returning_customers"
+    ][0]
     assert returning >= 1
-    links = score_links(load_truth(tmp_path / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links"))
+    links = score_links(
+        load_truth(tmp_path / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links")
+    )
     assert links["sales"] > 0 and links["link_accuracy"] == 1.0
     hours = score_shop_hours(tmp_path / "truth", wh.query("SELECT * FROM shop_hours"))
     assert hours["days_scored"] == 2 and hours["opening_error_s_max"] <= 2 and hours["closing_error_s_max"] <= 2

@@ -1,12 +1,11 @@
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date
 
 import cv2
 
-from watershop_dagster.core.demo_world import demo_cast, write_world
+from watershop_dagster.sim.world import demo_cast, write_world
 from watershop_dagster_tests.e2e.test_footage_to_visits import run_days
 
 DAYS = [date(2024, 4, 1), date(2024, 4, 2)]
@@ -17,7 +16,11 @@ def test_forgotten_face_is_not_recognised_again_and_opted_out_faces_are_never_en
     write_world(tmp_path, DAYS, cast, visits_per_day=6)
     truth = {d: json.loads((tmp_path / "truth" / f"{d}.json").read_text())["visits"] for d in DAYS}
     # One customer asked not to be recognised at all: their photo goes in data/optout/.
-    both_days = [p for p in {v["person"] for v in truth[DAYS[0]] if not v["is_staff"]} if p in {v["person"] for v in truth[DAYS[1]]}]
+    both_days = [
+        p
+        for p in {v["person"] for v in truth[DAYS[0]] if not v["is_staff"]}
+        if p in {v["person"] for v in truth[DAYS[1]]}
+    ]
     opted, forgotten_person = both_days[0], both_days[1]
     opted_image = next(c.images[0] for c in cast.customers if c.name == opted)
     (tmp_path / "optout" / opted).mkdir(parents=True)
@@ -27,17 +30,41 @@ def test_forgotten_face_is_not_recognised_again_and_opted_out_faces_are_never_en
     visits = wh.query("SELECT * FROM visit_log WHERE NOT is_staff")
     expected = [v for v in truth[DAYS[0]] if not v["is_staff"] and v["person"] != opted]
     assert len(visits) == len(expected)  # the opted-out person's visits are not there
-    assert wh.query("SELECT count(*) n FROM face_detections WHERE reject_reason = 'opted_out' AND crop_path IS NULL")["n"][0] > 0
+    assert (
+        wh.query("SELECT count(*) n FROM face_detections WHERE reject_reason = 'opted_out' AND crop_path IS NULL")["n"][
+            0
+        ]
+        > 0
+    )
 
     # Forget the customer whose visit came first among forgotten_person's.
     first = next(v for v in expected if v["person"] == forgotten_person)
     row = visits.iloc[(visits["entry_time"] - __import__("pandas").Timestamp(first["entry"])).abs().argmin()]
     old_id = row["customer_id"]
     env = {"WATERSHOP_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dh"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "watershop_dagster.cli", "forget", old_id, "--by", "test", "--reason", "erasure request"],
-                         env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "watershop_dagster.cli",
+            "forget",
+            old_id,
+            "--by",
+            "test",
+            "--reason",
+            "erasure request",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
-    assert wh.query("SELECT count(*) n FROM customer_registry WHERE customer_id = ? AND centroid IS NOT NULL", [old_id])["n"][0] == 0
+    assert (
+        wh.query("SELECT count(*) n FROM customer_registry WHERE customer_id = ? AND centroid IS NOT NULL", [old_id])[
+            "n"
+        ][0]
+        == 0
+    )
     assert wh.query("SELECT requested_by FROM forgotten_customers")["requested_by"].tolist() == ["test"]
 
     run_days(tmp_path, DAYS[1:])

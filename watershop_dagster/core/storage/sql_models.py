@@ -81,4 +81,4 @@ def load_models(folder: Path) -> list[SqlModel]:
 
 def default_sql_folder() -> Path:
     """dbt_like_sql/ at the repository root (beside the package)."""
-    return Path(__file__).resolve().parents[2] / "dbt_like_sql"
+    return Path(__file__).resolve().parents[3] / "dbt_like_sql"

@@ -18,12 +18,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from watershop_dagster.core.schemas import TRANSACTION_REJECTS, TRANSACTIONS
+from watershop_dagster.core.storage.schemas import TRANSACTION_REJECTS, TRANSACTIONS
 
 REQUIRED_COLUMNS = ("transaction_id", "timestamp", "payment_mode", "can_size", "number_of_cans", "amount")
 OPTIONAL_COLUMNS = ("customer_id", "payment_status")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-EXPORT_COLUMNS = ("transaction_id", "timestamp", "customer_id", "payment_mode", "can_size", "number_of_cans", "amount", "payment_status")
+EXPORT_COLUMNS = (
+    "transaction_id",
+    "timestamp",
+    "customer_id",
+    "payment_mode",
+    "can_size",
+    "number_of_cans",
+    "amount",
+    "payment_status",
+)
 
 PAYMENT_MODES = {"cash": "Cash", "upi": "UPI", "coins": "Coins", "coin": "Coins"}
 PAYMENT_STATUSES = {"paid": "Paid", "unpaid": "Unpaid"}
@@ -139,7 +148,9 @@ def parse_till_csv(
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         if not set(columns) & set(KNOWN_COLUMNS):
-            raise TillFileError(f"{file}: not a till CSV: header {header[:80]!r} names none of {', '.join(KNOWN_COLUMNS)}")
+            raise TillFileError(
+                f"{file}: not a till CSV: header {header[:80]!r} names none of {', '.join(KNOWN_COLUMNS)}"
+            )
         raise TillFileError(f"{file}: missing column(s) {', '.join(missing)} (header: {header[:120]!r})")
     extra = [c for c in columns if c not in KNOWN_COLUMNS]
     if extra:
@@ -188,7 +199,9 @@ def _validate(row: dict, day: date, prices: PriceList) -> str | None:
         return f"unknown payment_mode {row['payment_mode']!r} (expected Cash, UPI or Coins)"
     litres = parse_can_size(row["can_size"])
     if litres is None or prices.price(litres) is None:
-        return f"unknown can_size {row['can_size']!r} (price list has {', '.join(f'{k}L' for k in prices.rupees_per_can)})"
+        return (
+            f"unknown can_size {row['can_size']!r} (price list has {', '.join(f'{k}L' for k in prices.rupees_per_can)})"
+        )
     count = _parse_number(row["number_of_cans"])
     if count is None or count != int(count):
         return f"number_of_cans {row['number_of_cans']!r} is not a whole number"
@@ -231,11 +244,15 @@ def _frame(rows: list[dict], schema) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols) if rows else _empty(cols)
 
 
-def read_till_file(path: Path, day: date, prices: PriceList | None = None, known_ids=None, display_name: str | None = None) -> TillParseResult:
+def read_till_file(
+    path: Path, day: date, prices: PriceList | None = None, known_ids=None, display_name: str | None = None
+) -> TillParseResult:
     """A missing file is an empty day (the shop was closed, or the till exported nothing)."""
     name = display_name or path.name
     if not path.exists():
-        return TillParseResult(_empty(TRANSACTIONS.column_names), _frame([], TRANSACTION_REJECTS), [f"no file {name}: empty day"])
+        return TillParseResult(
+            _empty(TRANSACTIONS.column_names), _frame([], TRANSACTION_REJECTS), [f"no file {name}: empty day"]
+        )
     return parse_till_csv(path.read_bytes(), name, day, prices, known_ids)
 
 

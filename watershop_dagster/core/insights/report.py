@@ -68,10 +68,14 @@ def _fmt(v) -> str:
 
 
 def render_html(report: Report, crops: dict[str, bytes] | None = None) -> str:
-    kpis = "".join(f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="v">{html.escape(value)}</div><div class="l">{html.escape(label)}</div></div>'
-                   for label, value in report.kpis)
-    charts = "".join(f'<figure>{_img(png, name.replace("_", " "))}</figure>' for name, png in report.charts.items())
-    tables = "".join(f"<section><h2>{html.escape(title)}</h2>{_table(df, crops)}</section>" for title, df in report.tables)
+    kpis = "".join(
+        f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="v">{html.escape(value)}</div><div class="l">{html.escape(label)}</div></div>'
+        for label, value in report.kpis
+    )
+    charts = "".join(f"<figure>{_img(png, name.replace('_', ' '))}</figure>" for name, png in report.charts.items())
+    tables = "".join(
+        f"<section><h2>{html.escape(title)}</h2>{_table(df, crops)}</section>" for title, df in report.tables
+    )
     notes = "".join(f'<p class="warn">{html.escape(n)}</p>' for n in report.notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -28,8 +28,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from watershop_dagster.core.sampling import DecodedFrame, DecodeReport, FrameSource, OpenCVSampler, changed_mask, changed_share, small_grey_of
-from watershop_dagster.core.tracking import iou
+from watershop_dagster.core.footage.sampling import (
+    DecodedFrame,
+    DecodeReport,
+    FrameSource,
+    OpenCVSampler,
+    changed_mask,
+    changed_share,
+    small_grey_of,
+)
+from watershop_dagster.core.footage.tracking import iou
 
 Region = tuple[int, int, int, int]
 
@@ -253,7 +261,7 @@ class CoarseToFineSampler:
                 else:
                     pace = self.probe_interval_s
                 room.learn(look.grey, differs, moved, len(look.frame.seen or []))
-                buffer = buffer[look.packet_at:]
+                buffer = buffer[look.packet_at :]
                 look.packet_at = 0
                 last = look
                 buffer.append(packet)
@@ -262,7 +270,12 @@ class CoarseToFineSampler:
                 yield from self._refine(buffer, last, None, room, step)
 
     def _room_samples(self, container, stream, keyframe_times: list[float]) -> list[np.ndarray]:
-        picks = sorted({keyframe_times[int(i)] for i in np.linspace(0, len(keyframe_times) - 1, min(self.room_samples, len(keyframe_times)))})
+        picks = sorted(
+            {
+                keyframe_times[int(i)]
+                for i in np.linspace(0, len(keyframe_times) - 1, min(self.room_samples, len(keyframe_times)))
+            }
+        )
         greys = []
         for t in picks:
             container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
@@ -284,10 +297,12 @@ class CoarseToFineSampler:
         yield look.frame  # the consumer fills look.frame.seen
         changed = before is not None and faces_differ(before.frame.seen, look.frame.seen)
         if before is not None and (changed or refine_next):
-            yield from self._refine(buffer[before.packet_at:look.packet_at], before, look, room, step)
+            yield from self._refine(buffer[before.packet_at : look.packet_at], before, look, room, step)
         return changed
 
-    def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int) -> Iterator[DecodedFrame]:
+    def _refine(
+        self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int
+    ) -> Iterator[DecodedFrame]:
         """Every frame of the sample grid strictly between two looks, decoded from the packets between them."""
         lo = start.frame.index
         hi = end.frame.index if end is not None else None

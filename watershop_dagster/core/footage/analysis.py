@@ -16,13 +16,18 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.faces import FaceEngine, FaceObservation
-from watershop_dagster.core.footage import ManifestRow
-from watershop_dagster.core.coarse_to_fine import CoarseToFineSampler
-from watershop_dagster.core.sampling import AnalysisGate, FrameSource, KeyframeScanSampler, MotionMeter, OpenCVSampler
-from watershop_dagster.core.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
-from watershop_dagster.core.tracking import iou
-
+from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
+from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
+from watershop_dagster.core.footage.manifest import ManifestRow
+from watershop_dagster.core.footage.sampling import (
+    AnalysisGate,
+    FrameSource,
+    KeyframeScanSampler,
+    MotionMeter,
+    OpenCVSampler,
+)
+from watershop_dagster.core.footage.tracking import iou
+from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
 
 SAMPLERS: dict[str, Callable[[float], FrameSource]] = {
     "coarse_to_fine": CoarseToFineSampler,  # keyframes every ~2 s, every sampled frame only where faces change
@@ -71,8 +76,14 @@ class StillFaceCache:
       reused vector is at most `reuse_for_s` old: a customer waiting at the counter.
     Frames the sampler marks `fine` (entries, exits, changes of face) always get fresh embeddings."""
 
-    def __init__(self, min_iou: float = 0.85, max_pixel_diff: float = 4.0, steady_iou: float = 0.5,
-                 max_thumb_diff: float = 12.0, reuse_for_s: float = 6.0):
+    def __init__(
+        self,
+        min_iou: float = 0.85,
+        max_pixel_diff: float = 4.0,
+        steady_iou: float = 0.5,
+        max_thumb_diff: float = 12.0,
+        reuse_for_s: float = 6.0,
+    ):
         self.min_iou, self.max_pixel_diff = min_iou, max_pixel_diff
         self.steady_iou, self.max_thumb_diff, self.reuse_for_s = steady_iou, max_thumb_diff, reuse_for_s
         self.previous: list[tuple[FaceObservation, np.ndarray]] = []
@@ -92,9 +103,18 @@ class StillFaceCache:
                 if prev.embedding is None:
                     continue
                 overlap = iou(obs.face.box, prev.face.box)
-                if overlap >= self.min_iou and float(cv2.absdiff(obs.aligned, prev.aligned).mean()) <= self.max_pixel_diff:
+                if (
+                    overlap >= self.min_iou
+                    and float(cv2.absdiff(obs.aligned, prev.aligned).mean()) <= self.max_pixel_diff
+                ):
                     reuse = True
-                elif fine or t is None or prev.embedded_at is None or overlap < self.steady_iou or t - prev.embedded_at > self.reuse_for_s:
+                elif (
+                    fine
+                    or t is None
+                    or prev.embedded_at is None
+                    or overlap < self.steady_iou
+                    or t - prev.embedded_at > self.reuse_for_s
+                ):
                     reuse = False
                 else:
                     thumb = self._thumb(obs) if thumb is None else thumb
@@ -149,7 +169,9 @@ def analyse_day(
         for frame in frames_iter:
             times.decode += time.perf_counter() - t0
             t_motion = time.perf_counter()
-            if frame.quiet or frame.motion is not None:  # the sampler measured it (its frames are not strictly in order)
+            if (
+                frame.quiet or frame.motion is not None
+            ):  # the sampler measured it (its frames are not strictly in order)
                 motion, brightness = frame.motion or 0.0, float(frame.small_grey.mean())
             elif frame.small_grey is not None:
                 motion, brightness = meter.measure(small_grey=frame.small_grey)
@@ -185,20 +207,43 @@ def analyse_day(
                 crop_path = None
                 if crops_dir is not None and reason != "opted_out":
                     crop_file = crops_dir / f"{f.camera}_{Path(f.file).stem}_{frame.index:07d}_{n}.jpg"
-                    cv2.imwrite(str(crop_file), _crop_for_audit(frame.image, obs.face.box), [cv2.IMWRITE_JPEG_QUALITY, 85])
+                    cv2.imwrite(
+                        str(crop_file), _crop_for_audit(frame.image, obs.face.box), [cv2.IMWRITE_JPEG_QUALITY, 85]
+                    )
                     crop_path = str(crop_file)
                 box = obs.face.box
-                det_rows.append({
-                    "detection_id": det_id, "file": f.file, "camera": f.camera, "frame_index": frame.index, "time": when,
-                    "x1": float(box[0]), "y1": float(box[1]), "x2": float(box[2]), "y2": float(box[3]),
-                    "landmarks": obs.face.landmarks.reshape(-1).astype(np.float32).tolist(),
-                    "det_score": obs.face.score, "face_size": obs.face.size, "sharpness": obs.sharpness,
-                    "quality": obs.quality, "usable": embedding is not None, "reject_reason": reason if embedding is None else None,
-                    "crop_path": crop_path,
-                })
+                det_rows.append(
+                    {
+                        "detection_id": det_id,
+                        "file": f.file,
+                        "camera": f.camera,
+                        "frame_index": frame.index,
+                        "time": when,
+                        "x1": float(box[0]),
+                        "y1": float(box[1]),
+                        "x2": float(box[2]),
+                        "y2": float(box[3]),
+                        "landmarks": obs.face.landmarks.reshape(-1).astype(np.float32).tolist(),
+                        "det_score": obs.face.score,
+                        "face_size": obs.face.size,
+                        "sharpness": obs.sharpness,
+                        "quality": obs.quality,
+                        "usable": embedding is not None,
+                        "reject_reason": reason if embedding is None else None,
+                        "crop_path": crop_path,
+                    }
+                )
                 if embedding is not None:
                     faces_found += 1
-                    emb_rows.append({"detection_id": det_id, "time": when, "camera": f.camera, "quality": obs.quality, "embedding": embedding.tolist()})
+                    emb_rows.append(
+                        {
+                            "detection_id": det_id,
+                            "time": when,
+                            "camera": f.camera,
+                            "quality": obs.quality,
+                            "embedding": embedding.tolist(),
+                        }
+                    )
             times.crops += time.perf_counter() - t_crop
             t0 = time.perf_counter()
         report = sampler.report
@@ -211,7 +256,8 @@ def analyse_day(
         progress(
             f"{f.file}: {report.frames_read} frames read, {report.frames_decoded} decoded, {analysed} analysed, {faces_found} usable faces, "
             f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} faces of still people not re-embedded"
-            + (f"; {report.detail}" if report.detail else "") + (f"; {report.error}" if report.error else "")
+            + (f"; {report.detail}" if report.detail else "")
+            + (f"; {report.error}" if report.error else "")
         )
     frames = pd.DataFrame(frame_rows, columns=[c for c in FRAMES.column_names if c != "day"])
     frames = frames.sort_values(["time", "camera", "file", "frame_index"], ignore_index=True)

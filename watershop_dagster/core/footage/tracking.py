@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.schemas import EMBEDDING_DIM, FACE_TRACKS
+from watershop_dagster.core.storage.schemas import EMBEDDING_DIM, FACE_TRACKS
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def build_tracks(detections: pd.DataFrame, embeddings: dict[str, np.ndarray], rules: TrackingRules | None = None) -> list[Track]:
+def build_tracks(
+    detections: pd.DataFrame, embeddings: dict[str, np.ndarray], rules: TrackingRules | None = None
+) -> list[Track]:
     """`detections` needs detection_id, camera, file, frame_index, time, x1..y2, quality, crop_path."""
     rules = rules or TrackingRules()
     finished: list[Track] = []
@@ -110,11 +112,25 @@ def build_tracks(detections: pd.DataFrame, embeddings: dict[str, np.ndarray], ru
                 used_d.add(di)
                 used_t.add(ti)
                 d = dets[di]
-                active[ti].add(d.detection_id, now, np.array([d.x1, d.y1, d.x2, d.y2], np.float32), d.quality, d.crop_path, embeddings.get(d.detection_id))
+                active[ti].add(
+                    d.detection_id,
+                    now,
+                    np.array([d.x1, d.y1, d.x2, d.y2], np.float32),
+                    d.quality,
+                    d.crop_path,
+                    embeddings.get(d.detection_id),
+                )
             for di, d in enumerate(dets):
                 if di not in used_d:
                     tr = Track(str(camera))
-                    tr.add(d.detection_id, now, np.array([d.x1, d.y1, d.x2, d.y2], np.float32), d.quality, d.crop_path, embeddings.get(d.detection_id))
+                    tr.add(
+                        d.detection_id,
+                        now,
+                        np.array([d.x1, d.y1, d.x2, d.y2], np.float32),
+                        d.quality,
+                        d.crop_path,
+                        embeddings.get(d.detection_id),
+                    )
                     active.append(tr)
         finished.extend(active)
     finished.sort(key=lambda t: (t.times[0], t.camera))
@@ -126,19 +142,21 @@ def tracks_frame(day, tracks: list[Track]) -> pd.DataFrame:
     for n, tr in enumerate(tracks, start=1):
         best = int(np.argmax(tr.qualities))
         emb = tr.mean_embedding()
-        rows.append({
-            "track_id": f"{day.isoformat()}/{tr.camera}/T{n:04d}",
-            "camera": tr.camera,
-            "first_time": tr.times[0],
-            "last_time": tr.times[-1],
-            "faces": len(tr.detection_ids),
-            "usable_faces": len(tr.embeddings),
-            "mean_quality": float(np.mean(tr.qualities)),
-            "best_detection_id": tr.detection_ids[best],
-            "best_crop_path": tr.crops[best],
-            "detection_ids": list(tr.detection_ids),
-            "embedding": emb.tolist() if emb is not None else None,
-        })
+        rows.append(
+            {
+                "track_id": f"{day.isoformat()}/{tr.camera}/T{n:04d}",
+                "camera": tr.camera,
+                "first_time": tr.times[0],
+                "last_time": tr.times[-1],
+                "faces": len(tr.detection_ids),
+                "usable_faces": len(tr.embeddings),
+                "mean_quality": float(np.mean(tr.qualities)),
+                "best_detection_id": tr.detection_ids[best],
+                "best_crop_path": tr.crops[best],
+                "detection_ids": list(tr.detection_ids),
+                "embedding": emb.tolist() if emb is not None else None,
+            }
+        )
     cols = [c for c in FACE_TRACKS.column_names if c != "day"]
     return pd.DataFrame(rows, columns=cols)
 

@@ -44,8 +44,16 @@ def load_truth(truth_dir: Path, days: list[str] | None = None) -> pd.DataFrame:
         if days and payload["day"] not in days:
             continue
         for v in payload["visits"]:
-            rows.append({"day": payload["day"], "person": v["person"], "entry": datetime.fromisoformat(v["entry"]),
-                         "exit": datetime.fromisoformat(v["exit"]), "is_staff": v["is_staff"], "transaction_id": v.get("transaction_id")})
+            rows.append(
+                {
+                    "day": payload["day"],
+                    "person": v["person"],
+                    "entry": datetime.fromisoformat(v["entry"]),
+                    "exit": datetime.fromisoformat(v["exit"]),
+                    "is_staff": v["is_staff"],
+                    "transaction_id": v.get("transaction_id"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,14 +112,25 @@ def score_visits(truth: pd.DataFrame, visit_log: pd.DataFrame, min_iou: float = 
     t_labels = [truth_c.loc[ti, "person"] for ti, _, _ in matched_customer]
     p_labels = [pred.loc[pi, "customer_id"] for _, pi, _ in matched_customer]
     bp, br, bf = bcubed(t_labels, p_labels)
-    entry_err = [abs((pred.loc[pi, "entry_time"] - truth_c.loc[ti, "entry"]).total_seconds()) for ti, pi, _ in matched_customer]
-    exit_err = [abs((pred.loc[pi, "exit_time"] - truth_c.loc[ti, "exit"]).total_seconds()) for ti, pi, _ in matched_customer]
+    entry_err = [
+        abs((pred.loc[pi, "entry_time"] - truth_c.loc[ti, "entry"]).total_seconds()) for ti, pi, _ in matched_customer
+    ]
+    exit_err = [
+        abs((pred.loc[pi, "exit_time"] - truth_c.loc[ti, "exit"]).total_seconds()) for ti, pi, _ in matched_customer
+    ]
     return VisitScores(
-        truth_visits=len(truth_c), predicted_visits=len(pred_customers), matched=len(matched_customer),
-        recall=len(matched_customer) / max(len(truth_c), 1), precision=len(matched_customer) / max(len(pred_customers), 1),
-        bcubed_precision=bp, bcubed_recall=br, bcubed_f1=bf,
-        truth_customers=truth_c["person"].nunique(), predicted_customers=pred_customers["customer_id"].nunique(),
-        mean_entry_error_s=sum(entry_err) / max(len(entry_err), 1), mean_exit_error_s=sum(exit_err) / max(len(exit_err), 1),
+        truth_visits=len(truth_c),
+        predicted_visits=len(pred_customers),
+        matched=len(matched_customer),
+        recall=len(matched_customer) / max(len(truth_c), 1),
+        precision=len(matched_customer) / max(len(pred_customers), 1),
+        bcubed_precision=bp,
+        bcubed_recall=br,
+        bcubed_f1=bf,
+        truth_customers=truth_c["person"].nunique(),
+        predicted_customers=pred_customers["customer_id"].nunique(),
+        mean_entry_error_s=sum(entry_err) / max(len(entry_err), 1),
+        mean_exit_error_s=sum(exit_err) / max(len(exit_err), 1),
         customers_labelled_staff=labelled_staff,
     )
 
@@ -140,8 +159,16 @@ def score_links(truth: pd.DataFrame, visit_log: pd.DataFrame, links: pd.DataFram
             owner[pred.loc[pi, "visit_id"]] = truth_c.loc[ti, "person"]
     sale_person = {r.transaction_id: r.person for r in truth_c.itertuples() if isinstance(r.transaction_id, str)}
     judged = links[links["transaction_id"].isin(sale_person)]
-    right = sum(1 for r in judged.itertuples() if isinstance(r.visit_id, str) and owner.get(r.visit_id) == sale_person[r.transaction_id])
-    return {"sales": len(judged), "linked_to_right_person": right, "link_accuracy": round(right / max(len(judged), 1), 4)}
+    right = sum(
+        1
+        for r in judged.itertuples()
+        if isinstance(r.visit_id, str) and owner.get(r.visit_id) == sale_person[r.transaction_id]
+    )
+    return {
+        "sales": len(judged),
+        "linked_to_right_person": right,
+        "link_accuracy": round(right / max(len(judged), 1), 4),
+    }
 
 
 def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, float]:
@@ -157,5 +184,10 @@ def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, flo
         if pd.notna(r["close_time"]):
             errors_close.append(abs((pd.Timestamp(r["close_time"]) - pd.Timestamp(t["closing"])).total_seconds()))
     mean = lambda xs: round(sum(xs) / len(xs), 2) if xs else float("nan")
-    return {"days_scored": len(errors_open), "opening_error_s_mean": mean(errors_open), "opening_error_s_max": max(errors_open, default=float("nan")),
-            "closing_error_s_mean": mean(errors_close), "closing_error_s_max": max(errors_close, default=float("nan"))}
+    return {
+        "days_scored": len(errors_open),
+        "opening_error_s_mean": mean(errors_open),
+        "opening_error_s_max": max(errors_open, default=float("nan")),
+        "closing_error_s_mean": mean(errors_close),
+        "closing_error_s_max": max(errors_close, default=float("nan")),
+    }

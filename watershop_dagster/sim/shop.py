@@ -1,6 +1,6 @@
 """A synthetic shop: who comes when, what they buy, whether they pay.
 
-One plan per day drives both the till export and the footage (core/scene.py), so the two agree the way a
+One plan per day drives both the till export and the footage (sim/scene.py), so the two agree the way a
 real shop's do, and the plan is written out as ground truth for evaluation. Hours run 07:00-21:00 with a
 morning and an evening peak; a few regulars come most days and keep a ledger account at the till; some
 customers take cans without paying; a couple of malformed till rows exercise the rejects path.
@@ -14,11 +14,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from watershop_dagster.core.till import write_till_csv
+from watershop_dagster.core.till.records import write_till_csv
 
 OPEN, CLOSE = time(7, 0), time(21, 0)
 # Relative arrival intensity per hour 7..20: morning peak 8-9, evening peak 18-19.
-HOURLY_WEIGHT = {7: 1.2, 8: 2.5, 9: 2.0, 10: 1.0, 11: 0.8, 12: 0.6, 13: 0.5, 14: 0.5, 15: 0.6, 16: 0.8, 17: 1.4, 18: 2.4, 19: 2.0, 20: 1.0}
+HOURLY_WEIGHT = {
+    7: 1.2,
+    8: 2.5,
+    9: 2.0,
+    10: 1.0,
+    11: 0.8,
+    12: 0.6,
+    13: 0.5,
+    14: 0.5,
+    15: 0.6,
+    16: 0.8,
+    17: 1.4,
+    18: 2.4,
+    19: 2.0,
+    20: 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -172,8 +187,12 @@ def write_truth(plan: DayPlan, folder: Path) -> Path:
         "opening": plan.opening.isoformat() if plan.opening else None,
         "closing": plan.closing.isoformat() if plan.closing else None,
         "visits": [
-            {**{k: v for k, v in asdict(v).items() if k != "sale"}, "entry": v.entry.isoformat(), "exit": v.exit.isoformat(),
-             "transaction_id": v.sale.transaction_id if v.sale else None}
+            {
+                **{k: v for k, v in asdict(v).items() if k != "sale"},
+                "entry": v.entry.isoformat(),
+                "exit": v.exit.isoformat(),
+                "transaction_id": v.sale.transaction_id if v.sale else None,
+            }
             for v in plan.visits
         ],
     }

@@ -36,8 +36,14 @@ def seasonal_baseline(history: pd.DataFrame, target_days: list[date], weeks: int
         src = same[same["day"].isin(recent_days)] if len(recent_days) else h
         means = src.groupby("hour")["visits"].mean().reindex(range(24), fill_value=0.0)
         for hour in range(24):
-            rows.append({"day": pd.Timestamp(d), "hour": hour, "forecast_visits": round(float(means[hour]), 3),
-                         "basis": "same weekday" if len(recent_days) else "all days"})
+            rows.append(
+                {
+                    "day": pd.Timestamp(d),
+                    "hour": hour,
+                    "forecast_visits": round(float(means[hour]), 3),
+                    "basis": "same weekday" if len(recent_days) else "all days",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -55,7 +61,9 @@ def backtest(footfall: pd.DataFrame, horizon: int = 7, weeks: int = 4) -> dict[s
     return {"backtest_days": horizon, "mae_per_hour": round(mae, 4), "naive_mae_per_hour": round(naive_mae, 4)}
 
 
-def forecast_next_week(visits: pd.DataFrame, observed_days: list[date], start: date | None = None, weeks: int = 4) -> tuple[pd.DataFrame, dict]:
+def forecast_next_week(
+    visits: pd.DataFrame, observed_days: list[date], start: date | None = None, weeks: int = 4
+) -> tuple[pd.DataFrame, dict]:
     if not observed_days:
         return pd.DataFrame(columns=["day", "hour", "forecast_visits", "basis"]), {"backtest_days": 0}
     footfall = hourly_footfall(visits, observed_days)

@@ -1,7 +1,7 @@
 """Column contracts of the tables written from Python.
 
 One place says what each table holds: the warehouse creates tables from it, the asset checks verify it and
-the README's table reference is generated from it (`python -m watershop_dagster.core.schemas`). The SQL
+the README's table reference is generated from it (`python -m watershop_dagster.core.storage.schemas`). The SQL
 aggregates in dbt_like_sql/ describe themselves in their own header comments.
 """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from watershop_dagster.core.layout import DataLayout
-from watershop_dagster.core.warehouse import Warehouse
+from watershop_dagster.core.storage.layout import DataLayout
+from watershop_dagster.core.storage.warehouse import Warehouse
 
 FORGOTTEN = "forgotten_customers"
 
@@ -51,10 +51,16 @@ def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: Reten
         tables = wh.table_names(conn)
         # Forget the paths first, then delete the files: a crash in between leaves files with no reference
         # (deleted on the next run), never references to missing files.
-        for table, column in (("face_detections", "crop_path"), ("face_tracks", "best_crop_path"), ("visit_log", "best_crop_path"),
-                              ("customer_registry", "best_crop_path")):
+        for table, column in (
+            ("face_detections", "crop_path"),
+            ("face_tracks", "best_crop_path"),
+            ("visit_log", "best_crop_path"),
+            ("customer_registry", "best_crop_path"),
+        ):
             if table in tables:
-                conn.execute(f"UPDATE {table} SET {column} = NULL WHERE day < ? AND {column} IS NOT NULL", [crop_cutoff])
+                conn.execute(
+                    f"UPDATE {table} SET {column} = NULL WHERE day < ? AND {column} IS NOT NULL", [crop_cutoff]
+                )
         purged = 0
         if "face_embeddings" in tables:
             purged = conn.execute("SELECT count(*) FROM face_embeddings WHERE day < ?", [emb_cutoff]).fetchone()[0]
@@ -81,38 +87,66 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
     requested_by = requested_by or getpass.getuser()
     with wh.transaction() as conn:
         tables = wh.table_names(conn)
-        if "customer_registry" not in tables or not conn.execute(
-            "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()[0]:
+        if (
+            "customer_registry" not in tables
+            or not conn.execute(
+                "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]
+            ).fetchone()[0]
+        ):
             raise KeyError(f"{customer_id} is not in the customer registry")
         tracks = conn.execute(
             """SELECT t.day, t.track_id, t.detection_ids FROM face_tracks t
-               JOIN track_identities i ON i.day = t.day AND i.track_id = t.track_id WHERE i.customer_id = ?""", [customer_id]).df()
+               JOIN track_identities i ON i.day = t.day AND i.track_id = t.track_id WHERE i.customer_id = ?""",
+            [customer_id],
+        ).df()
         detection_ids = [d for ids in tracks["detection_ids"] for d in (list(ids) if ids is not None else [])]
         crop_files = []
         if detection_ids and "face_detections" in tables:
-            crop_files = [p for (p,) in conn.execute(
-                "SELECT crop_path FROM face_detections WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL", [detection_ids]).fetchall()]
-        registry_rows = conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()[0]
-        conn.execute("UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?", [customer_id])
-        conn.execute("UPDATE face_tracks SET embedding = NULL, best_crop_path = NULL WHERE track_id IN (SELECT unnest(?))", [list(tracks["track_id"])])
+            crop_files = [
+                p
+                for (p,) in conn.execute(
+                    "SELECT crop_path FROM face_detections WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL",
+                    [detection_ids],
+                ).fetchall()
+            ]
+        registry_rows = conn.execute(
+            "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?", [customer_id]
+        )
+        conn.execute(
+            "UPDATE face_tracks SET embedding = NULL, best_crop_path = NULL WHERE track_id IN (SELECT unnest(?))",
+            [list(tracks["track_id"])],
+        )
         embeddings = 0
         if detection_ids:
-            embeddings = conn.execute("SELECT count(*) FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids]).fetchone()[0]
+            embeddings = conn.execute(
+                "SELECT count(*) FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids]
+            ).fetchone()[0]
             conn.execute("DELETE FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids])
-            conn.execute("""UPDATE face_detections SET crop_path = NULL, landmarks = NULL, usable = FALSE, reject_reason = 'forgotten'
-                            WHERE detection_id IN (SELECT unnest(?))""", [detection_ids])
+            conn.execute(
+                """UPDATE face_detections SET crop_path = NULL, landmarks = NULL, usable = FALSE, reject_reason = 'forgotten'
+                            WHERE detection_id IN (SELECT unnest(?))""",
+                [detection_ids],
+            )
         visits = 0
         if "visit_log" in tables:
             visits = conn.execute("SELECT count(*) FROM visit_log WHERE customer_id = ?", [customer_id]).fetchone()[0]
             conn.execute("UPDATE visit_log SET best_crop_path = NULL WHERE customer_id = ?", [customer_id])
         for table in ("unpaid_visits", "repeat_defaulters", "unpaid"):
             if table in tables:
-                conn.execute(f"UPDATE {table} SET best_crop_path = NULL WHERE customer_id = ? OR "
-                             f"({'camera_customer_id' if table != 'unpaid_visits' else 'customer_id'} = ?)", [customer_id, customer_id])
+                conn.execute(
+                    f"UPDATE {table} SET best_crop_path = NULL WHERE customer_id = ? OR "
+                    f"({'camera_customer_id' if table != 'unpaid_visits' else 'customer_id'} = ?)",
+                    [customer_id, customer_id],
+                )
         conn.execute(f"""CREATE TABLE IF NOT EXISTS {FORGOTTEN} (customer_id VARCHAR, requested_by VARCHAR, requested_at TIMESTAMP,
                           reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER)""")
-        conn.execute(f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
-                     [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)])
+        conn.execute(
+            f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
+            [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)],
+        )
     removed = 0
     for path in crop_files:
         try:

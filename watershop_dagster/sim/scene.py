@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from watershop_dagster.core.demo import DayPlan, PlannedVisit
+from watershop_dagster.sim.shop import DayPlan, PlannedVisit
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class HeadSprite:
         self.face_height = float(y2 - y1)
         self.side = int(side)
         mask = np.zeros((self.side, self.side), np.float32)
-        cv2.ellipse(mask, (self.side // 2, self.side // 2), (int(self.side * 0.42), int(self.side * 0.49)), 0, 0, 360, 1.0, -1)
+        cv2.ellipse(
+            mask, (self.side // 2, self.side // 2), (int(self.side * 0.42), int(self.side * 0.49)), 0, 0, 360, 1.0, -1
+        )
         self.mask = cv2.GaussianBlur(mask, (0, 0), self.side * 0.03 + 1)
 
     def scaled(self, face_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +71,9 @@ def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, cx: int, cy:
     sx0, sy0 = fx0 - x0, fy0 - y0
     m = mask[sy0 : sy0 + fy1 - fy0, sx0 : sx0 + fx1 - fx0, None]
     region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
-    frame[fy0:fy1, fx0:fx1] = (region * (1 - m) + sprite[sy0 : sy0 + fy1 - fy0, sx0 : sx0 + fx1 - fx0] * m).astype(np.uint8)
+    frame[fy0:fy1, fx0:fx1] = (region * (1 - m) + sprite[sy0 : sy0 + fy1 - fy0, sx0 : sx0 + fx1 - fx0] * m).astype(
+        np.uint8
+    )
 
 
 class ShopScene:
@@ -102,12 +106,14 @@ class ShopScene:
         cv2.rectangle(frame, (int(W * 0.3), int(H * 0.74)), (int(W * 0.98), int(H * 0.98)), (40, 90, 140), -1)
 
     def _person(self, frame, name: str, image_key: str, cx: float, scale: float, behind_counter: bool) -> None:
-        W, H = self.cam.width, self.cam.height
+        _W, H = self.cam.width, self.cam.height
         face = self.face_px * scale
         head_cy = int(H * (0.36 if not behind_counter else 0.4))
         body_w, body_h = int(face * 1.5), int(face * 2.6)
         top = head_cy + int(face * 0.55)
-        cv2.rectangle(frame, (int(cx - body_w / 2), top), (int(cx + body_w / 2), min(H - 1, top + body_h)), _colour(name), -1)
+        cv2.rectangle(
+            frame, (int(cx - body_w / 2), top), (int(cx + body_w / 2), min(H - 1, top + body_h)), _colour(name), -1
+        )
         sprite, mask = self.sprites[image_key].scaled(face)
         _paste(frame, sprite, mask, int(cx), head_cy)
 
@@ -177,15 +183,26 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
-            lights = 1.0 if (plan.opening is None or plan.opening <= t) and (plan.closing is None or t < plan.closing) else 0.0
+            lights = (
+                1.0
+                if (plan.opening is None or plan.opening <= t) and (plan.closing is None or t < plan.closing)
+                else 0.0
+            )
             writer.write(scene.render(t, plan.visits, lights, i))
         writer.release()
         written.append(path)
     return written
 
 
-def plan_busy_span(start: datetime, seconds: float, people: list[str], images: dict[str, list[str]], presence: float = 1 / 3,
-                   dwell: tuple[int, int] = (30, 90), seed: int = 0) -> list[PlannedVisit]:
+def plan_busy_span(
+    start: datetime,
+    seconds: float,
+    people: list[str],
+    images: dict[str, list[str]],
+    presence: float = 1 / 3,
+    dwell: tuple[int, int] = (30, 90),
+    seed: int = 0,
+) -> list[PlannedVisit]:
     """Customers one after another so that someone is in the shop about `presence` of the time."""
     import random
 
@@ -204,8 +221,16 @@ def plan_busy_span(start: datetime, seconds: float, people: list[str], images: d
     return visits
 
 
-def render_continuous(scene: ShopScene, visits: list[PlannedVisit], path: Path, start: datetime, seconds: float,
-                      gop_seconds: float = 2.0, crf: int = 23, preset: str = "veryfast") -> Path:
+def render_continuous(
+    scene: ShopScene,
+    visits: list[PlannedVisit],
+    path: Path,
+    start: datetime,
+    seconds: float,
+    gop_seconds: float = 2.0,
+    crf: int = 23,
+    preset: str = "veryfast",
+) -> Path:
     """One continuous H.264 file (what an hourly-splitting DVR writes), keyframe every `gop_seconds`.
     Frames with only the staff (whose visit spans the file) reuse precomputed renders, so long quiet
     stretches cost only encoding."""
@@ -221,8 +246,13 @@ def render_continuous(scene: ShopScene, visits: list[PlannedVisit], path: Path, 
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = cam.width, cam.height, "yuv420p"
         # veryfast keeps CABAC and B-frames on, as camera encoders do, so decoding costs what it does on real footage.
-        stream.options = {"preset": preset, "crf": str(crf), "g": str(int(gop_seconds * fps)), "keyint_min": str(int(gop_seconds * fps)),
-                          "sc_threshold": "0"}
+        stream.options = {
+            "preset": preset,
+            "crf": str(crf),
+            "g": str(int(gop_seconds * fps)),
+            "keyint_min": str(int(gop_seconds * fps)),
+            "sc_threshold": "0",
+        }
         ordered = sorted(visits, key=lambda v: v.entry)
         for i in range(int(seconds * fps)):
             t = start + timedelta(seconds=i / fps)

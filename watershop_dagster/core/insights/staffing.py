@@ -56,8 +56,17 @@ def staffing_table(visits: pd.DataFrame, target: StaffingTarget | None = None) -
     """`visits`: day, entry_time, exit_time, duration_seconds, is_staff (all days). One row per weekday and
     hour that saw customers or staff."""
     target = target or StaffingTarget()
-    cols = ["weekday", "weekday_name", "hour", "weeks_observed", "arrivals_per_hour", "mean_service_s", "staff_needed",
-            "staff_present", "p_wait_over_target_with_present_staff"]
+    cols = [
+        "weekday",
+        "weekday_name",
+        "hour",
+        "weeks_observed",
+        "arrivals_per_hour",
+        "mean_service_s",
+        "staff_needed",
+        "staff_present",
+        "p_wait_over_target_with_present_staff",
+    ]
     if visits.empty:
         return pd.DataFrame(columns=cols)
     v = visits.copy()
@@ -75,9 +84,19 @@ def staffing_table(visits: pd.DataFrame, target: StaffingTarget | None = None) -
         present = _staff_present(staff, wd, hour, n_days)
         need = staff_needed(lam, service, target)
         p = prob_wait_longer(max(present, 0), lam, service, target.max_wait_s) if present >= 1 else 1.0
-        rows.append({"weekday": wd, "weekday_name": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][wd], "hour": hour,
-                     "weeks_observed": n_days, "arrivals_per_hour": round(lam, 3), "mean_service_s": round(service, 1),
-                     "staff_needed": need, "staff_present": present, "p_wait_over_target_with_present_staff": round(p, 4)})
+        rows.append(
+            {
+                "weekday": wd,
+                "weekday_name": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][wd],
+                "hour": hour,
+                "weeks_observed": n_days,
+                "arrivals_per_hour": round(lam, 3),
+                "mean_service_s": round(service, 1),
+                "staff_needed": need,
+                "staff_present": present,
+                "p_wait_over_target_with_present_staff": round(p, 4),
+            }
+        )
     return pd.DataFrame(rows, columns=cols).sort_values(["weekday", "hour"]).reset_index(drop=True)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from watershop_dagster.core.schemas import FOOTAGE_MANIFEST
+from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
 _NAME = re.compile(r"^(?P<camera>[A-Za-z0-9][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*?)_(?P<hms>\d{6})$")
@@ -86,7 +86,9 @@ def probe(path: Path) -> tuple[float, int, int, int]:
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
-            raise ValueError("cannot be opened as video (not a video, unsupported codec, or truncated before its index)")
+            raise ValueError(
+                "cannot be opened as video (not a video, unsupported codec, or truncated before its index)"
+            )
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
         frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -110,7 +112,22 @@ def scan_day(folder: Path, day: date, relative_to: Path | None = None) -> list[M
         rel = str(path.relative_to(relative_to)) if relative_to else path.name
         size = path.stat().st_size
         if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            rows.append(ManifestRow(rel, None, None, None, None, None, None, None, size, "error", f"{path.name}: not a video extension ({', '.join(VIDEO_EXTENSIONS)})", str(path)))
+            rows.append(
+                ManifestRow(
+                    rel,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    size,
+                    "error",
+                    f"{path.name}: not a video extension ({', '.join(VIDEO_EXTENSIONS)})",
+                    str(path),
+                )
+            )
             continue
         try:
             camera, start = parse_footage_name(path, day)
@@ -120,7 +137,11 @@ def scan_day(folder: Path, day: date, relative_to: Path | None = None) -> list[M
         try:
             fps, frames, width, height = probe(path)
         except Exception as exc:  # every unusable file is recorded, none stops the day
-            rows.append(ManifestRow(rel, camera, start, None, None, None, None, None, size, "error", f"{path.name}: {exc}", str(path)))
+            rows.append(
+                ManifestRow(
+                    rel, camera, start, None, None, None, None, None, size, "error", f"{path.name}: {exc}", str(path)
+                )
+            )
             continue
         end = start + timedelta(seconds=frames / fps)
         rows.append(ManifestRow(rel, camera, start, end, fps, frames, width, height, size, "ok", None, str(path)))
@@ -132,10 +153,22 @@ def rows_from_manifest(table: pd.DataFrame, root: Path) -> list[ManifestRow]:
     rows = []
     for r in table.itertuples(index=False):
         ok = r.status == "ok"
-        rows.append(ManifestRow(
-            r.file, r.camera, r.start_time, r.end_time, float(r.fps) if ok else None, int(r.frame_count) if ok else None,
-            int(r.width) if ok else None, int(r.height) if ok else None, int(r.size_bytes), r.status, r.error, str(root / r.file),
-        ))
+        rows.append(
+            ManifestRow(
+                r.file,
+                r.camera,
+                r.start_time,
+                r.end_time,
+                float(r.fps) if ok else None,
+                int(r.frame_count) if ok else None,
+                int(r.width) if ok else None,
+                int(r.height) if ok else None,
+                int(r.size_bytes),
+                r.status,
+                r.error,
+                str(root / r.file),
+            )
+        )
     return rows
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from watershop_dagster.core.schemas import SCHEMAS, TableSchema
+from watershop_dagster.core.storage.schemas import SCHEMAS, TableSchema
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,12 @@ class Warehouse:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def table_names(self, conn: duckdb.DuckDBPyConnection) -> set[str]:
-        return {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [CATALOG]).fetchall()}
+        return {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [CATALOG]
+            ).fetchall()
+        }
 
     def table_exists(self, conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         return table in self.table_names(conn)
@@ -140,12 +145,16 @@ class Warehouse:
             return conn.execute(f'SELECT {columns} FROM "{table}" WHERE day = ?', [_as_date(day)]).df()
 
     # -- writes --------------------------------------------------------------------------------------------
-    def replace_partition(self, table: str, day: date | str, rows: pd.DataFrame, schema: TableSchema | None = None) -> int:
+    def replace_partition(
+        self, table: str, day: date | str, rows: pd.DataFrame, schema: TableSchema | None = None
+    ) -> int:
         """Replace exactly one day's rows in one transaction: a crash leaves the old day or the new one,
         never an empty or doubled day."""
         return self.replace_partitions(day, {table: rows}, {table: schema} if schema else None)[table]
 
-    def replace_partitions(self, day: date | str, tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema] | None = None) -> dict[str, int]:
+    def replace_partitions(
+        self, day: date | str, tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema] | None = None
+    ) -> dict[str, int]:
         """Several tables' rows for one day, replaced together in one transaction."""
         day = _as_date(day)
         counts = {}

@@ -11,8 +11,8 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.identity import Assignment
-from watershop_dagster.core.schemas import VISIT_LOG
+from watershop_dagster.core.identities.matching import Assignment
+from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,9 @@ class VisitRules:
     max_gap_s: float = 60.0
 
 
-def build_visits(day: date, tracks: pd.DataFrame, assignments: dict[str, Assignment], rules: VisitRules | None = None) -> pd.DataFrame:
+def build_visits(
+    day: date, tracks: pd.DataFrame, assignments: dict[str, Assignment], rules: VisitRules | None = None
+) -> pd.DataFrame:
     """`tracks` needs track_id, first_time, last_time, faces, mean_quality, best_crop_path."""
     rules = rules or VisitRules()
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
@@ -41,9 +43,15 @@ def build_visits(day: date, tracks: pd.DataFrame, assignments: dict[str, Assignm
                 continue
             a = assignments[r.track_id]
             current = {
-                "customer_id": customer_id, "entry_time": r.first_time, "exit_time": r.last_time,
-                "faces_seen": int(r.faces), "tracks": 1, "match_similarity": a.similarity,
-                "best_crop_path": r.best_crop_path, "is_staff": a.is_staff, "_best_q": r.mean_quality,
+                "customer_id": customer_id,
+                "entry_time": r.first_time,
+                "exit_time": r.last_time,
+                "faces_seen": int(r.faces),
+                "tracks": 1,
+                "match_similarity": a.similarity,
+                "best_crop_path": r.best_crop_path,
+                "is_staff": a.is_staff,
+                "_best_q": r.mean_quality,
             }
             visits.append(current)
     visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from watershop_dagster.core.tracking import stack_embeddings
+from watershop_dagster.core.footage.tracking import stack_embeddings
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,9 @@ class Assignment:
 @dataclass
 class IdentityResult:
     assignments: dict[str, Assignment]  # track_id -> identity
-    day_centroids: dict[str, tuple[np.ndarray, float, str | None]] = field(default_factory=dict)  # id -> (mean, weight, best crop)
+    day_centroids: dict[str, tuple[np.ndarray, float, str | None]] = field(
+        default_factory=dict
+    )  # id -> (mean, weight, best crop)
     new_ids: list[str] = field(default_factory=list)
     unidentified_tracks: int = 0
 
@@ -91,7 +93,9 @@ def assign_identities(
     `staff` maps a staff id to its enrolment embeddings (n, d). `excluded_ids` are forgotten identities
     that must never be matched again."""
     rules = rules or IdentityRules()
-    usable = tracks[(tracks["usable_faces"] >= rules.min_usable_faces) & tracks["embedding"].notna()].sort_values("first_time")
+    usable = tracks[(tracks["usable_faces"] >= rules.min_usable_faces) & tracks["embedding"].notna()].sort_values(
+        "first_time"
+    )
     result = IdentityResult({}, unidentified_tracks=len(tracks) - len(usable))
     if usable.empty:
         return result
@@ -146,11 +150,29 @@ def assign_identities(
     return result
 
 
-def updated_entry(old: RegistryEntry | None, customer_id: str, day: date, day_mean: np.ndarray, day_weight: float,
-                  visits_today: int, is_staff: bool, crop: str | None, rules: IdentityRules) -> RegistryEntry:
+def updated_entry(
+    old: RegistryEntry | None,
+    customer_id: str,
+    day: date,
+    day_mean: np.ndarray,
+    day_weight: float,
+    visits_today: int,
+    is_staff: bool,
+    crop: str | None,
+    rules: IdentityRules,
+) -> RegistryEntry:
     if old is None:
-        return RegistryEntry(customer_id, day_mean, min(day_weight, rules.weight_cap), is_staff, day, visits_today, crop)
+        return RegistryEntry(
+            customer_id, day_mean, min(day_weight, rules.weight_cap), is_staff, day, visits_today, crop
+        )
     w_old = min(old.weight, rules.weight_cap)
     centroid = _unit(old.centroid * w_old + day_mean * day_weight)
-    return RegistryEntry(customer_id, centroid, min(w_old + day_weight, rules.weight_cap), is_staff, old.first_seen,
-                         old.visit_count + visits_today, crop or old.best_crop_path)
+    return RegistryEntry(
+        customer_id,
+        centroid,
+        min(w_old + day_weight, rules.weight_cap),
+        is_staff,
+        old.first_seen,
+        old.visit_count + visits_today,
+        crop or old.best_crop_path,
+    )

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from watershop_dagster.core.demo import Person, ShopSimulator, write_till_day, write_truth
-from watershop_dagster.core.faces import FaceEngine
-from watershop_dagster.core.layout import DataLayout
-from watershop_dagster.core.scene import CameraSpec, HeadSprite, ShopScene, render_day
+from watershop_dagster.core.footage.faces import FaceEngine
+from watershop_dagster.core.storage.layout import DataLayout
+from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, render_day
+from watershop_dagster.sim.shop import Person, ShopSimulator, write_till_day, write_truth
 
 
 @dataclass
@@ -65,7 +65,9 @@ def demo_cast(engine: FaceEngine) -> Cast:
     return Cast(customers, staff, sprites, {"staff_ravi": [sprite.image]})
 
 
-def eval_cast(engine: FaceEngine, faces_root: Path, customers: int = 30, staff: int = 1, seed: int = 11, min_photos: int = 6) -> Cast:
+def eval_cast(
+    engine: FaceEngine, faces_root: Path, customers: int = 30, staff: int = 1, seed: int = 11, min_photos: int = 6
+) -> Cast:
     """People from a folder of labelled photos (faces/<person>/*.jpg, manifest.csv beside them)."""
     by_person: dict[str, list[Path]] = defaultdict(list)
     manifest = faces_root / "manifest.csv"
@@ -124,7 +126,9 @@ def write_world(
 ) -> None:
     layout = DataLayout(Path(data_dir))
     camera = camera or CameraSpec()
-    sim = ShopSimulator(cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day, newcomers_per_day=newcomers_per_day)
+    sim = ShopSimulator(
+        cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day, newcomers_per_day=newcomers_per_day
+    )
     # A visit uses a different photo of the person each time where there are several.
     scene = ShopScene(camera, cast.sprites, seed=seed)
     for name, photos in cast.enrolment.items():

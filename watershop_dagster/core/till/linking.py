@@ -15,8 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-LINK_COLUMNS = ["transaction_id", "timestamp", "till_customer_id", "visit_id", "camera_customer_id", "customer_id",
-                "confidence", "ambiguous", "candidates", "seconds_outside_visit", "agrees_with_till"]
+LINK_COLUMNS = [
+    "transaction_id",
+    "timestamp",
+    "till_customer_id",
+    "visit_id",
+    "camera_customer_id",
+    "customer_id",
+    "confidence",
+    "ambiguous",
+    "candidates",
+    "seconds_outside_visit",
+    "agrees_with_till",
+]
 
 
 @dataclass(frozen=True)
@@ -36,8 +47,12 @@ def _score(ts: pd.Timestamp, entry: pd.Timestamp, exit_: pd.Timestamp, tolerance
     return max(0.0, 0.5 * (1 - outside / tolerance)), outside
 
 
-def link_transactions(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules | None = None,
-                      history: pd.DataFrame | None = None) -> pd.DataFrame:
+def link_transactions(
+    transactions: pd.DataFrame,
+    visits: pd.DataFrame,
+    rules: LinkRules | None = None,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """`transactions`: transaction_id, timestamp, customer_id. `visits`: visit_id, customer_id, entry_time,
     exit_time, is_staff. `history`: earlier days' links (till_customer_id, camera_customer_id), for judging
     whether the camera agrees with the till's ledger IDs."""
@@ -60,9 +75,21 @@ def link_transactions(transactions: pd.DataFrame, visits: pd.DataFrame, rules: L
             ambiguous = len(scored) > 1 and confidence < rules.ambiguous_below
         else:
             confidence, visit_id, camera_id, outside, ambiguous = 0.0, None, None, None, False
-        rows.append({"transaction_id": t.transaction_id, "timestamp": ts, "till_customer_id": till_id, "visit_id": visit_id,
-                     "camera_customer_id": camera_id, "customer_id": till_id or camera_id, "confidence": round(confidence, 4),
-                     "ambiguous": ambiguous, "candidates": len(scored), "seconds_outside_visit": outside, "agrees_with_till": None})
+        rows.append(
+            {
+                "transaction_id": t.transaction_id,
+                "timestamp": ts,
+                "till_customer_id": till_id,
+                "visit_id": visit_id,
+                "camera_customer_id": camera_id,
+                "customer_id": till_id or camera_id,
+                "confidence": round(confidence, 4),
+                "ambiguous": ambiguous,
+                "candidates": len(scored),
+                "seconds_outside_visit": outside,
+                "agrees_with_till": None,
+            }
+        )
     return mark_agreement(pd.DataFrame(rows, columns=LINK_COLUMNS), history)
 
 
@@ -87,7 +114,9 @@ def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> 
             return r.till_customer_id == r.camera_customer_id
         return majority.get(r.till_customer_id) == r.camera_customer_id
 
-    links["agrees_with_till"] = [agrees(r) for r in links.itertuples(index=False)] if len(links) else pd.Series(dtype=object)
+    links["agrees_with_till"] = (
+        [agrees(r) for r in links.itertuples(index=False)] if len(links) else pd.Series(dtype=object)
+    )
     return links
 
 

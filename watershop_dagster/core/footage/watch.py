@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from watershop_dagster.core.footage import VIDEO_EXTENSIONS, FootageNameError, parse_day_folder, parse_footage_name
+from watershop_dagster.core.footage.manifest import (
+    VIDEO_EXTENSIONS,
+    FootageNameError,
+    parse_day_folder,
+    parse_footage_name,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,9 @@ def look(footage_dir: Path, previous: dict[str, list[int]], valid_days: set[str]
             problems.append(str(exc))
             continue
         if day.isoformat() not in valid_days:
-            problems.append(f"footage folder {folder.name} is outside the partition range (WATERSHOP_START_DATE .. today)")
+            problems.append(
+                f"footage folder {folder.name} is outside the partition range (WATERSHOP_START_DATE .. today)"
+            )
             continue
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             if path.suffix.lower() not in VIDEO_EXTENSIONS:

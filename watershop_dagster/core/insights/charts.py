@@ -7,8 +7,8 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 
@@ -92,16 +92,40 @@ def owner_charts(d: dict[str, pd.DataFrame]) -> dict[str, bytes]:
     unpaid = d["unpaid_trend"]
     hours = hourly[(hourly["visits"] > 0) | (hourly["transactions"] > 0)] if len(hourly) else hourly
     return {
-        "top_customers": bar_chart(top["customer_id"], top["visits"], "Top customers by visits", "visits", horizontal=True),
-        "visits_per_hour": stacked_bars(hours["hour"], {"visits (camera)": list(hours["visits"]), "sales (till)": list(hours["transactions"])},
-                                        "Footfall and sales per hour", "count") if len(hours) else bar_chart([], [], "Footfall and sales per hour", ""),
-        "daily_visit_trend": line_chart(trend["day"], {"visits": list(trend["visits"]), "customers": list(trend["customers"])}, "Daily visits", "count"),
-        "new_vs_returning": stacked_bars(nvr["day"].astype(str).str[5:10], {"new": list(nvr["new_customers"]), "returning": list(nvr["returning_customers"])},
-                                         "New vs returning customers", "customers"),
-        "spend_per_customer": bar_chart(spend["customer_id"], spend["billed_amount"], "Spend per customer (₹)", "₹", GREEN, horizontal=True),
+        "top_customers": bar_chart(
+            top["customer_id"], top["visits"], "Top customers by visits", "visits", horizontal=True
+        ),
+        "visits_per_hour": stacked_bars(
+            hours["hour"],
+            {"visits (camera)": list(hours["visits"]), "sales (till)": list(hours["transactions"])},
+            "Footfall and sales per hour",
+            "count",
+        )
+        if len(hours)
+        else bar_chart([], [], "Footfall and sales per hour", ""),
+        "daily_visit_trend": line_chart(
+            trend["day"],
+            {"visits": list(trend["visits"]), "customers": list(trend["customers"])},
+            "Daily visits",
+            "count",
+        ),
+        "new_vs_returning": stacked_bars(
+            nvr["day"].astype(str).str[5:10],
+            {"new": list(nvr["new_customers"]), "returning": list(nvr["returning_customers"])},
+            "New vs returning customers",
+            "customers",
+        ),
+        "spend_per_customer": bar_chart(
+            spend["customer_id"], spend["billed_amount"], "Spend per customer (₹)", "₹", GREEN, horizontal=True
+        ),
         "payment_modes": bar_chart(modes["payment_mode"], modes["amount"], "Money by payment mode (₹)", "₹", ORANGE),
         "cans_per_day": stacked_bars(*_cans_by_size(cans), "Cans sold per day", "cans"),
-        "unpaid_over_time": line_chart(unpaid["day"], {"unpaid ₹": list(unpaid["unpaid_amount"]), "walk-outs": list(unpaid["walkouts"])}, "Unpaid over time", "₹ / visits"),
+        "unpaid_over_time": line_chart(
+            unpaid["day"],
+            {"unpaid ₹": list(unpaid["unpaid_amount"]), "walk-outs": list(unpaid["walkouts"])},
+            "Unpaid over time",
+            "₹ / visits",
+        ),
     }
 
 

@@ -24,8 +24,15 @@ class DecodedFrame:
     (where to search for faces) and `fine`; the consumer writes the faces it found into `seen` as
     (box, embedding)."""
 
-    def __init__(self, index: int, offset_s: float, image: np.ndarray | None = None, av_frame=None,
-                 small_grey: np.ndarray | None = None, quiet: bool = False):
+    def __init__(
+        self,
+        index: int,
+        offset_s: float,
+        image: np.ndarray | None = None,
+        av_frame=None,
+        small_grey: np.ndarray | None = None,
+        quiet: bool = False,
+    ):
         self.index, self.offset_s, self.quiet = index, offset_s, quiet
         self._image, self._av_frame, self.small_grey = image, av_frame, small_grey
         self.analyse: bool | None = None
@@ -229,7 +236,9 @@ class KeyframeScanSampler:
         out = []
         with av.open(path) as container:
             stream = container.streams.video[0]
-            stream.codec_context.skip_frame = "NONKEY"  # no frame threading here: it defeats the skip (measured 2.3x slower)
+            stream.codec_context.skip_frame = (
+                "NONKEY"  # no frame threading here: it defeats the skip (measured 2.3x slower)
+            )
             tb = float(stream.time_base)
             start = float(stream.start_time or 0) * tb
             height = max(1, int(stream.codec_context.height * self.scan_width / max(stream.codec_context.width, 1)))
@@ -282,6 +291,11 @@ class KeyframeScanSampler:
                     self.report.frames_decoded += 1
                     index = int(round(t * fps))
                     if t >= start_t - 1e-6 and index % step == 0:
-                        yield DecodedFrame(index, t, av_frame=frame, small_grey=small_grey_of(frame, self.scan_width, self._scan_height))
+                        yield DecodedFrame(
+                            index,
+                            t,
+                            av_frame=frame,
+                            small_grey=small_grey_of(frame, self.scan_width, self._scan_height),
+                        )
             except av.FFmpegError as exc:
                 self.report.error = f"decode error at {start_t:.1f}s: {exc}"

@@ -78,11 +78,15 @@ def _find(folder: Path, patterns: tuple[str, ...], what: str, explicit: str | No
     )
 
 
-def resolve_models(model_dir: str | None = None, detector: str | None = None, recognizer: str | None = None) -> tuple[Path, Path]:
+def resolve_models(
+    model_dir: str | None = None, detector: str | None = None, recognizer: str | None = None
+) -> tuple[Path, Path]:
     folder = Path(model_dir) if model_dir else _bundled_model_dir()
     if model_dir and not folder.is_dir():
         raise ModelNotFoundError(f"model folder {folder} does not exist")
-    return _find(folder, DETECTOR_PATTERNS, "face detector", detector), _find(folder, RECOGNIZER_PATTERNS, "face recognizer", recognizer)
+    return _find(folder, DETECTOR_PATTERNS, "face detector", detector), _find(
+        folder, RECOGNIZER_PATTERNS, "face recognizer", recognizer
+    )
 
 
 def _quiet_onnxruntime() -> None:
@@ -120,8 +124,10 @@ class ScrfdDetector:
         if boxes is None or len(boxes) == 0:
             return []
         offset = np.array([x1, y1], np.float32)
-        return [DetectedFace(b[:4].astype(np.float32) + np.tile(offset, 2), k.astype(np.float32) + offset, float(b[4]))
-                for b, k in zip(boxes, kps)]
+        return [
+            DetectedFace(b[:4].astype(np.float32) + np.tile(offset, 2), k.astype(np.float32) + offset, float(b[4]))
+            for b, k in zip(boxes, kps)
+        ]
 
 
 def _multiple_of_32(x: float) -> int:
@@ -202,9 +208,18 @@ class FaceEngine:
         self.detector, self.recognizer, self.rules = detector, recognizer, rules or QualityRules()
 
     @classmethod
-    def from_models(cls, model_dir: str | None = None, det_size: int = 640, det_threshold: float = 0.5, rules: QualityRules | None = None, threads: int = 0) -> "FaceEngine":
+    def from_models(
+        cls,
+        model_dir: str | None = None,
+        det_size: int = 640,
+        det_threshold: float = 0.5,
+        rules: QualityRules | None = None,
+        threads: int = 0,
+    ) -> FaceEngine:
         det_path, rec_path = resolve_models(model_dir)
-        return cls(ScrfdDetector(det_path, det_size, det_threshold, threads), ArcFaceRecognizer(rec_path, threads), rules)
+        return cls(
+            ScrfdDetector(det_path, det_size, det_threshold, threads), ArcFaceRecognizer(rec_path, threads), rules
+        )
 
     def observe(self, image: np.ndarray, embed: bool = True, region: Region | None = None) -> list[FaceObservation]:
         faces = self.detector.detect(image, region) if region is not None else self.detector.detect(image)
