@@ -86,11 +86,12 @@ def staff_gallery(engine) -> dict:
     return gallery
 
 
-def footage_to_visits(path: Path, sampler: str, dense: bool):
-    from watershop_dagster.core.footage.analysis import SAMPLERS, analyse_day
+def footage_to_visits(path: Path, dense: bool):
+    from watershop_dagster.core.footage.analysis import analyse_day
+    from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
     from watershop_dagster.core.footage.faces import FaceEngine
     from watershop_dagster.core.footage.manifest import scan_day
-    from watershop_dagster.core.footage.sampling import AnalysisGate
+    from watershop_dagster.core.footage.sampling import DenseSampler
     from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
     from watershop_dagster.core.identities.matching import assign_identities
     from watershop_dagster.core.identities.visits import build_visits
@@ -108,8 +109,9 @@ def footage_to_visits(path: Path, sampler: str, dense: bool):
     t0 = time.perf_counter()
     manifest = scan_day(folder, day)
     stages["probe"] = time.perf_counter() - t0
-    gate = (lambda: AnalysisGate(motion_threshold=-1.0)) if dense else AnalysisGate
-    result = analyse_day(day, manifest, engine, None, sampler_factory=lambda: SAMPLERS[sampler](2.0), gate_factory=gate)
+    # Dense: every sampled frame analysed, the reference the default sampler must agree with.
+    sampler = (lambda: DenseSampler(2.0, analyse_every=True)) if dense else (lambda: CoarseToFineSampler(2.0))
+    result = analyse_day(day, manifest, engine, None, sampler_factory=sampler)
     stages.update(result.times.as_dict())
     t1 = time.perf_counter()
     embs = {r.detection_id: np.asarray(r.embedding, np.float32) for r in result.embeddings.itertuples()}
@@ -167,7 +169,6 @@ def main(argv=None) -> int:
     p.add_argument("video", nargs="?")
     p.add_argument("--generate", choices=sorted(SIZES))
     p.add_argument("--minutes", type=float, default=120)
-    p.add_argument("--sampler", default="coarse_to_fine")
     p.add_argument(
         "--preset", default="veryfast", help="x264 preset for --generate (superfast: quicker to write, decodes alike)"
     )
@@ -196,7 +197,7 @@ def main(argv=None) -> int:
             single_s, frames = pool.submit(plain_decode_seconds, path, False).result()
             threaded_s, _ = pool.submit(plain_decode_seconds, path, True).result()
         decode_s = min(single_s, threaded_s)
-    wall, stages, visits, result = footage_to_visits(path, args.sampler, dense=False)
+    wall, stages, visits, result = footage_to_visits(path, dense=False)
     video_s = result.video_seconds
     report = {
         "video": str(path),
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
         report["truth_visits"] = len(truth)
         report["truth_match"] = compare(truth.rename(columns={"entry": "entry_time", "exit": "exit_time"}), visits)
     if args.compare_dense:
-        dense_wall, _, dense_visits, _ = footage_to_visits(path, "opencv", dense=True)
+        dense_wall, _, dense_visits, _ = footage_to_visits(path, dense=True)
         report["dense_wall_s"] = round(dense_wall, 1)
         report["same_as_dense"] = compare(dense_visits, visits)
     print(json.dumps(report, indent=1))

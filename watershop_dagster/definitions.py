@@ -6,7 +6,13 @@ from watershop_dagster.defs.automation import build_jobs, build_schedules
 from watershop_dagster.defs.checks import build_checks
 from watershop_dagster.defs.commerce import till_records
 from watershop_dagster.defs.insights import insight_assets, insight_checks
-from watershop_dagster.defs.privacy import biometric_retention, forget_customer_job, retention_job, retention_schedule
+from watershop_dagster.defs.privacy import (
+    biometric_retention,
+    forgotten_customers,
+    forget_customer_job,
+    retention_job,
+    retention_schedule,
+)
 from watershop_dagster.defs.resources import default_resources
 from watershop_dagster.defs.sensors import build_footage_sensor
 from watershop_dagster.defs.sql_models import build_sql_assets
@@ -19,7 +25,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
     tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, forgotten_customers],
         asset_checks=[*build_checks(tables), *insight_checks],
         jobs=[daily_job, cross_day_job, monthly_job, retention_job, forget_customer_job],
         schedules=[*build_schedules(daily_job, cross_day_job, monthly_job), retention_schedule],

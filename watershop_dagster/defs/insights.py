@@ -11,12 +11,22 @@ from pydantic import Field
 from watershop_dagster.core.insights import charts as owner_charts
 from watershop_dagster.core.insights.forecast import forecast_next_week
 from watershop_dagster.core.insights.report import Report, render_html
-from watershop_dagster.core.insights.report_data import daily_chart_frames, daily_report_data, monthly_report_data
+from watershop_dagster.core.insights.report_data import (
+    CHART_TABLES,
+    DAILY_REPORT_TABLES,
+    MONTHLY_REPORT_TABLES,
+    TREND_DAYS,
+    daily_chart_frames,
+    daily_report_data,
+    monthly_report_data,
+)
 from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
+from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.core.till.linking import LinkRules, link_summary, link_transactions
-from watershop_dagster.defs.partitions import daily_partitions, partition_day
-from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
+from watershop_dagster.defs.partitions import daily_partitions
+from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
+from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 INSIGHTS, REPORTS = "insights", "reports"
 monthly_partitions = dg.MonthlyPartitionsDefinition(
@@ -31,45 +41,34 @@ class LinkConfig(dg.Config):
     ambiguous_below: float = Field(default=LinkRules.ambiguous_below)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=INSIGHTS,
-    kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
-    deps=["transactions", "visit_log"],
+@warehouse_asset(
+    writes=[Write("transaction_links", SCHEMAS["transaction_links"].description)],
+    # Whether the camera agrees with the till's ledger IDs is judged on earlier days' links only.
+    reads=[Read.day("transactions"), Read.day("visit_log"), Read.before("transaction_links")],
+    group=INSIGHTS,
 )
-def transaction_links(
-    context: dg.AssetExecutionContext, config: LinkConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, config: LinkConfig) -> Written:
     """Every sale linked to the customer visit at the counter at its time, with confidence and an ambiguous flag."""
-    day, wh = partition_day(context), warehouse.get()
-    sales = wh.read_partition("transactions", day, 'transaction_id, "timestamp", customer_id')
-    visits = wh.read_partition("visit_log", day)
-    history = (
-        wh.query("SELECT till_customer_id, camera_customer_id FROM transaction_links WHERE day <> ?", [day])
-        if wh.has_table("transaction_links")
-        else None
-    )
+    sales = tables.read("transactions", 'transaction_id, "timestamp", customer_id')
+    visits = tables.read("visit_log")
+    history = tables.read("transaction_links", "till_customer_id, camera_customer_id")
     links = link_transactions(sales, visits, LinkRules(config.tolerance_s, config.ambiguous_below), history)
-    wh.replace_partition("transaction_links", day, links)
-    summary = link_summary(links)
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(links), **summary})
+    return Written(rows={"transaction_links": links}, metadata={"transaction_links": link_summary(links)})
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=INSIGHTS,
-    kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
-    deps=["frames", "transactions"],
+@warehouse_asset(
+    writes=[Write("shop_hours", SCHEMAS["shop_hours"].description)],
+    reads=[Read.day("frames"), Read.day("transactions")],
+    group=INSIGHTS,
 )
-def shop_hours(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """When the shop really opened and closed (lighting step, else first and last activity), beside the first and last sale."""
-    day, wh = partition_day(context), warehouse.get()
-    hours = detect_shop_hours(wh.read_partition("frames", day, "time, brightness, motion_score, faces"))
-    sales = wh.read_partition("transactions", day, '"timestamp"')
+def shop_hours(context: dg.AssetExecutionContext, tables: TableReader) -> Written:
+    """When the shop really opened and closed (lighting step, else first and last activity), beside the first and
+    last sale."""
+    hours = detect_shop_hours(tables.read("frames", "time, brightness, motion_score, faces"))
+    sales = tables.read("transactions", '"timestamp"')
     first_sale = sales["timestamp"].min() if len(sales) else None
     last_sale = sales["timestamp"].max() if len(sales) else None
+    known = hours.opening is not None and hours.closing is not None
     row = pd.DataFrame(
         [
             {
@@ -79,31 +78,28 @@ def shop_hours(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
                 "confidence": hours.confidence,
                 "first_sale": first_sale,
                 "last_sale": last_sale,
-                "open_hours": round((hours.closing - hours.opening).total_seconds() / 3600, 2)
-                if hours.opening is not None and hours.closing is not None
-                else None,
+                "open_hours": round((hours.closing - hours.opening).total_seconds() / 3600, 2) if known else None,
             }
         ]
     )
-    row = row.astype(
-        {
-            "open_time": "datetime64[us]",
-            "close_time": "datetime64[us]",
-            "first_sale": "datetime64[us]",
-            "last_sale": "datetime64[us]",
-        }
-    )
-    wh.replace_partition("shop_hours", day, row)
-    fmt = lambda t: t.strftime("%H:%M:%S") if t is not None and not pd.isna(t) else "unknown"
-    return dg.MaterializeResult(
+    times = ("open_time", "close_time", "first_sale", "last_sale")
+    row = row.astype(dict.fromkeys(times, "datetime64[us]"))
+
+    def clock(t) -> str:
+        return t.strftime("%H:%M:%S") if t is not None and not pd.isna(t) else "unknown"
+
+    return Written(
+        rows={"shop_hours": row},
         metadata={
-            "opened": fmt(hours.opening),
-            "closed": fmt(hours.closing),
-            "method": hours.method,
-            "confidence": hours.confidence,
-            "first_sale": fmt(first_sale),
-            "last_sale": fmt(last_sale),
-        }
+            "shop_hours": {
+                "opened": clock(hours.opening),
+                "closed": clock(hours.closing),
+                "method": hours.method,
+                "confidence": hours.confidence,
+                "first_sale": clock(first_sale),
+                "last_sale": clock(last_sale),
+            }
+        },
     )
 
 
@@ -116,44 +112,45 @@ class StaffingConfig(dg.Config):
     )
 
 
-@dg.asset(group_name=INSIGHTS, kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=["visit_log"])
-def staffing(config: StaffingConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@warehouse_asset(
+    writes=[Write("staffing", "Per hour of the week: staff needed (Erlang C) next to staff present.")],
+    reads=[Read.all("visit_log")],
+    group=INSIGHTS,
+    partitions_def=None,
+)
+def staffing(context: dg.AssetExecutionContext, tables: TableReader, config: StaffingConfig) -> Written:
     """Per hour of the week: staff needed (Erlang C on measured arrivals and visit durations) next to staff present."""
-    wh = warehouse.get()
-    table = staffing_table(
-        wh.query("SELECT * FROM visit_log") if wh.has_table("visit_log") else pd.DataFrame(),
-        StaffingTarget(config.max_wait_s, config.service_level),
-    )
-    wh.replace_table("staffing", table)
+    table = staffing_table(tables.read("visit_log"), StaffingTarget(config.max_wait_s, config.service_level))
     short = table[table["staff_needed"] > table["staff_present"]] if len(table) else table
-    return dg.MaterializeResult(
+    columns = ["weekday_name", "hour", "arrivals_per_hour", "staff_needed", "staff_present"]
+    return Written(
+        rows={"staffing": table},
         metadata={
-            "dagster/row_count": len(table),
-            "hours_understaffed": len(short),
-            "understaffed": dg.MetadataValue.md(
-                short[["weekday_name", "hour", "arrivals_per_hour", "staff_needed", "staff_present"]].to_markdown(
-                    index=False
-                )
-                if len(short)
-                else "none"
-            ),
-        }
+            "staffing": {
+                "hours_understaffed": len(short),
+                "understaffed": dg.MetadataValue.md(short[columns].to_markdown(index=False) if len(short) else "none"),
+            }
+        },
     )
 
 
-@dg.asset(group_name=INSIGHTS, kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=["visit_log"])
-def footfall_forecast(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Footfall for the next 7 days by hour (seasonal baseline), with its backtest error on the last 7 observed days."""
-    wh = warehouse.get()
-    visits = wh.query("SELECT * FROM visit_log") if wh.has_table("visit_log") else pd.DataFrame()
-    days = (
-        sorted({pd.Timestamp(d).date() for d in wh.query("SELECT DISTINCT day FROM frames")["day"]})
-        if wh.has_table("frames")
-        else []
-    )
+@warehouse_asset(
+    writes=[Write("footfall_forecast", "Footfall for the next 7 days by hour, with its backtest error.")],
+    # frames: the days the camera recorded, so a recorded day with no visitors counts as a zero.
+    reads=[Read.all("visit_log"), Read.all("frames")],
+    group=INSIGHTS,
+    partitions_def=None,
+)
+def footfall_forecast(context: dg.AssetExecutionContext, tables: TableReader) -> Written:
+    """Footfall for the next 7 days by hour (seasonal baseline), with its backtest error on the last 7 observed
+    days."""
+    visits = tables.read("visit_log")
+    days = sorted({pd.Timestamp(d).date() for d in tables.read("frames", "DISTINCT day")["day"]})
     fc, score = forecast_next_week(visits, days)
-    wh.replace_table("footfall_forecast", fc.assign(**dict(score.items())))
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(fc), **{k: float(v) for k, v in score.items()}})
+    return Written(
+        rows={"footfall_forecast": fc.assign(**dict(score.items()))},
+        metadata={"footfall_forecast": {k: float(v) for k, v in score.items()}},
+    )
 
 
 def _chart_markdown(charts: dict[str, bytes]) -> str:
@@ -169,108 +166,74 @@ def _write_charts(folder: Path, charts: dict[str, bytes]) -> None:
         (folder / f"{name}.png").write_bytes(png)
 
 
-REPORT_DEPS = [
-    "daily_revenue",
-    "payment_summary",
-    "cans_per_day",
-    "unpaid_visits",
-    "repeat_defaulters",
-    "new_vs_returning",
-    "daily_visits",
-    "visits_per_hour",
-    "traffic_per_hour",
-    "shop_hours",
-    "peak_hours",
-    "customer_registry",
-]
-
-
-@dg.asset(
-    partitions_def=daily_partitions, group_name=REPORTS, kinds={"matplotlib"}, deps=REPORT_DEPS, pool=WAREHOUSE_POOL
+@warehouse_asset(
+    writes=[
+        Write("daily_charts", "The owner's charts for the day, as PNGs under data/reports/charts/<day>/.", table=False)
+    ],
+    reads=[Read.window(t, TREND_DAYS) for t in CHART_TABLES],
+    group=REPORTS,
+    kinds={"matplotlib"},
 )
-def daily_charts(
-    context: dg.AssetExecutionContext, shop: ShopDataResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """The owner's charts for the day (trends over the 30 days ending on it), as PNGs under data/reports/charts/<day>/."""
-    day = partition_day(context)
-    charts = owner_charts.owner_charts(daily_chart_frames(warehouse.get(), day))
+def daily_charts(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
+    """The owner's charts for the day (trends over the 30 days ending on it), as PNGs under
+    data/reports/charts/<day>/."""
+    day = tables.day
+    assert day is not None
+    charts = owner_charts.owner_charts(daily_chart_frames(tables, day))
     _write_charts(shop.layout.reports_dir / "charts" / day.isoformat(), charts)
-    return dg.MaterializeResult(
-        metadata={"charts": len(charts), "preview": dg.MetadataValue.md(_chart_markdown(charts))}
+    return Written(
+        metadata={"daily_charts": {"charts": len(charts), "preview": dg.MetadataValue.md(_chart_markdown(charts))}}
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name=REPORTS,
+@warehouse_asset(
+    writes=[
+        Write("daily_report", "One self-contained HTML page for the day: data/reports/daily/<day>.html.", table=False)
+    ],
+    reads=[Read.files_of("daily_charts"), *(Read.day(t) for t in DAILY_REPORT_TABLES)],
+    group=REPORTS,
     kinds={"html"},
-    deps=["daily_charts", *REPORT_DEPS],
-    pool=WAREHOUSE_POOL,
 )
-def daily_report(
-    context: dg.AssetExecutionContext, shop: ShopDataResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """One self-contained HTML page for the day under data/reports/daily/<day>.html."""
-    day = partition_day(context)
-    data = daily_report_data(warehouse.get(), day)
+def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
+    """One self-contained HTML page for the day under data/reports/daily/<day>.html, with the day's charts."""
+    day = tables.day
+    assert day is not None
+    data = daily_report_data(tables, day)
     charts_dir = shop.layout.reports_dir / "charts" / day.isoformat()
     charts = {p.stem: p.read_bytes() for p in sorted(charts_dir.glob("*.png"))}
     path = shop.layout.reports_dir / "daily" / f"{day.isoformat()}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = Report(
-        f"Daily report — {day:%a %d %b %Y}",
-        "watershop: camera and till, one day",
-        data.kpis,
-        charts,
-        data.tables,
-        data.notes,
-    )
+    title = f"Daily report — {day:%a %d %b %Y}"
+    report = Report(title, "watershop: camera and till, one day", data.kpis, charts, data.tables, data.notes)
     path.write_text(render_html(report, data.crops))
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), **dict(data.kpis)})
+    return Written(metadata={"daily_report": {"path": dg.MetadataValue.path(str(path)), **dict(data.kpis)}})
 
 
-@dg.asset(
+@warehouse_asset(
+    writes=[Write("monthly_report", "One HTML page per month: data/reports/monthly/<YYYY-MM>.html.", table=False)],
+    # The month's days, and the quarter so far before it: every day of these tables is in reach.
+    reads=[Read.all(t) for t in MONTHLY_REPORT_TABLES],
+    group=REPORTS,
     partitions_def=monthly_partitions,
-    group_name=REPORTS,
     kinds={"html"},
-    pool=WAREHOUSE_POOL,
-    deps=[
-        dg.AssetDep(k)
-        for k in (
-            "daily_revenue",
-            "daily_visits",
-            "new_vs_returning",
-            "payment_summary",
-            "cans_per_day",
-            "repeat_defaulters",
-            "unpaid_visits",
-            "peak_hours",
-        )
-    ],
 )
-def monthly_report(
-    context: dg.AssetExecutionContext, shop: ShopDataResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def monthly_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """One HTML page per month under data/reports/monthly/<YYYY-MM>.html, with the quarter so far."""
     month = date.fromisoformat(context.partition_key)
-    data = monthly_report_data(warehouse.get(), month)
+    data = monthly_report_data(tables, month)
     charts = owner_charts.owner_charts(data.chart_frames)
     path = shop.layout.reports_dir / "monthly" / f"{month:%Y-%m}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    report = Report(
-        f"Monthly report — {month:%B %Y}",
-        "watershop: camera and till, one month",
-        data.kpis,
-        charts,
-        data.tables,
-        data.notes,
-    )
+    title = f"Monthly report — {month:%B %Y}"
+    report = Report(title, "watershop: camera and till, one month", data.kpis, charts, data.tables, data.notes)
     path.write_text(render_html(report, data.crops))
-    return dg.MaterializeResult(
+    return Written(
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            **dict(data.kpis),
-            "charts": dg.MetadataValue.md(_chart_markdown(charts)),
+            "monthly_report": {
+                "path": dg.MetadataValue.path(str(path)),
+                **dict(data.kpis),
+                "charts": dg.MetadataValue.md(_chart_markdown(charts)),
+            }
         }
     )
 

@@ -9,6 +9,15 @@ from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retenti
 from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
 
 
+# Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
+forgotten_customers = dg.AssetSpec(
+    "forgotten_customers",
+    group_name="privacy",
+    kinds={"duckdb"},
+    description="Audit log of erasure requests (`watershop forget`); written by forget_customer_job.",
+)
+
+
 class RetentionConfig(dg.Config):
     crop_days: int = Field(default=RetentionRules.crop_days, description="delete face crops older than this many days")
     embedding_grace_days: int = Field(

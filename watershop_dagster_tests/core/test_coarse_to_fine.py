@@ -1,13 +1,15 @@
 """The coarse-to-fine sampler must find the same first and last sightings as analysing every sampled frame,
-while decoding only a small part of the file. A bright block stands in for a face: the fake consumer below
+while decoding only a small part of the file. A bright block stands in for a face: the fake face stage below
 'sees' it wherever it is in the decoded image, so wrong frames or wrong times would show."""
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytest
 
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler, EmptyRoom, faces_differ
-from watershop_dagster.core.footage.sampling import OpenCVSampler
+from watershop_dagster.core.footage.sampling import DenseSampler, Sighting
 
 FPS = 10.0
 SIZE = (320, 180)
@@ -48,19 +50,23 @@ def write_mp4v(path, seconds=100):
     return path
 
 
+@dataclass(frozen=True)
+class BlockFindings:
+    sightings: list
+
+
+def see_block(frame) -> BlockFindings:
+    """The fake face stage: the bright block, wherever it is."""
+    ys, xs = np.nonzero(frame.image.min(axis=2) > 230)
+    box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32) if len(xs) else None
+    return BlockFindings([Sighting(box, None)] if box is not None else [])
+
+
 def consume(sampler, path, seconds=100):
-    """Analyse what the sampler asks for, like analyse_day: returns the sighting times and all frames."""
-    seen_at, frames = [], []
-    for frame in sampler.frames(str(path), FPS, int(seconds * FPS)):
-        frames.append(frame)
-        if frame.analyse is False or frame.quiet:
-            continue
-        bright = frame.image.min(axis=2) > 230
-        ys, xs = np.nonzero(bright)
-        frame.seen = [(np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32), None)] if len(xs) else []
-        if len(xs):
-            seen_at.append(frame.offset_s)
-    return sorted(seen_at), frames
+    """What the sampler hands on: the sighting times and all samples."""
+    samples = list(sampler.samples(str(path), FPS, int(seconds * FPS), see_block))
+    seen_at = [s.frame.offset_s for s in samples if s.findings is not None and s.findings.sightings]
+    return sorted(seen_at), samples
 
 
 def visits(times, gap=10.0):
@@ -76,7 +82,7 @@ def visits(times, gap=10.0):
 @pytest.mark.parametrize("writer", [write_h264, write_mp4v])
 def test_same_entries_and_exits_as_every_sampled_frame_for_a_fraction_of_the_decoding(tmp_path, writer):
     path = writer(tmp_path / "cam1_080000.mp4")
-    dense_times, _ = consume(OpenCVSampler(2.0), path)
+    dense_times, _ = consume(DenseSampler(2.0, analyse_every=True), path)
     sampler = CoarseToFineSampler(2.0)
     times, frames = consume(sampler, path)
     dense, fast = visits(dense_times), visits(times)
@@ -85,17 +91,17 @@ def test_same_entries_and_exits_as_every_sampled_frame_for_a_fraction_of_the_dec
         assert abs(a - c) <= 0.5 and abs(b - d) <= 0.5  # the fine grid is the dense grid
     assert sampler.report.frames_decoded < 0.5 * 1000  # less than half the frames decoded
     assert sampler.report.detail["refined_spans"] >= 4  # every entry and exit was looked at closely
-    quiet = [f.offset_s for f in frames if f.quiet]
+    quiet = [s.frame.offset_s for s in frames if not s.analysed]
     assert quiet and all(b - a >= 1.9 for a, b in zip(quiet, quiet[1:]))  # empty room: keyframes seconds apart
-    assert not [
-        f for f in frames if f.quiet and any(a <= f.offset_s <= b for a, b in PRESENT)
-    ]  # never quiet with someone there
+    assert not [t for t in quiet if any(a <= t <= b for a, b in PRESENT)]  # never quiet with someone there
 
 
 def test_faces_are_searched_only_where_the_picture_changed(tmp_path):
     path = write_h264(tmp_path / "cam1_080000.mp4")
     regions = [
-        f.region for f in CoarseToFineSampler(2.0).frames(str(path), FPS, 1000) if f.analyse and 35 <= f.offset_s <= 45
+        s.frame.region
+        for s in CoarseToFineSampler(2.0).samples(str(path), FPS, 1000, see_block)
+        if s.analysed and 35 <= s.frame.offset_s <= 45
     ]
     assert regions and all(r is not None for r in regions)
     for x1, y1, x2, y2 in regions:  # the block waits at x 110..150, y 60..110
@@ -106,25 +112,26 @@ def test_faces_are_searched_only_where_the_picture_changed(tmp_path):
 def test_long_gop_files_are_decoded_whole(tmp_path):
     path = write_h264(tmp_path / "cam1_080000.mp4", seconds=30, gop_s=10.0)
     sampler = CoarseToFineSampler(2.0)
-    frames = list(sampler.frames(str(path), FPS, 300))
+    frames = list(sampler.samples(str(path), FPS, 300, see_block))
     assert sampler.report.detail.get("whole_file") and len(frames) == 60 and sampler.report.frames_read == 300
 
 
 def test_truncated_stream_is_reported_with_what_was_read(tmp_path):
     path = write_h264(tmp_path / "cam1_080000.mp4", seconds=20)
     sampler = CoarseToFineSampler(2.0)
-    frames = list(sampler.frames(str(path), FPS, 400))  # the manifest promised 40 s
+    frames = list(sampler.samples(str(path), FPS, 400, see_block))  # the manifest promised 40 s
     assert frames and "truncated" in sampler.report.error and sampler.report.truncated_at <= 200
 
 
 def test_faces_differ():
     box = np.array([10, 10, 50, 50], np.float32)
     a, b = np.eye(512, dtype=np.float32)[0], np.eye(512, dtype=np.float32)[1]
-    assert not faces_differ([(box, a)], [(box + 3, a)])
-    assert faces_differ([], [(box, None)]) and faces_differ([(box, None)], [])
-    assert faces_differ([(box, a)], [(box, b)])  # someone else stepped into the same place
-    assert not faces_differ([(box, a)], [(box + 200, a)])  # the same person moved
-    assert faces_differ([(box, None)], [(box + 200, None)])
+    s = Sighting
+    assert not faces_differ([s(box, a)], [s(box + 3, a)])
+    assert faces_differ([], [s(box, None)]) and faces_differ([s(box, None)], [])
+    assert faces_differ([s(box, a)], [s(box, b)])  # someone else stepped into the same place
+    assert not faces_differ([s(box, a)], [s(box + 200, a)])  # the same person moved
+    assert faces_differ([s(box, None)], [s(box + 200, None)])
 
 
 def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():

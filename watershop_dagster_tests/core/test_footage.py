@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from watershop_dagster.core.footage.manifest import FootageNameError, parse_day_folder, parse_footage_name, scan_day
-from watershop_dagster.core.footage.sampling import AnalysisGate, MotionMeter, OpenCVSampler
+from watershop_dagster.core.footage.sampling import AnalysisGate, DenseSampler, MotionMeter
 
 DAY = date(2024, 5, 1)
 
@@ -60,7 +60,7 @@ def test_missing_day_folder_is_an_empty_day(tmp_path):
 
 def test_sampler_takes_every_nth_frame_with_its_time(tmp_path):
     path = write_video(tmp_path / "v.mp4", frames=40, fps=10.0)
-    sampler = OpenCVSampler(sample_fps=2.0)
+    sampler = DenseSampler(sample_fps=2.0)
     frames = list(sampler.frames(str(path), 10.0, 40))
     assert [f.index for f in frames] == list(range(0, 40, 5))
     assert frames[1].offset_s == pytest.approx(0.5)
@@ -81,28 +81,6 @@ def test_motion_meter_and_gate():
     assert not gate.should_analyse(5.0, 0.0) and gate.should_analyse(5.0, 0.5) and gate.should_analyse(10.0, 0.0)
     gate.record(10.0, faces=1)
     assert gate.should_analyse(11.0, 0.0)  # someone is there: look again soon even if still
-
-
-def test_keyframe_sampler_finds_the_same_frames_as_a_full_decode_on_short_and_long_files(tmp_path):
-    from watershop_dagster.core.footage.sampling import KeyframeScanSampler
-
-    short = write_video(tmp_path / "short.mp4", frames=30, fps=10.0)  # few keyframes: whole file decoded
-    got = [f.index for f in KeyframeScanSampler(2.0).frames(str(short), 10.0, 30) if not f.quiet]
-    assert got == list(range(0, 30, 5))
-    # A long, mostly still file with movement at the end: the frames after the last keyframe are not lost.
-    path = tmp_path / "long.mp4"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (160, 120))
-    for i in range(300):
-        img = np.full((120, 160, 3), 90, np.uint8)
-        if i >= 280:
-            cv2.rectangle(img, (2 * (i - 280), 30), (2 * (i - 280) + 40, 90), (250, 250, 250), -1)
-        w.write(img)
-    w.release()
-    sampler = KeyframeScanSampler(2.0)
-    frames = list(sampler.frames(str(path), 10.0, 300))
-    analysed = [f.index for f in frames if not f.quiet]
-    assert analysed and max(analysed) >= 295 and min(analysed) >= 250  # only the moving end is decoded densely
-    assert [f.index for f in frames] == sorted(f.index for f in frames)  # in time order
 
 
 def test_stored_manifest_gives_back_the_probed_rows(tmp_path):

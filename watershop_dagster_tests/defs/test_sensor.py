@@ -1,4 +1,3 @@
-
 import dagster as dg
 
 from watershop_dagster_tests.core.test_footage import write_video

@@ -1,7 +1,8 @@
-"""One pass over a day's footage: sample, gate on motion, detect, judge, embed, crop.
+"""One pass over a day's footage: sample, detect, judge, embed, crop.
 
 One decode serves three tables (frames, face_detections, face_embeddings): decoding is the expensive part,
-so the pipeline never decodes a file twice.
+so the pipeline never decodes a file twice. The sampler drives: it asks the face stage (`FaceStage.look`)
+about the frames it chooses and yields samples with the findings; this module turns samples into rows.
 """
 
 from __future__ import annotations
@@ -19,27 +20,17 @@ import pandas as pd
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage.manifest import ManifestRow
-from watershop_dagster.core.footage.sampling import (
-    AnalysisGate,
-    FrameSource,
-    KeyframeScanSampler,
-    MotionMeter,
-    OpenCVSampler,
-)
+from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
 from watershop_dagster.core.footage.tracking import iou
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
-
-SAMPLERS: dict[str, Callable[[float], FrameSource]] = {
-    "coarse_to_fine": CoarseToFineSampler,  # keyframes every ~2 s, every sampled frame only where faces change
-    "keyframe": KeyframeScanSampler,  # keyframes to find spans with change, every sampled frame inside them
-    "opencv": OpenCVSampler,  # every frame decoded, every sampled frame measured
-}
 
 
 @dataclass
 class StageTimes:
-    decode: float = 0.0
-    motion: float = 0.0
+    """Seconds spent per stage. `sampling` is everything the sampler does between samples (demuxing,
+    decoding, measuring motion), so the stages add up to the analysis wall time."""
+
+    sampling: float = 0.0
     detection: float = 0.0
     embedding: float = 0.0
     crops: float = 0.0
@@ -142,16 +133,48 @@ class OptOutList:
         return self.embeddings is not None and float((self.embeddings @ embedding).max()) >= self.threshold
 
 
+@dataclass(frozen=True)
+class FrameFindings:
+    """What the face stage saw in one frame: the observations for the tables, sightings for the sampler."""
+
+    observations: list[FaceObservation]
+
+    @property
+    def sightings(self) -> list[Sighting]:
+        return [Sighting(o.face.box, o.embedding) for o in self.observations]
+
+
+class FaceStage:
+    """Detect and embed faces in the frames a sampler asks about, embedding a still face only once per file
+    (StillFaceCache). One per file: the cache must not carry a face from one file into the next."""
+
+    def __init__(self, engine: FaceEngine, times: StageTimes):
+        self.engine, self.times, self.still = engine, times, StillFaceCache()
+        self.analysed = 0
+
+    def look(self, frame: DecodedFrame) -> FrameFindings:
+        self.analysed += 1
+        started = time.perf_counter()
+        observations = self.engine.observe(frame.image, embed=False, region=frame.region)
+        embedding = time.perf_counter()
+        self.times.detection += embedding - started
+        self.still.fill(observations, frame.offset_s, fine=frame.fine)
+        self.engine.embed(observations)
+        self.still.remember(observations, frame.offset_s)
+        self.times.embedding += time.perf_counter() - embedding
+        return FrameFindings(observations)
+
+
 def analyse_day(
     day: date,
     files: list[ManifestRow],
     engine: FaceEngine,
     crops_dir: Path | None,
-    sampler_factory: Callable[[], FrameSource] = OpenCVSampler,
-    gate_factory: Callable[[], AnalysisGate] = AnalysisGate,
+    sampler_factory: Callable[[], FrameSource] = CoarseToFineSampler,
     optout: OptOutList | None = None,
     progress: Callable[[str], None] = lambda msg: None,
 ) -> DayAnalysis:
+    """Every usable file of the day through a fresh sampler and face stage; rows for the three tables."""
     times = StageTimes()
     frame_rows, det_rows, emb_rows = [], [], []
     errors: dict[str, str] = {}
@@ -161,42 +184,28 @@ def analyse_day(
     if crops_dir:
         crops_dir.mkdir(parents=True, exist_ok=True)
     for f in (f for f in files if f.ok):
-        sampler, gate, meter, still = sampler_factory(), gate_factory(), MotionMeter(), StillFaceCache()
+        sampler, stage = sampler_factory(), FaceStage(engine, times)
         started = time.perf_counter()
-        analysed = faces_found = 0
-        frames_iter = sampler.frames(f.path, f.fps, f.frame_count)
-        t0 = time.perf_counter()
-        for frame in frames_iter:
-            times.decode += time.perf_counter() - t0
-            t_motion = time.perf_counter()
-            if (
-                frame.quiet or frame.motion is not None
-            ):  # the sampler measured it (its frames are not strictly in order)
-                motion, brightness = frame.motion or 0.0, float(frame.small_grey.mean())
-            elif frame.small_grey is not None:
-                motion, brightness = meter.measure(small_grey=frame.small_grey)
-            else:
-                motion, brightness = meter.measure(frame.image)
-            times.motion += time.perf_counter() - t_motion
+        faces_found = 0
+        t0, looked = time.perf_counter(), 0.0
+        for sample in sampler.samples(f.path, f.fps, f.frame_count, stage.look):
+            # The sampler's own time: the span since the last sample, less the face stage it called.
+            times.sampling += time.perf_counter() - t0 - (times.detection + times.embedding - looked)
+            frame = sample.frame
             when = f.start_time + timedelta(seconds=frame.offset_s)
-            observations: list[FaceObservation] = []
-            if frame.analyse is not None:
-                do_analyse = frame.analyse
-            else:
-                do_analyse = not frame.quiet and gate.should_analyse(frame.offset_s, motion)
-            if do_analyse:
-                analysed += 1
-                t_det = time.perf_counter()
-                observations = engine.observe(frame.image, embed=False, region=frame.region)
-                times.detection += time.perf_counter() - t_det
-                t_emb = time.perf_counter()
-                still.fill(observations, frame.offset_s, fine=frame.fine)
-                engine.embed(observations)
-                still.remember(observations, frame.offset_s)
-                times.embedding += time.perf_counter() - t_emb
-                gate.record(frame.offset_s, len(observations))
-                frame.seen = [(o.face.box, o.embedding) for o in observations]
-            frame_rows.append((f.file, f.camera, frame.index, when, motion, brightness, do_analyse, len(observations)))
+            observations = sample.findings.observations if sample.findings is not None else []
+            frame_rows.append(
+                (
+                    f.file,
+                    f.camera,
+                    frame.index,
+                    when,
+                    sample.motion,
+                    sample.brightness,
+                    sample.analysed,
+                    len(observations),
+                )
+            )
             t_crop = time.perf_counter()
             for n, obs in enumerate(observations):
                 det_id = f"{day.isoformat()}/{f.camera}/{Path(f.file).stem}/{frame.index}/{n}"
@@ -245,7 +254,7 @@ def analyse_day(
                         }
                     )
             times.crops += time.perf_counter() - t_crop
-            t0 = time.perf_counter()
+            t0, looked = time.perf_counter(), times.detection + times.embedding
         report = sampler.report
         details[f.file] = {"frames_read": report.frames_read, "frames_decoded": report.frames_decoded, **report.detail}
         if report.error:
@@ -254,8 +263,9 @@ def analyse_day(
         video_seconds += seconds
         wall = time.perf_counter() - started
         progress(
-            f"{f.file}: {report.frames_read} frames read, {report.frames_decoded} decoded, {analysed} analysed, {faces_found} usable faces, "
-            f"{seconds:.0f}s of video in {wall:.1f}s ({seconds / max(wall, 1e-6):.1f}x real time), {still.reused} faces of still people not re-embedded"
+            f"{f.file}: {report.frames_read} frames read, {report.frames_decoded} decoded, {stage.analysed} analysed, "
+            f"{faces_found} usable faces, {seconds:.0f}s of video in {wall:.1f}s "
+            f"({seconds / max(wall, 1e-6):.1f}x real time), {stage.still.reused} faces of still people not re-embedded"
             + (f"; {report.detail}" if report.detail else "")
             + (f"; {report.error}" if report.error else "")
         )

@@ -14,8 +14,8 @@ footage; everything else costs a decode from the keyframe before it. The sampler
    packets between them and yields every frame of the `sample_fps` grid, so entry and exit times are as
    exact as analysing every sampled frame would make them.
 
-The consumer analyses the frames marked `analyse` and writes what it saw into `frame.seen`; the sampler
-reads that back to decide step 4. Frames therefore come out mostly, not strictly, in time order.
+The sampler asks the face stage (`FaceLook`) about each frame it wants analysed and decides step 4 from the
+answers; samples therefore come out mostly, not strictly, in time order.
 Files whose keyframes are too far apart for this (a long GOP) are decoded whole by `fallback`.
 """
 
@@ -31,8 +31,11 @@ import numpy as np
 from watershop_dagster.core.footage.sampling import (
     DecodedFrame,
     DecodeReport,
+    DenseSampler,
+    FaceLook,
     FrameSource,
-    OpenCVSampler,
+    Sample,
+    Sighting,
     changed_mask,
     changed_share,
     small_grey_of,
@@ -42,11 +45,13 @@ from watershop_dagster.core.footage.tracking import iou
 Region = tuple[int, int, int, int]
 
 
-def faces_differ(before: list | None, after: list | None, min_iou: float = 0.2, same_person: float = 0.3) -> bool:
+def faces_differ(
+    before: list[Sighting] | None, after: list[Sighting] | None, min_iou: float = 0.2, same_person: float = 0.3
+) -> bool:
     """Two analysed frames show different faces when the counts differ or a face in `after` has no partner
     in `before`. A partner overlaps it and, where both have an embedding, looks like the same person (one
     customer stepping into the place another just left is a change); or, without overlap, has a clearly
-    similar embedding (someone who moved). `seen` lists (box, embedding-or-None)."""
+    similar embedding (someone who moved)."""
     before, after = before or [], after or []
     if len(before) != len(after):
         return True
@@ -57,7 +62,7 @@ def faces_differ(before: list | None, after: list | None, min_iou: float = 0.2, 
             return similar is None or similar >= same_person
         return similar is not None and similar >= 0.5
 
-    return not all(any(partners(box, emb, b, e) for b, e in before) for box, emb in after)
+    return not all(any(partners(a.box, a.embedding, b.box, b.embedding) for b in before) for a in after)
 
 
 class EmptyRoom:
@@ -122,6 +127,15 @@ class _Look:
     frame: DecodedFrame
     grey: np.ndarray
     packet_at: int  # its position in the packet buffer
+    motion: float = 1.0  # share of the small image changed since the look before
+    seen: list[Sighting] | None = None  # what the face stage saw; None when it was not asked
+
+    @property
+    def analysed(self) -> bool:
+        return self.seen is not None
+
+    def sample(self, findings=None) -> Sample:
+        return Sample(self.frame, self.motion, float(self.grey.mean()), findings)
 
 
 @dataclass
@@ -137,12 +151,13 @@ class CoarseToFineSampler:
     scan_width: int = 160
     room_samples: int = 24
     region_margin: float = 0.12  # widen the changed area by this share of the frame on each side
-    fallback: Callable[[float], FrameSource] = OpenCVSampler
+    fallback: Callable[[float], FrameSource] = DenseSampler
     report: DecodeReport = field(default_factory=DecodeReport)
 
-    def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
+    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]:
         import av
 
+        self._ask = look
         self.report = DecodeReport()
         self.report.detail = {"keyframes_decoded": 0, "refined_spans": 0, "refined_frames": 0}
         try:
@@ -183,14 +198,14 @@ class CoarseToFineSampler:
                     times.append(t)
         return times, last
 
-    def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
+    def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)
-        yield from sampler.frames(path, fps, frame_count)
+        yield from sampler.samples(path, fps, frame_count, self._ask)
         detail = self.report.detail
         self.report = sampler.report
         self.report.detail = {**detail, "whole_file": True}
 
-    def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[DecodedFrame]:
+    def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
         import av
 
         step = max(1, int(round(fps / self.sample_fps)))
@@ -233,39 +248,38 @@ class CoarseToFineSampler:
                     buffer.append(packet)
                     continue
                 differs = room.changed_share(look.grey) >= self.change_threshold
-                look.frame.motion = 1.0 if last is None else self._moved(last.grey, look.grey)
-                moved = look.frame.motion >= self.change_threshold
-                if (differs or moved) and passed and not last.frame.analyse:
+                look.motion = 1.0 if last is None else self._moved(last.grey, look.grey)
+                moved = look.motion >= self.change_threshold
+                if (differs or moved) and passed and not last.analysed:
                     # Something appeared in a still room: go back for the keyframes passed over, so the
                     # fine grid is needed only over the last couple of seconds before it.
                     for position, _ in passed:
                         back = self._look(buffer[position], position)
                         if back is None:
                             continue
-                        back.frame.motion = self._moved(last.grey, back.grey)
+                        back.motion = self._moved(last.grey, back.grey)
                         yield from self._analyse(back, last, buffer, room, step, refine_next)
                         refine_next, last = self._faces_vanished(last, back), back
                 passed = []
                 faces_changed = False
-                if differs or moved or bool(last and last.frame.seen):
+                if differs or moved or bool(last and last.seen):
                     faces_changed = yield from self._analyse(look, last, buffer, room, step, refine_next)
                     refine_next = self._faces_vanished(last, look)
                 else:
-                    look.frame.quiet, look.frame.analyse = True, False
-                    yield look.frame
+                    yield look.sample()  # a quiet look: measured, not analysed
                     refine_next = False
-                if look.frame.motion >= self.busy_threshold or faces_changed:
+                if look.motion >= self.busy_threshold or faces_changed:
                     pace = self.coarse_interval_s
-                elif differs or look.frame.seen:
+                elif differs or look.seen:
                     pace = self.steady_interval_s  # someone waiting, still: the same faces, looked at less often
                 else:
                     pace = self.probe_interval_s
-                room.learn(look.grey, differs, moved, len(look.frame.seen or []))
+                room.learn(look.grey, differs, moved, len(look.seen or []))
                 buffer = buffer[look.packet_at :]
                 look.packet_at = 0
                 last = look
                 buffer.append(packet)
-            if last is not None and last.frame.analyse and pace < self.probe_interval_s:
+            if last is not None and last.analysed and pace < self.probe_interval_s:
                 # Something was going on at the last look: the stretch after it, to the end, gets the fine grid.
                 yield from self._refine(buffer, last, None, room, step)
 
@@ -290,20 +304,20 @@ class CoarseToFineSampler:
     # -- steps ------------------------------------------------------------------------------------------
 
     def _analyse(self, look: _Look, before: _Look | None, buffer: list, room: EmptyRoom, step: int, refine_next: bool):
-        """Yield the look for analysis, then the fine grid since `before` if the faces changed; returns
-        whether they did."""
-        look.frame.analyse = True
+        """Ask the face stage about the look and yield it, then the fine grid since `before` if the faces
+        changed; returns whether they did."""
         look.frame.region = self._region(look.grey, before.grey if before else None, room)
-        yield look.frame  # the consumer fills look.frame.seen
-        changed = before is not None and faces_differ(before.frame.seen, look.frame.seen)
+        findings = self._ask(look.frame)
+        look.seen = list(findings.sightings)
+        yield look.sample(findings)
+        changed = before is not None and faces_differ(before.seen, look.seen)
         if before is not None and (changed or refine_next):
             yield from self._refine(buffer[before.packet_at : look.packet_at], before, look, room, step)
         return changed
 
-    def _refine(
-        self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int
-    ) -> Iterator[DecodedFrame]:
-        """Every frame of the sample grid strictly between two looks, decoded from the packets between them."""
+    def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int) -> Iterator[Sample]:
+        """Every frame of the sample grid strictly between two looks, decoded from the packets between them,
+        each analysed by the face stage."""
         lo = start.frame.index
         hi = end.frame.index if end is not None else None
         self.report.detail["refined_spans"] += 1
@@ -315,11 +329,12 @@ class CoarseToFineSampler:
                 continue
             grey = self._grey(frame)
             out = DecodedFrame(index, t, av_frame=frame, small_grey=grey)
-            out.motion, out.analyse, out.fine = self._moved(previous, grey), True, True
+            out.fine = True  # an entry or exit happens here: the face stage must not reuse old embeddings
             out.region = self._region(grey, previous, room)
+            motion = self._moved(previous, grey)
             previous = grey
             self.report.detail["refined_frames"] += 1
-            yield out
+            yield Sample(out, motion, float(grey.mean()), self._ask(out))
 
     def _look(self, packet, packet_at: int) -> _Look | None:
         frames = self._decode([packet])
@@ -334,7 +349,7 @@ class CoarseToFineSampler:
 
     @staticmethod
     def _faces_vanished(before: _Look | None, after: _Look) -> bool:
-        return bool(before and before.frame.seen) and not after.frame.seen
+        return bool(before and before.seen) and not after.seen
 
     # -- small helpers ----------------------------------------------------------------------------------
 

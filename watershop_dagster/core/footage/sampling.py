@@ -1,14 +1,17 @@
-"""Which frames to decode, and which of those to search for faces.
+"""Which frames to decode, and which of those to search for faces: the one sampler contract.
 
-Most shop footage is an empty room. The sampler decodes at a fixed rate; a motion meter on a small grey copy
-of each sample says whether anything changed; the gate analyses a frame when something moved, more rarely
-while faces are present but still (someone waiting at the counter), and now and then when idle. The
-sampler is one small class behind `FrameSource`, so a faster decoding strategy can replace it.
+A sampler (`FrameSource`) walks one file and decides where to look. Where it wants faces it calls the face
+stage it was given (`FaceLook`: a frame in, what was seen out) and uses the answer to decide where to decode
+next; it yields each sample with what was measured and seen. Data flows one way: the face stage never
+writes into the sampler's frames, and the sampler never reads its consumer's state.
+
+`DenseSampler` decodes every frame and measures every sampled one, analysing where a motion gate says so;
+it is the reference (and the fallback for long-GOP files) for `CoarseToFineSampler`, the default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,11 +21,9 @@ import numpy as np
 
 class DecodedFrame:
     """A sampled frame. The full-size BGR image is made only when asked for: most sampled frames are only
-    measured for motion, on a small grey copy the decoder makes cheaply.
-
-    A sampler that decides for itself sets `analyse` (else the motion gate decides), `motion`, `region`
-    (where to search for faces) and `fine`; the consumer writes the faces it found into `seen` as
-    (box, embedding)."""
+    measured for motion, on a small grey copy the decoder makes cheaply. The sampler sets `region` (where to
+    search for faces; None is the whole frame) and `fine` (a frame of the fine grid around a change: entry,
+    exit) before handing the frame to the face stage."""
 
     def __init__(
         self,
@@ -31,15 +32,11 @@ class DecodedFrame:
         image: np.ndarray | None = None,
         av_frame=None,
         small_grey: np.ndarray | None = None,
-        quiet: bool = False,
     ):
-        self.index, self.offset_s, self.quiet = index, offset_s, quiet
+        self.index, self.offset_s = index, offset_s
         self._image, self._av_frame, self.small_grey = image, av_frame, small_grey
-        self.analyse: bool | None = None
-        self.motion: float | None = None
         self.region: tuple[int, int, int, int] | None = None
-        self.seen: list | None = None
-        self.fine = False  # a frame of the fine grid around a change (entry, exit): never reuse embeddings
+        self.fine = False
 
     @property
     def image(self) -> np.ndarray:
@@ -73,6 +70,41 @@ def _to_bgr(frame, region: tuple[int, int, int, int] | None) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """One face the face stage saw: where, and its embedding when it has one."""
+
+    box: np.ndarray
+    embedding: np.ndarray | None
+
+
+class Findings(Protocol):
+    """What the face stage returns for a frame. The sampler reads only `sightings`; the consumer keeps the
+    rest (observations, crops) for its tables."""
+
+    @property
+    def sightings(self) -> list[Sighting]: ...
+
+
+# The face stage as the sampler sees it: a frame to look at in, what was seen out.
+FaceLook = Callable[[DecodedFrame], Findings]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled frame as the sampler hands it on: what it measured, and what the face stage saw when the
+    sampler asked it to look (`findings` is None for frames only measured)."""
+
+    frame: DecodedFrame
+    motion: float
+    brightness: float
+    findings: Findings | None = None
+
+    @property
+    def analysed(self) -> bool:
+        return self.findings is not None
+
+
 @dataclass
 class DecodeReport:
     frames_read: int = 0
@@ -85,17 +117,34 @@ class DecodeReport:
 class FrameSource(Protocol):
     report: DecodeReport
 
-    def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]: ...
+    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]: ...
 
 
 @dataclass
-class OpenCVSampler:
-    """Decode every frame (the codec needs them) but convert only every n-th to an image."""
+class DenseSampler:
+    """Decode every frame (the codec needs them), measure every `sample_fps` one for motion, and have the face
+    stage look where the gate says: on motion, more rarely while faces are present but still, now and then
+    when idle. With `analyse_every` it looks at every sampled frame (the reference for other samplers)."""
 
     sample_fps: float = 2.0
+    gate: AnalysisGate = field(default_factory=lambda: AnalysisGate())
+    analyse_every: bool = False
     report: DecodeReport = field(default_factory=DecodeReport)
 
+    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]:
+        meter = MotionMeter()
+        self.gate.reset()
+        for frame in self.frames(path, fps, frame_count):
+            motion, brightness = meter.measure(frame.image)
+            if not (self.analyse_every or self.gate.should_analyse(frame.offset_s, motion)):
+                yield Sample(frame, motion, brightness)
+                continue
+            findings = look(frame)
+            self.gate.record(frame.offset_s, len(findings.sightings))
+            yield Sample(frame, motion, brightness, findings)
+
     def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
+        """Every `sample_fps` frame, decoded to a full-size image."""
         self.report = DecodeReport()
         step = max(1, int(round(fps / self.sample_fps)))
         cap = cv2.VideoCapture(path)
@@ -179,123 +228,3 @@ class AnalysisGate:
 
     def record(self, t: float, faces: int) -> None:
         self.last_analysed, self.faces_present = t, faces > 0
-
-
-@dataclass
-class KeyframeScanSampler:
-    """Two passes that decode only what matters. First only the keyframes, each scaled down to a small grey
-    image inside the decoder (~100x real time): each is compared with the empty room (the per-pixel median
-    of all keyframes, since the room is empty most of the day) and with the previous keyframe. Then each span
-    between keyframes where something differs, widened by one keyframe on each side, is decoded densely and
-    sampled at `sample_fps`. Quiet keyframes are yielded as small images marked quiet (time and brightness
-    for the frames table), so an empty hour costs almost nothing."""
-
-    sample_fps: float = 2.0
-    pixel_threshold: int = 14
-    change_threshold: float = 0.003
-    scan_width: int = 160
-    min_keyframes: int = 8  # fewer and there is no "empty room" to compare with: decode the whole file
-    report: DecodeReport = field(default_factory=DecodeReport)
-    _scan_height: int = 90
-
-    def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
-        import av
-
-        self.report = DecodeReport()
-        try:
-            keyframes = self._scan(path)
-        except av.FFmpegError as exc:
-            self.report.error = f"keyframe scan failed: {exc}"
-            return
-        if not keyframes:
-            self.report.error = "no keyframes decoded"
-            return
-        spans = self._active_spans(keyframes)
-        step = max(1, int(round(fps / self.sample_fps)))
-        last_index = -1
-        k = 0
-        for start_i, end_i in spans + [(len(keyframes), len(keyframes))]:
-            for t, grey in keyframes[k:start_i]:  # quiet stretch before this span
-                index = int(round(t * fps))
-                if index > last_index:
-                    last_index = index
-                    yield DecodedFrame(index, t, small_grey=grey, quiet=True)
-            if start_i >= len(keyframes):
-                break
-            # A span that reaches the last keyframe runs to the end of the file.
-            end_t = keyframes[end_i][0] if end_i < len(keyframes) - 1 else float("inf")
-            for frame in self._decode_span(path, keyframes[start_i][0], end_t, fps, step):
-                if frame.index > last_index:
-                    last_index = frame.index
-                    yield frame
-            k = end_i + 1
-
-    def _scan(self, path: str) -> list[tuple[float, np.ndarray]]:
-        import av
-
-        out = []
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            stream.codec_context.skip_frame = (
-                "NONKEY"  # no frame threading here: it defeats the skip (measured 2.3x slower)
-            )
-            tb = float(stream.time_base)
-            start = float(stream.start_time or 0) * tb
-            height = max(1, int(stream.codec_context.height * self.scan_width / max(stream.codec_context.width, 1)))
-            self._scan_height = height
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                out.append((frame.pts * tb - start, small_grey_of(frame, self.scan_width, height)))
-                self.report.frames_read += 1
-        return out
-
-    def _active_spans(self, keyframes) -> list[tuple[int, int]]:
-        if len(keyframes) < self.min_keyframes:
-            return [(0, len(keyframes) - 1)]
-        greys = np.stack([g for _, g in keyframes])
-        background = np.median(greys, axis=0).astype(np.uint8)
-        active = []
-        for i, g in enumerate(greys):
-            vs_room = changed_share(g, background, self.pixel_threshold)
-            vs_prev = changed_share(g, greys[i - 1], self.pixel_threshold) if i else 0.0
-            active.append(vs_room >= self.change_threshold or vs_prev >= self.change_threshold)
-        spans: list[tuple[int, int]] = []
-        n = len(keyframes)
-        for i, on in enumerate(active):
-            if not on:
-                continue
-            a, b = max(0, i - 1), min(n - 1, i + 1)
-            if spans and a <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], b))
-            else:
-                spans.append((a, b))
-        return spans
-
-    def _decode_span(self, path: str, start_t: float, end_t: float, fps: float, step: int) -> Iterator[DecodedFrame]:
-        import av
-
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            tb = float(stream.time_base)
-            origin = float(stream.start_time or 0) * tb
-            container.seek(int((start_t + origin) / tb), stream=stream, backward=True, any_frame=False)
-            try:
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        continue
-                    t = frame.pts * tb - origin
-                    if t > end_t + 1e-6:
-                        break
-                    self.report.frames_decoded += 1
-                    index = int(round(t * fps))
-                    if t >= start_t - 1e-6 and index % step == 0:
-                        yield DecodedFrame(
-                            index,
-                            t,
-                            av_frame=frame,
-                            small_grey=small_grey_of(frame, self.scan_width, self._scan_height),
-                        )
-            except av.FFmpegError as exc:
-                self.report.error = f"decode error at {start_t:.1f}s: {exc}"

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol
 
-import duckdb
 import pandas as pd
 
-from watershop_dagster.core.storage.warehouse import Warehouse
-
 TREND_DAYS = 30
+# The tables each report reads: the Dagster layer declares them, and a test checks they are what is queried.
+CHART_TABLES = (
+    "cans_per_day",
+    "daily_revenue",
+    "daily_visits",
+    "new_vs_returning",
+    "payment_summary",
+    "peak_hours",
+    "transaction_links",
+    "transactions",
+    "unpaid_visits",
+    "visit_log",
+)
+DAILY_REPORT_TABLES = (
+    "daily_revenue",
+    "daily_visits",
+    "new_vs_returning",
+    "payment_summary",
+    "peak_hours",
+    "repeat_defaulters",
+    "shop_hours",
+    "unpaid_visits",
+)
+MONTHLY_REPORT_TABLES = tuple(sorted({*CHART_TABLES, "repeat_defaulters"}))
+
+
+class TableSource(Protocol):
+    """Where the report's tables come from: anything with a `connect()` that yields a DuckDB-like connection
+    (the Warehouse itself, or the Dagster layer's reader that sees only an asset's declared tables)."""
+
+    def connect(self) -> AbstractContextManager: ...
 
 
 @dataclass
@@ -26,11 +56,9 @@ class ReportData:
 
 
 def _q(conn, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    """A query, or an empty frame where a table does not exist yet (e.g. no footage ever processed)."""
-    try:
-        return conn.execute(sql, params).df()
-    except duckdb.CatalogException:
-        return pd.DataFrame(columns=columns)
+    """A query's rows (`columns` documents what the caller expects). A table that was never written is an
+    error raised before this point, not an empty report."""
+    return conn.execute(sql, params).df()
 
 
 def _money(v) -> str:
@@ -112,13 +140,13 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
     }
 
 
-def daily_chart_frames(wh: Warehouse, day: date) -> dict[str, pd.DataFrame]:
+def daily_chart_frames(wh: TableSource, day: date) -> dict[str, pd.DataFrame]:
     """The day's chart data; trends cover the TREND_DAYS ending on it."""
     with wh.connect() as conn:
         return chart_frames(conn, day - timedelta(days=TREND_DAYS - 1), day, day)
 
 
-def daily_report_data(wh: Warehouse, day: date) -> ReportData:
+def daily_report_data(wh: TableSource, day: date) -> ReportData:
     with wh.connect() as conn:
         rev = _q(
             conn,
@@ -200,7 +228,7 @@ def daily_report_data(wh: Warehouse, day: date) -> ReportData:
     return ReportData(kpis, tables, notes, _crops(list(unpaid.get("photo", [])) + list(defaulters.get("photo", []))))
 
 
-def monthly_report_data(wh: Warehouse, month: date) -> ReportData:
+def monthly_report_data(wh: TableSource, month: date) -> ReportData:
     start = month.replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     q_start = start.replace(month=3 * ((start.month - 1) // 3) + 1)

@@ -167,7 +167,7 @@ CUSTOMER_REGISTRY = TableSchema(
     "customer_registry",
     "Anonymous identities. Each day's partition holds every identity seen that day, with its state after "
     "the day; the registry as of day N is each identity's latest row with day <= N "
-    "(view customer_registry_current).",
+    "(table customer_registry_current).",
     _cols(
         ("day", "DATE", "partition day: the identity was seen (or enrolled) that day"),
         ("customer_id", "VARCHAR", "CUST_0001..., or STAFF_<name> for enrolled staff"),
@@ -247,6 +247,20 @@ SHOP_HOURS = TableSchema(
     ),
 )
 
+FORGOTTEN_CUSTOMERS = TableSchema(
+    "forgotten_customers",
+    "Audit log of erasure requests (`watershop forget`): these IDs are never matched again.",
+    _cols(
+        ("customer_id", "VARCHAR", "the forgotten identity"),
+        ("requested_by", "VARCHAR", "who asked"),
+        ("requested_at", "TIMESTAMP", "when"),
+        ("reason", "VARCHAR", "why"),
+        ("embeddings_deleted", "INTEGER", "face embeddings erased"),
+        ("crops_deleted", "INTEGER", "crop files erased"),
+    ),
+    partitioned_by=None,
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -260,6 +274,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     VISIT_LOG,
     TRANSACTION_LINKS,
     SHOP_HOURS,
+    FORGOTTEN_CUSTOMERS,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}

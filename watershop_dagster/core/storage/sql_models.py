@@ -25,6 +25,12 @@ class Ref:
     table: str
     window_days: int = 1
 
+    @property
+    def view(self) -> str:
+        """The name the rendered SQL uses: the table's own, which the Dagster layer provides as a view cut to
+        the declared days (so one model reads a table with one window)."""
+        return self.table
+
 
 @dataclass(frozen=True)
 class SqlModel:
@@ -39,7 +45,7 @@ class SqlModel:
         if self.partitioned and day is None:
             raise ValueError(f"{self.name} is partitioned by day: render it with a day")
         return _ENV.from_string(self.template).render(
-            ref=lambda table, window_days=1: f'"{table}"',
+            ref=lambda table, window_days=1: f'"{Ref(table, int(window_days)).view}"',
             day=f"DATE '{day.isoformat()}'" if day else "NULL",
         )
 
@@ -66,13 +72,23 @@ def load_model(path: Path) -> SqlModel:
 
     _ENV.from_string(text).render(ref=record, day="DATE '2000-01-01'")
     unique = tuple(dict.fromkeys(refs))
+    windows: dict[str, set[int]] = {}
+    for r in unique:
+        windows.setdefault(r.table, set()).add(r.window_days)
+    mixed = sorted(t for t, w in windows.items() if len(w) > 1)
+    if mixed:
+        raise ValueError(f"{path}: reads {', '.join(mixed)} with different windows; use one window per table")
     if not unique:
         raise ValueError(f"{path}: a model must read at least one table through {{{{ ref('...') }}}}")
     return SqlModel(path.stem, path, " ".join(description), partitioned == "daily", unique, text)
 
 
 def load_models(folder: Path) -> list[SqlModel]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"SQL model folder {folder} not found: the SQL aggregates live in dbt_like_sql/")
     models = [load_model(p) for p in sorted(folder.glob("*.sql"))]
+    if not models:
+        raise FileNotFoundError(f"no *.sql models in {folder}")
     for m in models:
         if any(r.table == m.name for r in m.refs):
             raise ValueError(f"{m.path}: a model cannot ref itself")

@@ -182,11 +182,15 @@ class Warehouse:
             n = conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0]
         return int(n)
 
-    def replace_table(self, table: str, rows: pd.DataFrame) -> int:
-        """An all-days table recomputed as a whole, swapped in one transaction."""
+    def replace_table(self, table: str, rows: pd.DataFrame, schema: TableSchema | None = None) -> int:
+        """An all-days table recomputed as a whole, swapped in one transaction. With a schema, its columns are
+        cast to the schema's types (pandas turns a nullable INTEGER into a float)."""
         with self.transaction() as conn:
             conn.register("incoming_rows", rows)
-            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM incoming_rows')
+            columns = (
+                ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in schema.columns) if schema else "*"
+            )
+            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {columns} FROM incoming_rows')
         return len(rows)
 
     def replace_table_from_sql(self, table: str, select_sql: str) -> int:

@@ -1,0 +1,309 @@
+"""One declaration per asset: the tables it reads (and which days of them) and the tables it writes.
+
+Everything Dagster needs follows from that declaration: the asset keys and their descriptions, the upstream
+dependencies with their partition mappings, the concurrency pool, the inputs the body can load and the one
+transaction that writes its outputs. The body never sees the warehouse itself, only a `TableReader` that
+knows the declared reads. An undeclared read cannot happen: the reader's connection holds one view per
+declared table, cut to the declared days, and nothing else (`USE memory`), so a query naming any other
+table fails with DuckDB's own "table does not exist".
+
+    @warehouse_asset(
+        writes=[Write("face_tracks", "Faces of one person in consecutive frames ...")],
+        reads=[Read.day("face_detections"), Read.day("face_embeddings")],
+        group="vision",
+    )
+    def face_tracks(context, tables: TableReader) -> Written:
+        detections = tables.read("face_detections")
+        ...
+        return Written({"face_tracks": table}, metadata={"face_tracks": {...}})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
+from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse
+from watershop_dagster.defs.partitions import daily_partitions
+from watershop_dagster.defs.resources import WAREHOUSE_POOL, WarehouseResource
+
+Scope = Literal["day", "window", "before", "all", "file"]
+
+
+class UndeclaredTable(LookupError):
+    """A body asked its reader for a table its declaration does not name."""
+
+
+class MissingTable(LookupError):
+    """A declared input was never written: its asset has not been materialized yet."""
+
+
+@dataclass(frozen=True)
+class Read:
+    """A table an asset reads and which of its days:
+    - `day`: the partition's own day (the default for a daily asset);
+    - `window`: the `days` days ending on the partition (rolling aggregates);
+    - `before`: every day before the partition (history: the registry as it stood, earlier links). Dagster
+      is told the previous partition, which makes days run in order, and so every earlier day before it;
+    - `all`: every row (cross-day assets, and tables without days)."""
+
+    table: str
+    scope: Scope = "day"
+    days: int = 1
+
+    @classmethod
+    def day(cls, table: str) -> Read:
+        return cls(table, "day")
+
+    @classmethod
+    def window(cls, table: str, days: int) -> Read:
+        return cls(table, "window", days) if days > 1 else cls(table, "day")
+
+    @classmethod
+    def before(cls, table: str) -> Read:
+        return cls(table, "before")
+
+    @classmethod
+    def all(cls, table: str) -> Read:
+        return cls(table, "all")
+
+    @classmethod
+    def files_of(cls, asset: str) -> Read:
+        """Another asset's files (a report reads the charts' PNGs): a dependency, not a table."""
+        return cls(asset, "file")
+
+    def dep(self, partitioned: bool) -> dg.AssetDep:
+        if partitioned and self.scope == "window":
+            return dg.AssetDep(self.table, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=1 - self.days))
+        if partitioned and self.scope == "before":
+            mapping = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+            return dg.AssetDep(self.table, partition_mapping=mapping)
+        return dg.AssetDep(self.table)
+
+    def rows_sql(self, day: date | None) -> str:
+        """The SELECT behind this read's view: the table cut to the declared days."""
+        source = f'{CATALOG}.main."{self.table}"'
+        if self.scope == "all" or day is None:
+            return f"SELECT * FROM {source}"
+        if self.scope == "day":
+            return f"SELECT * FROM {source} WHERE day = DATE '{day.isoformat()}'"
+        if self.scope == "window":
+            first = day - timedelta(days=self.days - 1)
+            return f"SELECT * FROM {source} WHERE day BETWEEN DATE '{first.isoformat()}' AND DATE '{day.isoformat()}'"
+        return f"SELECT * FROM {source} WHERE day < DATE '{day.isoformat()}'"
+
+    @property
+    def view(self) -> str:
+        """The name the body queries: the table's own (one read per table and asset)."""
+        return self.table
+
+
+@dataclass(frozen=True)
+class Write:
+    """A table (or, with `table=False`, a file such as a report) the asset produces."""
+
+    name: str
+    description: str
+    table: bool = True
+
+
+@dataclass
+class Written:
+    """What a body hands back: rows per written table, and metadata per asset key."""
+
+    rows: dict[str, pd.DataFrame] = field(default_factory=dict)
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schemas: dict[str, TableSchema] = field(default_factory=dict)  # for tables without a documented schema
+
+
+class TableReader:
+    """The declared reads of one asset run, and nothing else. Each call opens a short connection (a long
+    analysis must not hold the warehouse file) in which every declared table is a view cut to its days."""
+
+    def __init__(self, warehouse: Warehouse, reads: Sequence[Read], day: date | None, asset: str):
+        self.warehouse, self.day, self.asset = warehouse, day, asset
+        self.reads = {r.view: r for r in reads if r.scope != "file"}
+        self.used: set[str] = set()  # declared tables the body's queries named (metadata; the lineage test)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A connection that sees the declared reads under their view names and no other table."""
+        with self.warehouse.connect() as conn:
+            existing = self.warehouse.table_names(conn)
+            conn.execute("USE memory")
+            for view, read in self.reads.items():
+                conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {self._rows_sql(read, existing)}')
+            yield _RecordingConnection(conn, self)
+
+    def read(self, table: str, columns: str = "*", where: str = "", params: list | None = None) -> pd.DataFrame:
+        """A declared table's rows (its declared days), optionally some columns and a filter."""
+        if table not in self.reads:
+            raise UndeclaredTable(
+                f"{self.asset} reads {table!r} but does not declare it (declared: {sorted(self.reads)})"
+            )
+        return self.sql(f'SELECT {columns} FROM "{table}"' + (f" WHERE {where}" if where else ""), params)
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        with self.connect() as conn:
+            return conn.execute(query, params or []).df()
+
+    def sql_with_schema(self, query: str, name: str) -> tuple[pd.DataFrame, TableSchema]:
+        """Rows and the column types DuckDB gave them, so a write keeps INTEGER as INTEGER through pandas."""
+        with self.connect() as conn:
+            relation = conn.sql(query)
+            columns = tuple(Column(c, str(t), "") for c, t in zip(relation.columns, relation.dtypes, strict=True))
+            return relation.df(), TableSchema(name, "", columns)
+
+    def _rows_sql(self, read: Read, existing: set[str]) -> str:
+        if read.table in existing:
+            return read.rows_sql(self.day if read.scope != "all" else None)
+        schema = SCHEMAS.get(read.table)
+        if schema is None:
+            raise MissingTable(
+                f"{self.asset} reads table {read.table!r}, which does not exist yet: materialize {read.table} first"
+            )
+        # A documented table nobody has written yet (no footage ever, first day): empty, with its columns.
+        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in schema.columns)
+        return f"SELECT {columns} WHERE false"
+
+
+_NAMED_TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
+
+
+class _RecordingConnection:
+    """The scoped connection, noting which declared tables each query names (CTE names and functions such as
+    unnest are not declared tables, so they drop out)."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, reader: TableReader):
+        self._conn, self._reader = conn, reader
+
+    def _note(self, query: str) -> None:
+        self._reader.used |= {name for name in _NAMED_TABLE.findall(query) if name in self._reader.reads}
+
+    def execute(self, query: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+        self._note(query)
+        return self._conn.execute(query, params or [])
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        self._note(query)
+        return self._conn.sql(query)
+
+
+@dataclass(frozen=True)
+class AssetDeclaration:
+    """Reads and writes of one asset, kept on its definition so tests and docs can walk them."""
+
+    reads: tuple[Read, ...]
+    writes: tuple[Write, ...]
+    partitioned: bool
+
+
+DECLARATIONS: dict[str, AssetDeclaration] = {}  # by the name of each written table or file
+
+
+def warehouse_asset(
+    *,
+    writes: Sequence[Write],
+    reads: Sequence[Read] = (),
+    group: str,
+    partitions_def: dg.PartitionsDefinition | None = daily_partitions,
+    kinds: set[str] | None = None,
+    code_version: str | None = None,
+    extra_metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Callable[[Callable[..., Written]], dg.AssetsDefinition]:
+    """Turn a body `(context, tables, **resources_and_config) -> Written` into a Dagster multi-asset whose
+    keys, dependencies, pool and write all come from `reads` and `writes`."""
+    partitioned = partitions_def is not None
+    written_tables = [w.name for w in writes if w.table]
+    declaration = AssetDeclaration(tuple(reads), tuple(writes), partitioned)
+    deps = [r.dep(partitioned) for r in reads]
+    specs = [
+        dg.AssetSpec(
+            w.name,
+            description=w.description,
+            group_name=group,
+            kinds=kinds or ({"duckdb"} if w.table else None),
+            deps=deps,
+            code_version=code_version,
+            metadata={
+                "reads": ", ".join(f"{r.table} ({_scope_text(r)})" for r in reads) or "none",
+                **(extra_metadata or {}),
+            },
+        )
+        for w in writes
+    ]
+
+    def decorate(body: Callable[..., Written]) -> dg.AssetsDefinition:
+        hints = typing.get_type_hints(body)
+        extra = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(body).parameters.values()
+            if p.name not in ("context", "tables", "warehouse")
+        ]
+
+        def run(context: dg.AssetExecutionContext, warehouse: WarehouseResource, **kwargs):
+            day = date.fromisoformat(context.partition_key) if partitioned else None
+            wh = warehouse.get()
+            tables = TableReader(wh, reads, day, run.__name__)
+            result = body(context=context, tables=tables, **kwargs)
+            _check_outputs(run.__name__, result, written_tables)
+            counts: dict[str, int] = {}
+            if result.rows and day is not None:
+                counts = wh.replace_partitions(day, result.rows, result.schemas)
+            elif result.rows:
+                counts = {t: wh.replace_table(t, rows, result.schemas.get(t)) for t, rows in result.rows.items()}
+            for w in writes:
+                metadata = {"tables_read": ", ".join(sorted(tables.used)) or "none", **result.metadata.get(w.name, {})}
+                if w.name in counts:
+                    metadata.setdefault("dagster/row_count", counts[w.name])
+                yield dg.MaterializeResult(asset_key=w.name, metadata=metadata)
+
+        # Dagster reads config and resources from the parameters: the body's own, plus the warehouse.
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter(
+                    "context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=dg.AssetExecutionContext
+                ),
+                inspect.Parameter("warehouse", inspect.Parameter.KEYWORD_ONLY, annotation=WarehouseResource),
+                *extra,
+            ]
+        )
+        run.__name__ = name or body.__name__
+        run.__doc__ = body.__doc__
+        definition = dg.multi_asset(
+            name=name or body.__name__,
+            specs=specs,
+            partitions_def=partitions_def,
+            # Writers take the one writer slot; assets that only read (and write files) run alongside.
+            pool=WAREHOUSE_POOL if written_tables else None,
+        )(run)
+        for w in writes:
+            DECLARATIONS[w.name] = declaration
+        return definition
+
+    return decorate
+
+
+def _check_outputs(asset: str, result: Written, declared: list[str]) -> None:
+    missing, undeclared = set(declared) - set(result.rows), set(result.rows) - set(declared)
+    if missing:
+        raise ValueError(f"{asset} declared writes it did not produce: {sorted(missing)}")
+    if undeclared:
+        raise ValueError(f"{asset} produced tables it does not declare: {sorted(undeclared)}")
+
+
+def _scope_text(read: Read) -> str:
+    texts = {"day": "the day", "before": "days before", "all": "all days", "file": "its files"}
+    return texts.get(read.scope, f"{read.days} days to the day")
