@@ -1,7 +1,29 @@
 """Footage files: naming, probing, the day's manifest.
 
-`footage/<YYYY-MM-DD>/<camera>_<HHMMSS>.<mp4|avi|mkv|mov>`: the folder is the shop day, HHMMSS the shop-local
-start of the file. A file that cannot be used is recorded with its reason; the rest of the day still runs.
+`footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov>`: the folder is the shop day. The name gives the camera and,
+in most layouts, the shop-local start of the file; `FOOTAGE_NAME_PATTERNS` is the one table of accepted names,
+tried in this order (first match wins):
+
+- `[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]`, as Hikvision/Dahua-like DVRs export:
+  `ch01_20260302085500_20260302090000.mp4`, `NVR_ch1_main_20260302085500_20260302090000.mp4`
+- `<camera>_<YYYYMMDD>[_]<hhmmss>[_<end stamp>]`: `cam1_20260302085500.mp4`, `cam1_20260302_085500.mp4`
+- `<camera>_<YYYY-MM-DD>_<hh-mm-ss>`: `cam1_2026-03-02_08-55-00.mp4`
+- `<YYYY-MM-DD>_<hh-mm-ss>_<camera>`: `2026-03-02_08-55-00_cam1.mkv`
+- `<YYYYMMDD>[_]<hhmmss>_<camera>`: `20260302085500_cam1.mp4`
+- `<camera>_<HHMMSS>` (the date is the folder's): `cam1_081500.mp4`, `front_door_235959.mkv`
+- `<camera>` alone: `lobby.mp4`; the start is the container's `creation_time`, its wall clock taken as the
+  shop's (DVRs stamp their local clock; the shop has no other time zone)
+
+A camera named `ch<N>` is a DVR channel and is normalised to two digits, `ch<NN>` (`ch1`, `CH01` -> `ch01`), so
+one channel is one camera whichever layout named the file; the device prefix and the main/sub stream are
+dropped (one DVR per shop). A date in the name must be the folder's day (an end stamp may run past midnight);
+an end stamp is a cross-check for the probed duration: a disagreement is noted, the file kept.
+
+A file that cannot be used is recorded with its reason (naming the file) and the rest of the day still runs. An
+MP4 cut off by a power failure (frames in `mdat`, no `moov` index) is rebuilt from another file of the same
+camera (`recovery.py`) into `footage_recovered/<day>/`; the manifest row is then `ok` with `recovered_file`
+pointing at the copy. `missing_minutes` says how much of each camera's day is lost (gaps between its files plus
+the estimated length of unusable ones).
 """
 
 from __future__ import annotations
@@ -12,30 +34,130 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import av
 import cv2
 import pandas as pd
 
+from watershop_dagster.core.footage.recovery import RecoveryError, is_power_cut_mp4, recover_power_cut, reference_stream
 from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
-_NAME = re.compile(r"^(?P<camera>[A-Za-z0-9][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*?)_(?P<hms>\d{6})$")
 MAX_FPS = 240.0
+END_STAMP_TOLERANCE_S = 2.0  # names are stamped to the second and may count the last frame or not
+REFERENCES_TRIED = 3  # a camera whose settings changed during the day: try the nearest whole files
 
 
 class FootageNameError(ValueError):
     pass
 
 
-def parse_footage_name(path: Path, day: date) -> tuple[str, datetime]:
-    m = _NAME.match(path.stem)
-    if not m:
-        raise FootageNameError(f"{path.name}: name is not <camera>_<HHMMSS>{path.suffix} (no start time)")
-    hms = m.group("hms")
+@dataclass(frozen=True)
+class NamePattern:
+    regex: re.Pattern[str]
+    example: str
+    layout: str
+
+
+_CAMERA = r"(?P<camera>[A-Za-z0-9][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*?)"
+_CHANNEL = r"(?:[A-Za-z0-9.-]+_)?(?P<camera>[Cc][Hh]\d{1,3})(?:_(?:[Mm]ain|[Ss]ub))?"
+_STAMP = r"(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})_?(?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})"
+_END_STAMP = r"(?:_(?P<ey>\d{4})(?P<emo>\d{2})(?P<ed>\d{2})_?(?P<eh>\d{2})(?P<emi>\d{2})(?P<es>\d{2}))?"
+_DASHED = r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})_(?P<h>\d{2})-(?P<mi>\d{2})-(?P<s>\d{2})"
+
+# Order matters: the dated layouts come before `<camera>_<HHMMSS>`, whose lazy camera would otherwise swallow
+# a date (`cam1_20260302_085500` is not camera `cam1_20260302` at 08:55).
+FOOTAGE_NAME_PATTERNS: tuple[NamePattern, ...] = (
+    NamePattern(
+        re.compile(rf"^{_CHANNEL}_{_STAMP}{_END_STAMP}$"),
+        "NVR_ch1_main_20260302085500_20260302090000.mp4",
+        "[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]",
+    ),
+    NamePattern(
+        re.compile(rf"^{_CAMERA}_{_STAMP}{_END_STAMP}$"),
+        "cam1_20260302085500_20260302090000.mp4",
+        "<camera>_<YYYYMMDD>[_]<hhmmss>[_<YYYYMMDDhhmmss>]",
+    ),
+    NamePattern(
+        re.compile(rf"^{_CAMERA}_{_DASHED}$"), "cam1_2026-03-02_08-55-00.mp4", "<camera>_<YYYY-MM-DD>_<hh-mm-ss>"
+    ),
+    NamePattern(
+        re.compile(rf"^{_DASHED}_{_CAMERA}$"), "2026-03-02_08-55-00_cam1.mkv", "<YYYY-MM-DD>_<hh-mm-ss>_<camera>"
+    ),
+    NamePattern(re.compile(rf"^{_STAMP}_{_CAMERA}$"), "20260302085500_cam1.mp4", "<YYYYMMDD>[_]<hhmmss>_<camera>"),
+    NamePattern(
+        re.compile(rf"^{_CAMERA}_(?P<h>\d{{2}})(?P<mi>\d{{2}})(?P<s>\d{{2}})$"), "cam1_081500.mp4", "<camera>_<HHMMSS>"
+    ),
+    NamePattern(
+        re.compile(r"^(?P<camera>[A-Za-z0-9][A-Za-z0-9_-]*)$"),
+        "lobby.mp4",
+        "<camera> (start from the container's creation_time)",
+    ),
+)
+_CHANNEL_NAME = re.compile(r"^[Cc][Hh](\d+)$")
+
+
+@dataclass(frozen=True)
+class FootageName:
+    """What a file name says: the camera, and the start and end stamps when it carries them."""
+
+    camera: str
+    start: datetime | None
+    end: datetime | None
+    layout: str
+
+
+def camera_name(raw: str) -> str:
+    """A DVR channel (`ch1`, `CH01`, `ch001`) becomes `ch01`, so one channel is one camera in every layout."""
+    m = _CHANNEL_NAME.match(raw)
+    return f"ch{int(m.group(1)):02d}" if m else raw
+
+
+def _stamp(m: re.Match[str], prefix: str, day: date, path: Path) -> datetime | None:
+    """The date and time in the groups named `<prefix>y`, `<prefix>h`, ..., or None when the pattern has none;
+    the folder's day stands in for a missing date."""
+    groups = m.groupdict()
+    if groups.get(f"{prefix}h") is None:
+        return None
+    text = "".join(groups.get(f"{prefix}{k}") or "" for k in ("y", "mo", "d", "h", "mi", "s"))
     try:
-        start = time(int(hms[:2]), int(hms[2:4]), int(hms[4:]))
+        when = time(int(groups[f"{prefix}h"]), int(groups[f"{prefix}mi"]), int(groups[f"{prefix}s"]))
+        on = (
+            date(int(groups[f"{prefix}y"]), int(groups[f"{prefix}mo"]), int(groups[f"{prefix}d"]))
+            if groups.get(f"{prefix}y")
+            else day
+        )
     except ValueError as exc:
-        raise FootageNameError(f"{path.name}: {hms} is not a valid HHMMSS start time") from exc
-    return m.group("camera"), datetime.combine(day, start)
+        what = "date and time" if groups.get(f"{prefix}y") else "HHMMSS start time"
+        raise FootageNameError(f"{path.name}: {text} is not a valid {what}") from exc
+    return datetime.combine(on, when)
+
+
+def read_footage_name(path: Path, day: date) -> FootageName:
+    """Camera, start and end stamps from a file name (start None when the name has none: the container may
+    know), or a FootageNameError naming the file: no pattern fits, an impossible stamp, or a date that is not
+    the folder's day."""
+    for pattern in FOOTAGE_NAME_PATTERNS:
+        m = pattern.regex.match(path.stem)
+        if m:
+            break
+    else:
+        raise FootageNameError(
+            f"{path.name}: name fits no footage name pattern (no camera, no start time), e.g. cam1_081500{path.suffix}"
+        )
+    start, end = _stamp(m, "", day, path), _stamp(m, "e", day, path)
+    if start is not None and start.date() != day:
+        raise FootageNameError(f"{path.name}: the name says {start.date()}, but the file is in day folder {day}")
+    return FootageName(camera_name(m.group("camera")), start, end, pattern.layout)
+
+
+def parse_footage_name(path: Path, day: date) -> tuple[str, datetime]:
+    """Camera and start from the name alone; a FootageNameError when the name carries no start time."""
+    name = read_footage_name(path, day)
+    if name.start is None:
+        raise FootageNameError(
+            f"{path.name}: name is not <camera>_<HHMMSS>{path.suffix} or a dated layout (no start time)"
+        )
+    return name.camera, name.start
 
 
 def parse_day_folder(name: str) -> date:
@@ -58,7 +180,10 @@ class ManifestRow:
     size_bytes: int
     status: str
     error: str | None
-    path: str  # absolute, for the sampler; not stored
+    path: str  # absolute, for the sampler; not stored (the recovered copy for a recovered file)
+    notes: str | None = None
+    recovered_file: str | None = None
+    missing_minutes: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,55 +229,209 @@ def probe(path: Path) -> tuple[float, int, int, int]:
         cap.release()
 
 
-def scan_day(folder: Path, day: date, relative_to: Path | None = None) -> list[ManifestRow]:
-    rows: list[ManifestRow] = []
+def container_creation_time(path: Path) -> datetime | None:
+    """The container's (else the video stream's) creation_time, its wall clock taken as shop-local; None when
+    absent, unreadable, or a placeholder before 2000 (DVRs with an unset clock write 1970 or 1904)."""
+    try:
+        with av.open(str(path)) as container:
+            streams = list(container.streams.video[:1])
+            stamp = container.metadata.get("creation_time") or next(
+                (s.metadata.get("creation_time") for s in streams if s.metadata.get("creation_time")), None
+            )
+    except (av.error.FFmpegError, OSError):
+        return None
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+    return when if when.year >= 2000 else None
+
+
+@dataclass
+class _Examined:
+    """A manifest row with what the later passes need: the name's stamps, and whether it is a power-cut MP4."""
+
+    row: ManifestRow
+    name: FootageName | None = None
+    power_cut: bool = False
+
+
+def end_stamp_note(name: FootageName | None, end: datetime) -> str | None:
+    """A note when the name's end stamp disagrees with start + probed duration (the file is kept)."""
+    if name is None or name.end is None:
+        return None
+    off = (name.end - end).total_seconds()
+    if abs(off) <= END_STAMP_TOLERANCE_S:
+        return None
+    return (
+        f"the name's end stamp {name.end:%H:%M:%S} is {abs(off):.0f} s {'after' if off > 0 else 'before'} "
+        f"start + probed duration ({end:%H:%M:%S})"
+    )
+
+
+def _join(*parts: str | None) -> str | None:
+    return "; ".join(p for p in parts if p) or None
+
+
+def error_row(rel: str, path: Path, reason: str, name: FootageName | None = None) -> ManifestRow:
+    """The row of a file that cannot be used: its reason, and the camera and start when the name gave them."""
+    camera, start = (name.camera, name.start) if name else (None, None)
+    size = path.stat().st_size
+    return ManifestRow(rel, camera, start, None, None, None, None, None, size, "error", reason, str(path))
+
+
+def examine_file(path: Path, day: date, rel: str) -> _Examined:
+    """One file's manifest row from its name and a probe; a power-cut MP4 is marked for recovery."""
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        return _Examined(error_row(rel, path, f"{path.name}: not a video extension ({', '.join(VIDEO_EXTENSIONS)})"))
+    try:
+        name = read_footage_name(path, day)
+    except FootageNameError as exc:
+        return _Examined(error_row(rel, path, str(exc)))
+    try:
+        fps, frames, width, height = probe(path)
+    except Exception as exc:  # every unusable file is recorded, none stops the day
+        power_cut = path.suffix.lower() in (".mp4", ".mov") and path.stat().st_size > 0 and is_power_cut_mp4(path)
+        return _Examined(error_row(rel, path, f"{path.name}: {exc}", name), name, power_cut)
+    start, notes = name.start, None
+    if start is None:
+        start = container_creation_time(path)
+        if start is None:
+            reason = (
+                f"{path.name}: no start time: the name fits no dated layout ({name.layout}) and the container has "
+                "no creation_time"
+            )
+            return _Examined(error_row(rel, path, reason, name), name)
+        if start.date() != day:
+            reason = f"{path.name}: the container's creation_time {start} is not on day folder {day}"
+            return _Examined(error_row(rel, path, reason, name), name)
+        notes = "start from the container's creation_time (the name has none)"
+    end = start + timedelta(seconds=frames / fps)
+    size = path.stat().st_size
+    row = ManifestRow(rel, name.camera, start, end, fps, frames, width, height, size, "ok", None, str(path))
+    row.notes = _join(notes, end_stamp_note(name, end))
+    return _Examined(row, name)
+
+
+def recover_file(item: _Examined, references: list[ManifestRow], out_dir: Path, relative_to: Path | None) -> None:
+    """Rebuilds a power-cut file from the nearest whole files of its camera; the row becomes ok with the copy as
+    its path, or keeps its error with why recovery failed."""
+    row, path = item.row, Path(item.row.path)
+    cut = f"{path.name}: cut off before its index (moov) was written, a power failure"
+    if row.start_time is None:
+        row.error = f"{cut}; no start time in its name and such a file has no creation_time"
+        return
+    if not references:
+        row.error = (
+            f"{cut}; cannot be recovered: no whole file of camera {row.camera} this day to take codec parameters from"
+        )
+        return
+    reasons = []
+    for ref in sorted(references, key=lambda r: abs(r.start_time - row.start_time))[:REFERENCES_TRIED]:
+        try:
+            recovered = recover_power_cut(path, reference_stream(Path(ref.path)), out_dir / f"{path.stem}.mp4")
+            fps, frames, width, height = probe(recovered.path)
+        except (RecoveryError, ValueError, av.error.FFmpegError) as exc:
+            reasons.append(str(exc))
+            continue
+        end = row.start_time + timedelta(seconds=frames / fps)
+        row.end_time, row.fps, row.frame_count, row.width, row.height = end, fps, frames, width, height
+        row.status, row.error, row.path = "ok", None, str(recovered.path)
+        row.recovered_file = str(recovered.path.relative_to(relative_to)) if relative_to else str(recovered.path)
+        row.notes = _join(
+            f"recovered {frames} of {recovered.frames_found} frames ({frames / fps:.0f} s) from the mdat of a file "
+            f"cut off before its index, with the codec parameters of {Path(ref.path).name}; "
+            f"{recovered.bytes_dropped} bytes of cut tail dropped",
+            end_stamp_note(item.name, end),
+        )
+        return
+    row.error = f"{cut}; cannot be recovered: " + "; ".join(reasons)
+
+
+def bytes_per_second(rows: list[ManifestRow]) -> float | None:
+    """Bytes per second of video over whole files (recovered copies excluded: their size is not the file's)."""
+    whole = [r for r in rows if r.ok and r.recovered_file is None and r.end_time and r.end_time > r.start_time]
+    seconds = sum((r.end_time - r.start_time).total_seconds() for r in whole)
+    return sum(r.size_bytes for r in whole) / seconds if seconds else None
+
+
+def estimated_end(item: _Examined, rate: float | None) -> tuple[datetime, str | None]:
+    """Where an unusable file's recording likely ended: its name's end stamp, else its size at the camera's
+    bitrate; its start when neither is known."""
+    row, start = item.row, item.row.start_time
+    if item.name is not None and item.name.end is not None and item.name.end > start:
+        return item.name.end, "from the name's end stamp"
+    if rate:
+        return start + timedelta(seconds=row.size_bytes / rate), f"from its size at {rate * 8 / 1000:.0f} kbit/s"
+    return start, None
+
+
+def fill_missing_minutes(items: list[_Examined]) -> None:
+    """Per row, the minutes of its camera's day lost before and in it: the gap since the camera's previous file
+    ended (within the camera's recorded span) plus, for an unusable file, its estimated length. The sum over a
+    camera's rows is its day's loss."""
+    rows = [i.row for i in items]
+    day_rate = bytes_per_second(rows)
+    for camera in {r.camera for r in rows if r.camera is not None}:
+        mine = sorted((i for i in items if i.row.camera == camera and i.row.start_time), key=lambda i: i.row.start_time)
+        camera_rate = bytes_per_second([i.row for i in mine])
+        covered_until: datetime | None = None
+        for item in mine:
+            row = item.row
+            gap = max(0.0, (row.start_time - covered_until).total_seconds()) if covered_until else 0.0
+            if row.ok:
+                named_end = item.name.end if item.name is not None and item.name.end else row.end_time
+                end, lost = max(row.end_time, named_end), max(0.0, (named_end - row.end_time).total_seconds())
+                lost = lost if lost > END_STAMP_TOLERANCE_S else 0.0  # the name promised more than was recorded
+            else:
+                end, basis = estimated_end(item, camera_rate or day_rate)
+                lost = (end - row.start_time).total_seconds()
+                if basis and camera_rate is None and basis.startswith("from its size"):
+                    basis += " (the day's other cameras)"
+                row.notes = _join(row.notes, f"about {lost / 60:.1f} min lost, {basis}" if basis else "length unknown")
+            row.missing_minutes = round((gap + lost) / 60, 2)
+            covered_until = max(covered_until, end) if covered_until else end
+
+
+def scan_day(
+    folder: Path, day: date, relative_to: Path | None = None, recovered_dir: Path | None = None
+) -> list[ManifestRow]:
+    """The day's manifest: every file probed, power-cut MP4s rebuilt into `recovered_dir` (default
+    `<folder>/../../footage_recovered/<day>`, i.e. `data/footage_recovered/<day>`), missing minutes per camera."""
     if not folder.is_dir():
-        return rows
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        rel = str(path.relative_to(relative_to)) if relative_to else path.name
-        size = path.stat().st_size
-        if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            rows.append(
-                ManifestRow(
-                    rel,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    size,
-                    "error",
-                    f"{path.name}: not a video extension ({', '.join(VIDEO_EXTENSIONS)})",
-                    str(path),
-                )
-            )
-            continue
-        try:
-            camera, start = parse_footage_name(path, day)
-        except FootageNameError as exc:
-            rows.append(ManifestRow(rel, None, None, None, None, None, None, None, size, "error", str(exc), str(path)))
-            continue
-        try:
-            fps, frames, width, height = probe(path)
-        except Exception as exc:  # every unusable file is recorded, none stops the day
-            rows.append(
-                ManifestRow(
-                    rel, camera, start, None, None, None, None, None, size, "error", f"{path.name}: {exc}", str(path)
-                )
-            )
-            continue
-        end = start + timedelta(seconds=frames / fps)
-        rows.append(ManifestRow(rel, camera, start, end, fps, frames, width, height, size, "ok", None, str(path)))
-    return rows
+        return []
+    recovered_dir = recovered_dir or folder.parent.parent / "footage_recovered" / folder.name
+    items = [
+        examine_file(path, day, str(path.relative_to(relative_to)) if relative_to else path.name)
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    ]
+    for item in (i for i in items if i.power_cut):
+        references = [
+            r.row
+            for r in items
+            if r.row.ok and r.row.camera == item.row.camera and r.row.recovered_file is None
+            and Path(r.row.path).suffix.lower() in (".mp4", ".mov")
+        ]  # fmt: skip
+        recover_file(item, references, recovered_dir, relative_to)
+    fill_missing_minutes(items)
+    return [i.row for i in items]
+
+
+def _stored(value):
+    """A stored value, or None for SQL NULL (NaN/NaT/None) and for columns older partitions lack."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
 def rows_from_manifest(table: pd.DataFrame, root: Path) -> list[ManifestRow]:
-    """The stored manifest back as rows, so later steps use what was probed instead of probing again."""
+    """The stored manifest back as rows, so later steps use what was probed instead of probing again. A
+    recovered file's path is its decodable copy."""
     rows = []
     for r in table.itertuples(index=False):
         ok = r.status == "ok"
+        recovered = _stored(getattr(r, "recovered_file", None))
+        missing = _stored(getattr(r, "missing_minutes", None))
         rows.append(
             ManifestRow(
                 r.file,
@@ -166,7 +445,10 @@ def rows_from_manifest(table: pd.DataFrame, root: Path) -> list[ManifestRow]:
                 int(r.size_bytes),
                 r.status,
                 r.error,
-                str(root / r.file),
+                str(root / (recovered or r.file)),
+                notes=_stored(getattr(r, "notes", None)),
+                recovered_file=recovered,
+                missing_minutes=float(missing) if missing is not None else None,
             )
         )
     return rows

@@ -1,7 +1,9 @@
 """What the footage sensor sees: which day folders hold settled video files, and what is wrong with the rest.
 
 A DVR may still be writing a file: a file counts only once its size and modification time are the same as
-at the previous look (the sensor's cursor keeps that previous look)."""
+at the previous look (the sensor's cursor keeps that previous look). A name in any layout of
+`FOOTAGE_NAME_PATTERNS` counts, even one without a start time (the manifest reads the container's creation_time);
+a name that fits none, has an impossible stamp, or is dated another day than its folder is a problem."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from watershop_dagster.core.footage.manifest import (
     VIDEO_EXTENSIONS,
     FootageNameError,
     parse_day_folder,
-    parse_footage_name,
+    read_footage_name,
 )
 
 
@@ -56,7 +58,7 @@ def look(footage_dir: Path, previous: dict[str, list[int]], valid_days: set[str]
             if path.suffix.lower() not in VIDEO_EXTENSIONS:
                 continue
             try:
-                parse_footage_name(path, day)
+                read_footage_name(path, day)
             except FootageNameError as exc:
                 problems.append(f"{folder.name}/{exc}")
                 continue

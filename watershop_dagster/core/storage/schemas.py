@@ -78,15 +78,27 @@ FOOTAGE_MANIFEST = TableSchema(
         ("day", "DATE", "partition day (the folder name)"),
         ("file", "VARCHAR", "path relative to the data folder"),
         ("camera", "VARCHAR", "camera name from the file name"),
-        ("start_time", "TIMESTAMP", "shop-local start (HHMMSS in the name)"),
+        ("start_time", "TIMESTAMP", "shop-local start (from the name, else the container's creation_time)"),
         ("end_time", "TIMESTAMP", "start + duration"),
         ("fps", "DOUBLE", "frames per second"),
         ("frame_count", "BIGINT", "frames in the file"),
         ("width", "INTEGER", "pixels"),
         ("height", "INTEGER", "pixels"),
         ("size_bytes", "BIGINT", "file size"),
-        ("status", "VARCHAR", "ok or error"),
+        ("status", "VARCHAR", "ok or error (a recovered power-cut file is ok)"),
         ("error", "VARCHAR", "why the file could not be used (NULL when ok)"),
+        ("notes", "VARCHAR", "what is worth knowing about a usable file: recovered, end stamp disagrees, ..."),
+        (
+            "recovered_file",
+            "VARCHAR",
+            "decodable copy rebuilt from a power-cut file (relative to the data folder); analysis reads it",
+        ),
+        (
+            "missing_minutes",
+            "DOUBLE",
+            "minutes of this camera's day lost before and in this file: the gap since the camera's previous "
+            "file plus, for an unusable file, its estimated length; sum per camera for the day's loss",
+        ),
     ),
 )
 

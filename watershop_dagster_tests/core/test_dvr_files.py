@@ -1,0 +1,179 @@
+"""Footage as DVRs write it: their file names, a start from the container, files cut off by a power failure."""
+
+import struct
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from watershop_dagster.core.footage.manifest import (
+    FOOTAGE_NAME_PATTERNS,
+    FootageNameError,
+    manifest_frame,
+    read_footage_name,
+    rows_from_manifest,
+    scan_day,
+)
+from watershop_dagster.core.footage.recovery import top_level_boxes
+from watershop_dagster.core.footage.watch import look
+
+DAY = date(2026, 3, 2)
+
+
+def encode_h264(path: Path, frames: int = 60, fps: int = 10, creation_time: str | None = None) -> Path:
+    """A small H.264 MP4 (libx264 defaults, B-frames included) of a box moving across a grey room."""
+    with av.open(str(path), "w") as container:
+        if creation_time:
+            container.metadata["creation_time"] = creation_time
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            img = np.full((120, 160, 3), 90, np.uint8)
+            img[30:80, i % 130 : i % 130 + 30] = (200, 50, 50)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def cut_by_power_failure(whole: Path, path: Path, tail_bytes: int = 50) -> Path:
+    """The file as a power failure leaves it: mdat first (as a DVR writes), cut inside mdat, no moov, and the
+    mdat size never patched (0: "to the end of the file")."""
+    boxes = {b.kind: b for b in top_level_boxes(whole)}
+    assert boxes["mdat"].offset < boxes["moov"].offset  # the muxer writes the index last
+    data = bytearray(whole.read_bytes()[: boxes["moov"].offset - tail_bytes])
+    struct.pack_into(">I", data, boxes["mdat"].offset, 0)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def decoded_frames(path: str) -> list[np.ndarray]:
+    with av.open(path) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize(
+    ("name", "camera", "start", "end"),
+    [
+        ("cam1_081500.mp4", "cam1", datetime(2026, 3, 2, 8, 15), None),
+        ("ch01_20260302085500_20260302090000.mp4", "ch01", datetime(2026, 3, 2, 8, 55), datetime(2026, 3, 2, 9)),
+        ("NVR_ch1_main_20260302085500_20260302090000.mp4", "ch01", datetime(2026, 3, 2, 8, 55), datetime(2026, 3, 2, 9)),
+        ("192.168.1.108_CH2_sub_20260302235500_20260303000500.mp4", "ch02", datetime(2026, 3, 2, 23, 55),
+         datetime(2026, 3, 3, 0, 5)),
+        ("2026-03-02_08-55-00_cam1.mkv", "cam1", datetime(2026, 3, 2, 8, 55), None),
+        ("cam1_2026-03-02_08-55-00.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
+        ("20260302085500_cam1.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
+        ("front_door_20260302_085500.mp4", "front_door", datetime(2026, 3, 2, 8, 55), None),
+        ("lobby.mp4", "lobby", None, None),
+    ],
+)  # fmt: skip
+def test_dvr_names(name, camera, start, end):
+    parsed = read_footage_name(Path(name), DAY)
+    assert (parsed.camera, parsed.start, parsed.end) == (camera, start, end)
+
+
+def test_every_pattern_reads_its_own_example():
+    for pattern in FOOTAGE_NAME_PATTERNS:
+        assert pattern.regex.match(Path(pattern.example).stem), pattern.layout
+        assert read_footage_name(Path(pattern.example), DAY).camera
+
+
+def test_a_name_dated_another_day_or_impossible_is_rejected_naming_the_file():
+    with pytest.raises(FootageNameError, match=r"ch01_20260303085500\.mp4: the name says 2026-03-03.*2026-03-02"):
+        read_footage_name(Path("ch01_20260303085500.mp4"), DAY)
+    with pytest.raises(FootageNameError, match=r"cam1_20261302085500\.mp4: 20261302085500 is not a valid"):
+        read_footage_name(Path("cam1_20261302085500.mp4"), DAY)
+    with pytest.raises(FootageNameError, match=r"odd name!\.mp4: name fits no footage name pattern"):
+        read_footage_name(Path("odd name!.mp4"), DAY)
+
+
+def test_start_from_creation_time_and_end_stamp_cross_check(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "lobby.mp4", frames=50, creation_time="2026-03-02T08:55:00.000000Z")
+    encode_h264(folder / "yard.mp4", creation_time="2026-03-05T08:55:00.000000Z")
+    encode_h264(folder / "hall.mp4")  # no creation_time at all
+    encode_h264(folder / "ch03_20260302100000_20260302100500.mp4", frames=50)  # 5 s, not the 5 min named
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    lobby = rows["lobby.mp4"]
+    assert lobby.ok and (lobby.start_time, lobby.end_time) == (
+        datetime(2026, 3, 2, 8, 55),
+        datetime(2026, 3, 2, 8, 55, 5),
+    )
+    assert "creation_time" in lobby.notes
+    assert rows["yard.mp4"].status == "error" and "yard.mp4" in rows["yard.mp4"].error
+    assert "not on day folder 2026-03-02" in rows["yard.mp4"].error
+    assert rows["hall.mp4"].status == "error" and "hall.mp4: no start time" in rows["hall.mp4"].error
+    named = rows["ch03_20260302100000_20260302100500.mp4"]
+    assert named.ok and named.camera == "ch03" and "end stamp 10:05:00 is 295 s after" in named.notes
+    assert named.missing_minutes == pytest.approx(295 / 60, abs=0.01)  # the name promised more than was recorded
+
+
+def test_power_cut_file_is_recovered_from_another_file_of_its_camera(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "ch01_20260302080000_20260302080003.mp4", frames=30)
+    whole = encode_h264(tmp_path / "whole.mp4", frames=120)
+    cut = cut_by_power_failure(whole, folder / "ch01_20260302090000_20260302090012.mp4")
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    row = rows[cut.name]
+    assert row.ok and row.status == "ok" and row.error is None
+    assert row.recovered_file == f"footage_recovered/{DAY}/{cut.stem}.mp4" and row.path == str(
+        tmp_path / row.recovered_file
+    )
+    assert row.start_time == datetime(2026, 3, 2, 9)
+    assert 110 <= row.frame_count < 120 and row.fps == 10.0  # the cut tail loses the last frame or two
+    assert row.end_time == datetime(2026, 3, 2, 9) + timedelta(seconds=row.frame_count / 10.0)
+    assert "recovered" in row.notes and "ch01_20260302080000_20260302080003.mp4" in row.notes
+    original, recovered = decoded_frames(str(whole)), decoded_frames(row.path)
+    assert len(recovered) == row.frame_count
+    # The same pictures in the same order (B-frames reordered as in the original), bit for bit.
+    assert all(np.array_equal(a, b) for a, b in zip(original, recovered))
+    # The stored manifest gives the analysis the decodable copy.
+    again = {Path(r.file).name: r for r in rows_from_manifest(manifest_frame(list(rows.values())), tmp_path)}
+    assert again[cut.name].ok and again[cut.name].path == row.path and again[cut.name].frame_count == row.frame_count
+
+
+def test_power_cut_file_without_a_reference_is_rejected_with_its_missing_minutes(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "cam1_080000.mp4", frames=30)  # another camera: gives the day's bitrate
+    whole = encode_h264(tmp_path / "whole.mp4", frames=120)
+    cut_by_power_failure(whole, folder / "cam2_090000.mp4")
+    cut_by_power_failure(whole, folder / "ch05_20260302100000_20260302103000.mp4")
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    for name in ("cam2_090000.mp4", "ch05_20260302100000_20260302103000.mp4"):
+        row = rows[name]
+        assert row.status == "error" and not row.ok and row.recovered_file is None
+        assert row.error.startswith(f"{name}: cut off before its index") and "no whole file of camera" in row.error
+        assert row.missing_minutes > 0
+    assert 0 < rows["cam2_090000.mp4"].missing_minutes < 0.5  # 12 s recorded; estimated at cam1's bitrate
+    assert rows["ch05_20260302100000_20260302103000.mp4"].missing_minutes == 30.0  # from its end stamp
+    assert not (tmp_path / "footage_recovered" / DAY.isoformat() / "cam2_090000.mp4").exists()
+
+
+def test_missing_minutes_count_gaps_between_a_cameras_files(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "cam1_080000.mp4", frames=30)
+    encode_h264(folder / "cam1_080103.mp4", frames=30)  # a minute after the first ended
+    encode_h264(folder / "cam2_120000.mp4", frames=30)
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    assert [rows[n].missing_minutes for n in ("cam1_080000.mp4", "cam1_080103.mp4", "cam2_120000.mp4")] == [0, 1, 0]
+
+
+def test_sensor_look_accepts_dvr_names_and_reports_misdated_ones(tmp_path):
+    folder = tmp_path / DAY.isoformat()
+    folder.mkdir()
+    for name in ("NVR_ch1_main_20260302085500_20260302090000.mp4", "lobby.mp4", "ch01_20260301085500.mp4"):
+        (folder / name).write_bytes(b"x")
+    first = look(tmp_path, {}, {DAY.isoformat()})
+    second = look(tmp_path, first.seen, {DAY.isoformat()})
+    assert sorted(Path(f.path).name for f in second.settled[DAY]) == [
+        "NVR_ch1_main_20260302085500_20260302090000.mp4",
+        "lobby.mp4",
+    ]
+    assert len(second.problems) == 1 and "ch01_20260301085500.mp4: the name says 2026-03-01" in second.problems[0]
