@@ -187,6 +187,7 @@ class PersonRules:
     shift_per_s: float = 0.8  # plus this per second between samples (walking ~1.4 m/s ~ 0.8 heights/s)
     max_shift: float = 1.0  # but never more, however long the gap: a still room does not hide a walk
     max_height_ratio: float = 2.0  # a box twice as tall or half as tall is someone else (or a merged pair)
+    predict_horizon_s: float = 1.0  # a walk is extrapolated this far at most (people stop, turn)
     join_max_dt_s: float = 0.5  # a face and a body box are "at the same time" within this
     face_top_share: float = 0.5  # the face centre lies in the top half of the body box (seated, from above)
     face_side_margin: float = 0.1  # ...and within its width, with this share of slack on each side
@@ -230,6 +231,17 @@ class PersonTrack:
         self.times.append(t)
         self.boxes.append(box)
 
+    def velocity(self, max_dt_s: float = 2.0) -> tuple[float, float]:
+        """Centre speed (px/s) between the last two samples; zero when they are far apart in time (sparse
+        samples of a still room say nothing about a walk)."""
+        if len(self.boxes) < 2:
+            return 0.0, 0.0
+        dt = _seconds(self.times[-2], self.times[-1])
+        if not 0 < dt <= max_dt_s:
+            return 0.0, 0.0
+        (ax, ay), (bx, by) = self.boxes[-2].centre, self.boxes[-1].centre
+        return (bx - ax) / dt, (by - ay) / dt
+
     def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
         """The box of the sample nearest to t, if one lies within tolerance_s (times are kept sorted)."""
         i = bisect.bisect_left(self.times, t)
@@ -250,16 +262,23 @@ def box_iou(a: PersonBox, b: PersonBox) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_score(last: PersonBox, box: PersonBox, dt_s: float, rules: PersonRules) -> float | None:
+def match_score(
+    last: PersonBox, box: PersonBox, dt_s: float, rules: PersonRules, velocity: tuple[float, float] = (0.0, 0.0)
+) -> float | None:
     """How well `box`, seen dt_s after `last`, continues the same person; None when it cannot.
 
     Overlap alone fails at 2 fps on a walk (boxes barely overlap) and centre distance alone lets neighbours
-    swap; a box qualifies by either, of a plausible size, and the best-scoring pairs are taken first."""
+    swap; a box qualifies by either, of a plausible size, and the best-scoring pairs are taken first. The
+    centre is compared with where the last one was heading (velocity in px/s, for at most
+    predict_horizon_s): someone who walked out of the side of the view must not become the next customer
+    who walks in from the door a few seconds later."""
     ratio = box.height / max(last.height, 1e-6)
     if not 1.0 / rules.max_height_ratio <= ratio <= rules.max_height_ratio:
         return None
     overlap = box_iou(last, box)
-    (ax, ay), (bx, by) = last.centre, box.centre
+    ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
+    ax, ay = last.centre[0] + velocity[0] * ahead, last.centre[1] + velocity[1] * ahead
+    bx, by = box.centre
     allowed = min(rules.max_shift, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
     shift = float(np.hypot(bx - ax, by - ay))
     if overlap < rules.min_iou and shift > allowed:
@@ -285,7 +304,7 @@ class PersonTracker:
         candidates = []
         for di, box in enumerate(boxes):
             for ti, tr in enumerate(self.active):
-                score = match_score(tr.boxes[-1], box, _seconds(tr.last_time, t), self.rules)
+                score = match_score(tr.boxes[-1], box, _seconds(tr.last_time, t), self.rules, tr.velocity())
                 if score is not None:
                     candidates.append((score, di, ti))
         used_d, used_t = set(), set()
