@@ -197,6 +197,17 @@ def test_the_majority_of_shared_frames_decides_and_cameras_must_agree():
     assert join_faces_to_persons(persons, {"m": mostly_a, "other camera": elsewhere}) == {"m": a_id}
 
 
+def test_two_faces_seen_together_on_one_body_do_not_both_join_it_but_faces_one_after_another_do():
+    persons = two_bodies()
+    a_id = min(persons, key=lambda p: p.boxes[0].x1).track_id
+    faces = {
+        "front": Track("cam", times=[at(1), at(2), at(3)], boxes=[face_at(200, 140)] * 3),
+        "behind": Track("cam", times=[at(3), at(4)], boxes=[face_at(215, 180, 30)] * 2),  # a smaller face below it
+        "again": Track("cam", times=[at(8), at(9)], boxes=[face_at(202, 141)] * 2),  # the first face, found again
+    }
+    assert join_faces_to_persons(persons, faces) == {"front": a_id, "again": a_id}
+
+
 def test_face_tracks_rebuilt_from_the_tables_join_like_the_live_ones():
     persons = two_bodies()
     b_id = max(persons, key=lambda p: p.boxes[0].x1).track_id

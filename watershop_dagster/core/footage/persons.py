@@ -149,7 +149,9 @@ class PersonDetector:
         return cls(bundled_model_path(), threshold=threshold, threads=threads)
 
     def detect(self, image_bgr: np.ndarray, region: Region | None = None) -> list[PersonBox]:
-        """People in a BGR frame, or only in `region` of it (boxes are still in frame pixels)."""
+        """People in a BGR frame, or only in `region` of it (boxes are still in frame pixels). The region is
+        letterboxed to the full network input, so a small region is enlarged: it costs as much as a frame
+        but finds smaller (farther) people in it."""
         h, w = image_bgr.shape[:2]
         x1, y1, x2, y2 = region if region is not None else (0, 0, w, h)
         x1, y1, x2, y2 = max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2))
@@ -255,6 +257,7 @@ class PersonTrack:
 
 
 def box_iou(a: PersonBox, b: PersonBox) -> float:
+    """Intersection over union of two boxes (0 when they do not touch)."""
     w = min(a.x2, b.x2) - max(a.x1, b.x1)
     h = min(a.y2, b.y2) - max(a.y1, b.y1)
     inter = max(0.0, w) * max(0.0, h)
@@ -366,7 +369,7 @@ def face_tracks_from_tables(face_tracks: pd.DataFrame, face_detections: pd.DataF
     by_id = face_detections.set_index("detection_id")
     out = {}
     for row in face_tracks.itertuples(index=False):
-        ids = [d for d in row.detection_ids if d in by_id.index]
+        ids = [d for d in (row.detection_ids if row.detection_ids is not None else []) if d in by_id.index]
         faces = by_id.loc[ids].sort_values("time")
         out[row.track_id] = FaceTrackBoxes(
             str(row.camera),
@@ -397,10 +400,11 @@ def join_faces_to_persons(
 ) -> dict[str, str]:
     """face track id -> person track id. Each face votes, at its time, for the body on the same camera whose
     upper part holds it best; the track goes to the body with most votes if it won at least min_join_share
-    of the frames that voted. Several face tracks may join one body (a face lost and found again); a face
-    track whose body was never detected joins none."""
+    of the frames that voted. Several face tracks may join one body one after another (a face lost and found
+    again), but not at the same time: one body has one face, so of face tracks seen together on one body only
+    the one with most votes joins it. A face track whose body was never detected joins none."""
     rules = rules or PersonRules()
-    joined = {}
+    winners = []  # (votes, face id, body id)
     for face_id, ft in face_tracks.items():
         camera = getattr(ft, "camera", "")
         bodies = [p for p in person_tracks if not (camera and p.camera) or p.camera == camera]
@@ -417,8 +421,27 @@ def join_faces_to_persons(
         if votes:
             winner, n = votes.most_common(1)[0]
             if n / sum(votes.values()) >= rules.min_join_share:
-                joined[face_id] = winner
+                winners.append((n, face_id, winner))
+    joined: dict[str, str] = {}
+    for _, face_id, person_id in sorted(winners, key=lambda w: (-w[0], w[1])):
+        rivals = [face_tracks[f].times for f, p in joined.items() if p == person_id]
+        if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
+            joined[face_id] = person_id
     return joined
+
+
+def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
+    """Whether two sorted time lists have a pair of times within tolerance_s of each other."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        d = _seconds(a[i], b[j])  # b - a
+        if abs(d) <= tolerance_s:
+            return True
+        if d > 0:
+            i += 1
+        else:
+            j += 1
+    return False
 
 
 def person_only_presences(
