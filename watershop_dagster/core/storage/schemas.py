@@ -271,6 +271,39 @@ FORGOTTEN_CUSTOMERS = TableSchema(
         ("crops_deleted", "INTEGER", "crop files erased"),
     ),
     partitioned_by=None,
+
+PERSON_TRACKS = TableSchema(
+    "person_tracks",
+    "People found by their bodies (YOLOX-Nano) in consecutive sampled frames, whether or not a face was seen; "
+    "a track without a face track is an unidentified presence.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("track_id", "VARCHAR", "<day>/<camera>/P<n>"),
+        ("camera", "VARCHAR", "camera"),
+        ("first_time", "TIMESTAMP", "first body box"),
+        ("last_time", "TIMESTAMP", "last body box"),
+        ("duration_seconds", "DOUBLE", "last - first"),
+        ("detections", "INTEGER", "body boxes in the track"),
+        ("max_box_height", "DOUBLE", "tallest body box, pixels (small: far away or outside)"),
+        ("mean_score", "DOUBLE", "mean detector score"),
+        ("face_track_ids", "VARCHAR[]", "face_tracks joined to this body (empty: no face was seen)"),
+    ),
+)
+
+PERSON_DETECTIONS = TableSchema(
+    "person_detections",
+    "Every body box behind the person tracks.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("track_id", "VARCHAR", "person_tracks.track_id"),
+        ("camera", "VARCHAR", "camera"),
+        ("time", "TIMESTAMP", "shop-local time of the frame"),
+        ("x1", "DOUBLE", "box left, pixels"),
+        ("y1", "DOUBLE", "box top"),
+        ("x2", "DOUBLE", "box right"),
+        ("y2", "DOUBLE", "box bottom"),
+        ("score", "DOUBLE", "detector score (objectness x person)"),
+    ),
 )
 
 ALL_TABLES: tuple[TableSchema, ...] = (

@@ -1,0 +1,502 @@
+"""People from their bodies: a COCO person detector, person tracks over sampled frames, and which face track
+belongs to which person track.
+
+Face tracks only see customers who face the camera. A body detector also sees the one who keeps his back to
+it, wears a cap or stands under a high camera, so a person track without any face is still a presence
+("unidentified visit"). The detector is YOLOX-Nano (Apache-2.0, Megvii), shipped in the package under
+`models/person/` and loaded with importlib.resources: nothing is downloaded at run time.
+
+Plain Python: no Dagster here. Times are datetimes (as in face tracks) or plain seconds; only differences
+are taken.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib.resources
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS
+
+Region = tuple[int, int, int, int]  # x1, y1, x2, y2: where in the frame to look (None: everywhere)
+Time = datetime | float
+
+PERSON_CLASS = 0  # COCO class 0 is "person"
+STRIDES = (8, 16, 32)
+PAD_VALUE = 114  # YOLOX's letterbox fill
+
+
+@dataclass(frozen=True)
+class PersonBox:
+    """One detected person: box corners in frame pixels and the detector's score (objectness x person)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float = 1.0
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.x1, self.y1, self.x2, self.y2], np.float32)
+
+
+def bundled_model_path() -> Path:
+    """The YOLOX-Nano file shipped inside the package (see models/person/README.md for origin and licence)."""
+    return Path(str(importlib.resources.files("watershop_dagster") / "models" / "person" / "yolox_nano.onnx"))
+
+
+def _session_options(threads: int):
+    """`threads` intra-op threads and no spin-waiting after a run: spinning threads would take the CPU from
+    the video decoder and the face models that run between person inferences on the same cores."""
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return opts
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """The frame scaled to fit `size` x `size` (aspect kept, INTER_LINEAR) and pasted at the top-left of a
+    grey (114) canvas, as YOLOX was trained; returns the canvas and the scale r (network px = frame px * r)."""
+    h, w = image.shape[:2]
+    r = min(size / h, size / w)
+    nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+    canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas, r
+
+
+def anchor_grid(size: int, strides: Sequence[int] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """Cell (x, y) and stride of every output row: grids of size/8, size/16, size/32 cells, row-major, in that
+    order (3549 rows at 416)."""
+    cells, steps = [], []
+    for s in strides:
+        n = size // s
+        ys, xs = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        cells.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+        steps.append(np.full((n * n, 1), s))
+    return np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32)
+
+
+def decode_persons(
+    output: np.ndarray, cells: np.ndarray, steps: np.ndarray, threshold: float, nms_iou: float
+) -> np.ndarray:
+    """Raw YOLOX rows [tx, ty, tw, th, obj, cls0..cls79] (obj and cls already sigmoided) -> person boxes
+    (n, 5) x1, y1, x2, y2, score in network pixels, after NMS."""
+    rows = output.reshape(-1, output.shape[-1])
+    scores = rows[:, 4] * rows[:, 5 + PERSON_CLASS]
+    keep = scores >= threshold  # decode only the few rows that can survive
+    if not keep.any():
+        return np.zeros((0, 5), np.float32)
+    rows, scores, cells, steps = rows[keep], scores[keep], cells[keep], steps[keep]
+    centre = (rows[:, 0:2] + cells) * steps
+    wh = np.exp(np.minimum(rows[:, 2:4], 10.0)) * steps  # clamp: exp of a wild logit must not overflow
+    xywh = np.concatenate([centre - wh / 2.0, wh], axis=1)
+    picked = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), threshold, nms_iou)
+    picked = np.asarray(picked, dtype=int).reshape(-1)
+    boxes = np.concatenate([xywh[picked, :2], xywh[picked, :2] + xywh[picked, 2:], scores[picked, None]], axis=1)
+    return boxes.astype(np.float32)
+
+
+class PersonDetector:
+    """YOLOX-Nano (COCO) through onnxruntime, people only. One job: frame in, person boxes out.
+
+    The frame (or the region of it) is letterboxed to the network's fixed 416x416 input as raw BGR 0-255
+    (YOLOX exports take no mean/std), decoded over the three stride grids, scored obj x cls(person), and
+    NMS-ed. Threshold 0.3 counted people correctly on the shop-like clips (SOURCES.md of the shared models)."""
+
+    def __init__(self, path: Path | str, threshold: float = 0.3, nms_iou: float = 0.45, threads: int = 1):
+        import onnxruntime
+
+        self.session = onnxruntime.InferenceSession(
+            str(path), sess_options=_session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_size = int(inp.shape[-1])
+        self.threshold, self.nms_iou = threshold, nms_iou
+        self.cells, self.steps = anchor_grid(self.input_size)
+        rows = int(self.session.get_outputs()[0].shape[1])
+        if rows != len(self.cells):
+            raise ValueError(f"{path}: {rows} output rows, expected {len(self.cells)} for a YOLOX at {self.input_size}")
+
+    @classmethod
+    def default(cls, threshold: float = 0.3, threads: int = 1) -> PersonDetector:
+        """The shipped YOLOX-Nano; one intra-op thread by default (it shares cores with decoding and faces)."""
+        return cls(bundled_model_path(), threshold=threshold, threads=threads)
+
+    def detect(self, image_bgr: np.ndarray, region: Region | None = None) -> list[PersonBox]:
+        """People in a BGR frame, or only in `region` of it (boxes are still in frame pixels). The region is
+        letterboxed to the full network input, so a small region is enlarged: it costs as much as a frame
+        but finds smaller (farther) people in it."""
+        h, w = image_bgr.shape[:2]
+        x1, y1, x2, y2 = region if region is not None else (0, 0, w, h)
+        x1, y1, x2, y2 = max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2))
+        crop = image_bgr[y1:y2, x1:x2]
+        if crop.size == 0:
+            return []
+        canvas, r = letterbox(crop, self.input_size)
+        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        output = self.session.run(None, {self.input_name: blob})[0]
+        found = decode_persons(output, self.cells, self.steps, self.threshold, self.nms_iou)
+        out = []
+        for bx1, by1, bx2, by2, score in found:
+            # back to frame pixels, clipped to the searched area (boxes may reach into the letterbox padding)
+            out.append(
+                PersonBox(
+                    float(np.clip(bx1 / r + x1, x1, x2)),
+                    float(np.clip(by1 / r + y1, y1, y2)),
+                    float(np.clip(bx2 / r + x1, x1, x2)),
+                    float(np.clip(by2 / r + y1, y1, y2)),
+                    float(score),
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class PersonRules:
+    """Every threshold of person tracking, face joining and person-only presences, in one place.
+
+    Shifts are in person-box heights, so the same rules hold for a near and a far camera."""
+
+    max_gap_s: float = 7.0  # a track survives a miss this long; > the 6 s the sampler may wait in a still room
+    min_iou: float = 0.2  # overlapping boxes of consecutive samples are the same person...
+    min_shift: float = 0.35  # ...and so is a box whose centre moved at most this (detector jitter, bending)
+    shift_per_s: float = 0.8  # plus this per second between samples (walking ~1.4 m/s ~ 0.8 heights/s)
+    max_shift: float = 1.0  # but never more, however long the gap: a still room does not hide a walk
+    max_height_ratio: float = 2.0  # a box twice as tall or half as tall is someone else (or a merged pair)
+    predict_horizon_s: float = 1.0  # a walk is extrapolated this far at most (people stop, turn)
+    join_max_dt_s: float = 0.5  # a face and a body box are "at the same time" within this
+    face_top_share: float = 0.5  # the face centre lies in the top half of the body box (seated, from above)
+    face_side_margin: float = 0.1  # ...and within its width, with this share of slack on each side
+    min_join_share: float = 0.5  # the winning body must hold the face in at least this share of voting frames
+    min_presence_s: float = 5.0  # a faceless person seen for less is a passer-by, not a visit
+    min_box_height_px: float = 0.0  # a faceless person never taller than this is too far (0: no limit)
+
+
+def _seconds(a: Time, b: Time) -> float:
+    """b - a in seconds, for datetimes or plain seconds."""
+    d = b - a
+    return d.total_seconds() if hasattr(d, "total_seconds") else float(d)
+
+
+@dataclass
+class PersonTrack:
+    """One person's continuous presence on one camera: a box per sampled frame where the body was found."""
+
+    camera: str = ""
+    track_id: str = ""
+    times: list[Any] = field(default_factory=list)
+    boxes: list[PersonBox] = field(default_factory=list)
+
+    @property
+    def first_time(self) -> Time:
+        return self.times[0]
+
+    @property
+    def last_time(self) -> Time:
+        return self.times[-1]
+
+    @property
+    def duration_s(self) -> float:
+        return _seconds(self.times[0], self.times[-1])
+
+    @property
+    def max_height(self) -> float:
+        return max(b.height for b in self.boxes)
+
+    def add(self, t: Time, box: PersonBox) -> None:
+        self.times.append(t)
+        self.boxes.append(box)
+
+    def velocity(self, max_dt_s: float = 2.0) -> tuple[float, float]:
+        """Centre speed (px/s) between the last two samples; zero when they are far apart in time (sparse
+        samples of a still room say nothing about a walk)."""
+        if len(self.boxes) < 2:
+            return 0.0, 0.0
+        dt = _seconds(self.times[-2], self.times[-1])
+        if not 0 < dt <= max_dt_s:
+            return 0.0, 0.0
+        (ax, ay), (bx, by) = self.boxes[-2].centre, self.boxes[-1].centre
+        return (bx - ax) / dt, (by - ay) / dt
+
+    def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
+        """The box of the sample nearest to t, if one lies within tolerance_s (times are kept sorted)."""
+        i = bisect.bisect_left(self.times, t)
+        best = None
+        for j in (i - 1, i):
+            if 0 <= j < len(self.times):
+                dt = abs(_seconds(self.times[j], t))
+                if dt <= tolerance_s and (best is None or dt < best[0]):
+                    best = (dt, self.boxes[j])
+        return best[1] if best else None
+
+
+def box_iou(a: PersonBox, b: PersonBox) -> float:
+    """Intersection over union of two boxes (0 when they do not touch)."""
+    w = min(a.x2, b.x2) - max(a.x1, b.x1)
+    h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    inter = max(0.0, w) * max(0.0, h)
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_score(
+    last: PersonBox, box: PersonBox, dt_s: float, rules: PersonRules, velocity: tuple[float, float] = (0.0, 0.0)
+) -> float | None:
+    """How well `box`, seen dt_s after `last`, continues the same person; None when it cannot.
+
+    Overlap alone fails at 2 fps on a walk (boxes barely overlap) and centre distance alone lets neighbours
+    swap; a box qualifies by either, of a plausible size, and the best-scoring pairs are taken first. The
+    centre is compared with where the last one was heading (velocity in px/s, for at most
+    predict_horizon_s): someone who walked out of the side of the view must not become the next customer
+    who walks in from the door a few seconds later."""
+    ratio = box.height / max(last.height, 1e-6)
+    if not 1.0 / rules.max_height_ratio <= ratio <= rules.max_height_ratio:
+        return None
+    overlap = box_iou(last, box)
+    ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
+    ax, ay = last.centre[0] + velocity[0] * ahead, last.centre[1] + velocity[1] * ahead
+    bx, by = box.centre
+    allowed = min(rules.max_shift, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
+    shift = float(np.hypot(bx - ax, by - ay))
+    if overlap < rules.min_iou and shift > allowed:
+        return None
+    return overlap + max(0.0, 1.0 - shift / max(allowed, 1e-6))
+
+
+class PersonTracker:
+    """Feeds sampled frames in time order (one camera) and grows person tracks, greedy on match_score."""
+
+    def __init__(self, rules: PersonRules | None = None, camera: str = ""):
+        self.rules = rules or PersonRules()
+        self.camera = camera
+        self.active: list[PersonTrack] = []
+        self.finished: list[PersonTrack] = []
+
+    def update(self, t: Time, boxes: Sequence[PersonBox]) -> None:
+        """The people found in the frame sampled at t (an empty list is a frame with nobody: it ages tracks)."""
+        still = []
+        for tr in self.active:
+            (still if _seconds(tr.last_time, t) <= self.rules.max_gap_s else self.finished).append(tr)
+        self.active = still
+        candidates = []
+        for di, box in enumerate(boxes):
+            for ti, tr in enumerate(self.active):
+                score = match_score(tr.boxes[-1], box, _seconds(tr.last_time, t), self.rules, tr.velocity())
+                if score is not None:
+                    candidates.append((score, di, ti))
+        used_d, used_t = set(), set()
+        for _, di, ti in sorted(candidates, reverse=True):
+            if di in used_d or ti in used_t:
+                continue
+            used_d.add(di)
+            used_t.add(ti)
+            self.active[ti].add(t, boxes[di])
+        for di, box in enumerate(boxes):
+            if di not in used_d:
+                tr = PersonTrack(self.camera)
+                tr.add(t, box)
+                self.active.append(tr)
+
+    def finish(self, id_prefix: str = "") -> list[PersonTrack]:
+        """All tracks, ordered by first sighting and numbered `<id_prefix>P0001`, ...; the tracker is emptied."""
+        tracks = sorted(self.finished + self.active, key=lambda tr: tr.times[0])
+        self.active, self.finished = [], []
+        for n, tr in enumerate(tracks, start=1):
+            tr.track_id = f"{id_prefix}P{n:04d}"
+        return tracks
+
+
+def build_person_tracks(
+    detections_by_time: Mapping[Any, Sequence[PersonBox]],
+    rules: PersonRules | None = None,
+    camera: str = "",
+    id_prefix: str = "",
+) -> list[PersonTrack]:
+    """time -> people found in the frame sampled then (one camera; include sampled frames with nobody, so that
+    gaps are real) -> person tracks numbered by first sighting."""
+    tracker = PersonTracker(rules, camera)
+    for t in sorted(detections_by_time):
+        tracker.update(t, detections_by_time[t])
+    return tracker.finish(id_prefix)
+
+
+class FaceTrackLike(Protocol):
+    """What joining needs of a face track: `tracking.Track` has it (times, boxes as x1, y1, x2, y2 arrays,
+    camera); so has FaceTrackBoxes, rebuilt from the face_tracks and face_detections tables."""
+
+    times: list[Any]
+    boxes: list[Any]
+
+
+@dataclass
+class FaceTrackBoxes:
+    """A stored face track's faces: their times and boxes (x1, y1, x2, y2), in time order."""
+
+    camera: str
+    times: list[Any] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+
+
+def face_tracks_from_tables(face_tracks: pd.DataFrame, face_detections: pd.DataFrame) -> dict[str, FaceTrackBoxes]:
+    """face_tracks rows (track_id, camera, detection_ids) + face_detections rows (detection_id, time,
+    x1..y2) -> track_id -> its faces' boxes, the shape join_faces_to_persons takes."""
+    by_id = face_detections.set_index("detection_id")
+    out = {}
+    for row in face_tracks.itertuples(index=False):
+        ids = [d for d in (row.detection_ids if row.detection_ids is not None else []) if d in by_id.index]
+        faces = by_id.loc[ids].sort_values("time")
+        out[row.track_id] = FaceTrackBoxes(
+            str(row.camera),
+            [t.to_pydatetime() if hasattr(t, "to_pydatetime") else t for t in faces["time"]],
+            [np.array(b, np.float32) for b in faces[["x1", "y1", "x2", "y2"]].to_numpy()],
+        )
+    return out
+
+
+def face_fits_body(face: Sequence[float], body: PersonBox, rules: PersonRules) -> float | None:
+    """How close a face box sits to where a head is in a body box (smaller is better); None when it is not in
+    the body's upper part. A face taller than the body is not its face (a close face over a far body)."""
+    fx, fy = (face[0] + face[2]) / 2.0, (face[1] + face[3]) / 2.0
+    margin = rules.face_side_margin * body.width
+    if not body.x1 - margin <= fx <= body.x2 + margin:
+        return None
+    # the head may stick out a little above a tight body box
+    if not body.y1 - 0.05 * body.height <= fy <= body.y1 + rules.face_top_share * body.height:
+        return None
+    if face[3] - face[1] > body.height:
+        return None
+    head_x, head_y = body.centre[0], body.y1 + 0.12 * body.height
+    return float(np.hypot(fx - head_x, fy - head_y) / max(body.height, 1e-6))
+
+
+def join_faces_to_persons(
+    person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules | None = None
+) -> dict[str, str]:
+    """face track id -> person track id. Each face votes, at its time, for the body on the same camera whose
+    upper part holds it best; the track goes to the body with most votes if it won at least min_join_share
+    of the frames that voted. Several face tracks may join one body one after another (a face lost and found
+    again), but not at the same time: one body has one face, so of face tracks seen together on one body only
+    the one with most votes joins it. A face track whose body was never detected joins none."""
+    rules = rules or PersonRules()
+    winners = []  # (votes, face id, body id)
+    for face_id, ft in face_tracks.items():
+        camera = getattr(ft, "camera", "")
+        bodies = [p for p in person_tracks if not (camera and p.camera) or p.camera == camera]
+        votes: Counter[str] = Counter()
+        for t, face in zip(ft.times, ft.boxes):
+            best = None
+            for p in bodies:
+                body = p.box_near(t, rules.join_max_dt_s)
+                fit = face_fits_body(face, body, rules) if body is not None else None
+                if fit is not None and (best is None or fit < best[0]):
+                    best = (fit, p.track_id)
+            if best is not None:
+                votes[best[1]] += 1
+        if votes:
+            winner, n = votes.most_common(1)[0]
+            if n / sum(votes.values()) >= rules.min_join_share:
+                winners.append((n, face_id, winner))
+    joined: dict[str, str] = {}
+    for _, face_id, person_id in sorted(winners, key=lambda w: (-w[0], w[1])):
+        rivals = [face_tracks[f].times for f, p in joined.items() if p == person_id]
+        if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
+            joined[face_id] = person_id
+    return joined
+
+
+def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
+    """Whether two sorted time lists have a pair of times within tolerance_s of each other."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        d = _seconds(a[i], b[j])  # b - a
+        if abs(d) <= tolerance_s:
+            return True
+        if d > 0:
+            i += 1
+        else:
+            j += 1
+    return False
+
+
+def person_only_presences(
+    person_tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+) -> list[tuple[Any, Any, PersonTrack]]:
+    """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
+    Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out."""
+    rules = rules or PersonRules()
+    with_face = set(joined.values())
+    out = [
+        (tr.first_time, tr.last_time, tr)
+        for tr in person_tracks
+        if tr.track_id not in with_face
+        and tr.duration_s >= rules.min_presence_s
+        and tr.max_height >= rules.min_box_height_px
+    ]
+    return sorted(out, key=lambda x: x[0])
+
+
+def person_tracks_frame(day: date, tracks: Sequence[PersonTrack], joined: Mapping[str, str]) -> pd.DataFrame:
+    """Rows of PERSON_TRACKS (without the partition column `day`)."""
+    faces_of: dict[str, list[str]] = {}
+    for face_id, person_id in sorted(joined.items()):
+        faces_of.setdefault(person_id, []).append(face_id)
+    rows = [
+        {
+            "track_id": tr.track_id,
+            "camera": tr.camera,
+            "first_time": tr.first_time,
+            "last_time": tr.last_time,
+            "duration_seconds": tr.duration_s,
+            "detections": len(tr.boxes),
+            "max_box_height": tr.max_height,
+            "mean_score": float(np.mean([b.score for b in tr.boxes])),
+            "face_track_ids": faces_of.get(tr.track_id, []),
+        }
+        for tr in tracks
+    ]
+    return pd.DataFrame(rows, columns=[c for c in PERSON_TRACKS.column_names if c != "day"])
+
+
+def person_detections_frame(tracks: Sequence[PersonTrack]) -> pd.DataFrame:
+    """Rows of PERSON_DETECTIONS (without `day`): every body box, with the track it went to."""
+    rows = [
+        {
+            "track_id": tr.track_id,
+            "camera": tr.camera,
+            "time": t,
+            "x1": b.x1,
+            "y1": b.y1,
+            "x2": b.x2,
+            "y2": b.y2,
+            "score": b.score,
+        }
+        for tr in tracks
+        for t, b in zip(tr.times, tr.boxes)
+    ]
+    return pd.DataFrame(rows, columns=[c for c in PERSON_DETECTIONS.column_names if c != "day"])

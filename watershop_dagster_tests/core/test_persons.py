@@ -1,0 +1,276 @@
+"""Person detector, person tracks, face-to-body joining and person-only presences."""
+
+import hashlib
+import importlib.resources
+import tomllib
+from datetime import date, datetime, timedelta
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from watershop_dagster.core.footage.persons import (
+    PersonBox,
+    PersonDetector,
+    PersonRules,
+    anchor_grid,
+    build_person_tracks,
+    bundled_model_path,
+    decode_persons,
+    face_tracks_from_tables,
+    join_faces_to_persons,
+    letterbox,
+    person_detections_frame,
+    person_only_presences,
+    person_tracks_frame,
+)
+from watershop_dagster.core.footage.tracking import Track
+from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS
+from watershop_dagster_tests.support import REPO
+
+T0 = datetime(2024, 3, 4, 10, 0, 0)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def body(cx: float, top: float = 100.0, height: float = 300.0, width: float = 100.0) -> PersonBox:
+    return PersonBox(cx - width / 2, top, cx + width / 2, top + height, 0.9)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return PersonDetector.default()
+
+
+# -- the shipped model ---------------------------------------------------------------------------------------
+
+
+def test_the_model_ships_in_the_package_with_its_licence():
+    path = bundled_model_path()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14"
+    )
+    assert "Apache License" in (path.parent / "LICENSE-Apache-2.0.txt").read_text()
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = package_data["watershop_dagster"]
+    assert "models/person/*.onnx" in patterns and "models/person/*.txt" in patterns
+
+
+# -- pre- and post-processing --------------------------------------------------------------------------------
+
+
+def test_letterbox_scales_to_fit_and_pads_bottom_right_with_grey():
+    image = np.zeros((100, 200, 3), np.uint8)
+    canvas, r = letterbox(image, 416)
+    assert canvas.shape == (416, 416, 3) and r == pytest.approx(2.08)
+    assert (canvas[:208, :416] == 0).all()  # the frame sits at the top-left
+    assert (canvas[208:] == 114).all()
+
+
+def test_anchor_grid_is_three_row_major_grids_in_stride_order():
+    cells, steps = anchor_grid(416)
+    assert len(cells) == 52 * 52 + 26 * 26 + 13 * 13 == 3549
+    assert cells[1].tolist() == [1, 0] and cells[52].tolist() == [0, 1]  # x runs fastest
+    assert steps[2703, 0] == 8 and steps[2704, 0] == 16 and cells[2704].tolist() == [0, 0]
+    assert steps[-1, 0] == 32 and cells[-1].tolist() == [12, 12]
+
+
+def test_decoding_keeps_people_scores_obj_times_class_and_suppresses_duplicates():
+    cells, steps = anchor_grid(416)
+    out = np.zeros((1, len(cells), 85), np.float32)
+    row = 2 * 52 + 3  # cell (3, 2) at stride 8
+    out[0, row, :6] = [0.5, 0.5, np.log(4.0), np.log(4.0), 0.9, 0.8]
+    out[0, row + 1, :6] = [0.0, 0.5, np.log(4.0), np.log(4.0), 0.9, 0.5]  # same person shifted 4 px: suppressed
+    out[0, 3000, 4] = 0.99
+    out[0, 3000, 5 + 2] = 0.99  # a confident car is not a person
+    boxes = decode_persons(out, cells, steps, threshold=0.3, nms_iou=0.45)
+    assert boxes.shape == (1, 5)
+    assert boxes[0].tolist() == pytest.approx([12.0, 4.0, 44.0, 36.0, 0.72])
+
+
+# -- the detector on real photos -----------------------------------------------------------------------------
+
+
+def test_detector_finds_the_six_people_of_a_group_photo(detector):
+    image = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    people = detector.detect(image)
+    h, w = image.shape[:2]
+    assert len(people) == 6
+    assert all(0 <= p.x1 < p.x2 <= w and 0 <= p.y1 < p.y2 <= h for p in people)
+    assert all(p.score >= 0.5 and p.height > 300 for p in people)  # all seated or standing at the table
+
+
+def test_detector_in_a_region_reports_frame_pixels_and_only_what_is_inside(detector):
+    image = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    w = image.shape[1]
+    right = detector.detect(image, region=(w // 2, 0, w, image.shape[0]))
+    everyone = detector.detect(image)
+    assert 0 < len(right) < len(everyone)
+    assert all(p.x1 >= w // 2 for p in right)
+    # the rightmost person is found at the same place either way
+    a, b = max(right, key=lambda p: p.x2), max(everyone, key=lambda p: p.x2)
+    assert abs(a.x2 - b.x2) < 10 and abs(a.y1 - b.y1) < 10
+
+
+def test_detector_finds_nobody_in_an_empty_frame(detector):
+    assert detector.detect(np.full((360, 640, 3), 90, np.uint8)) == []
+    assert detector.detect(np.zeros((360, 640, 3), np.uint8), region=(10, 10, 10, 50)) == []
+
+
+# -- person tracks -------------------------------------------------------------------------------------------
+
+
+def test_two_people_crossing_at_two_fps_keep_their_own_tracks():
+    by_time = {}
+    for i in range(11):  # 5 s: A walks left to right, B right to left, same size; their boxes coincide at 2.5 s
+        # listed left to right, as a detector might: list order says nothing about who is who
+        by_time[at(i * 0.5)] = sorted([body(100 + 60 * i), body(700 - 60 * i)], key=lambda b: b.x1)
+    tracks = build_person_tracks(by_time, camera="cam", id_prefix="d/cam/")
+    assert [t.track_id for t in tracks] == ["d/cam/P0001", "d/cam/P0002"]
+    for tr in tracks:
+        xs = [b.centre[0] for b in tr.boxes]
+        assert len(xs) == 11 and (np.all(np.diff(xs) > 0) or np.all(np.diff(xs) < 0))
+
+
+def test_a_short_miss_and_sparse_samples_of_a_still_room_do_not_split_a_track():
+    by_time = {at(0): [body(300)], at(0.5): [body(305)]}
+    by_time |= {at(0.5 + k * 0.5): [] for k in range(1, 7)}  # 3 s without a box (turned, occluded)
+    by_time |= {at(4.0): [body(320)], at(10.0): [body(322)], at(16.0): [body(318)]}  # sampler waits 6 s
+    tracks = build_person_tracks(by_time)
+    assert len(tracks) == 1 and len(tracks[0].boxes) == 5 and tracks[0].duration_s == 16.0
+
+
+def test_a_long_absence_starts_a_new_track():
+    rules = PersonRules()
+    tracks = build_person_tracks({at(0): [body(300)], at(rules.max_gap_s + 0.5): [body(300)]}, rules)
+    assert len(tracks) == 2
+
+
+def test_someone_leaving_by_one_side_is_not_the_next_one_coming_in():
+    # walks right out of the view; 4 s later a new customer comes in from the left, as on the intel clip
+    by_time = {at(i * 0.5): [body(300 + 80 * i)] for i in range(5)}
+    by_time |= {at(6.0): [body(420)], at(6.5): [body(460)]}
+    tracks = build_person_tracks(by_time)
+    assert [len(t.boxes) for t in tracks] == [5, 2]
+
+
+def test_a_box_of_very_different_size_is_someone_else():
+    tracks = build_person_tracks({at(0): [body(300, height=300)], at(0.5): [body(300, height=100)]})
+    assert len(tracks) == 2
+
+
+# -- joining faces to bodies ---------------------------------------------------------------------------------
+
+
+def face_at(cx: float, cy: float, size: float = 40.0) -> np.ndarray:
+    return np.array([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2], np.float32)
+
+
+def two_bodies():
+    """A at x=200, B at x=500, both standing from t=0 to 10 s, sampled every second."""
+    by_time = {at(s): [body(200), body(500)] for s in range(11)}
+    return build_person_tracks(by_time, camera="cam", id_prefix="P/")
+
+
+def test_each_face_joins_the_body_whose_head_it_is():
+    persons = two_bodies()
+    a_id, b_id = (p.track_id for p in sorted(persons, key=lambda p: p.boxes[0].x1))
+    faces = {
+        "fa": Track("cam", times=[at(2), at(3)], boxes=[face_at(205, 140), face_at(198, 142)]),
+        "fb": Track("cam", times=[at(5.2)], boxes=[face_at(495, 135)]),
+        "nobody": Track("cam", times=[at(4)], boxes=[face_at(350, 140)]),  # between the two bodies
+        "low": Track("cam", times=[at(4)], boxes=[face_at(200, 330)]),  # at the belt: not a head
+        "late": Track("cam", times=[at(30)], boxes=[face_at(200, 140)]),  # bodies gone by then
+    }
+    assert join_faces_to_persons(persons, faces) == {"fa": a_id, "fb": b_id}
+
+
+def test_the_majority_of_shared_frames_decides_and_cameras_must_agree():
+    persons = two_bodies()
+    a_id = min(persons, key=lambda p: p.boxes[0].x1).track_id
+    times = [at(s) for s in (1, 2, 3, 4)]
+    mostly_a = Track("cam", times=times, boxes=[face_at(200, 140)] * 3 + [face_at(500, 140)])
+    elsewhere = Track("door", times=times, boxes=[face_at(200, 140)] * 4)
+    assert join_faces_to_persons(persons, {"m": mostly_a, "other camera": elsewhere}) == {"m": a_id}
+
+
+def test_two_faces_seen_together_on_one_body_do_not_both_join_it_but_faces_one_after_another_do():
+    persons = two_bodies()
+    a_id = min(persons, key=lambda p: p.boxes[0].x1).track_id
+    faces = {
+        "front": Track("cam", times=[at(1), at(2), at(3)], boxes=[face_at(200, 140)] * 3),
+        "behind": Track("cam", times=[at(3), at(4)], boxes=[face_at(215, 180, 30)] * 2),  # a smaller face below it
+        "again": Track("cam", times=[at(8), at(9)], boxes=[face_at(202, 141)] * 2),  # the first face, found again
+    }
+    assert join_faces_to_persons(persons, faces) == {"front": a_id, "again": a_id}
+
+
+def test_face_tracks_rebuilt_from_the_tables_join_like_the_live_ones():
+    persons = two_bodies()
+    b_id = max(persons, key=lambda p: p.boxes[0].x1).track_id
+    detections = pd.DataFrame(
+        [
+            {"detection_id": "d2", "time": pd.Timestamp(at(3)), "x1": 480, "y1": 120, "x2": 520, "y2": 160},
+            {"detection_id": "d1", "time": pd.Timestamp(at(2)), "x1": 482, "y1": 118, "x2": 522, "y2": 158},
+            {"detection_id": "dx", "time": pd.Timestamp(at(2)), "x1": 0, "y1": 0, "x2": 10, "y2": 10},
+        ]
+    )
+    tracks = pd.DataFrame([{"track_id": "T1", "camera": "cam", "detection_ids": ["d1", "d2"]}])
+    faces = face_tracks_from_tables(tracks, detections)
+    assert faces["T1"].times == [at(2), at(3)]
+    assert join_faces_to_persons(persons, faces) == {"T1": b_id}
+
+
+# -- person-only presences and the tables --------------------------------------------------------------------
+
+
+def test_faceless_people_who_stay_are_presences_passers_by_and_far_people_are_not():
+    by_time = {at(s): [body(200), body(500)] for s in range(11)}  # two stay 10 s
+    by_time[at(20)] = [body(900, height=120)]  # a passer-by, seen 3 s
+    by_time[at(23)] = [body(950, height=120)]
+    tracks = build_person_tracks(by_time)
+    a, b, passer = sorted(tracks, key=lambda t: (t.first_time, t.boxes[0].x1))
+    presences = person_only_presences(tracks, {"face track of A": a.track_id})
+    assert presences == [(at(0), at(10), b)]
+    assert person_only_presences(tracks, {}, PersonRules(min_presence_s=2.0)) == [
+        (at(0), at(10), a),
+        (at(0), at(10), b),
+        (at(20), at(23), passer),
+    ]
+    assert len(person_only_presences(tracks, {}, PersonRules(min_presence_s=2.0, min_box_height_px=200))) == 2
+
+
+def test_track_rows_fit_their_schemas_and_the_warehouse(warehouse):
+    persons = two_bodies()
+    joined = {"f2": persons[0].track_id, "f1": persons[0].track_id}
+    tracks = person_tracks_frame(date(2024, 3, 4), persons, joined)
+    boxes = person_detections_frame(persons)
+    assert list(tracks.columns) == PERSON_TRACKS.column_names[1:]
+    assert list(boxes.columns) == PERSON_DETECTIONS.column_names[1:]
+    assert len(boxes) == 22
+    warehouse.replace_partition("person_tracks", date(2024, 3, 4), tracks, PERSON_TRACKS)
+    stored = warehouse.read_partition("person_tracks", date(2024, 3, 4)).sort_values("track_id")
+    assert [list(v) for v in stored["face_track_ids"]] == [["f1", "f2"], []]
+    assert stored["duration_seconds"].tolist() == [10.0, 10.0]
+
+
+# -- a real clip ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.shared_data
+def test_people_walking_in_one_by_one_become_one_track_each(shared_data, detector):
+    """intel_one_by_one_person_detection.mp4, first 50 s at 2 fps: a woman stands at the table (6.5-19 s),
+    walks out to the right, and a man walks in from the bottom left (23-44.5 s); both have their backs to
+    the camera, so no face track would ever see them."""
+    cap = cv2.VideoCapture(str(shared_data / "videos" / "intel_one_by_one_person_detection.mp4"))
+    by_time = {}
+    for index in range(0, 500, 5):  # the clip runs at 10 fps
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        assert ok
+        by_time[index / 10.0] = detector.detect(frame)
+    presences = person_only_presences(build_person_tracks(by_time), {})
+    assert [(round(entry), round(exit_)) for entry, exit_, _ in presences] == [(6, 19), (23, 44)]
