@@ -52,6 +52,7 @@ def judge(day, links: pd.DataFrame, greedy: list) -> pd.DataFrame:
                 "right_person": person == true_person,
                 "ambiguous": bool(got.loc[tid, "ambiguous"]),
                 "greedy_right": greedy[k] == t["visit_id"],
+                "unpaid": day.transactions.set_index("transaction_id").loc[tid, "payment_status"] == "Unpaid",
             }
         )
     return pd.DataFrame(rows)
@@ -90,6 +91,8 @@ def main() -> None:
                 f"{name:14} {len(part):6d} {part['right_visit'].mean():12.3f} {part['right_person'].mean():13.3f}"
                 f" {part['ambiguous'].mean():10.3f} {part['greedy_right'].mean():8.3f}"
             )
+        unpaid = sales[sales["unpaid"]]
+        print(f"unpaid sales: {len(unpaid)}, linked to the right person {unpaid['right_person'].mean():.3f}")
         errors = np.array(offset_errors)
         print(f"clock offset error: median {np.median(errors):.1f} s, max {errors.max():.1f} s")
 

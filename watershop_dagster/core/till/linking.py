@@ -187,7 +187,8 @@ def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, o
     if offset_s is not None:
         return ClockOffset(float(offset_s), 1.0, len(transactions), "given")
     if not rules.estimate_clock:
-        return ClockOffset(None, 0.0, len(transactions), "too_few_sales")
+        # Told not to estimate: the clocks are taken as synchronised (an assumption, hence confidence 0).
+        return ClockOffset(0.0, 0.0, len(transactions), "given")
     found = estimate_clock_offset(transactions["timestamp"], visits, ClockRules(pay_to_exit_s=rules.pay_to_exit_s))
     if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
         return ClockOffset(found.offset_seconds, found.confidence, found.sales_used, "estimated_unsure")
