@@ -15,7 +15,7 @@ from watershop_dagster.core.insights.staffing import (
     staff_needed,
     staffing_table,
 )
-from watershop_dagster.core.till.linking import link_summary, link_transactions, mark_agreement
+from watershop_dagster.core.till.linking import link_summary, link_transactions
 
 T = lambda hms: pd.Timestamp(f"2024-05-02 {hms}")
 
@@ -53,28 +53,6 @@ def test_sale_goes_to_the_customer_at_the_counter_never_to_staff():
     assert pd.isna(got.loc["t3", "visit_id"]) and got.loc["t3", "candidates"] == 0  # nobody there: unlinked, not forced
     s = link_summary(links)
     assert s["linked"] == 2 and s["transactions"] == 3
-
-
-def test_two_customers_present_picks_the_likelier_and_flags_close_calls():
-    v = visits(("V1", "CUST_0001", "09:00:00", "09:01:00", False), ("V2", "CUST_0002", "09:00:50", "09:02:00", False))
-    links = link_transactions(sales(("clear", "09:00:25", None), ("close", "09:00:55", None)), v).set_index(
-        "transaction_id"
-    )
-    assert links.loc["clear", "visit_id"] == "V1" and not links.loc["clear", "ambiguous"]
-    assert links.loc["clear", "candidates"] == 2 and links.loc["clear", "confidence"] > 0.75  # V2 arrives 25 s later
-    assert links.loc["close", "candidates"] == 2 and links.loc["close", "ambiguous"]
-    assert 0.5 <= links.loc["close", "confidence"] < 0.75
-
-
-def test_agreement_with_till_ids():
-    links = pd.DataFrame(
-        {
-            "till_customer_id": ["L1", "L1", "L1", "CUST_0003", None],
-            "camera_customer_id": ["CUST_0001", "CUST_0001", "CUST_0009", "CUST_0003", "CUST_0004"],
-        }
-    )
-    got = mark_agreement(links)["agrees_with_till"].tolist()
-    assert got == [True, True, False, True, None]
 
 
 def frames_for(times_brightness):

@@ -227,17 +227,23 @@ VISIT_LOG = TableSchema(
 
 TRANSACTION_LINKS = TableSchema(
     "transaction_links",
-    "Every sale linked to the customer visit at the counter at its time.",
+    "Every sale linked to the customer visit at the counter at its time; the whole day is linked at once "
+    "(one sale per visit unless a long stay shows two, first come first served).",
     _cols(
         ("day", "DATE", "partition day"),
         ("transaction_id", "VARCHAR", "the sale"),
-        ("timestamp", "TIMESTAMP", "sale time"),
+        ("timestamp", "TIMESTAMP", "sale time on the till's clock"),
+        ("camera_time", "TIMESTAMP", "sale time on the camera's clock (timestamp + the day's clock offset)"),
         ("till_customer_id", "VARCHAR", "customer_id the till gave (NULL when blank)"),
         ("visit_id", "VARCHAR", "linked visit (NULL when no customer was there)"),
         ("camera_customer_id", "VARCHAR", "identity of that visit"),
         ("customer_id", "VARCHAR", "the till's ID where it gave one, else the camera's"),
-        ("confidence", "DOUBLE", "share of the link score that went to the chosen visit (1 = only candidate)"),
-        ("ambiguous", "BOOLEAN", "several customers were present and none clearly owned the sale"),
+        (
+            "confidence",
+            "DOUBLE",
+            "0-1: how much worse the day's assignment gets if this sale must go elsewhere (1 = clear, 0 = unlinked)",
+        ),
+        ("ambiguous", "BOOLEAN", "another visit (or none) would explain the sale almost as well"),
         ("candidates", "INTEGER", "visits within the tolerance of the sale time"),
         ("seconds_outside_visit", "DOUBLE", "0 when the sale fell inside the visit"),
         ("agrees_with_till", "BOOLEAN", "camera and till agree on who it was (NULL when the till gave no ID)"),
@@ -271,6 +277,7 @@ FORGOTTEN_CUSTOMERS = TableSchema(
         ("crops_deleted", "INTEGER", "crop files erased"),
     ),
     partitioned_by=None,
+)
 
 PERSON_TRACKS = TableSchema(
     "person_tracks",
@@ -306,6 +313,23 @@ PERSON_DETECTIONS = TableSchema(
     ),
 )
 
+CLOCK_OFFSETS = TableSchema(
+    "clock_offsets",
+    "How far the till clock is from the camera clock on each day, as used to link the day's sales.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("camera", "VARCHAR", "camera the offset is for ('all': one offset for every camera)"),
+        ("offset_seconds", "DOUBLE", "camera time - till time (NULL when nothing was estimated)"),
+        ("confidence", "DOUBLE", "0-1: share of sales inside a stay at this offset x how clearly the peak stands out"),
+        ("sales_used", "INTEGER", "sales the estimate was made from"),
+        (
+            "method",
+            "VARCHAR",
+            "given / estimated (applied) / estimated_unsure (not applied: till times used as they are) / too_few_sales",
+        ),
+    ),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -320,6 +344,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTION_LINKS,
     SHOP_HOURS,
     FORGOTTEN_CUSTOMERS,
+    CLOCK_OFFSETS,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}

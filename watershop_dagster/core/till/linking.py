@@ -1,10 +1,26 @@
 """Sales <-> visits: which customer was at the counter when the till rang.
 
-A sale is linked to a non-staff visit whose presence, widened by a tolerance (till clocks drift, people
-pay on the way out), covers the sale time. Where several customers are present, each candidate is scored by
-how far the sale lies inside the visit (a sale in the middle of someone's stay beats one at the edge of
-another's), and the link carries a confidence and an `ambiguous` flag. The till's own customer_id, where it
-gave one, is kept; whether the camera agrees is reported.
+The whole day is linked at once, as an assignment. In a refill shop a visit usually pays once, customers are
+served in the order they arrived, and the payer pays when served, shortly before leaving. So each (sale,
+visit) pair gets a cost from
+
+* how far the sale lies outside the stay (up to `tolerance_s`; beyond it the pair is impossible),
+* where in the stay it lies: a sale long before the visit's exit is unlikely (people leave soon after paying),
+* order: a visit that arrived while someone who arrived earlier is still there after the sale is not the one
+  being served (first come, first served),
+
+and each sale has its own "no visit" option (the camera missed the payer). A visit may take a second sale at
+an extra cost, and only when the two sales are far apart (a long stay with a second purchase). The day splits
+into busy periods that share no candidate visit; each is solved with `scipy.optimize.linear_sum_assignment`.
+
+A link's confidence is how much the day's assignment would get worse if that sale had to go elsewhere (the
+pair forbidden and the period re-solved), scaled to [0, 1]; it is `ambiguous` when that margin is small.
+
+Till times are moved onto the camera clock first (`core/till/clock.py`): given, or estimated from the day.
+
+`history` is the links of the days before this one: whether the camera agrees with a till ledger
+customer_id is judged from which camera identity that ledger ID went to on earlier days, never from the day
+itself (a wrong link would vote for itself) and never from later days.
 """
 
 from __future__ import annotations
@@ -14,10 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from watershop_dagster.core.till.clock import ClockOffset, ClockRules, estimate_clock_offset
 
 LINK_COLUMNS = [
     "transaction_id",
     "timestamp",
+    "camera_time",
     "till_customer_id",
     "visit_id",
     "camera_customer_id",
@@ -29,22 +49,213 @@ LINK_COLUMNS = [
     "agrees_with_till",
 ]
 
+IMPOSSIBLE = 1e6  # cost of a pair that may not be chosen; far above any real day's total
+
 
 @dataclass(frozen=True)
 class LinkRules:
-    tolerance_s: float = 60.0
-    ambiguous_below: float = 0.75  # confidence under which a link is flagged ambiguous
+    tolerance_s: float = 60.0  # a sale this far outside a stay can still belong to it
+    ambiguous_below: float = 0.5  # confidence under which a link is flagged ambiguous
+    pay_to_exit_s: float = 17.0  # typical seconds from the till ringing to the payer's last face
+    early_pay_scale_s: float = 60.0  # paying this much earlier than typical before leaving costs weight_position
+    weight_outside: float = 2.0  # at the tolerance
+    weight_position: float = 1.0
+    weight_order: float = 1.0  # per earlier arrival still waiting after the sale
+    no_visit_cost: float = 3.0  # a sale left unlinked
+    second_use_cost: float = 1.0  # a visit's second sale, on top of that pair's own cost
+    second_use_min_gap_s: float = 120.0  # a visit's two sales at least this far apart
+    margin_full_s: float = 1.0  # an assignment margin of this cost or more is full confidence
+    estimate_clock: bool = True  # estimate the till-camera offset when none is given
+    min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
 
 
-def _score(ts: pd.Timestamp, entry: pd.Timestamp, exit_: pd.Timestamp, tolerance: float) -> tuple[float, float]:
-    """(score, seconds outside the visit). Inside: 1 at the middle, 0.5 at the edges; outside: falls to 0
-    at the tolerance."""
-    if entry <= ts <= exit_:
-        half = max((exit_ - entry).total_seconds() / 2, 1e-6)
-        centre = entry + (exit_ - entry) / 2
-        return 1.0 - 0.5 * abs((ts - centre).total_seconds()) / half, 0.0
-    outside = (entry - ts).total_seconds() if ts < entry else (ts - exit_).total_seconds()
-    return max(0.0, 0.5 * (1 - outside / tolerance)), outside
+@dataclass(frozen=True)
+class LinkResult:
+    links: pd.DataFrame  # LINK_COLUMNS
+    clock_offset: ClockOffset  # what was applied (or why nothing was), for the CLOCK_OFFSETS table
+
+
+def _seconds(times) -> np.ndarray:
+    return pd.to_datetime(pd.Series(times)).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+
+
+def pair_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
+    """sales x visits cost of "this visit made this sale" (IMPOSSIBLE beyond the tolerance), from the three
+    kinds of evidence in the module docstring."""
+    t, entry, exit_ = sale_s[:, None], entry_s[None, :], exit_s[None, :]
+    outside = np.maximum(0.0, np.maximum(entry - t, t - exit_))
+    early = np.maximum(0.0, (exit_ - t) - rules.pay_to_exit_s)
+    cost = rules.weight_outside * outside / rules.tolerance_s
+    cost = cost + rules.weight_position * np.minimum(1.0, early / rules.early_pay_scale_s)
+    # First come, first served: count the visits that arrived earlier and are still there after the sale.
+    earlier = entry_s[None, None, :] < entry_s[None, :, None]  # [., j, k]: k arrived before j
+    still_there = exit_s[None, None, :] > sale_s[:, None, None]
+    waiting_before = (earlier & still_there).sum(axis=2)
+    cost = cost + rules.weight_order * np.minimum(waiting_before, 3)
+    return np.where(outside <= rules.tolerance_s, cost, IMPOSSIBLE)
+
+
+def _busy_periods(candidate: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Groups of sales and visits that share no candidate pair with any other group (connected components of
+    the sale-visit candidate graph); each is an independent assignment."""
+    n_sales, n_visits = candidate.shape
+    parent = list(range(n_sales + n_visits))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i, j in zip(*np.nonzero(candidate)):
+        parent[root(i)] = root(n_sales + j)
+    groups: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for i in range(n_sales):
+        groups[root(i)][0].append(i)
+    for j in range(n_visits):
+        if root(n_sales + j) in groups:
+            groups[root(n_sales + j)][1].append(j)
+    return [(np.array(s), np.array(v, dtype=int)) for s, v in groups.values()]
+
+
+class _Period:
+    """One busy period's assignment problem: columns are each visit's first use, its second use, and one
+    "no visit" column per sale."""
+
+    def __init__(self, costs: np.ndarray, sale_s: np.ndarray, rules: LinkRules):
+        n, m = costs.shape
+        self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
+        no_visit = np.full((n, n), IMPOSSIBLE)
+        np.fill_diagonal(no_visit, rules.no_visit_cost)
+        second = np.where(costs < IMPOSSIBLE, costs + rules.second_use_cost, IMPOSSIBLE)
+        self.matrix = np.hstack([costs, second, no_visit])
+
+    def solve(self, matrix: np.ndarray) -> tuple[np.ndarray, float]:
+        """Visit index per sale (-1 = none) and the total cost. A visit's two sales closer than
+        `second_use_min_gap_s` are not allowed: that second use is forbidden and the period re-solved."""
+        matrix = matrix.copy()
+        while True:
+            rows, cols = linear_sum_assignment(matrix)
+            total = float(matrix[rows, cols].sum())
+            if total >= IMPOSSIBLE:
+                return np.full(self.n, -1), np.inf
+            visit = np.where(cols < 2 * self.m, cols % self.m, -1)[np.argsort(rows)]
+            clash = self._too_close(visit)
+            if clash is None:
+                return visit, total
+            matrix[clash, self.m : 2 * self.m] = IMPOSSIBLE
+
+    def _too_close(self, visit: np.ndarray) -> np.ndarray | None:
+        """The sales of one visit that are closer together than a second purchase can be, or None."""
+        for j in set(visit[visit >= 0].tolist()):
+            sales = np.flatnonzero(visit == j)
+            if len(sales) > 1 and np.ptp(self.sale_s[sales]) < self.rules.second_use_min_gap_s:
+                return sales
+        return None
+
+    def margin(self, sale: int, visit: int, best_total: float) -> float:
+        """How much the period's best total rises if this sale may not take this choice (a visit, both of its
+        uses, or -1 = no visit)."""
+        matrix = self.matrix.copy()
+        if visit >= 0:
+            matrix[sale, [visit, self.m + visit]] = IMPOSSIBLE
+        else:
+            matrix[sale, 2 * self.m + sale] = IMPOSSIBLE
+        _, alternative = self.solve(matrix)
+        return alternative - best_total
+
+
+def _assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules):
+    """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other)."""
+    costs = pair_costs(sale_s, entry_s, exit_s, rules)
+    visit_of = np.full(len(sale_s), -1)
+    margin = np.full(len(sale_s), np.inf)
+    for sales, visits in _busy_periods(costs < IMPOSSIBLE):
+        if not len(visits):
+            continue
+        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules)
+        chosen, total = period.solve(period.matrix)
+        for k, j in enumerate(chosen):
+            visit_of[sales[k]] = visits[j] if j >= 0 else -1
+            margin[sales[k]] = period.margin(k, j, total)
+    return visit_of, margin, (costs < IMPOSSIBLE).sum(axis=1)
+
+
+def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, offset_s: float | None):
+    """The offset to apply: the given one, else the day's estimate (kept for the record even when too weak
+    to apply)."""
+    if offset_s is not None:
+        return ClockOffset(float(offset_s), 1.0, len(transactions), "given")
+    if not rules.estimate_clock:
+        # Told not to estimate: the clocks are taken as synchronised (an assumption, hence confidence 0).
+        return ClockOffset(0.0, 0.0, len(transactions), "given")
+    found = estimate_clock_offset(transactions["timestamp"], visits, ClockRules(pay_to_exit_s=rules.pay_to_exit_s))
+    if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
+        return ClockOffset(found.offset_seconds, found.confidence, found.sales_used, "estimated_unsure")
+    return found
+
+
+def link_day(
+    transactions: pd.DataFrame,
+    visits: pd.DataFrame,
+    rules: LinkRules | None = None,
+    history: pd.DataFrame | None = None,
+    clock_offset_s: float | None = None,
+) -> LinkResult:
+    """Link one day's sales to its visits.
+
+    `transactions`: transaction_id, timestamp (till clock), customer_id. `visits`: visit_id, customer_id,
+    entry_time, exit_time, is_staff (camera clock). `history`: links of the days before this one
+    (till_customer_id, camera_customer_id; with transaction_id and timestamp, rows of this day or later are
+    dropped). `clock_offset_s`: camera time - till time where known; None estimates it from the day."""
+    rules = rules or LinkRules()
+    transactions = transactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    customers = visits[~visits["is_staff"].astype(bool)].reset_index(drop=True) if len(visits) else visits
+    clock = _clock(transactions, visits, rules, clock_offset_s)
+    till_time = pd.to_datetime(transactions["timestamp"])
+    camera_time = till_time + pd.Timedelta(seconds=clock.applied_seconds)
+    if len(transactions) and len(customers):
+        entry_s, exit_s = _seconds(customers["entry_time"]), _seconds(customers["exit_time"])
+        sale_s = _seconds(camera_time)
+        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules)
+    else:
+        visit_of = np.full(len(transactions), -1)
+        margin, candidates = np.full(len(transactions), np.inf), np.zeros(len(transactions), dtype=int)
+    rows = []
+    for i, t in enumerate(transactions.itertuples(index=False)):
+        till_id = t.customer_id if isinstance(t.customer_id, str) and t.customer_id else None
+        j = int(visit_of[i])
+        confidence = float(min(1.0, margin[i] / rules.margin_full_s))
+        row = {
+            "transaction_id": t.transaction_id,
+            "timestamp": till_time.iloc[i],
+            "camera_time": camera_time.iloc[i],
+            "till_customer_id": till_id,
+            "visit_id": None,
+            "camera_customer_id": None,
+            "customer_id": till_id,
+            "confidence": 0.0,
+            # An unlinked sale is ambiguous only when some candidate nearly took it.
+            "ambiguous": bool(candidates[i] > 0 and confidence < rules.ambiguous_below),
+            "candidates": int(candidates[i]),
+            "seconds_outside_visit": None,
+            "agrees_with_till": None,
+        }
+        if j >= 0:
+            v = customers.iloc[j]
+            ts = camera_time.iloc[i]
+            outside = max(0.0, (v["entry_time"] - ts).total_seconds(), (ts - v["exit_time"]).total_seconds())
+            row.update(
+                visit_id=v["visit_id"],
+                camera_customer_id=v["customer_id"],
+                customer_id=till_id or v["customer_id"],
+                confidence=round(confidence, 4),
+                ambiguous=bool(confidence < rules.ambiguous_below),
+                seconds_outside_visit=outside,
+            )
+        rows.append(row)
+    links = pd.DataFrame(rows, columns=LINK_COLUMNS)
+    return LinkResult(mark_agreement(links, history), clock)
 
 
 def link_transactions(
@@ -53,74 +264,54 @@ def link_transactions(
     rules: LinkRules | None = None,
     history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """`transactions`: transaction_id, timestamp, customer_id. `visits`: visit_id, customer_id, entry_time,
-    exit_time, is_staff. `history`: earlier days' links (till_customer_id, camera_customer_id), for judging
-    whether the camera agrees with the till's ledger IDs."""
-    rules = rules or LinkRules()
-    customers = visits[~visits["is_staff"].astype(bool)] if len(visits) else visits
-    rows = []
-    for t in transactions.sort_values("timestamp").itertuples(index=False):
-        ts = pd.Timestamp(t.timestamp)
-        scored = []
-        for v in customers.itertuples(index=False):
-            s, outside = _score(ts, pd.Timestamp(v.entry_time), pd.Timestamp(v.exit_time), rules.tolerance_s)
-            if s > 0:
-                scored.append((s, outside, v.visit_id, v.customer_id))
-        till_id = t.customer_id if isinstance(t.customer_id, str) and t.customer_id else None
-        if scored:
-            scored.sort(reverse=True)
-            best = scored[0]
-            confidence = best[0] / sum(s[0] for s in scored)
-            visit_id, camera_id, outside = best[2], best[3], best[1]
-            ambiguous = len(scored) > 1 and confidence < rules.ambiguous_below
-        else:
-            confidence, visit_id, camera_id, outside, ambiguous = 0.0, None, None, None, False
-        rows.append(
-            {
-                "transaction_id": t.transaction_id,
-                "timestamp": ts,
-                "till_customer_id": till_id,
-                "visit_id": visit_id,
-                "camera_customer_id": camera_id,
-                "customer_id": till_id or camera_id,
-                "confidence": round(confidence, 4),
-                "ambiguous": ambiguous,
-                "candidates": len(scored),
-                "seconds_outside_visit": outside,
-                "agrees_with_till": None,
-            }
-        )
-    return mark_agreement(pd.DataFrame(rows, columns=LINK_COLUMNS), history)
+    """The link table of `link_day` (clock offset estimated from the day); `history`: links of earlier days."""
+    return link_day(transactions, visits, rules, history).links
+
+
+def _earlier_history(history: pd.DataFrame | None, links: pd.DataFrame) -> pd.DataFrame:
+    """The part of `history` that may vote: not the sales being judged, nothing from this day or later."""
+    if history is None or not len(history):
+        return pd.DataFrame(columns=["till_customer_id", "camera_customer_id"])
+    keep = pd.Series(True, index=history.index)
+    if "transaction_id" in history.columns:
+        keep &= ~history["transaction_id"].isin(links["transaction_id"])
+    if "timestamp" in history.columns and len(links):
+        day_start = pd.to_datetime(links["timestamp"]).min().normalize()
+        keep &= pd.to_datetime(history["timestamp"]) < day_start
+    return history[keep]
 
 
 def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Does the camera agree with the till's customer_id? Where the till uses the camera's own IDs
     (CUST_...), agreement is equality; where it keeps its own ledger IDs, a ledger ID agrees when its sale
-    went to the camera identity that most of that ledger ID's sales go to (`history`: earlier links)."""
+    went to the camera identity most of that ledger ID's sales went to on earlier days (`history`), and is
+    unknown (None) for a ledger ID with no earlier links."""
     links = links.copy()
-    pool = pd.concat([history, links]) if history is not None and len(history) else links
-    both = pool.dropna(subset=["till_customer_id", "camera_customer_id"])
-    majority: dict[str, str] = {}
+    both = _earlier_history(history, links).dropna(subset=["till_customer_id", "camera_customer_id"])
     counts: dict[str, Counter] = defaultdict(Counter)
     for till_id, cam_id in zip(both["till_customer_id"], both["camera_customer_id"]):
         counts[till_id][cam_id] += 1
-    for till_id, c in counts.items():
-        majority[till_id] = c.most_common(1)[0][0]
+    majority = {till_id: c.most_common(1)[0][0] for till_id, c in counts.items()}
 
     def agrees(r):
         if not isinstance(r.till_customer_id, str) or not isinstance(r.camera_customer_id, str):
             return None
         if r.till_customer_id.startswith("CUST_"):
             return r.till_customer_id == r.camera_customer_id
-        return majority.get(r.till_customer_id) == r.camera_customer_id
+        if r.till_customer_id not in majority:
+            return None
+        return majority[r.till_customer_id] == r.camera_customer_id
 
     links["agrees_with_till"] = (
-        [agrees(r) for r in links.itertuples(index=False)] if len(links) else pd.Series(dtype=object)
+        pd.Series([agrees(r) for r in links.itertuples(index=False)], index=links.index, dtype=object)
+        if len(links)
+        else pd.Series(dtype=object)
     )
     return links
 
 
 def link_summary(links: pd.DataFrame) -> dict[str, float]:
+    """Counts for the asset's metadata: linked share, ambiguous links, confidence, till/camera agreement."""
     n = len(links)
     linked = int(links["visit_id"].notna().sum()) if n else 0
     checked = links["agrees_with_till"].dropna() if n else pd.Series(dtype=bool)

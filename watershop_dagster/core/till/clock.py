@@ -1,0 +1,134 @@
+"""Till clock vs camera clock: how far apart they are on a day, estimated from the day's own data.
+
+A DVR clock drifts minutes a month and nobody resets the till, so a sale's till time and the camera's time of
+the payer at the counter disagree by an offset that is roughly constant over a day. Sales happen while the
+payer is at the counter, shortly before the payer leaves, so the offset is the shift that puts the sales
+inside customers' stays, each a typical few seconds before someone's last face:
+
+1. scan offsets in [-search, +search] coarsely, then finely around the best, scoring each by how many sales
+   fall inside some non-staff visit, weighted up where the sale lies the typical pay-to-exit gap before that
+   visit's exit;
+2. refine with the sales that only one customer could have made at that offset (quiet moments): the median of
+   their exit - sale gaps, minus the typical gap.
+
+The result is only as good as the typical gap (`pay_to_exit_s`): a shop that pays and leaves faster than
+assumed gets an offset off by the difference. Convention: camera time = till time + offset_seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CLOCK_METHODS = ("given", "estimated", "estimated_unsure", "too_few_sales")
+
+
+@dataclass(frozen=True)
+class ClockOffset:
+    """The day's offset (camera time = till time + offset_seconds) and how far to trust it.
+
+    `method`: given (the caller knew it), estimated (applied), estimated_unsure (too weak a peak, not applied:
+    linking used the till times as they are), too_few_sales (nothing estimated)."""
+
+    offset_seconds: float | None
+    confidence: float
+    sales_used: int
+    method: str
+    camera: str = "all"
+
+    @property
+    def applied_seconds(self) -> float:
+        """What linking adds to till times: the offset where it was given or trusted, else nothing."""
+        return float(self.offset_seconds) if self.method in ("given", "estimated") else 0.0
+
+    def as_row(self) -> dict:
+        """One CLOCK_OFFSETS row, without the day (the warehouse adds the partition day)."""
+        return {
+            "camera": self.camera,
+            "offset_seconds": self.offset_seconds,
+            "confidence": self.confidence,
+            "sales_used": self.sales_used,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class ClockRules:
+    search_s: float = 900.0  # offsets up to 15 min either way
+    coarse_step_s: float = 10.0
+    coarse_width_s: float = 20.0  # how sharply a sale near the typical pay point scores, coarse scan
+    fine_width_s: float = 8.0
+    pay_to_exit_s: float = 17.0  # typical seconds from the till ringing to the payer's last face
+    min_sales: int = 8  # below this a day says nothing about its clock
+    peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best
+
+
+def _as_seconds(times) -> np.ndarray:
+    """Timestamps as float seconds (any common epoch), so the scan is plain array arithmetic."""
+    return pd.to_datetime(pd.Series(times)).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+
+
+def _customer_stays(visits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit seconds of the non-staff visits (staff stand at the counter all day and prove nothing)."""
+    if not len(visits):
+        return np.empty(0), np.empty(0)
+    customers = visits[~visits["is_staff"].astype(bool)]
+    return _as_seconds(customers["entry_time"]), _as_seconds(customers["exit_time"])
+
+
+def _scores(sales: np.ndarray, entry: np.ndarray, exit_: np.ndarray, offsets: np.ndarray, cfg: ClockRules, width):
+    """Per offset: sum over sales of the best visit's fit. A sale inside a stay scores 0.5, plus up to 0.5
+    the closer it lies to the typical pay point (exit - pay_to_exit_s); outside every stay it scores 0."""
+    out = np.empty(len(offsets))
+    for k, off in enumerate(offsets):
+        t = sales[:, None] + off
+        inside = (t >= entry[None, :]) & (t <= exit_[None, :])
+        near = np.exp(-0.5 * ((exit_[None, :] - t - cfg.pay_to_exit_s) / width) ** 2)
+        out[k] = np.where(inside, 0.5 + 0.5 * near, 0.0).max(axis=1).sum()
+    return out
+
+
+def _quiet_gaps(sales: np.ndarray, entry: np.ndarray, exit_: np.ndarray, offset: float) -> np.ndarray:
+    """exit - sale for sales inside exactly one stay at this offset: the quiet moments, where the payer is
+    certain."""
+    t = sales[:, None] + offset
+    inside = (t >= entry[None, :]) & (t <= exit_[None, :])
+    single = inside.sum(axis=1) == 1
+    owner = inside[single].argmax(axis=1)
+    return exit_[owner] - t[single, 0]
+
+
+def estimate_clock_offset(
+    sale_times, visits: pd.DataFrame, rules: ClockRules | None = None, camera: str = "all"
+) -> ClockOffset:
+    """The day's till-to-camera offset from the sales and the visits alone (see the module docstring).
+
+    `confidence` in [0, 1] is the share of sales the offset puts inside a customer's stay times how clearly
+    the peak stands above the best offset elsewhere (a day of identical intervals has many equal peaks)."""
+    cfg = rules or ClockRules()
+    sales = _as_seconds(sale_times) if len(sale_times) else np.empty(0)
+    entry, exit_ = _customer_stays(visits)
+    if len(sales) < cfg.min_sales or not len(entry):
+        return ClockOffset(None, 0.0, int(len(sales)), "too_few_sales", camera)
+    coarse = np.arange(-cfg.search_s, cfg.search_s + cfg.coarse_step_s / 2, cfg.coarse_step_s)
+    coarse_scores = _scores(sales, entry, exit_, coarse, cfg, cfg.coarse_width_s)
+    best = float(coarse[int(np.argmax(coarse_scores))])
+    far = np.abs(coarse - best) > cfg.peak_guard_s
+    second = float(coarse_scores[far].max()) if far.any() else 0.0
+    fine = np.arange(best - cfg.coarse_step_s, best + cfg.coarse_step_s + 0.5, 1.0)
+    fine_scores = _scores(sales, entry, exit_, fine, cfg, cfg.fine_width_s)
+    offset = float(fine[int(np.argmax(fine_scores))])
+    gaps = _quiet_gaps(sales, entry, exit_, offset)
+    if len(gaps) >= cfg.min_sales // 2:
+        # The median gap of the certain sales is the typical gap when the offset is right; the difference is
+        # what the scan's 1 s grid and its kernel leave over.
+        offset += float(np.median(gaps)) - cfg.pay_to_exit_s
+    t = sales[:, None] + offset
+    explained = float(((t >= entry[None, :]) & (t <= exit_[None, :])).any(axis=1).mean())
+    peak = float(coarse_scores.max())
+    sharpness = (peak - second) / peak if peak > 0 else 0.0
+    # A peak 25% above the runner-up is plainly the one; below that, trust falls off linearly.
+    confidence = explained * min(1.0, sharpness / 0.25)
+    return ClockOffset(round(offset, 1), round(float(confidence), 4), int(len(sales)), "estimated", camera)
