@@ -173,3 +173,20 @@ def test_readonly_query_answers_csv_and_refuses_writes(wh):
         with pytest.raises(WriteRefused):
             run_readonly_query(wh, statement)
     assert wh.query("SELECT count(*) n FROM t")["n"][0] == 2
+
+
+def test_resource_is_a_duckdb_resource_on_the_lake(tmp_path):
+    from dagster_duckdb import DuckDBResource
+
+    from watershop_dagster.defs.resources import WarehouseResource
+
+    resource = WarehouseResource(
+        database=f"ducklake:postgres:{PG}",
+        lake_data_path=str(tmp_path / "lake"),
+        lake_metadata_schema=f"r_{uuid.uuid4().hex[:12]}",
+        connection_config={"threads": 1},
+    )
+    assert isinstance(resource, DuckDBResource)
+    resource.get().replace_partition("t", D1, rows(2))
+    with resource.get_connection() as conn:
+        assert conn.execute("SELECT count(*), current_setting('threads') FROM t").fetchone() == (2, 1)
