@@ -129,6 +129,6 @@ def test_readonly_query_on_the_file(warehouse):
     assert run_readonly_query(warehouse, "SELECT count(*) AS n FROM t").splitlines() == ["n", "2"]
     with pytest.raises(WriteRefused, match="DELETE"):
         run_readonly_query(warehouse, "DELETE FROM t")
-    with pytest.raises(duckdb.Error):  # READ_ONLY as a second fence, e.g. a table function that writes
-        with warehouse.connect(read_only=True) as conn:
-            conn.execute("CREATE TABLE x (a INT)")
+    # READ_ONLY as a second fence, e.g. for a table function that writes
+    with pytest.raises(duckdb.Error), warehouse.connect(read_only=True) as conn:
+        conn.execute("CREATE TABLE x (a INT)")
