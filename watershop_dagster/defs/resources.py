@@ -3,10 +3,14 @@ environment (WATERSHOP_*) through EnvVar, with defaults that work in a fresh che
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
@@ -36,17 +40,47 @@ class ShopDataResource(dg.ConfigurableResource):
         return PriceList({10: self.price_10l, 20: self.price_20l})
 
 
-class WarehouseResource(dg.ConfigurableResource):
-    """The one DuckDB file every asset reads and writes."""
+class WarehouseResource(DuckDBResource):
+    """The warehouse every asset reads and writes: a DuckDB file, or a DuckLake that several machines share.
 
+    A DuckDBResource, so get_connection() works as anyone using dagster-duckdb expects, except that the
+    connection it yields has the warehouse attached (encryption key, lock retry, DuckLake catalog) as its
+    default catalog. Assets use get() for the Warehouse and its one-transaction partition writes."""
+
+    database: str = Field(
+        default="",
+        description="WATERSHOP_WAREHOUSE: a DuckDB file path (default <data_dir>/warehouse.duckdb) or "
+        "ducklake:postgres:<libpq DSN> for a DuckLake catalog in Postgres",
+    )
     data_dir: str = Field(default="data", description="WATERSHOP_DATA_DIR")
-    path: str = Field(default="", description="WATERSHOP_WAREHOUSE; default <data_dir>/warehouse.duckdb")
-    encryption_key: str = Field(default="", description="WATERSHOP_ENCRYPTION_KEY: encrypt the file at rest")
-    lock_timeout_s: float = Field(default=600.0, description="how long a writer waits for another process's lock")
+    encryption_key: str = Field(default="", description="WATERSHOP_ENCRYPTION_KEY: encrypt the data at rest")
+    lock_timeout_s: float = Field(default=600.0, description="how long a writer waits for another writer")
+    lake_data_path: str = Field(
+        default="", description="WATERSHOP_LAKE_DATA_PATH: the folder every machine shares for DuckLake's Parquet"
+    )
+    lake_metadata_schema: str = Field(
+        default="", description="the Postgres schema of the DuckLake catalog (several lakes in one database)"
+    )
+
+    @property
+    def location(self) -> str:
+        return self.database or str(Path(self.data_dir) / "warehouse.duckdb")
 
     def get(self) -> Warehouse:
-        path = self.path or str(Path(self.data_dir) / "warehouse.duckdb")
-        return Warehouse(path, encryption_key=self.encryption_key or None, lock_timeout_s=self.lock_timeout_s)
+        return Warehouse(
+            self.location,
+            encryption_key=self.encryption_key or None,
+            lock_timeout_s=self.lock_timeout_s,
+            lake_data_path=self.lake_data_path or None,
+            lake_metadata_schema=self.lake_metadata_schema or None,
+            config=dict(self.connection_config),
+        )
+
+    @contextlib.contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection to the attached warehouse, closed when the block ends."""
+        with self.get().connect() as conn:
+            yield conn
 
 
 class FaceEngineResource(dg.ConfigurableResource):
@@ -81,7 +115,8 @@ def default_resources() -> dict:
         "faces": FaceEngineResource(model_dir=_env("WATERSHOP_MODEL_DIR", "")),
         "warehouse": WarehouseResource(
             data_dir=data_dir,
-            path=_env("WATERSHOP_WAREHOUSE", ""),
+            database=_env("WATERSHOP_WAREHOUSE", ""),
             encryption_key=_env("WATERSHOP_ENCRYPTION_KEY", ""),
+            lake_data_path=_env("WATERSHOP_LAKE_DATA_PATH", ""),
         ),
     }

@@ -97,3 +97,38 @@ def test_encrypted_warehouse_needs_its_key(tmp_path):
     assert marker.encode() not in path.read_bytes()  # nothing readable at rest
     with pytest.raises(duckdb.Error, match="(?i)encrypt|key"):
         Warehouse(path).query("SELECT count(*) FROM t")
+
+
+def test_purge_history_removes_deleted_rows_from_the_file(tmp_path):
+    path = tmp_path / "w.duckdb"
+    marker = "CUSTOMER-TO-FORGET-" + "x" * 40
+    wh = Warehouse(path)
+    wh.replace_partition("t", D1, rows(200).assign(note=[marker if i % 2 else "keep" for i in range(200)]))
+    wh.execute("CREATE VIEW kept AS SELECT * FROM t WHERE note = 'keep'")
+    wh.execute("DELETE FROM t WHERE note = ?", [marker])
+    wh.execute("CHECKPOINT")
+    assert marker.encode() in path.read_bytes()  # a delete alone leaves the bytes in the file's old blocks
+    wh.purge_history()
+    assert marker.encode() not in path.read_bytes()
+    assert wh.query("SELECT count(*) n FROM kept")["n"][0] == 100
+
+
+def test_encrypted_file_survives_purge_with_its_key(tmp_path):
+    path = tmp_path / "enc.duckdb"
+    Warehouse(path, encryption_key="k").replace_partition("t", D1, rows(3))
+    Warehouse(path, encryption_key="k").purge_history()
+    assert Warehouse(path, encryption_key="k").query("SELECT count(*) n FROM t")["n"][0] == 3
+    with pytest.raises(duckdb.Error, match="(?i)encrypt|key"):
+        Warehouse(path).query("SELECT count(*) FROM t")
+
+
+def test_readonly_query_on_the_file(warehouse):
+    from watershop_dagster.core.storage.sql_query import WriteRefused, run_readonly_query
+
+    warehouse.replace_partition("t", D1, rows(2))
+    assert run_readonly_query(warehouse, "SELECT count(*) AS n FROM t").splitlines() == ["n", "2"]
+    with pytest.raises(WriteRefused, match="DELETE"):
+        run_readonly_query(warehouse, "DELETE FROM t")
+    # READ_ONLY as a second fence, e.g. for a table function that writes
+    with pytest.raises(duckdb.Error), warehouse.connect(read_only=True) as conn:
+        conn.execute("CREATE TABLE x (a INT)")

@@ -1,8 +1,13 @@
-"""The DuckDB warehouse: one file, short-lived connections, one transaction per partition write.
+"""The warehouse: an embedded DuckDB file by default, or a DuckLake (catalog in Postgres, data as Parquet) that
+several machines write at once. The same code runs on both; only how the catalog is attached differs.
 
 DuckDB lets one process hold a database file for writing, so every connection here is opened for one unit of
 work and closed straight after; a second process that finds the file locked waits and retries instead of
 failing. That, together with a Dagster concurrency pool, is what lets backfills run several runs at once.
+
+DuckLake takes many writers: each transaction commits a new snapshot in the catalog, and two commits that touch
+the same data (a table created twice, the same file deleted from twice) conflict. Such a unit of work is simply
+run again after a pause, as the file backend does for its lock.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import logging
+import os
 import random
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -24,23 +32,44 @@ from watershop_dagster.core.storage.schemas import SCHEMAS, TableSchema
 log = logging.getLogger(__name__)
 
 CATALOG = "wh"
+LAKE_PREFIX = "ducklake:"
+T = TypeVar("T")
 
 
 class WarehouseLockTimeout(RuntimeError):
-    pass
+    """Another writer held the file, or kept winning DuckLake commits, for longer than lock_timeout_s."""
+
+
+def extension_path(package: str, name: str) -> str:
+    """A DuckDB extension shipped on PyPI (duckdb-extension-NAME, same version as duckdb): nothing may be
+    downloaded at run time, so extensions are LOADed from the wheel's file, never INSTALLed."""
+    version = "v" + duckdb.__version__
+    path = importlib.resources.files(package) / "extensions" / version / f"{name}.duckdb_extension"
+    if not Path(str(path)).exists():
+        wheel = package.replace("_", "-")
+        raise FileNotFoundError(
+            f"{name} extension for DuckDB {duckdb.__version__} not found at {path}; "
+            f"install {wheel}=={duckdb.__version__}"
+        )
+    return str(path)
 
 
 def httpfs_extension_path() -> str:
-    """The httpfs extension shipped on PyPI (duckdb-extension-httpfs): it carries the crypto that writing an
-    encrypted database needs, and nothing may be downloaded at run time."""
-    version = "v" + duckdb.__version__
-    path = importlib.resources.files("duckdb_extension_httpfs") / "extensions" / version / "httpfs.duckdb_extension"
-    if not Path(str(path)).exists():
-        raise FileNotFoundError(
-            f"httpfs extension for DuckDB {duckdb.__version__} not found at {path}; "
-            f"install duckdb-extension-httpfs=={duckdb.__version__}"
-        )
-    return str(path)
+    """httpfs (duckdb-extension-httpfs) carries the crypto that writing an encrypted database needs."""
+    return extension_path("duckdb_extension_httpfs", "httpfs")
+
+
+def ducklake_extension_path() -> str:
+    return extension_path("duckdb_extension_ducklake", "ducklake")
+
+
+def postgres_extension_path() -> str:
+    """postgres_scanner (duckdb-extension-postgres-scanner): DuckLake reaches a Postgres catalog through it."""
+    return extension_path("duckdb_extension_postgres_scanner", "postgres_scanner")
+
+
+def is_ducklake(location: str | Path) -> bool:
+    return str(location).startswith(LAKE_PREFIX)
 
 
 def _sql_literal(text: str) -> str:
@@ -52,68 +81,168 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in msg and ("conflict" in msg or "could not set" in msg or "resource temporarily" in msg)
 
 
+def _is_commit_conflict(exc: Exception) -> bool:
+    """DuckLake lost a race for the next snapshot: a logical conflict it would not resolve itself, its own
+    retries used up, or Postgres refusing the duplicate snapshot id / a catalog created twice at once."""
+    msg = str(exc).lower()
+    return any(
+        sign in msg
+        for sign in (
+            "conflict",
+            "failed to commit",
+            "duplicate key",
+            "could not serialize",
+            "deadlock detected",
+            "retry count",
+        )
+    )
+
+
 class Warehouse:
-    def __init__(self, path: str | Path, encryption_key: str | None = None, lock_timeout_s: float = 600.0):
-        self.path = Path(path)
+    """Where every asset's tables live.
+
+    location: a DuckDB file path (the default, one machine), or ``ducklake:<catalog>`` such as
+    ``ducklake:postgres:dbname=watershop host=127.0.0.1`` with lake_data_path the folder (or object-store
+    URL) every machine reaches for the Parquet files (WATERSHOP_LAKE_DATA_PATH when not given).
+    config: DuckDB settings for each connection (threads, memory_limit, ...).
+    lake_metadata_schema: the Postgres schema holding the DuckLake catalog (several lakes in one database).
+    """
+
+    def __init__(
+        self,
+        location: str | Path,
+        encryption_key: str | None = None,
+        lock_timeout_s: float = 600.0,
+        lake_data_path: str | Path | None = None,
+        config: dict | None = None,
+        lake_metadata_schema: str | None = None,
+    ):
+        self.location = str(location)
+        self.is_lake = is_ducklake(self.location)
+        self.path = None if self.is_lake else Path(location)
         self.encryption_key = encryption_key or None
         self.lock_timeout_s = lock_timeout_s
+        self.config = dict(config or {})
+        self.lake_metadata_schema = lake_metadata_schema or None
+        self.lake_data_path = None
+        if self.is_lake:
+            data_path = str(lake_data_path or os.environ.get("WATERSHOP_LAKE_DATA_PATH", ""))
+            if not data_path:
+                raise ValueError(
+                    f"{self.location!r} is a DuckLake: set WATERSHOP_LAKE_DATA_PATH (or lake_data_path) to the "
+                    "folder every machine shares for its Parquet files"
+                )
+            self.lake_data_path = data_path
+
+    def __repr__(self) -> str:
+        # The DSN may carry a password: show the backend, never the connection string.
+        where = f"ducklake data={self.lake_data_path}" if self.is_lake else str(self.path)
+        return f"Warehouse({where})"
 
     # -- connections ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if read_only and not self.path.exists():
-            raise FileNotFoundError(f"warehouse {self.path} does not exist yet: materialize something first")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._open_with_retry(read_only)
+        """A connection with the warehouse attached as the default catalog, closed when the block ends."""
+        if self.is_lake:
+            if not _is_remote(self.lake_data_path):
+                Path(self.lake_data_path).mkdir(parents=True, exist_ok=True)
+        else:
+            if read_only and not self.path.exists():
+                raise FileNotFoundError(f"warehouse {self.path} does not exist yet: materialize something first")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._retrying(lambda: self._open(read_only))
         try:
             yield conn
         finally:
             conn.close()
 
-    def _open_with_retry(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _retrying(self, work: Callable[[], T]) -> T:
+        """Run work, again after a growing, jittered pause while another writer is in the way (the file's
+        lock, a lost DuckLake commit); give up after lock_timeout_s."""
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
         while True:
             try:
-                return self._open(read_only)
+                return work()
             except duckdb.Error as exc:
-                if not _is_lock_error(exc):
+                if not self._is_retryable(exc):
                     raise
                 if time.monotonic() > deadline:
                     raise WarehouseLockTimeout(
-                        f"warehouse {self.path} stayed locked by another process for {self.lock_timeout_s:.0f}s"
+                        f"{self!r}: another writer stayed in the way for {self.lock_timeout_s:.0f}s: {exc}"
                     ) from exc
+                log.debug("%r busy (%s), retrying in %.2fs", self, exc, delay)
                 time.sleep(delay + random.uniform(0, delay))
                 delay = min(delay * 1.6, 2.0)
 
+    def _is_retryable(self, exc: Exception) -> bool:
+        return _is_commit_conflict(exc) if self.is_lake else _is_lock_error(exc)
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        conn = duckdb.connect(":memory:")
+        conn = duckdb.connect(":memory:", config=self.config)
         try:
-            options = []
             if self.encryption_key:
                 conn.execute(f"LOAD {_sql_literal(httpfs_extension_path())}")
-                options.append(f"ENCRYPTION_KEY {_sql_literal(self.encryption_key)}")
-            if read_only:
-                options.append("READ_ONLY")
-            opts = f" ({', '.join(options)})" if options else ""
-            conn.execute(f"ATTACH {_sql_literal(str(self.path))} AS {CATALOG}{opts}")
+            if self.is_lake:
+                self._attach_lake(conn, read_only)
+            else:
+                self._attach_file(conn, read_only)
             conn.execute(f"USE {CATALOG}")
             return conn
         except Exception:
             conn.close()
             raise
 
+    def _attach_file(self, conn: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        options = []
+        if self.encryption_key:
+            options.append(f"ENCRYPTION_KEY {_sql_literal(self.encryption_key)}")
+        if read_only:
+            options.append("READ_ONLY")
+        opts = f" ({', '.join(options)})" if options else ""
+        conn.execute(f"ATTACH {_sql_literal(str(self.path))} AS {CATALOG}{opts}")
+
+    def _attach_lake(self, conn: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        catalog = self.location[len(LAKE_PREFIX) :]
+        if catalog.startswith("postgres:"):
+            conn.execute(f"LOAD {_sql_literal(postgres_extension_path())}")
+        conn.execute(f"LOAD {_sql_literal(ducklake_extension_path())}")
+        # No inlining: small writes would otherwise live as rows in the Postgres catalog; every row stays in a
+        # Parquet file under the data path, which is what purge_history() cleans and what a backup copies.
+        options = [f"DATA_PATH {_sql_literal(str(self.lake_data_path))}", "DATA_INLINING_ROW_LIMIT 0"]
+        if self.lake_metadata_schema:
+            options.append(f"METADATA_SCHEMA {_sql_literal(self.lake_metadata_schema)}")
+        if self.encryption_key:
+            # DuckLake encrypts each Parquet file with its own key, kept in the catalog.
+            options.append("ENCRYPTED")
+        if read_only:
+            options.append("READ_ONLY")
+        conn.execute(f"ATTACH {_sql_literal(self.location)} AS {CATALOG} ({', '.join(options)})")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction: committed if the block finishes, rolled back otherwise."""
+        """A connection inside one transaction: committed if the block finishes, rolled back otherwise.
+        A DuckLake commit conflict is raised, not retried (a with-block cannot run twice): writers that must
+        not fail use run_in_transaction."""
         with self.connect() as conn:
             conn.execute("BEGIN TRANSACTION")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT has already ended the transaction; the ROLLBACK must not hide its error.
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("ROLLBACK")
                 raise
+
+    def run_in_transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """work(conn) in one transaction, run again from the start when another writer wins the commit."""
+
+        def attempt() -> T:
+            with self.transaction() as conn:
+                return work(conn)
+
+        return self._retrying(attempt)
 
     # -- reads ---------------------------------------------------------------------------------------------
     def table_names(self, conn: duckdb.DuckDBPyConnection) -> set[str]:
@@ -157,8 +286,9 @@ class Warehouse:
     ) -> dict[str, int]:
         """Several tables' rows for one day, replaced together in one transaction."""
         day = _as_date(day)
-        counts = {}
-        with self.transaction() as conn:
+
+        def work(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+            counts = {}
             for table, rows in tables.items():
                 schema = (schemas or {}).get(table) or SCHEMAS.get(table)
                 rows = rows.copy()
@@ -169,41 +299,109 @@ class Warehouse:
                 conn.execute(f'INSERT INTO "{table}" BY NAME {self._select_cast(conn, table, "incoming_rows")}')
                 conn.unregister("incoming_rows")
                 counts[table] = len(rows)
-        return counts
+            return counts
+
+        return self.run_in_transaction(work)
 
     def replace_partition_from_sql(self, table: str, day: date | str, select_sql: str) -> int:
         """Same guarantees as replace_partition, for a SELECT evaluated inside the warehouse."""
         day = _as_date(day)
-        with self.transaction() as conn:
+
+        def work(conn: duckdb.DuckDBPyConnection) -> int:
             conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming_rows AS {select_sql}")
             self._ensure_table(conn, table, None, source="incoming_rows")
             conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
-            conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_rows WHERE day = ?', [day])
-            n = conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0]
-        return int(n)
+            select = self._select_cast(conn, table, "incoming_rows")
+            conn.execute(f'INSERT INTO "{table}" BY NAME {select} WHERE day = ?', [day])
+            return int(conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0])
+
+        return self.run_in_transaction(work)
 
     def replace_table(self, table: str, rows: pd.DataFrame, schema: TableSchema | None = None) -> int:
-        """An all-days table recomputed as a whole, swapped in one transaction. With a schema, its columns are
-        cast to the schema's types (pandas turns a nullable INTEGER into a float)."""
-        with self.transaction() as conn:
+        """An all-days table recomputed as a whole, swapped in one transaction. With a schema, columns take the
+        schema's types (pandas turns a nullable INTEGER into a float)."""
+
+        def work(conn: duckdb.DuckDBPyConnection) -> int:
             conn.register("incoming_rows", rows)
-            columns = (
-                ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in schema.columns) if schema else "*"
-            )
-            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {columns} FROM incoming_rows')
-        return len(rows)
+            self._swap_table(conn, table, "incoming_rows", schema)
+            conn.unregister("incoming_rows")
+            return len(rows)
+
+        return self.run_in_transaction(work)
 
     def replace_table_from_sql(self, table: str, select_sql: str) -> int:
-        with self.transaction() as conn:
-            conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS {select_sql}')
-            n = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-        return int(n)
+        def work(conn: duckdb.DuckDBPyConnection) -> int:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming_rows AS {select_sql}")
+            self._swap_table(conn, table, "incoming_rows")
+            return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+        return self.run_in_transaction(work)
 
     def execute(self, sql: str, params: list | None = None) -> None:
+        """One statement in its own transaction, run again if a DuckLake commit conflicts."""
+
+        def attempt() -> None:
+            with self.connect() as conn:
+                conn.execute(sql, params or [])
+
+        self._retrying(attempt)
+
+    # -- maintenance ---------------------------------------------------------------------------------------
+    def purge_history(self, orphans_older_than: str = "1 hour") -> None:
+        """Make deleted rows unrecoverable: after an erasure, no file the warehouse keeps holds them.
+
+        DuckLake keeps old snapshots (time travel) and marks deletes in separate files, so a deleted row is
+        still in its Parquet file: files with deletes are rewritten, every snapshot but the newest expired,
+        the files they alone used removed, and files no snapshot ever committed (a crashed writer's) removed
+        once older than orphans_older_than (younger ones may be a live writer's, about to commit).
+        The DuckDB file keeps deleted rows in its old blocks until they are reused, and a CHECKPOINT or VACUUM
+        does not overwrite them: the database is copied into a fresh file that replaces it."""
+        if self.is_lake:
+            self._purge_lake(orphans_older_than)
+        else:
+            self._purge_file()
+
+    def _purge_lake(self, orphans_older_than: str) -> None:
+        steps = [
+            # A no-op with inlining off, kept for catalogs another client created with inlining on.
+            f"CALL ducklake_flush_inlined_data('{CATALOG}')",
+            # Any delete at all makes a file worth rewriting here (the default waits for 95 % deleted).
+            f"CALL ducklake_rewrite_data_files('{CATALOG}', delete_threshold => 0.000000001)",
+            f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => now())",
+            f"CALL ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)",
+            f"CALL ducklake_delete_orphaned_files('{CATALOG}', older_than => now() - INTERVAL "
+            f"{_sql_literal(orphans_older_than)})",
+        ]
+        for step in steps:
+            self.execute(step)
+
+    def _purge_file(self) -> None:
+        if not self.path.exists():
+            return
+        fresh = self.path.with_name(self.path.name + ".purge")
+        for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        key = f" (ENCRYPTION_KEY {_sql_literal(self.encryption_key)})" if self.encryption_key else ""
         with self.connect() as conn:
-            conn.execute(sql, params or [])
+            # Everything committed into the file first, so the old file's WAL holds nothing the copy misses.
+            conn.execute("CHECKPOINT")
+            conn.execute(f"ATTACH {_sql_literal(str(fresh))} AS purged{key}")
+            conn.execute(f"COPY FROM DATABASE {CATALOG} TO purged")
+            conn.execute("DETACH purged")
+            # Swapped while this connection still holds the old file's lock: a writer waiting for it retries
+            # by path and opens the fresh file, so no write can land in the old one after the copy.
+            os.replace(fresh, self.path)
 
     # -- schema --------------------------------------------------------------------------------------------
+    def _storable(self, column_type: str) -> str:
+        """The type a column is stored as. DuckLake has no fixed-size arrays (FLOAT[512] becomes FLOAT[],
+        same values, read back as lists) and no ENUMs (stored as VARCHAR)."""
+        if not self.is_lake:
+            return column_type
+        if column_type.startswith("ENUM("):
+            return "VARCHAR"
+        return re.sub(r"\[\d+\]", "[]", column_type)
+
     def _ensure_table(self, conn, table: str, schema: TableSchema | None, source: str) -> None:
         """Create the table, or add the columns a newer version of the asset writes (schema evolution:
         old partitions get NULL in new columns, nothing is rewritten)."""
@@ -212,9 +410,14 @@ class Warehouse:
         wanted = {c.name: c.type for c in schema.columns} if schema else dict(incoming_types)
         for name, typ in incoming_types.items():
             wanted.setdefault(name, typ)
+        wanted = {name: self._storable(typ) for name, typ in wanted.items()}
         if not self.table_exists(conn, table):
             cols = ", ".join(f'"{n}" {t}' for n, t in wanted.items())
             conn.execute(f'CREATE TABLE "{table}" ({cols})')
+            if self.is_lake and "day" in wanted:
+                # One set of files per day: writers of different days never delete from the same file (which
+                # DuckLake would refuse as a conflict), and a day's rewrite touches that day's files only.
+                conn.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (day)')
             return
         existing = set(conn.execute(f'DESCRIBE "{table}"').df()["column_name"])
         for name, typ in wanted.items():
@@ -227,6 +430,21 @@ class Warehouse:
         src_cols = list(conn.execute(f"DESCRIBE {source}").df()["column_name"])
         exprs = [f'CAST("{c}" AS {target_types[c]}) AS "{c}"' for c in src_cols if c in target_types]
         return f"SELECT {', '.join(exprs)} FROM {source}"
+
+    def _swap_table(self, conn, table: str, source: str, schema: TableSchema | None = None) -> None:
+        """CREATE OR REPLACE the table from source, each column cast to its schema type (else its own type) as
+        the backend stores it."""
+        described = conn.execute(f"DESCRIBE {source}").df()
+        wanted = {c.name: c.type for c in schema.columns} if schema else {}
+        exprs = [
+            f'CAST("{c}" AS {self._storable(wanted.get(c, t))}) AS "{c}"'
+            for c, t in zip(described["column_name"], described["column_type"], strict=True)
+        ]
+        conn.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT {", ".join(exprs)} FROM {source}')
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
 
 
 def _as_date(day: date | str) -> date:
