@@ -1,4 +1,5 @@
-"""Visit, identity, sales-linking and shop-hours accuracy on evaluation days built from real photos (a different photo per visit).
+"""Visit, identity, sales-linking and shop-hours accuracy on evaluation days built from real photos
+(a different photo per visit).
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/evaluate_visits.py --days 5 --customers 30
 

@@ -46,7 +46,8 @@ def main() -> int:
     iu = np.triu_indices(len(L), 1)
     sims, same = (E @ E.T)[iu], (L[:, None] == L[None, :])[iu]
     print(
-        f"{len(E)} photos with a usable face of {len(set(labels))} people ({missed} without one) in {time.perf_counter() - t0:.0f}s"
+        f"{len(E)} photos with a usable face of {len(set(labels))} people ({missed} without one) "
+        f"in {time.perf_counter() - t0:.0f}s"
     )
     print(f"{same.sum()} same-person pairs, {(~same).sum()} different-person pairs")
     print("threshold  same-person accepted  different-person accepted")

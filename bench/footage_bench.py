@@ -52,7 +52,8 @@ def generate(size: str, minutes: float, out_dir: Path, preset: str) -> Path:
     path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=1))
     presence = sum((v.exit - v.entry).total_seconds() for v in visits) / (minutes * 60)
     print(
-        f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB, {len(visits)} visits, presence {presence:.0%}) in {time.perf_counter() - t0:.0f}s"
+        f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB, {len(visits)} visits, presence {presence:.0%}) "
+        f"in {time.perf_counter() - t0:.0f}s"
     )
     return path
 
@@ -149,7 +150,8 @@ def compare(a, b, tolerance_s: float = 2.0) -> dict:
         d_entry = (b.loc[j, "entry_time"] - a.loc[i, "entry_time"]).total_seconds()
         d_exit = (b.loc[j, "exit_time"] - a.loc[i, "exit_time"]).total_seconds()
         (ok if abs(d_entry) <= tolerance_s and abs(d_exit) <= tolerance_s else off).append(
-            f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}: entry {d_entry:+.1f}s, exit {d_exit:+.1f}s"
+            f"{a.loc[i, 'entry_time']:%H:%M:%S}-{a.loc[i, 'exit_time']:%H:%M:%S}: "
+            f"entry {d_entry:+.1f}s, exit {d_exit:+.1f}s"
         )
     matched = {i for i, _, _ in pairs}
     missed = [

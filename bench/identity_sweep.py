@@ -42,8 +42,10 @@ def main(data_dir: str) -> None:
         for cluster in (0.30, 0.34, 0.40):
             s = score_visits(truth, replay(wh, staff, IdentityRules(match_threshold=match, cluster_threshold=cluster)))
             print(
-                f"match {match:.2f} cluster {cluster:.2f}: bcubed P {s.bcubed_precision:.3f} R {s.bcubed_recall:.3f} F1 {s.bcubed_f1:.3f} "
-                f"customers {s.predicted_customers}/{s.truth_customers} visits R {s.recall:.3f} P {s.precision:.3f} as staff {s.customers_labelled_staff}"
+                f"match {match:.2f} cluster {cluster:.2f}: "
+                f"bcubed P {s.bcubed_precision:.3f} R {s.bcubed_recall:.3f} F1 {s.bcubed_f1:.3f} "
+                f"customers {s.predicted_customers}/{s.truth_customers} "
+                f"visits R {s.recall:.3f} P {s.precision:.3f} as staff {s.customers_labelled_staff}"
             )
 
 

@@ -137,7 +137,8 @@ def cmd_demo(args) -> int:
         "\nDone. Look at:\n"
         f"  warehouse   {os.environ.get('WATERSHOP_WAREHOUSE') or data_dir / 'warehouse.duckdb'}\n"
         f"  reports     {data_dir / 'reports'}/\n"
-        f"  the UI      DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -h 127.0.0.1   (then http://127.0.0.1:3000)"
+        f"  the UI      make ui   (or DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
+        f"{Path(sys.executable).parent / 'dagster'} dev -h 127.0.0.1; then http://127.0.0.1:3000)"
     )
     return 0 if ok else 1
 
@@ -176,6 +177,20 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_sql(args) -> int:
+    """A read-only query against whichever warehouse is configured (DuckDB file or DuckLake), as CSV."""
+    from watershop_dagster.core.storage.sql_query import WriteRefused, run_readonly_query
+    from watershop_dagster.defs.resources import default_resources
+
+    try:
+        warehouse = default_resources()["warehouse"].process_config_and_initialize().get()
+        sys.stdout.write(run_readonly_query(warehouse, args.query))
+    except (WriteRefused, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="watershop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who asked (audit log)")
     p.add_argument("--reason", default="", help="why (audit log)")
     p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser("sql", help="run a read-only SQL query against the configured warehouse; prints CSV")
+    p.add_argument("query", help='e.g. "SELECT day, count(*) FROM visit_log GROUP BY day"')
+    p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("bench", help="benchmarks")
     bench_sub = p.add_subparsers(dest="what", required=True)

@@ -8,8 +8,8 @@ from watershop_dagster.defs.commerce import till_records
 from watershop_dagster.defs.insights import insight_assets, insight_checks
 from watershop_dagster.defs.privacy import (
     biometric_retention,
-    forgotten_customers,
     forget_customer_job,
+    forgotten_customers,
     retention_job,
     retention_schedule,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from watershop_dagster.core.storage.schemas import markdown_reference
@@ -42,9 +43,19 @@ def sql_reference() -> str:
     for m in load_models(default_sql_folder()):
         reads = ", ".join(f"`{r.table}`" + (f" ({r.window_days} days)" if r.window_days > 1 else "") for r in m.refs)
         rows.append(
-            f"| [`{m.name}`](dbt_like_sql/{m.path.name}) | {'daily' if m.partitioned else 'no (all days)'} | {reads} | {m.description} |"
+            f"| [`{m.name}`](dbt_like_sql/{m.path.name}) | {'daily' if m.partitioned else 'no (all days)'} "
+            f"| {reads} | {m.description} |"
         )
     return "\n".join(rows)
+
+
+def _splicer(fn: Callable[[], str]) -> Callable[[re.Match[str]], str]:
+    """Replacement for pattern.sub: keeps the two markers and puts fn()'s text between them."""
+
+    def splice(m: re.Match[str]) -> str:
+        return m.group(1) + fn() + "\n" + m.group(2)
+
+    return splice
 
 
 SECTIONS = {"graph": asset_graph_mermaid, "tables": markdown_reference, "sql": sql_reference}
@@ -55,7 +66,7 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"README.md lacks the <!-- {name}:start --> / <!-- {name}:end --> markers")
-        text = pattern.sub(lambda m: m.group(1) + fn() + "\n" + m.group(2), text)
+        text = pattern.sub(_splicer(fn), text)
     return text
 
 

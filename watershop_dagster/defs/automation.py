@@ -1,11 +1,18 @@
 """Jobs and schedules. `daily_job` runs every day-partitioned asset for one shop day; `cross_day_job`
 refreshes the tables that summarise all days; `monthly_job` writes a month's report."""
 
+from __future__ import annotations
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from watershop_dagster.defs.partitions import daily_partitions
+
+if TYPE_CHECKING:
+    # What build_schedule_from_partitioned_job returns for an asset job; dagster does not export the name.
+    from dagster._core.definitions.partitions.partitioned_schedule import UnresolvedPartitionedAssetScheduleDefinition
 
 CLOSING_HOUR = 22  # the shop closes by 21:00; run after the till export has landed
 
@@ -34,7 +41,9 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> tuple:
     return daily_job, cross_day_job, monthly_job
 
 
-def build_schedules(daily_job, cross_day_job, monthly_job) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    daily_job, cross_day_job, monthly_job
+) -> list[dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition]:
     daily = dg.build_schedule_from_partitioned_job(
         daily_job,
         hour_of_day=CLOSING_HOUR,

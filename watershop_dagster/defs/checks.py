@@ -38,7 +38,8 @@ def build_schema_check(schema: TableSchema) -> dg.AssetChecksDefinition:
 )
 def transactions_unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     dupes = warehouse.get().query(
-        "SELECT transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days FROM transactions GROUP BY 1 HAVING count(*) > 1 LIMIT 20"
+        "SELECT transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days FROM transactions "
+        "GROUP BY 1 HAVING count(*) > 1 LIMIT 20"
     )
     return dg.AssetCheckResult(
         passed=dupes.empty,
@@ -55,9 +56,11 @@ def transactions_unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult
 def revenue_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     diff = warehouse.get().query(
         """
-        WITH t AS (SELECT day, sum(amount) AS billed, coalesce(sum(amount) FILTER (WHERE payment_status = 'Paid'), 0) AS paid
+        WITH t AS (SELECT day, sum(amount) AS billed,
+                          coalesce(sum(amount) FILTER (WHERE payment_status = 'Paid'), 0) AS paid
                    FROM transactions GROUP BY day)
-        SELECT r.day, r.billed_amount, coalesce(t.billed, 0) AS transactions_billed, r.revenue, coalesce(t.paid, 0) AS transactions_paid
+        SELECT r.day, r.billed_amount, coalesce(t.billed, 0) AS transactions_billed, r.revenue,
+               coalesce(t.paid, 0) AS transactions_paid
         FROM daily_revenue r LEFT JOIN t USING (day)
         WHERE abs(r.billed_amount - coalesce(t.billed, 0)) > 0.005 OR abs(r.revenue - coalesce(t.paid, 0)) > 0.005
         ORDER BY r.day
@@ -83,7 +86,8 @@ def rejects_counted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """
         WITH r AS (SELECT day, count(*) AS rejected FROM transaction_rejects GROUP BY day),
              t AS (SELECT day, count(*) AS loaded FROM transactions GROUP BY day)
-        SELECT day, coalesce(loaded, 0) AS loaded, rejected, round(rejected / (coalesce(loaded, 0) + rejected), 3) AS share
+        SELECT day, coalesce(loaded, 0) AS loaded, rejected,
+               round(rejected / (coalesce(loaded, 0) + rejected), 3) AS share
         FROM r LEFT JOIN t USING (day) ORDER BY day
         """
     )

@@ -23,7 +23,7 @@ from watershop_dagster.core.insights.report_data import (
 from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
-from watershop_dagster.core.till.linking import LinkRules, link_summary, link_transactions
+from watershop_dagster.core.till.linking import LinkRules, link_day, link_summary
 from watershop_dagster.defs.partitions import daily_partitions
 from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
@@ -38,22 +38,54 @@ class LinkConfig(dg.Config):
     tolerance_s: float = Field(
         default=LinkRules.tolerance_s, description="a sale this far outside a visit can still belong to it"
     )
-    ambiguous_below: float = Field(default=LinkRules.ambiguous_below)
+    ambiguous_below: float = Field(
+        default=LinkRules.ambiguous_below, description="links less sure than this are flagged ambiguous"
+    )
+    estimate_clock: bool = Field(
+        default=LinkRules.estimate_clock, description="estimate the till/camera clock offset from the day's data"
+    )
+    min_clock_confidence: float = Field(
+        default=LinkRules.min_clock_confidence, description="an estimated offset weaker than this is not applied"
+    )
+
+    def rules(self) -> LinkRules:
+        return LinkRules(
+            tolerance_s=self.tolerance_s,
+            ambiguous_below=self.ambiguous_below,
+            estimate_clock=self.estimate_clock,
+            min_clock_confidence=self.min_clock_confidence,
+        )
 
 
 @warehouse_asset(
-    writes=[Write("transaction_links", SCHEMAS["transaction_links"].description)],
+    writes=[
+        Write("transaction_links", SCHEMAS["transaction_links"].description),
+        Write("clock_offsets", SCHEMAS["clock_offsets"].description),
+    ],
     # Whether the camera agrees with the till's ledger IDs is judged on earlier days' links only.
     reads=[Read.day("transactions"), Read.day("visit_log"), Read.before("transaction_links")],
     group=INSIGHTS,
 )
 def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, config: LinkConfig) -> Written:
-    """Every sale linked to the customer visit at the counter at its time, with confidence and an ambiguous flag."""
+    """The day's sales assigned to the customer visits at the counter, all at once (one sale per visit unless
+    the evidence says otherwise, first come first served), with the till/camera clock offset estimated from
+    the day itself."""
     sales = tables.read("transactions", 'transaction_id, "timestamp", customer_id')
     visits = tables.read("visit_log")
-    history = tables.read("transaction_links", "till_customer_id, camera_customer_id")
-    links = link_transactions(sales, visits, LinkRules(config.tolerance_s, config.ambiguous_below), history)
-    return Written(rows={"transaction_links": links}, metadata={"transaction_links": link_summary(links)})
+    history = tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id')
+    result = link_day(sales, visits, config.rules(), history)
+    offset = result.clock_offset
+    context.log.info(
+        f"till clock offset: {offset.offset_seconds if offset.offset_seconds is not None else 'unknown'} s "
+        f"({offset.method}, confidence {offset.confidence:.2f}, {offset.sales_used} sales)"
+    )
+    return Written(
+        rows={"transaction_links": result.links, "clock_offsets": pd.DataFrame([offset.as_row()])},
+        metadata={
+            "transaction_links": link_summary(result.links),
+            "clock_offsets": {"offset_seconds": offset.offset_seconds, "method": offset.method},
+        },
+    )
 
 
 @warehouse_asset(
@@ -68,7 +100,6 @@ def shop_hours(context: dg.AssetExecutionContext, tables: TableReader) -> Writte
     sales = tables.read("transactions", '"timestamp"')
     first_sale = sales["timestamp"].min() if len(sales) else None
     last_sale = sales["timestamp"].max() if len(sales) else None
-    known = hours.opening is not None and hours.closing is not None
     row = pd.DataFrame(
         [
             {
@@ -78,7 +109,11 @@ def shop_hours(context: dg.AssetExecutionContext, tables: TableReader) -> Writte
                 "confidence": hours.confidence,
                 "first_sale": first_sale,
                 "last_sale": last_sale,
-                "open_hours": round((hours.closing - hours.opening).total_seconds() / 3600, 2) if known else None,
+                "open_hours": (
+                    round((hours.closing - hours.opening).total_seconds() / 3600, 2)
+                    if hours.opening is not None and hours.closing is not None
+                    else None
+                ),
             }
         ]
     )
@@ -168,7 +203,7 @@ def _write_charts(folder: Path, charts: dict[str, bytes]) -> None:
 
 @warehouse_asset(
     writes=[
-        Write("daily_charts", "The owner's charts for the day, as PNGs under data/reports/charts/<day>/.", table=False)
+        Write("daily_charts", "The owner's charts for the day, as PNGs under data/reports/charts/{day}/.", table=False)
     ],
     reads=[Read.window(t, TREND_DAYS) for t in CHART_TABLES],
     group=REPORTS,
@@ -176,7 +211,7 @@ def _write_charts(folder: Path, charts: dict[str, bytes]) -> None:
 )
 def daily_charts(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """The owner's charts for the day (trends over the 30 days ending on it), as PNGs under
-    data/reports/charts/<day>/."""
+    data/reports/charts/{day}/."""
     day = tables.day
     assert day is not None
     charts = owner_charts.owner_charts(daily_chart_frames(tables, day))
@@ -188,14 +223,14 @@ def daily_charts(context: dg.AssetExecutionContext, tables: TableReader, shop: S
 
 @warehouse_asset(
     writes=[
-        Write("daily_report", "One self-contained HTML page for the day: data/reports/daily/<day>.html.", table=False)
+        Write("daily_report", "One self-contained HTML page for the day: data/reports/daily/{day}.html.", table=False)
     ],
     reads=[Read.files_of("daily_charts"), *(Read.day(t) for t in DAILY_REPORT_TABLES)],
     group=REPORTS,
     kinds={"html"},
 )
 def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
-    """One self-contained HTML page for the day under data/reports/daily/<day>.html, with the day's charts."""
+    """One self-contained HTML page for the day under data/reports/daily/{day}.html, with the day's charts."""
     day = tables.day
     assert day is not None
     data = daily_report_data(tables, day)
@@ -210,7 +245,7 @@ def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: S
 
 
 @warehouse_asset(
-    writes=[Write("monthly_report", "One HTML page per month: data/reports/monthly/<YYYY-MM>.html.", table=False)],
+    writes=[Write("monthly_report", "One HTML page per month: data/reports/monthly/{YYYY-MM}.html.", table=False)],
     # The month's days, and the quarter so far before it: every day of these tables is in reach.
     reads=[Read.all(t) for t in MONTHLY_REPORT_TABLES],
     group=REPORTS,
@@ -218,7 +253,7 @@ def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: S
     kinds={"html"},
 )
 def monthly_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
-    """One HTML page per month under data/reports/monthly/<YYYY-MM>.html, with the quarter so far."""
+    """One HTML page per month under data/reports/monthly/{YYYY-MM}.html, with the quarter so far."""
     month = date.fromisoformat(context.partition_key)
     data = monthly_report_data(tables, month)
     charts = owner_charts.owner_charts(data.chart_frames)
@@ -246,7 +281,8 @@ def new_repeat_defaulters(context: dg.AssetCheckExecutionContext, warehouse: War
     day = context.run.tags.get("dagster/partition") or str(wh.query("SELECT max(day) d FROM repeat_defaulters")["d"][0])
     new = wh.query(
         """SELECT customer_id, unpaid_count, amount_owed FROM repeat_defaulters r
-           WHERE day = ?::DATE AND NOT EXISTS (SELECT 1 FROM repeat_defaulters p WHERE p.day = ?::DATE - 1 AND p.customer_id = r.customer_id)""",
+           WHERE day = ?::DATE AND NOT EXISTS (
+               SELECT 1 FROM repeat_defaulters p WHERE p.day = ?::DATE - 1 AND p.customer_id = r.customer_id)""",
         [day, day],
     )
     if len(new):

@@ -8,7 +8,6 @@ from pydantic import Field
 from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, forget_customer
 from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
 
-
 # Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
 forgotten_customers = dg.AssetSpec(
     "forgotten_customers",
@@ -22,7 +21,9 @@ class RetentionConfig(dg.Config):
     crop_days: int = Field(default=RetentionRules.crop_days, description="delete face crops older than this many days")
     embedding_grace_days: int = Field(
         default=RetentionRules.embedding_grace_days,
-        description="purge per-face embeddings this many days after their day (track means and registry centroids stay)",
+        description=(
+            "purge per-face embeddings this many days after their day (track means and registry centroids stay)"
+        ),
     )
     today: str = Field(default="", description="YYYY-MM-DD to measure age from; default: the real date")
 
@@ -31,7 +32,8 @@ class RetentionConfig(dg.Config):
 def biometric_retention(
     context: dg.AssetExecutionContext, config: RetentionConfig, shop: ShopDataResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Deletes face crops older than N days (default 7) and per-face embeddings after a grace period (default 2 days)."""
+    """Deletes face crops older than N days (default 7) and per-face embeddings after a grace period \
+(default 2 days)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
     result = apply_retention(
         warehouse.get(), shop.layout, today, RetentionRules(config.crop_days, config.embedding_grace_days)
@@ -70,12 +72,15 @@ def erase_customer(context: dg.OpExecutionContext, config: ForgetConfig, warehou
     result = forget_customer(warehouse.get(), config.customer_id, config.requested_by, config.reason)
     context.log.info(
         f"forgot {result.customer_id}: {result.embeddings_deleted} embeddings, {result.crops_deleted} crops, "
-        f"{result.tracks} track means, {result.registry_rows} registry centroids erased; {result.visits_kept} anonymous visits kept"
+        f"{result.tracks} track means, {result.registry_rows} registry centroids erased; "
+        f"{result.visits_kept} anonymous visits kept"
     )
 
 
 @dg.job(
-    description="Erase one person's biometric data everywhere; their anonymous counts stay. Audit: table forgotten_customers."
+    description=(
+        "Erase one person's biometric data everywhere; their anonymous counts stay. Audit: table forgotten_customers."
+    )
 )
 def forget_customer_job():
     erase_customer()

@@ -15,7 +15,10 @@ def build_footage_sensor(daily_job) -> dg.SensorDefinition:
         job=daily_job,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Requests the day's partition when footage under data/footage/<day>/ appears or changes and has stopped growing.",
+        description=(
+            "Requests the day's partition when footage under data/footage/<day>/ appears or changes "
+            "and has stopped growing."
+        ),
     )
     def footage_sensor(context: dg.SensorEvaluationContext, shop: ShopDataResource):
         cursor = json.loads(context.cursor) if context.cursor else {}

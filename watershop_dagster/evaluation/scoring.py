@@ -183,7 +183,10 @@ def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, flo
             errors_open.append(abs((pd.Timestamp(r["open_time"]) - pd.Timestamp(t["opening"])).total_seconds()))
         if pd.notna(r["close_time"]):
             errors_close.append(abs((pd.Timestamp(r["close_time"]) - pd.Timestamp(t["closing"])).total_seconds()))
-    mean = lambda xs: round(sum(xs) / len(xs), 2) if xs else float("nan")
+
+    def mean(xs: list[float]) -> float:
+        return round(sum(xs) / len(xs), 2) if xs else float("nan")
+
     return {
         "days_scored": len(errors_open),
         "opening_error_s_mean": mean(errors_open),

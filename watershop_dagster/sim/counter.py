@@ -51,7 +51,8 @@ class CounterDay:
 def _arrivals(rng: np.random.Generator, rules: CounterRules, day: pd.Timestamp) -> list[pd.Timestamp]:
     """Non-homogeneous Poisson arrivals by thinning: base rate all day, higher in the peaks."""
     top = max([rules.base_rate_per_hour] + [p[2] for p in rules.peaks])
-    t, out = rules.open_hour, []
+    t = rules.open_hour
+    out: list[pd.Timestamp] = []
     while True:
         t += rng.exponential(1.0 / top)
         if t >= rules.close_hour - 0.1:

@@ -180,7 +180,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
         n = int((clip.end - start).total_seconds() * cam.fps)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
             lights = (

@@ -34,6 +34,13 @@ class Cast:
     enrolment: dict[str, list[np.ndarray]]  # staff name -> photos for data/staff/<name>/
 
 
+def _read_image(path: str) -> np.ndarray:
+    """cv2.imread for a photo known to be readable (shipped with insightface, or already read once)."""
+    image = cv2.imread(path)
+    assert image is not None, f"cannot read {path}"
+    return image
+
+
 def _largest_face(engine: FaceEngine, image: np.ndarray):
     faces = engine.detector.detect(image)
     return max(faces, key=lambda f: f.size) if faces else None
@@ -41,7 +48,7 @@ def _largest_face(engine: FaceEngine, image: np.ndarray):
 
 def demo_cast(engine: FaceEngine) -> Cast:
     images = importlib.resources.files("insightface") / "data" / "images"
-    group = cv2.imread(str(images / "t1.jpg"))
+    group = _read_image(str(images / "t1.jpg"))
     faces = sorted(engine.detector.detect(group), key=lambda f: f.box[0])
     sprites: dict[str, HeadSprite] = {}
     people = []
@@ -49,7 +56,7 @@ def demo_cast(engine: FaceEngine) -> Cast:
         key = f"t1.jpg#{i}"
         sprites[key] = HeadSprite(group, f.box)
         people.append(key)
-    tom = cv2.imread(str(images / "Tom_Hanks_54745.png"))
+    tom = _read_image(str(images / "Tom_Hanks_54745.png"))
     tom = cv2.copyMakeBorder(tom, 56, 56, 56, 56, cv2.BORDER_REPLICATE)
     f = _largest_face(engine, tom)
     if f is not None:
@@ -109,7 +116,7 @@ def eval_cast(
     for name, keys in staff_people:
         # Enrol staff with photos that never appear in the footage.
         staff_list.append(Person(f"staff_{name}", (keys[0],)))
-        enrol[f"staff_{name}"] = [cv2.imread(k) for k in keys[-3:]]
+        enrol[f"staff_{name}"] = [_read_image(k) for k in keys[-3:]]
     return Cast(cust, staff_list, sprites, enrol)
 
 

@@ -17,7 +17,9 @@ from watershop_dagster.core.insights.staffing import (
 )
 from watershop_dagster.core.till.linking import link_summary, link_transactions
 
-T = lambda hms: pd.Timestamp(f"2024-05-02 {hms}")
+
+def T(hms: str) -> pd.Timestamp:
+    return pd.Timestamp(f"2024-05-02 {hms}")
 
 
 def visits(*rows):

@@ -176,7 +176,10 @@ def visits(warehouse):
     warehouse.replace_partition(
         "visit_log", D2, pd.DataFrame([v(D2, "CUST_0001", "18:00:00", 20), v(D2, "CUST_0001", "19:00:00", 20)])
     )
-    reg = lambda cid, new: {"customer_id": cid, "is_staff": False, "is_new": new}
+
+    def reg(cid, new):
+        return {"customer_id": cid, "is_staff": False, "is_new": new}
+
     warehouse.replace_partition("customer_registry", D1, pd.DataFrame([reg("CUST_0001", True), reg("CUST_0002", True)]))
     warehouse.replace_partition(
         "customer_registry", D2, pd.DataFrame([reg("CUST_0001", False), reg("CUST_0003", True)])

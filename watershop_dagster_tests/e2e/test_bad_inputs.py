@@ -54,7 +54,10 @@ def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
     )
     wh = run_days(tmp_path, [DAY])
     manifest = wh.query("SELECT file, status, error, end_time FROM footage_manifest").set_index("file")
-    err = lambda name: manifest.loc[f"footage/{DAY}/{name}", "error"]
+
+    def err(name):
+        return manifest.loc[f"footage/{DAY}/{name}", "error"]
+
     assert "empty file" in err("cam1_050000.mp4")
     assert "cannot be opened" in err("cam1_050100.mp4")
     assert "cam1_050200.mp4" in err("cam1_050200.mp4")

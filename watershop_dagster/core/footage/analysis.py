@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -184,6 +185,7 @@ def analyse_day(
     if crops_dir:
         crops_dir.mkdir(parents=True, exist_ok=True)
     for f in (f for f in files if f.ok):
+        assert f.start_time is not None and f.fps is not None and f.frame_count is not None  # as on every ok row
         sampler, stage = sampler_factory(), FaceStage(engine, times)
         started = time.perf_counter()
         faces_found = 0
@@ -193,7 +195,9 @@ def analyse_day(
             times.sampling += time.perf_counter() - t0 - (times.detection + times.embedding - looked)
             frame = sample.frame
             when = f.start_time + timedelta(seconds=frame.offset_s)
-            observations = sample.findings.observations if sample.findings is not None else []
+            # The sampler hands back what stage.look returned; its type only promises the Findings protocol.
+            findings = cast("FrameFindings | None", sample.findings)
+            observations = findings.observations if findings is not None else []
             frame_rows.append(
                 (
                     f.file,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -82,6 +83,7 @@ class EmptyRoom:
         return float(self.changed_mask(grey).mean())
 
     def changed_mask(self, grey: np.ndarray) -> np.ndarray:
+        assert self.image is not None, "no empty room learnt yet: check .image first"
         return changed_mask(grey, self.image, self.pixel_threshold)
 
     def learn(self, grey: np.ndarray, differs: bool, moved: bool, faces: int) -> None:
@@ -187,6 +189,7 @@ class CoarseToFineSampler:
         times, last = [], 0.0
         with av.open(path) as container:
             stream = container.streams.video[0]
+            assert stream.time_base is not None  # a video stream always has one
             tb, origin = float(stream.time_base), float(stream.start_time or 0) * float(stream.time_base)
             for packet in container.demux(stream):
                 ts = packet.pts if packet.pts is not None else packet.dts
@@ -213,7 +216,8 @@ class CoarseToFineSampler:
         with av.open(path) as container:
             stream = container.streams.video[0]
             self._codec, self._extradata = stream.codec_context.name, stream.codec_context.extradata
-            self._decoder = None
+            self._decoder: av.VideoCodecContext | None = None
+            assert stream.time_base is not None  # a video stream always has one
             self._tb = float(stream.time_base)
             self._origin = float(stream.start_time or 0) * self._tb
             self._width, self._height = stream.codec_context.width, stream.codec_context.height
@@ -250,7 +254,8 @@ class CoarseToFineSampler:
                 differs = room.changed_share(look.grey) >= self.change_threshold
                 look.motion = 1.0 if last is None else self._moved(last.grey, look.grey)
                 moved = look.motion >= self.change_threshold
-                if (differs or moved) and passed and not last.analysed:
+                # Keyframes are passed over only once there is a last look.
+                if (differs or moved) and passed and last is not None and not last.analysed:
                     # Something appeared in a still room: go back for the keyframes passed over, so the
                     # fine grid is needed only over the last couple of seconds before it.
                     for position, _ in passed:
@@ -362,7 +367,8 @@ class CoarseToFineSampler:
         if not packets:
             return []
         if self._decoder is None:
-            self._decoder = av.CodecContext.create(self._codec, "r")
+            # The codec name comes from the file, so av's stubs cannot tell it is a video decoder.
+            self._decoder = cast("av.VideoCodecContext", av.CodecContext.create(self._codec, "r"))
             self._decoder.extradata = self._extradata
         out = []
         for packet in packets + [None]:

@@ -10,6 +10,7 @@ research only; a permissively licensed pair can be dropped in through the same t
 from __future__ import annotations
 
 import importlib.resources
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -150,7 +151,11 @@ class ArcFaceRecognizer:
     def align(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
         from insightface.utils import face_align
 
-        return face_align.norm_crop(image, face.landmarks, self.model.input_size[0])
+        # insightface's alignment calls scikit-image's deprecated `estimate`; the warning would print on every
+        # face, and the result is the same.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return face_align.norm_crop(image, face.landmarks, self.model.input_size[0])
 
     def embed_aligned(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
         if not crops:

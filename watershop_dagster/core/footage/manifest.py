@@ -258,6 +258,18 @@ class _Examined:
     power_cut: bool = False
 
 
+def _start(row: ManifestRow) -> datetime:
+    """The start time of a row known to have one (every ok row, and the rows the later passes pick)."""
+    assert row.start_time is not None, f"{row.file}: no start time"
+    return row.start_time
+
+
+def _end(row: ManifestRow) -> datetime:
+    """The end time of a row known to have one (every ok row)."""
+    assert row.end_time is not None, f"{row.file}: no end time"
+    return row.end_time
+
+
 def end_stamp_note(name: FootageName | None, end: datetime) -> str | None:
     """A note when the name's end stamp disagrees with start + probed duration (the file is kept)."""
     if name is None or name.end is None:
@@ -329,7 +341,8 @@ def recover_file(item: _Examined, references: list[ManifestRow], out_dir: Path, 
         )
         return
     reasons = []
-    for ref in sorted(references, key=lambda r: abs(r.start_time - row.start_time))[:REFERENCES_TRIED]:
+    start = row.start_time
+    for ref in sorted(references, key=lambda r: abs(_start(r) - start))[:REFERENCES_TRIED]:
         try:
             recovered = recover_power_cut(path, reference_stream(Path(ref.path)), out_dir / f"{path.stem}.mp4")
             fps, frames, width, height = probe(recovered.path)
@@ -352,15 +365,15 @@ def recover_file(item: _Examined, references: list[ManifestRow], out_dir: Path, 
 
 def bytes_per_second(rows: list[ManifestRow]) -> float | None:
     """Bytes per second of video over whole files (recovered copies excluded: their size is not the file's)."""
-    whole = [r for r in rows if r.ok and r.recovered_file is None and r.end_time and r.end_time > r.start_time]
-    seconds = sum((r.end_time - r.start_time).total_seconds() for r in whole)
+    whole = [r for r in rows if r.ok and r.recovered_file is None and r.end_time and r.end_time > _start(r)]
+    seconds = sum((_end(r) - _start(r)).total_seconds() for r in whole)
     return sum(r.size_bytes for r in whole) / seconds if seconds else None
 
 
 def estimated_end(item: _Examined, rate: float | None) -> tuple[datetime, str | None]:
     """Where an unusable file's recording likely ended: its name's end stamp, else its size at the camera's
     bitrate; its start when neither is known."""
-    row, start = item.row, item.row.start_time
+    row, start = item.row, _start(item.row)
     if item.name is not None and item.name.end is not None and item.name.end > start:
         return item.name.end, "from the name's end stamp"
     if rate:
@@ -375,19 +388,19 @@ def fill_missing_minutes(items: list[_Examined]) -> None:
     rows = [i.row for i in items]
     day_rate = bytes_per_second(rows)
     for camera in {r.camera for r in rows if r.camera is not None}:
-        mine = sorted((i for i in items if i.row.camera == camera and i.row.start_time), key=lambda i: i.row.start_time)
+        mine = sorted((i for i in items if i.row.camera == camera and i.row.start_time), key=lambda i: _start(i.row))
         camera_rate = bytes_per_second([i.row for i in mine])
         covered_until: datetime | None = None
         for item in mine:
             row = item.row
-            gap = max(0.0, (row.start_time - covered_until).total_seconds()) if covered_until else 0.0
+            gap = max(0.0, (_start(row) - covered_until).total_seconds()) if covered_until else 0.0
             if row.ok:
-                named_end = item.name.end if item.name is not None and item.name.end else row.end_time
-                end, lost = max(row.end_time, named_end), max(0.0, (named_end - row.end_time).total_seconds())
+                named_end = item.name.end if item.name is not None and item.name.end else _end(row)
+                end, lost = max(_end(row), named_end), max(0.0, (named_end - _end(row)).total_seconds())
                 lost = lost if lost > END_STAMP_TOLERANCE_S else 0.0  # the name promised more than was recorded
             else:
                 end, basis = estimated_end(item, camera_rate or day_rate)
-                lost = (end - row.start_time).total_seconds()
+                lost = (end - _start(row)).total_seconds()
                 if basis and camera_rate is None and basis.startswith("from its size"):
                     basis += " (the day's other cameras)"
                 row.notes = _join(row.notes, f"about {lost / 60:.1f} min lost, {basis}" if basis else "length unknown")

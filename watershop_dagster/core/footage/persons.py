@@ -115,8 +115,7 @@ def decode_persons(
     centre = (rows[:, 0:2] + cells) * steps
     wh = np.exp(np.minimum(rows[:, 2:4], 10.0)) * steps  # clamp: exp of a wild logit must not overflow
     xywh = np.concatenate([centre - wh / 2.0, wh], axis=1)
-    picked = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), threshold, nms_iou)
-    picked = np.asarray(picked, dtype=int).reshape(-1)
+    picked = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), threshold, nms_iou), dtype=int).reshape(-1)
     boxes = np.concatenate([xywh[picked, :2], xywh[picked, :2] + xywh[picked, 2:], scores[picked, None]], axis=1)
     return boxes.astype(np.float32)
 
@@ -200,8 +199,11 @@ class PersonRules:
 
 def _seconds(a: Time, b: Time) -> float:
     """b - a in seconds, for datetimes or plain seconds."""
-    d = b - a
-    return d.total_seconds() if hasattr(d, "total_seconds") else float(d)
+    if isinstance(a, datetime):
+        assert isinstance(b, datetime), "both times are datetimes or both are seconds"
+        return (b - a).total_seconds()
+    assert not isinstance(b, datetime), "both times are datetimes or both are seconds"
+    return float(b - a)
 
 
 @dataclass
@@ -300,7 +302,7 @@ class PersonTracker:
 
     def update(self, t: Time, boxes: Sequence[PersonBox]) -> None:
         """The people found in the frame sampled at t (an empty list is a frame with nobody: it ages tracks)."""
-        still = []
+        still: list[PersonTrack] = []
         for tr in self.active:
             (still if _seconds(tr.last_time, t) <= self.rules.max_gap_s else self.finished).append(tr)
         self.active = still

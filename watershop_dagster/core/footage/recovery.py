@@ -109,7 +109,11 @@ def reference_stream(path: Path) -> ReferenceStream:
         fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
         if fps <= 0:
             raise RecoveryError(f"{path.name}: reference has no frame rate")
-        duration_s = float(stream.duration * stream.time_base) if stream.duration else (stream.frames / float(fps))
+        if stream.duration:
+            assert stream.time_base is not None  # a video stream always has one
+            duration_s = float(stream.duration * stream.time_base)
+        else:
+            duration_s = stream.frames / float(fps)
         return ReferenceStream(
             path=path,
             codec=ctx.name,

@@ -199,7 +199,11 @@ class MotionMeter:
         self.previous = None
 
     def measure(self, image: np.ndarray | None = None, small_grey: np.ndarray | None = None) -> tuple[float, float]:
-        grey = small_grey if small_grey is not None else _small_grey(image, self.width)
+        if small_grey is not None:
+            grey = small_grey
+        else:
+            assert image is not None, "measure needs the image or its small grey"
+            grey = _small_grey(image, self.width)
         brightness = float(grey.mean())
         if self.previous is None or self.previous.shape != grey.shape:
             motion = 1.0

@@ -88,7 +88,7 @@ def build_tracks(
         active: list[Track] = []
         for _, frame in per_camera.groupby(["time", "file", "frame_index"], sort=True):
             now = frame["time"].iloc[0].to_pydatetime()
-            still = []
+            still: list[Track] = []
             for tr in active:
                 (still if (now - tr.last_time).total_seconds() <= rules.max_gap_s else finished).append(tr)
             active = still

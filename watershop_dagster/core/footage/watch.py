@@ -40,7 +40,9 @@ class WatchResult:
 
 def look(footage_dir: Path, previous: dict[str, list[int]], valid_days: set[str]) -> WatchResult:
     settled: dict[date, list[FileState]] = {}
-    growing, problems, seen = [], [], {}
+    growing: list[str] = []
+    problems: list[str] = []
+    seen: dict[str, list[int]] = {}
     if not footage_dir.is_dir():
         return WatchResult(settled, growing, [f"footage folder {footage_dir} does not exist"], seen)
     for folder in sorted(p for p in footage_dir.iterdir() if p.is_dir()):

@@ -10,13 +10,15 @@ import pandas as pd
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f5f7fa;color:#1d2733}
-header{background:#0b5cad;color:#fff;padding:14px 16px}header h1{margin:0;font-size:1.25rem}header p{margin:4px 0 0;opacity:.85}
+header{background:#0b5cad;color:#fff;padding:14px 16px}\
+header h1{margin:0;font-size:1.25rem}header p{margin:4px 0 0;opacity:.85}
 main{max-width:980px;margin:0 auto;padding:12px}
 .kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px}
 .kpi{background:#fff;border-radius:10px;padding:10px 12px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .kpi .v{font-size:1.5rem;font-weight:700}.kpi .l{font-size:.8rem;color:#5b6775}
 section{background:#fff;border-radius:10px;padding:10px 12px;margin-top:12px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
-h2{font-size:1.05rem;margin:4px 0 8px}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:10px}
+h2{font-size:1.05rem;margin:4px 0 8px}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:10px}
 img{width:100%;height:auto}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{padding:4px 6px;border-bottom:1px solid #e3e8ee;text-align:left;white-space:nowrap}th{background:#f0f3f7}
 .crop{width:48px;height:48px;object-fit:cover;border-radius:6px}.warn{color:#b3261e;font-weight:600}
@@ -69,7 +71,8 @@ def _fmt(v) -> str:
 
 def render_html(report: Report, crops: dict[str, bytes] | None = None) -> str:
     kpis = "".join(
-        f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="v">{html.escape(value)}</div><div class="l">{html.escape(label)}</div></div>'
+        f'<div class="kpi" data-kpi="{html.escape(label)}">'
+        f'<div class="v">{html.escape(value)}</div><div class="l">{html.escape(label)}</div></div>'
         for label, value in report.kpis
     )
     charts = "".join(f"<figure>{_img(png, name.replace('_', ' '))}</figure>" for name, png in report.charts.items())

@@ -83,7 +83,8 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
         ("SELECT hour, visits, transactions FROM peak_hours WHERE day = ? ORDER BY hour", [hourly_day])
         if hourly_day
         else (
-            "SELECT hour, sum(visits) AS visits, sum(transactions) AS transactions FROM peak_hours WHERE day BETWEEN ? AND ? GROUP BY hour ORDER BY hour",
+            "SELECT hour, sum(visits) AS visits, sum(transactions) AS transactions FROM peak_hours "
+            "WHERE day BETWEEN ? AND ? GROUP BY hour ORDER BY hour",
             rng,
         )
     )
@@ -104,22 +105,24 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
         ),
         "new_vs_returning": _q(
             conn,
-            "SELECT day, new_customers, returning_customers FROM new_vs_returning WHERE day BETWEEN ? AND ? ORDER BY day",
+            "SELECT day, new_customers, returning_customers FROM new_vs_returning "
+            "WHERE day BETWEEN ? AND ? ORDER BY day",
             rng,
             ["day", "new_customers", "returning_customers"],
         ),
         "spend_per_customer": _q(
             conn,
             """SELECT coalesce(l.customer_id, t.customer_id) AS customer_id, sum(t.amount) AS billed_amount
-                                           FROM transactions t LEFT JOIN transaction_links l USING (day, transaction_id)
-                                           WHERE t.day BETWEEN ? AND ? AND coalesce(l.customer_id, t.customer_id) IS NOT NULL
-                                           GROUP BY 1 ORDER BY 2 DESC LIMIT 10""",
+               FROM transactions t LEFT JOIN transaction_links l USING (day, transaction_id)
+               WHERE t.day BETWEEN ? AND ? AND coalesce(l.customer_id, t.customer_id) IS NOT NULL
+               GROUP BY 1 ORDER BY 2 DESC LIMIT 10""",
             rng,
             ["customer_id", "billed_amount"],
         ),
         "payment_modes": _q(
             conn,
-            "SELECT payment_mode, sum(amount) AS amount FROM payment_summary WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
+            "SELECT payment_mode, sum(amount) AS amount FROM payment_summary "
+            "WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
             [hourly_day or start, hourly_day or end],
             ["payment_mode", "amount"],
         ),
@@ -132,8 +135,9 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
         "unpaid_trend": _q(
             conn,
             """SELECT r.day, r.unpaid_amount, coalesce(w.walkouts, 0) AS walkouts FROM daily_revenue r
-                                     LEFT JOIN (SELECT day, count(*) AS walkouts FROM unpaid_visits WHERE kind LIKE 'walk-out%' GROUP BY day) w USING (day)
-                                     WHERE r.day BETWEEN ? AND ? ORDER BY r.day""",
+               LEFT JOIN (SELECT day, count(*) AS walkouts FROM unpaid_visits
+                          WHERE kind LIKE 'walk-out%' GROUP BY day) w USING (day)
+               WHERE r.day BETWEEN ? AND ? ORDER BY r.day""",
             rng,
             ["day", "unpaid_amount", "walkouts"],
         ),
@@ -170,21 +174,24 @@ def daily_report_data(wh: TableSource, day: date) -> ReportData:
         )
         unpaid = _q(
             conn,
-            """SELECT kind, customer_id, strftime(entry_time, '%H:%M') AS at, transaction_id, amount, best_crop_path AS photo
-                             FROM unpaid_visits WHERE day = ? ORDER BY entry_time""",
+            """SELECT kind, customer_id, strftime(entry_time, '%H:%M') AS at, transaction_id, amount,
+                      best_crop_path AS photo
+               FROM unpaid_visits WHERE day = ? ORDER BY entry_time""",
             [day],
             ["kind", "customer_id", "at", "transaction_id", "amount", "photo"],
         )
         defaulters = _q(
             conn,
-            """SELECT customer_id, unpaid_count, amount_owed, strftime(last_unpaid, '%Y-%m-%d') AS last_unpaid, best_crop_path AS photo
-                                 FROM repeat_defaulters WHERE day = ? ORDER BY amount_owed DESC""",
+            """SELECT customer_id, unpaid_count, amount_owed, strftime(last_unpaid, '%Y-%m-%d') AS last_unpaid,
+                      best_crop_path AS photo
+               FROM repeat_defaulters WHERE day = ? ORDER BY amount_owed DESC""",
             [day],
             ["customer_id", "unpaid_count", "amount_owed", "last_unpaid", "photo"],
         )
         modes = _q(
             conn,
-            "SELECT payment_mode, transactions, amount, unpaid_amount FROM payment_summary WHERE day = ? ORDER BY amount DESC",
+            "SELECT payment_mode, transactions, amount, unpaid_amount FROM payment_summary "
+            "WHERE day = ? ORDER BY amount DESC",
             [day],
             ["payment_mode", "transactions", "amount", "unpaid_amount"],
         )
@@ -235,9 +242,10 @@ def monthly_report_data(wh: TableSource, month: date) -> ReportData:
     with wh.connect() as conn:
         rev = _q(
             conn,
-            """SELECT coalesce(sum(revenue), 0) revenue, coalesce(sum(unpaid_amount), 0) unpaid, coalesce(sum(transactions), 0) tx,
-                                 coalesce(sum(cans), 0) cans, coalesce(sum(litres), 0) litres, count(*) FILTER (WHERE transactions > 0) trading_days
-                          FROM daily_revenue WHERE day BETWEEN ? AND ?""",
+            """SELECT coalesce(sum(revenue), 0) revenue, coalesce(sum(unpaid_amount), 0) unpaid,
+                      coalesce(sum(transactions), 0) tx, coalesce(sum(cans), 0) cans, coalesce(sum(litres), 0) litres,
+                      count(*) FILTER (WHERE transactions > 0) trading_days
+               FROM daily_revenue WHERE day BETWEEN ? AND ?""",
             [start, end],
             ["revenue", "unpaid", "tx", "cans", "litres", "trading_days"],
         )
@@ -249,7 +257,8 @@ def monthly_report_data(wh: TableSource, month: date) -> ReportData:
         )
         vis = _q(
             conn,
-            """SELECT count(*) visits, count(DISTINCT customer_id) customers FROM visit_log WHERE NOT is_staff AND day BETWEEN ? AND ?""",
+            """SELECT count(*) visits, count(DISTINCT customer_id) customers FROM visit_log
+               WHERE NOT is_staff AND day BETWEEN ? AND ?""",
             [start, end],
             ["visits", "customers"],
         )
@@ -262,14 +271,16 @@ def monthly_report_data(wh: TableSource, month: date) -> ReportData:
         hours = _q(
             conn,
             """SELECT hour, round(avg(visits), 2) AS visits_per_day, round(avg(transactions), 2) AS sales_per_day
-                            FROM peak_hours WHERE day BETWEEN ? AND ? GROUP BY hour HAVING sum(visits) + sum(transactions) > 0 ORDER BY hour""",
+               FROM peak_hours WHERE day BETWEEN ? AND ? GROUP BY hour
+               HAVING sum(visits) + sum(transactions) > 0 ORDER BY hour""",
             [start, end],
             ["hour", "visits_per_day", "sales_per_day"],
         )
         defaulters = _q(
             conn,
-            """SELECT customer_id, max(unpaid_count) AS unpaid_count, max(amount_owed) AS amount_owed, arg_max(best_crop_path, day) AS photo
-                                 FROM repeat_defaulters WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY amount_owed DESC""",
+            """SELECT customer_id, max(unpaid_count) AS unpaid_count, max(amount_owed) AS amount_owed,
+                      arg_max(best_crop_path, day) AS photo
+               FROM repeat_defaulters WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY amount_owed DESC""",
             [start, end],
             ["customer_id", "unpaid_count", "amount_owed", "photo"],
         )

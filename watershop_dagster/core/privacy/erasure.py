@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from watershop_dagster.core.storage.layout import DataLayout
-from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.core.storage.warehouse import Warehouse, scalar
 
 FORGOTTEN = "forgotten_customers"
 
@@ -63,7 +63,7 @@ def apply_retention(wh: Warehouse, layout: DataLayout, today: date, rules: Reten
                 )
         purged = 0
         if "face_embeddings" in tables:
-            purged = conn.execute("SELECT count(*) FROM face_embeddings WHERE day < ?", [emb_cutoff]).fetchone()[0]
+            purged = scalar(conn.execute("SELECT count(*) FROM face_embeddings WHERE day < ?", [emb_cutoff]).fetchone())
             conn.execute("DELETE FROM face_embeddings WHERE day < ?", [emb_cutoff])
     for day in old_days:
         shutil.rmtree(crops_root / day.isoformat(), ignore_errors=True)
@@ -87,11 +87,8 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
     requested_by = requested_by or getpass.getuser()
     with wh.transaction() as conn:
         tables = wh.table_names(conn)
-        if (
-            "customer_registry" not in tables
-            or not conn.execute(
-                "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]
-            ).fetchone()[0]
+        if "customer_registry" not in tables or not scalar(
+            conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()
         ):
             raise KeyError(f"{customer_id} is not in the customer registry")
         tracks = conn.execute(
@@ -105,13 +102,14 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
             crop_files = [
                 p
                 for (p,) in conn.execute(
-                    "SELECT crop_path FROM face_detections WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL",
+                    "SELECT crop_path FROM face_detections "
+                    "WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL",
                     [detection_ids],
                 ).fetchall()
             ]
-        registry_rows = conn.execute(
-            "SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]
-        ).fetchone()[0]
+        registry_rows = scalar(
+            conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()
+        )
         conn.execute(
             "UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?", [customer_id]
         )
@@ -121,18 +119,23 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
         )
         embeddings = 0
         if detection_ids:
-            embeddings = conn.execute(
-                "SELECT count(*) FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids]
-            ).fetchone()[0]
+            embeddings = scalar(
+                conn.execute(
+                    "SELECT count(*) FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids]
+                ).fetchone()
+            )
             conn.execute("DELETE FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids])
             conn.execute(
-                """UPDATE face_detections SET crop_path = NULL, landmarks = NULL, usable = FALSE, reject_reason = 'forgotten'
-                            WHERE detection_id IN (SELECT unnest(?))""",
+                """UPDATE face_detections
+                   SET crop_path = NULL, landmarks = NULL, usable = FALSE, reject_reason = 'forgotten'
+                   WHERE detection_id IN (SELECT unnest(?))""",
                 [detection_ids],
             )
         visits = 0
         if "visit_log" in tables:
-            visits = conn.execute("SELECT count(*) FROM visit_log WHERE customer_id = ?", [customer_id]).fetchone()[0]
+            visits = scalar(
+                conn.execute("SELECT count(*) FROM visit_log WHERE customer_id = ?", [customer_id]).fetchone()
+            )
             conn.execute("UPDATE visit_log SET best_crop_path = NULL WHERE customer_id = ?", [customer_id])
         for table in ("unpaid_visits", "repeat_defaulters", "unpaid"):
             if table in tables:
@@ -141,8 +144,8 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
                     f"({'camera_customer_id' if table != 'unpaid_visits' else 'customer_id'} = ?)",
                     [customer_id, customer_id],
                 )
-        conn.execute(f"""CREATE TABLE IF NOT EXISTS {FORGOTTEN} (customer_id VARCHAR, requested_by VARCHAR, requested_at TIMESTAMP,
-                          reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER)""")
+        conn.execute(f"""CREATE TABLE IF NOT EXISTS {FORGOTTEN} (customer_id VARCHAR, requested_by VARCHAR,
+                          requested_at TIMESTAMP, reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER)""")
         conn.execute(
             f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
             [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)],

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -70,6 +70,12 @@ def postgres_extension_path() -> str:
 
 def is_ducklake(location: str | Path) -> bool:
     return str(location).startswith(LAKE_PREFIX)
+
+
+def scalar(row: tuple[Any, ...] | None) -> Any:
+    """The first value of a fetchone() row from a query that always returns one (an aggregate such as count(*))."""
+    assert row is not None, "an aggregate query returned no row"
+    return row[0]
 
 
 def _sql_literal(text: str) -> str:
@@ -144,9 +150,11 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with the warehouse attached as the default catalog, closed when the block ends."""
         if self.is_lake:
+            assert self.lake_data_path is not None  # set in __init__ for every DuckLake
             if not _is_remote(self.lake_data_path):
                 Path(self.lake_data_path).mkdir(parents=True, exist_ok=True)
         else:
+            assert self.path is not None  # set in __init__ for every file warehouse
             if read_only and not self.path.exists():
                 raise FileNotFoundError(f"warehouse {self.path} does not exist yet: materialize something first")
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +321,7 @@ class Warehouse:
             conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
             select = self._select_cast(conn, table, "incoming_rows")
             conn.execute(f'INSERT INTO "{table}" BY NAME {select} WHERE day = ?', [day])
-            return int(conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()[0])
+            return int(scalar(conn.execute("SELECT count(*) FROM incoming_rows WHERE day = ?", [day]).fetchone()))
 
         return self.run_in_transaction(work)
 
@@ -333,7 +341,7 @@ class Warehouse:
         def work(conn: duckdb.DuckDBPyConnection) -> int:
             conn.execute(f"CREATE OR REPLACE TEMP TABLE incoming_rows AS {select_sql}")
             self._swap_table(conn, table, "incoming_rows")
-            return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+            return int(scalar(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()))
 
         return self.run_in_transaction(work)
 
@@ -376,6 +384,7 @@ class Warehouse:
             self.execute(step)
 
     def _purge_file(self) -> None:
+        assert self.path is not None  # only file warehouses are purged this way
         if not self.path.exists():
             return
         fresh = self.path.with_name(self.path.name + ".purge")

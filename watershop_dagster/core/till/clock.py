@@ -41,7 +41,10 @@ class ClockOffset:
     @property
     def applied_seconds(self) -> float:
         """What linking adds to till times: the offset where it was given or trusted, else nothing."""
-        return float(self.offset_seconds) if self.method in ("given", "estimated") else 0.0
+        if self.method not in ("given", "estimated"):
+            return 0.0
+        assert self.offset_seconds is not None, "given and estimated offsets always carry a value"
+        return float(self.offset_seconds)
 
     def as_row(self) -> dict:
         """One CLOCK_OFFSETS row, without the day (the warehouse adds the partition day)."""

@@ -210,7 +210,9 @@ def _validate(row: dict, day: date, prices: PriceList) -> str | None:
     amount = _parse_number(row["amount"])
     if amount is None:
         return f"amount {row['amount']!r} is not a number"
-    expected = prices.price(litres) * count
+    unit_price = prices.price(litres)
+    assert unit_price is not None  # checked above
+    expected = unit_price * count
     if abs(amount - expected) > prices.tolerance and not (status == "Unpaid" and amount == 0):
         return f"amount {amount:g} disagrees with the price list ({int(count)} x {litres}L = {expected:g})"
     return None
@@ -218,7 +220,9 @@ def _validate(row: dict, day: date, prices: PriceList) -> str | None:
 
 def _clean(row: dict, file: str, number: int) -> dict:
     litres = parse_can_size(row["can_size"])
-    count = int(_parse_number(row["number_of_cans"]))
+    cans = _parse_number(row["number_of_cans"])
+    assert litres is not None and cans is not None, "only rows that passed validation are cleaned"
+    count = int(cans)
     status = PAYMENT_STATUSES[(row.get("payment_status") or "paid").lower()]
     return {
         "transaction_id": row["transaction_id"],
