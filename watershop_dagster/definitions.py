@@ -5,7 +5,7 @@ import dagster as dg
 from watershop_dagster.defs.automation import build_jobs, build_schedules
 from watershop_dagster.defs.checks import build_checks
 from watershop_dagster.defs.commerce import till_records
-from watershop_dagster.defs.insights import insight_assets, insight_checks
+from watershop_dagster.defs.insights import insight_assets
 from watershop_dagster.defs.privacy import (
     biometric_retention,
     forget_customer_job,
@@ -26,7 +26,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
         assets=[*assets, forgotten_customers],
-        asset_checks=[*build_checks(tables), *insight_checks],
+        asset_checks=build_checks(tables),
         jobs=[daily_job, cross_day_job, monthly_job, retention_job, forget_customer_job],
         schedules=[*build_schedules(daily_job, cross_day_job, monthly_job), retention_schedule],
         sensors=[build_footage_sensor(daily_job)],

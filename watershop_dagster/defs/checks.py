@@ -2,8 +2,11 @@
 
 import dagster as dg
 
+from watershop_dagster.core.storage.named_sql import queries_beside
 from watershop_dagster.core.storage.schemas import ALL_TABLES, TableSchema
 from watershop_dagster.defs.resources import WarehouseResource
+
+QUERIES = queries_beside(__file__, "check_queries.sql")
 
 REJECT_SHARE_WARN = 0.05
 
@@ -16,11 +19,7 @@ def build_schema_check(schema: TableSchema) -> dg.AssetChecksDefinition:
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get().connect() as conn:
-            actual = dict(
-                conn.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [schema.name]
-                ).fetchall()
-            )
+            actual = dict(conn.execute(QUERIES["table_columns"], {"table": schema.name}).fetchall())
         problems = [
             f"{c.name}: missing" if c.name not in actual else f"{c.name}: {actual[c.name]} (documented {c.type})"
             for c in schema.columns
@@ -37,10 +36,7 @@ def build_schema_check(schema: TableSchema) -> dg.AssetChecksDefinition:
     asset="transactions", description="No transaction_id appears twice, within or across days", blocking=True
 )
 def transactions_unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    dupes = warehouse.get().query(
-        "SELECT transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days FROM transactions "
-        "GROUP BY 1 HAVING count(*) > 1 LIMIT 20"
-    )
+    dupes = warehouse.get().query(QUERIES["duplicate_transaction_ids"])
     return dg.AssetCheckResult(
         passed=dupes.empty,
         metadata={
@@ -54,19 +50,8 @@ def transactions_unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult
     asset="daily_revenue", description="Per day, daily_revenue equals the sum of that day's transaction amounts"
 )
 def revenue_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    diff = warehouse.get().query(
-        """
-        WITH t AS (SELECT day, sum(amount) AS billed,
-                          coalesce(sum(amount) FILTER (WHERE payment_status = 'Paid'), 0) AS paid
-                   FROM transactions GROUP BY day)
-        SELECT r.day, r.billed_amount, coalesce(t.billed, 0) AS transactions_billed, r.revenue,
-               coalesce(t.paid, 0) AS transactions_paid
-        FROM daily_revenue r LEFT JOIN t USING (day)
-        WHERE abs(r.billed_amount - coalesce(t.billed, 0)) > 0.005 OR abs(r.revenue - coalesce(t.paid, 0)) > 0.005
-        ORDER BY r.day
-        """
-    )
-    totals = warehouse.get().query("SELECT count(*) AS days, coalesce(sum(revenue), 0) AS revenue FROM daily_revenue")
+    diff = warehouse.get().query(QUERIES["revenue_mismatches"])
+    totals = warehouse.get().query(QUERIES["revenue_totals"])
     return dg.AssetCheckResult(
         passed=diff.empty,
         metadata={
@@ -82,15 +67,7 @@ def revenue_reconciles(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     description=f"Rejected till rows per day; warns when a day rejects more than {REJECT_SHARE_WARN:.0%} of its rows",
 )
 def rejects_counted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    per_day = warehouse.get().query(
-        """
-        WITH r AS (SELECT day, count(*) AS rejected FROM transaction_rejects GROUP BY day),
-             t AS (SELECT day, count(*) AS loaded FROM transactions GROUP BY day)
-        SELECT day, coalesce(loaded, 0) AS loaded, rejected,
-               round(rejected / (coalesce(loaded, 0) + rejected), 3) AS share
-        FROM r LEFT JOIN t USING (day) ORDER BY day
-        """
-    )
+    per_day = warehouse.get().query(QUERIES["rejects_per_day"])
     bad = per_day[per_day["share"] > REJECT_SHARE_WARN]
     return dg.AssetCheckResult(
         passed=bad.empty,
@@ -103,6 +80,29 @@ def rejects_counted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset="repeat_defaulters", description="Warns, naming them, when customers become repeat defaulters on the day"
+)
+def new_repeat_defaulters(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    day = context.run.tags.get("dagster/partition") or str(wh.query(QUERIES["last_defaulter_day"])["d"][0])
+    new = wh.query(QUERIES["new_repeat_defaulters"], {"day": day})
+    if len(new):
+        context.log.warning(
+            f"new repeat defaulters on {day}: "
+            + ", ".join(f"{r.customer_id} owes ₹{r.amount_owed:g}" for r in new.itertuples())
+        )
+    return dg.AssetCheckResult(
+        passed=new.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "day": str(day),
+            "new_defaulters": len(new),
+            "who": dg.MetadataValue.md(new.to_markdown(index=False) if len(new) else "none"),
+        },
+    )
+
+
 def build_checks(materialized_tables: set[str]) -> list[dg.AssetChecksDefinition]:
     schema_checks = [build_schema_check(s) for s in ALL_TABLES if s.name in materialized_tables]
-    return schema_checks + [transactions_unique_ids, revenue_reconciles, rejects_counted]
+    return schema_checks + [transactions_unique_ids, revenue_reconciles, rejects_counted, new_repeat_defaulters]

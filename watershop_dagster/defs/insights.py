@@ -25,7 +25,7 @@ from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_ta
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.core.till.linking import LinkRules, link_day, link_summary
 from watershop_dagster.defs.partitions import daily_partitions
-from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
+from watershop_dagster.defs.resources import ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 INSIGHTS, REPORTS = "insights", "reports"
@@ -273,34 +273,6 @@ def monthly_report(context: dg.AssetExecutionContext, tables: TableReader, shop:
     )
 
 
-@dg.asset_check(
-    asset="repeat_defaulters", description="Warns, naming them, when customers become repeat defaulters on the day"
-)
-def new_repeat_defaulters(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    day = context.run.tags.get("dagster/partition") or str(wh.query("SELECT max(day) d FROM repeat_defaulters")["d"][0])
-    new = wh.query(
-        """SELECT customer_id, unpaid_count, amount_owed FROM repeat_defaulters r
-           WHERE day = ?::DATE AND NOT EXISTS (
-               SELECT 1 FROM repeat_defaulters p WHERE p.day = ?::DATE - 1 AND p.customer_id = r.customer_id)""",
-        [day, day],
-    )
-    if len(new):
-        context.log.warning(
-            f"new repeat defaulters on {day}: "
-            + ", ".join(f"{r.customer_id} owes ₹{r.amount_owed:g}" for r in new.itertuples())
-        )
-    return dg.AssetCheckResult(
-        passed=new.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "day": str(day),
-            "new_defaulters": len(new),
-            "who": dg.MetadataValue.md(new.to_markdown(index=False) if len(new) else "none"),
-        },
-    )
-
-
 insight_assets = [
     transaction_links,
     shop_hours,
@@ -310,4 +282,3 @@ insight_assets = [
     daily_report,
     monthly_report,
 ]
-insight_checks = [new_repeat_defaulters]

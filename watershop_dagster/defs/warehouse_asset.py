@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import re
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from watershop_dagster.core.storage.named_sql import tables_named_in
 from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
 from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse
 from watershop_dagster.defs.partitions import daily_partitions
@@ -178,9 +178,6 @@ class TableReader:
         return f"SELECT {columns} WHERE false"
 
 
-_NAMED_TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
-
-
 class _RecordingConnection:
     """The scoped connection, noting which declared tables each query names (CTE names and functions such as
     unnest are not declared tables, so they drop out)."""
@@ -189,7 +186,7 @@ class _RecordingConnection:
         self._conn, self._reader = conn, reader
 
     def _note(self, query: str) -> None:
-        self._reader.used |= {name for name in _NAMED_TABLE.findall(query) if name in self._reader.reads}
+        self._reader.used |= {name for name in tables_named_in(query) if name in self._reader.reads}
 
     def execute(self, query: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
         self._note(query)

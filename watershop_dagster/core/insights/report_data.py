@@ -10,31 +10,9 @@ from typing import Protocol
 
 import pandas as pd
 
+from watershop_dagster.core.storage.named_sql import queries_beside, tables_named_in
+
 TREND_DAYS = 30
-# The tables each report reads: the Dagster layer declares them, and a test checks they are what is queried.
-CHART_TABLES = (
-    "cans_per_day",
-    "daily_revenue",
-    "daily_visits",
-    "new_vs_returning",
-    "payment_summary",
-    "peak_hours",
-    "transaction_links",
-    "transactions",
-    "unpaid_visits",
-    "visit_log",
-)
-DAILY_REPORT_TABLES = (
-    "daily_revenue",
-    "daily_visits",
-    "new_vs_returning",
-    "payment_summary",
-    "peak_hours",
-    "repeat_defaulters",
-    "shop_hours",
-    "unpaid_visits",
-)
-MONTHLY_REPORT_TABLES = tuple(sorted({*CHART_TABLES, "repeat_defaulters"}))
 
 
 class TableSource(Protocol):
@@ -55,10 +33,36 @@ class ReportData:
     )  # monthly only: the daily charts are their own asset
 
 
-def _q(conn, sql: str, params: list, columns: list[str]) -> pd.DataFrame:
-    """A query's rows (`columns` documents what the caller expects). A table that was never written is an
-    error raised before this point, not an empty report."""
-    return conn.execute(sql, params).df()
+QUERIES = queries_beside(__file__, "report_queries.sql")
+CHART_QUERIES = (
+    "top_customers",
+    "visits_per_hour_of_day",
+    "visits_per_hour_of_period",
+    "daily_trend",
+    "new_vs_returning_trend",
+    "spend_per_customer",
+    "payment_modes",
+    "cans_per_day",
+    "unpaid_trend",
+)
+DAILY_REPORT_QUERIES = tuple(name for name in QUERIES if name.startswith("day_"))
+MONTHLY_REPORT_QUERIES = (*CHART_QUERIES, *(name for name in QUERIES if name.startswith("period_")))
+
+
+def _tables(names) -> tuple[str, ...]:
+    return tuple(sorted(set().union(*(tables_named_in(QUERIES[n]) for n in names))))
+
+
+# The tables each report reads, from its queries: the Dagster layer declares exactly these.
+CHART_TABLES = _tables(CHART_QUERIES)
+DAILY_REPORT_TABLES = _tables(DAILY_REPORT_QUERIES)
+MONTHLY_REPORT_TABLES = _tables(MONTHLY_REPORT_QUERIES)
+
+
+def _q(conn, name: str, **params) -> pd.DataFrame:
+    """A named query's rows. A table that was never written is an error raised before this point, not an
+    empty report."""
+    return conn.execute(QUERIES[name], params).df()
 
 
 def _money(v) -> str:
@@ -78,69 +82,24 @@ def _crops(paths) -> dict[str, bytes]:
 
 
 def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[str, pd.DataFrame]:
-    rng = [start, end]
-    hourly_sql = (
-        ("SELECT hour, visits, transactions FROM peak_hours WHERE day = ? ORDER BY hour", [hourly_day])
+    """The charts' data for the days start..end; the hourly chart and payment modes are for `hourly_day` alone
+    when one is given (a daily report), else for the whole period."""
+    period = {"start": start, "end": end}
+    hourly = (
+        _q(conn, "visits_per_hour_of_day", day=hourly_day)
         if hourly_day
-        else (
-            "SELECT hour, sum(visits) AS visits, sum(transactions) AS transactions FROM peak_hours "
-            "WHERE day BETWEEN ? AND ? GROUP BY hour ORDER BY hour",
-            rng,
-        )
+        else _q(conn, "visits_per_hour_of_period", **period)
     )
+    modes_period = {"start": hourly_day, "end": hourly_day} if hourly_day else period
     return {
-        "top_customers": _q(
-            conn,
-            """SELECT customer_id, count(*) AS visits FROM visit_log WHERE NOT is_staff AND day BETWEEN ? AND ?
-                                      GROUP BY 1 ORDER BY visits DESC, customer_id LIMIT 10""",
-            rng,
-            ["customer_id", "visits"],
-        ),
-        "visits_per_hour": _q(conn, *hourly_sql, ["hour", "visits", "transactions"]),
-        "daily_trend": _q(
-            conn,
-            "SELECT day, visits, customers FROM daily_visits WHERE day BETWEEN ? AND ? ORDER BY day",
-            rng,
-            ["day", "visits", "customers"],
-        ),
-        "new_vs_returning": _q(
-            conn,
-            "SELECT day, new_customers, returning_customers FROM new_vs_returning "
-            "WHERE day BETWEEN ? AND ? ORDER BY day",
-            rng,
-            ["day", "new_customers", "returning_customers"],
-        ),
-        "spend_per_customer": _q(
-            conn,
-            """SELECT coalesce(l.customer_id, t.customer_id) AS customer_id, sum(t.amount) AS billed_amount
-               FROM transactions t LEFT JOIN transaction_links l USING (day, transaction_id)
-               WHERE t.day BETWEEN ? AND ? AND coalesce(l.customer_id, t.customer_id) IS NOT NULL
-               GROUP BY 1 ORDER BY 2 DESC LIMIT 10""",
-            rng,
-            ["customer_id", "billed_amount"],
-        ),
-        "payment_modes": _q(
-            conn,
-            "SELECT payment_mode, sum(amount) AS amount FROM payment_summary "
-            "WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY 2 DESC",
-            [hourly_day or start, hourly_day or end],
-            ["payment_mode", "amount"],
-        ),
-        "cans_per_day": _q(
-            conn,
-            "SELECT day, can_size, cans FROM cans_per_day WHERE day BETWEEN ? AND ? ORDER BY day",
-            rng,
-            ["day", "can_size", "cans"],
-        ),
-        "unpaid_trend": _q(
-            conn,
-            """SELECT r.day, r.unpaid_amount, coalesce(w.walkouts, 0) AS walkouts FROM daily_revenue r
-               LEFT JOIN (SELECT day, count(*) AS walkouts FROM unpaid_visits
-                          WHERE kind LIKE 'walk-out%' GROUP BY day) w USING (day)
-               WHERE r.day BETWEEN ? AND ? ORDER BY r.day""",
-            rng,
-            ["day", "unpaid_amount", "walkouts"],
-        ),
+        "top_customers": _q(conn, "top_customers", **period),
+        "visits_per_hour": hourly,
+        "daily_trend": _q(conn, "daily_trend", **period),
+        "new_vs_returning": _q(conn, "new_vs_returning_trend", **period),
+        "spend_per_customer": _q(conn, "spend_per_customer", **period),
+        "payment_modes": _q(conn, "payment_modes", **modes_period),
+        "cans_per_day": _q(conn, "cans_per_day", **period),
+        "unpaid_trend": _q(conn, "unpaid_trend", **period),
     }
 
 
@@ -152,49 +111,14 @@ def daily_chart_frames(wh: TableSource, day: date) -> dict[str, pd.DataFrame]:
 
 def daily_report_data(wh: TableSource, day: date) -> ReportData:
     with wh.connect() as conn:
-        rev = _q(
-            conn,
-            "SELECT * FROM daily_revenue WHERE day = ?",
-            [day],
-            ["revenue", "billed_amount", "unpaid_amount", "transactions", "cans", "litres"],
-        )
-        vis = _q(conn, "SELECT * FROM daily_visits WHERE day = ?", [day], ["visits", "customers"])
-        nvr = _q(conn, "SELECT * FROM new_vs_returning WHERE day = ?", [day], ["new_customers", "returning_customers"])
-        hours = _q(
-            conn,
-            "SELECT * FROM shop_hours WHERE day = ?",
-            [day],
-            ["open_time", "close_time", "first_sale", "last_sale", "method", "confidence"],
-        )
-        peak = _q(
-            conn,
-            "SELECT hour, visits, transactions, amount, is_peak, is_idle FROM peak_hours WHERE day = ? ORDER BY hour",
-            [day],
-            ["hour", "visits", "transactions", "amount", "is_peak", "is_idle"],
-        )
-        unpaid = _q(
-            conn,
-            """SELECT kind, customer_id, strftime(entry_time, '%H:%M') AS at, transaction_id, amount,
-                      best_crop_path AS photo
-               FROM unpaid_visits WHERE day = ? ORDER BY entry_time""",
-            [day],
-            ["kind", "customer_id", "at", "transaction_id", "amount", "photo"],
-        )
-        defaulters = _q(
-            conn,
-            """SELECT customer_id, unpaid_count, amount_owed, strftime(last_unpaid, '%Y-%m-%d') AS last_unpaid,
-                      best_crop_path AS photo
-               FROM repeat_defaulters WHERE day = ? ORDER BY amount_owed DESC""",
-            [day],
-            ["customer_id", "unpaid_count", "amount_owed", "last_unpaid", "photo"],
-        )
-        modes = _q(
-            conn,
-            "SELECT payment_mode, transactions, amount, unpaid_amount FROM payment_summary "
-            "WHERE day = ? ORDER BY amount DESC",
-            [day],
-            ["payment_mode", "transactions", "amount", "unpaid_amount"],
-        )
+        rev = _q(conn, "day_revenue", day=day)
+        vis = _q(conn, "day_visits", day=day)
+        nvr = _q(conn, "day_new_vs_returning", day=day)
+        hours = _q(conn, "day_shop_hours", day=day)
+        peak = _q(conn, "day_peak_hours", day=day)
+        unpaid = _q(conn, "day_unpaid", day=day)
+        defaulters = _q(conn, "day_defaulters", day=day)
+        modes = _q(conn, "day_payment_modes", day=day)
     r = rev.iloc[0] if len(rev) else pd.Series(dtype=object)
     v = vis.iloc[0] if len(vis) else pd.Series(dtype=object)
     n = nvr.iloc[0] if len(nvr) else pd.Series(dtype=object)
@@ -239,58 +163,15 @@ def monthly_report_data(wh: TableSource, month: date) -> ReportData:
     start = month.replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     q_start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
+    month_days = {"start": start, "end": end}
     with wh.connect() as conn:
-        rev = _q(
-            conn,
-            """SELECT coalesce(sum(revenue), 0) revenue, coalesce(sum(unpaid_amount), 0) unpaid,
-                      coalesce(sum(transactions), 0) tx, coalesce(sum(cans), 0) cans, coalesce(sum(litres), 0) litres,
-                      count(*) FILTER (WHERE transactions > 0) trading_days
-               FROM daily_revenue WHERE day BETWEEN ? AND ?""",
-            [start, end],
-            ["revenue", "unpaid", "tx", "cans", "litres", "trading_days"],
-        )
-        qtd = _q(
-            conn,
-            "SELECT coalesce(sum(revenue), 0) revenue FROM daily_revenue WHERE day BETWEEN ? AND ?",
-            [q_start, end],
-            ["revenue"],
-        )
-        vis = _q(
-            conn,
-            """SELECT count(*) visits, count(DISTINCT customer_id) customers FROM visit_log
-               WHERE NOT is_staff AND day BETWEEN ? AND ?""",
-            [start, end],
-            ["visits", "customers"],
-        )
-        new = _q(
-            conn,
-            "SELECT coalesce(sum(new_customers), 0) n FROM new_vs_returning WHERE day BETWEEN ? AND ?",
-            [start, end],
-            ["n"],
-        )
-        hours = _q(
-            conn,
-            """SELECT hour, round(avg(visits), 2) AS visits_per_day, round(avg(transactions), 2) AS sales_per_day
-               FROM peak_hours WHERE day BETWEEN ? AND ? GROUP BY hour
-               HAVING sum(visits) + sum(transactions) > 0 ORDER BY hour""",
-            [start, end],
-            ["hour", "visits_per_day", "sales_per_day"],
-        )
-        defaulters = _q(
-            conn,
-            """SELECT customer_id, max(unpaid_count) AS unpaid_count, max(amount_owed) AS amount_owed,
-                      arg_max(best_crop_path, day) AS photo
-               FROM repeat_defaulters WHERE day BETWEEN ? AND ? GROUP BY 1 ORDER BY amount_owed DESC""",
-            [start, end],
-            ["customer_id", "unpaid_count", "amount_owed", "photo"],
-        )
-        per_day = _q(
-            conn,
-            """SELECT r.day, r.transactions, r.revenue, r.unpaid_amount, v.visits, v.customers FROM daily_revenue r
-                              LEFT JOIN daily_visits v USING (day) WHERE r.day BETWEEN ? AND ? ORDER BY r.day""",
-            [start, end],
-            ["day", "transactions", "revenue", "unpaid_amount", "visits", "customers"],
-        )
+        rev = _q(conn, "period_revenue", **month_days)
+        qtd = _q(conn, "period_paid_revenue", start=q_start, end=end)
+        vis = _q(conn, "period_visits", **month_days)
+        new = _q(conn, "period_new_customers", **month_days)
+        hours = _q(conn, "period_hours", **month_days)
+        defaulters = _q(conn, "period_defaulters", **month_days)
+        per_day = _q(conn, "period_per_day", **month_days)
         frames = chart_frames(conn, start, end, None)
     r = rev.iloc[0] if len(rev) else pd.Series(dtype=object)
     v = vis.iloc[0] if len(vis) else pd.Series(dtype=object)
