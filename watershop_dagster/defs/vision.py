@@ -14,6 +14,13 @@ from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_ma
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, customer_number
 from watershop_dagster.core.identities.registry import registry_rows
+from watershop_dagster.core.identities.staff import (
+    StaffRules,
+    footage_span_seconds,
+    staff_by_presence,
+    staff_gallery,
+    with_staff_reasons,
+)
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource
@@ -69,6 +76,10 @@ class IdentityConfig(dg.Config):
         default=IdentityRules.min_usable_faces, description="a track with fewer embedded faces is not identified"
     )
     visit_gap_s: float = Field(default=VisitRules.max_gap_s, description="a longer absence starts a new visit")
+    staff_max_share: float = Field(
+        default=StaffRules.max_customer_share,
+        description="an identity present for more than this share of the day's footage is staff, not a customer",
+    )
 
     def rules(self) -> IdentityRules:
         return IdentityRules(self.match_threshold, self.cluster_threshold, self.staff_threshold, self.min_usable_faces)
@@ -184,6 +195,19 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     )
 
 
+def staff_centroids(tables: TableReader, forgotten: set[str]) -> list[tuple[str, np.ndarray]]:
+    """Every stored day's centroid of every staff ID (the staff gallery grows from these)."""
+    rows = tables.sql(
+        "SELECT customer_id, centroid FROM customer_registry WHERE is_staff AND centroid IS NOT NULL "
+        "ORDER BY day, customer_id"
+    )
+    return [
+        (str(c), np.asarray(v, np.float32))
+        for c, v in zip(rows["customer_id"], rows["centroid"], strict=True)
+        if c not in forgotten
+    ]
+
+
 def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[str]]:
     """The registry as it stood after the previous day, the next free customer number, forgotten IDs."""
     forgotten = set(tables.read("forgotten_customers", "customer_id")["customer_id"])
@@ -209,7 +233,12 @@ def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[
 
 @warehouse_asset(
     writes=[_described("customer_registry"), _described("track_identities"), _described("visit_log")],
-    reads=[Read.day("face_tracks"), Read.before("customer_registry"), Read.all("forgotten_customers")],
+    reads=[
+        Read.day("face_tracks"),
+        Read.before("customer_registry"),
+        Read.all("forgotten_customers"),
+        Read.day("footage_manifest"),
+    ],
     group=VISION,
 )
 def identities(
@@ -226,11 +255,19 @@ def identities(
     rules = config.rules()
     tracks = tables.read("face_tracks")
     registry, next_number, forgotten = registry_before(tables)
-    staff = {}
+    staff: dict[str, np.ndarray] = {}
     if len(tracks):
-        staff = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout.staff_dir).items()}
+        photos = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout.staff_dir).items()}
+        staff = staff_gallery(photos, staff_centroids(tables, forgotten))
     result = assign_identities(tracks, registry, staff, next_number, rules, forgotten)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
+    # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
+    span = footage_span_seconds(tables.read("footage_manifest"))
+    presence = staff_by_presence(result, visits, span, registry, next_number, StaffRules(config.staff_max_share))
+    if presence.promoted:
+        result = presence.result
+        visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
+    visits = with_staff_reasons(visits, presence.reasons)
     table = registry_rows(day, registry, result, visits, rules)
     links = pd.DataFrame(
         [
@@ -251,6 +288,9 @@ def identities(
                 "staff_seen": int(table["is_staff"].sum()) if len(table) else 0,
                 "registry_size_before": len(registry),
                 "unidentified_tracks": result.unidentified_tracks,
+                "staff_by_presence": dg.MetadataValue.json(
+                    {staff_id: presence.reasons[staff_id] for staff_id in presence.promoted.values()}
+                ),
             },
             "visit_log": {
                 "customer_visits": len(customer_visits),

@@ -222,6 +222,11 @@ VISIT_LOG = TableSchema(
         ("match_similarity", "DOUBLE", "cosine similarity to the registry identity (NULL for a new one)"),
         ("best_crop_path", "VARCHAR", "best face crop of the visit"),
         ("is_staff", "BOOLEAN", "a staff member"),
+        (
+            "staff_reason",
+            "VARCHAR",
+            "why a staff visit is staff: enrolled staff recognised, or present most of the day",
+        ),
     ),
 )
 
