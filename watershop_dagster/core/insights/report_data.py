@@ -91,8 +91,9 @@ def chart_frames(conn, start: date, end: date, hourly_day: date | None) -> dict[
     return {
         "top_customers": _q(
             conn,
-            """SELECT customer_id, count(*) AS visits FROM visit_log WHERE NOT is_staff AND day BETWEEN ? AND ?
-                                      GROUP BY 1 ORDER BY visits DESC, customer_id LIMIT 10""",
+            """SELECT customer_id, count(*) AS visits FROM visit_log
+               WHERE NOT is_staff AND customer_id IS NOT NULL AND day BETWEEN ? AND ?
+               GROUP BY 1 ORDER BY visits DESC, customer_id LIMIT 10""",
             rng,
             ["customer_id", "visits"],
         ),
@@ -174,8 +175,8 @@ def daily_report_data(wh: TableSource, day: date) -> ReportData:
         )
         unpaid = _q(
             conn,
-            """SELECT kind, customer_id, strftime(entry_time, '%H:%M') AS at, transaction_id, amount,
-                      best_crop_path AS photo
+            """SELECT kind, coalesce(customer_id, 'unidentified (no face seen)') AS customer_id,
+                      strftime(entry_time, '%H:%M') AS at, transaction_id, amount, best_crop_path AS photo
                FROM unpaid_visits WHERE day = ? ORDER BY entry_time""",
             [day],
             ["kind", "customer_id", "at", "transaction_id", "amount", "photo"],
