@@ -1,7 +1,7 @@
 -- How often each customer comes: visits, days seen, first and last visit, average gap between visit days.
 -- partitioned: none
 WITH per_day AS (
-    SELECT customer_id, day, count(*) AS visits FROM {{ ref('visit_log') }} WHERE NOT is_staff GROUP BY ALL
+    SELECT customer_id, day, count(*) AS visits FROM {{ ref('visit_log') }} WHERE NOT is_staff AND customer_id IS NOT NULL GROUP BY ALL
 )
 SELECT
     customer_id,

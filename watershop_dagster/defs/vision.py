@@ -9,11 +9,31 @@ from pydantic import Field
 
 from watershop_dagster.core.footage.analysis import OptOutList, analyse_day
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
+from watershop_dagster.core.footage.evidence import MIN_TRACK_EVIDENCE, track_evidence
+from watershop_dagster.core.footage.evidence import identifiable as identifiable_tracks
 from watershop_dagster.core.footage.faces import photo_gallery
 from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_manifest, scan_day
+from watershop_dagster.core.footage.persons import (
+    PersonDetector,
+    PersonRules,
+    build_person_tracks,
+    face_tracks_from_tables,
+    join_faces_to_persons,
+    person_detections_frame,
+    person_tracks_frame,
+    person_tracks_from_rows,
+)
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
+from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, customer_number
 from watershop_dagster.core.identities.registry import registry_rows
+from watershop_dagster.core.identities.staff import (
+    StaffRules,
+    footage_span_seconds,
+    staff_by_presence,
+    staff_gallery,
+    with_staff_reasons,
+)
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource
@@ -47,6 +67,9 @@ class FootageAnalysisConfig(dg.Config):
         default=_SAMPLER.max_keyframe_gap_s, description="files with keyframes further apart are decoded whole"
     )
     save_crops: bool = Field(default=True, description="write a JPEG crop of every face for audit")
+    detect_persons: bool = Field(
+        default=True, description="find bodies (YOLOX-Nano) in the analysed frames: visits of people without a face"
+    )
 
     def sampler(self) -> CoarseToFineSampler:
         return CoarseToFineSampler(
@@ -69,6 +92,10 @@ class IdentityConfig(dg.Config):
         default=IdentityRules.min_usable_faces, description="a track with fewer embedded faces is not identified"
     )
     visit_gap_s: float = Field(default=VisitRules.max_gap_s, description="a longer absence starts a new visit")
+    staff_max_share: float = Field(
+        default=StaffRules.max_customer_share,
+        description="an identity present for more than this share of the day's footage is staff, not a customer",
+    )
 
     def rules(self) -> IdentityRules:
         return IdentityRules(self.match_threshold, self.cluster_threshold, self.staff_threshold, self.min_usable_faces)
@@ -100,7 +127,12 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
 
 
 @warehouse_asset(
-    writes=[_described("frames"), _described("face_detections"), _described("face_embeddings")],
+    writes=[
+        _described("frames"),
+        _described("face_detections"),
+        _described("face_embeddings"),
+        _described("person_detections"),
+    ],
     reads=[Read.day("footage_manifest")],
     group=VISION,
 )
@@ -127,14 +159,26 @@ def footage_analysis(
         sampler_factory=config.sampler,
         optout=optout,
         progress=context.log.info,
+        persons=PersonDetector.default() if config.detect_persons else None,
     )
     wall = time.perf_counter() - started
+    person_tracks = [
+        track
+        for camera, by_time in sorted(result.persons.items())
+        for track in build_person_tracks(by_time, PersonRules(), camera, f"{day.isoformat()}/{camera}/")
+    ]
+    bodies = person_detections_frame(person_tracks)
     for file, error in result.file_errors.items():
         context.log.warning(f"{file}: {error}")
     dets, detail = result.detections, result.sampler_detail.values()
     decoded = sum(d["frames_decoded"] for d in detail) / max(1, sum(d["frames_read"] for d in detail))
     return Written(
-        rows={"frames": result.frames, "face_detections": dets, "face_embeddings": result.embeddings},
+        rows={
+            "frames": result.frames,
+            "face_detections": dets,
+            "face_embeddings": result.embeddings,
+            "person_detections": bodies,
+        },
         metadata={
             "frames": {
                 "analysed": int(result.frames["analysed"].sum()) if len(result.frames) else 0,
@@ -148,6 +192,14 @@ def footage_analysis(
                     "\n".join(f"- {k}: {v}" for k, v in result.file_errors.items()) or "none"
                 ),
             },
+            "person_detections": {
+                "boxes": len(bodies),
+                "person_tracks": len(person_tracks),
+                "detector_seconds": round(result.times.persons, 2),
+                "ms_per_analysed_frame": round(
+                    1000 * result.times.persons / max(1, sum(len(v) for v in result.persons.values())), 1
+                ),
+            },
             "face_detections": {
                 "usable": int(dets["usable"].sum()) if len(dets) else 0,
                 "not_usable_by_reason": dg.MetadataValue.json(
@@ -159,8 +211,8 @@ def footage_analysis(
 
 
 @warehouse_asset(
-    writes=[_described("face_tracks")],
-    reads=[Read.day("face_detections"), Read.day("face_embeddings")],
+    writes=[_described("face_tracks"), _described("person_tracks")],
+    reads=[Read.day("face_detections"), Read.day("face_embeddings"), Read.day("person_detections")],
     group=VISION,
 )
 def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Written:
@@ -172,16 +224,39 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
         d: np.asarray(e, np.float32) for d, e in zip(embeddings["detection_id"], embeddings["embedding"], strict=True)
     }
     table = tracks_frame(tables.day, build_tracks(detections, vectors, TrackingRules()))
-    identifiable = int((table["usable_faces"] >= IdentityRules.min_usable_faces).sum()) if len(table) else 0
+    table["evidence"] = track_evidence(table, detections, vectors)
+    bodies = person_tracks_from_rows(tables.read("person_detections"))
+    joined = join_faces_to_persons(bodies, face_tracks_from_tables(table, detections), PersonRules())
+    people = person_tracks_frame(tables.day, bodies, joined)
+    enough = (table["usable_faces"] >= IdentityRules.min_usable_faces) & (table["evidence"] >= MIN_TRACK_EVIDENCE)
+    identifiable = int(enough.sum()) if len(table) else 0
     return Written(
-        rows={"face_tracks": table},
+        rows={"face_tracks": table, "person_tracks": people},
         metadata={
+            "person_tracks": {
+                "tracks": len(people),
+                "with_a_face": int(people["face_track_ids"].map(len).gt(0).sum()) if len(people) else 0,
+                "face_tracks_joined": len(joined),
+            },
             "face_tracks": {
                 "identifiable": identifiable,
                 "median_faces_per_track": float(table["faces"].median()) if len(table) else 0.0,
-            }
+            },
         },
     )
+
+
+def staff_centroids(tables: TableReader, forgotten: set[str]) -> list[tuple[str, np.ndarray]]:
+    """Every stored day's centroid of every staff ID (the staff gallery grows from these)."""
+    rows = tables.sql(
+        "SELECT customer_id, centroid FROM customer_registry WHERE is_staff AND centroid IS NOT NULL "
+        "ORDER BY day, customer_id"
+    )
+    return [
+        (str(c), np.asarray(v, np.float32))
+        for c, v in zip(rows["customer_id"], rows["centroid"], strict=True)
+        if c not in forgotten
+    ]
 
 
 def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[str]]:
@@ -209,7 +284,13 @@ def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[
 
 @warehouse_asset(
     writes=[_described("customer_registry"), _described("track_identities"), _described("visit_log")],
-    reads=[Read.day("face_tracks"), Read.before("customer_registry"), Read.all("forgotten_customers")],
+    reads=[
+        Read.day("face_tracks"),
+        Read.before("customer_registry"),
+        Read.all("forgotten_customers"),
+        Read.day("footage_manifest"),
+        Read.day("person_tracks"),
+    ],
     group=VISION,
 )
 def identities(
@@ -224,13 +305,23 @@ def identities(
     day = tables.day
     assert day is not None
     rules = config.rules()
-    tracks = tables.read("face_tracks")
+    people = tables.read("person_tracks")
+    # a face track takes the entry and exit of the body it was joined to (core/identities/bodies.py)
+    tracks = extend_by_bodies(identifiable_tracks(tables.read("face_tracks")), people)
     registry, next_number, forgotten = registry_before(tables)
-    staff = {}
+    staff: dict[str, np.ndarray] = {}
     if len(tracks):
-        staff = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout.staff_dir).items()}
+        photos = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout.staff_dir).items()}
+        staff = staff_gallery(photos, staff_centroids(tables, forgotten))
     result = assign_identities(tracks, registry, staff, next_number, rules, forgotten)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
+    # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
+    span = footage_span_seconds(tables.read("footage_manifest"))
+    presence = staff_by_presence(result, visits, span, registry, next_number, StaffRules(config.staff_max_share))
+    if presence.promoted:
+        result = presence.result
+        visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
+    visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), faceless_visits(people))
     table = registry_rows(day, registry, result, visits, rules)
     links = pd.DataFrame(
         [
@@ -240,7 +331,9 @@ def identities(
         columns=["track_id", "customer_id", "similarity", "is_staff"],
     )
     customers = table[~table["is_staff"]] if len(table) else table
-    customer_visits = visits[~visits["is_staff"].astype(bool)] if len(visits) else visits
+    customer_visits = (
+        visits[~visits["is_staff"].astype(bool) & visits["identified"].astype(bool)] if len(visits) else visits
+    )
     return Written(
         rows={"customer_registry": table, "track_identities": links, "visit_log": visits},
         metadata={
@@ -251,9 +344,13 @@ def identities(
                 "staff_seen": int(table["is_staff"].sum()) if len(table) else 0,
                 "registry_size_before": len(registry),
                 "unidentified_tracks": result.unidentified_tracks,
+                "staff_by_presence": dg.MetadataValue.json(
+                    {staff_id: presence.reasons[staff_id] for staff_id in presence.promoted.values()}
+                ),
             },
             "visit_log": {
                 "customer_visits": len(customer_visits),
+                "unidentified_visits": int((~visits["identified"].astype(bool)).sum()) if len(visits) else 0,
                 "distinct_customers": int(customer_visits["customer_id"].nunique()) if len(customer_visits) else 0,
                 "median_duration_s": float(customer_visits["duration_seconds"].median())
                 if len(customer_visits)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -21,6 +21,7 @@ import pandas as pd
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage.manifest import ManifestRow
+from watershop_dagster.core.footage.persons import PersonBox, PersonDetector
 from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
 from watershop_dagster.core.footage.tracking import iou
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
@@ -35,6 +36,7 @@ class StageTimes:
     detection: float = 0.0
     embedding: float = 0.0
     crops: float = 0.0
+    persons: float = 0.0  # the body detector (YOLOX-Nano), on analysed frames only
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.__dict__.items()}
@@ -49,6 +51,9 @@ class DayAnalysis:
     video_seconds: float
     file_errors: dict[str, str] = field(default_factory=dict)
     sampler_detail: dict[str, dict] = field(default_factory=dict)  # per file: what the sampler decoded
+    # camera -> time of every analysed frame -> the bodies found in it (empty list: nobody), when persons are
+    # detected; analysed frames with nobody are kept so that person tracks see real gaps
+    persons: dict[str, dict[datetime, list[PersonBox]]] = field(default_factory=dict)
 
 
 def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) -> np.ndarray:
@@ -139,18 +144,24 @@ class FrameFindings:
     """What the face stage saw in one frame: the observations for the tables, sightings for the sampler."""
 
     observations: list[FaceObservation]
+    persons: tuple[PersonBox, ...] = ()
 
     @property
     def sightings(self) -> list[Sighting]:
-        return [Sighting(o.face.box, o.embedding) for o in self.observations]
+        """Faces, and bodies as sightings without an embedding: someone who enters or leaves with their back
+        to the camera changes what the sampler sees, so their entry and exit get the fine grid too."""
+        return [Sighting(o.face.box, o.embedding) for o in self.observations] + [
+            Sighting(p.as_array(), None) for p in self.persons
+        ]
 
 
 class FaceStage:
     """Detect and embed faces in the frames a sampler asks about, embedding a still face only once per file
     (StillFaceCache). One per file: the cache must not carry a face from one file into the next."""
 
-    def __init__(self, engine: FaceEngine, times: StageTimes):
+    def __init__(self, engine: FaceEngine, times: StageTimes, persons: PersonDetector | None = None):
         self.engine, self.times, self.still = engine, times, StillFaceCache()
+        self.persons = persons
         self.analysed = 0
 
     def look(self, frame: DecodedFrame) -> FrameFindings:
@@ -163,7 +174,12 @@ class FaceStage:
         self.engine.embed(observations)
         self.still.remember(observations, frame.offset_s)
         self.times.embedding += time.perf_counter() - embedding
-        return FrameFindings(observations)
+        bodies: tuple[PersonBox, ...] = ()
+        if self.persons is not None:
+            started = time.perf_counter()
+            bodies = tuple(self.persons.detect(frame.image, frame.region))
+            self.times.persons += time.perf_counter() - started
+        return FrameFindings(observations, bodies)
 
 
 def analyse_day(
@@ -174,6 +190,7 @@ def analyse_day(
     sampler_factory: Callable[[], FrameSource] = CoarseToFineSampler,
     optout: OptOutList | None = None,
     progress: Callable[[str], None] = lambda msg: None,
+    persons: PersonDetector | None = None,
 ) -> DayAnalysis:
     """Every usable file of the day through a fresh sampler and face stage; rows for the three tables."""
     times = StageTimes()
@@ -181,23 +198,26 @@ def analyse_day(
     errors: dict[str, str] = {}
     details: dict[str, dict] = {}
     video_seconds = 0.0
+    bodies: dict[str, dict[datetime, list[PersonBox]]] = {}
     optout = optout or OptOutList()
     if crops_dir:
         crops_dir.mkdir(parents=True, exist_ok=True)
     for f in (f for f in files if f.ok):
         assert f.start_time is not None and f.fps is not None and f.frame_count is not None  # as on every ok row
-        sampler, stage = sampler_factory(), FaceStage(engine, times)
+        sampler, stage = sampler_factory(), FaceStage(engine, times, persons)
         started = time.perf_counter()
         faces_found = 0
-        t0, looked = time.perf_counter(), 0.0
+        t0, looked = time.perf_counter(), times.detection + times.embedding + times.persons
         for sample in sampler.samples(f.path, f.fps, f.frame_count, stage.look):
             # The sampler's own time: the span since the last sample, less the face stage it called.
-            times.sampling += time.perf_counter() - t0 - (times.detection + times.embedding - looked)
+            times.sampling += time.perf_counter() - t0 - (times.detection + times.embedding + times.persons - looked)
             frame = sample.frame
             when = f.start_time + timedelta(seconds=frame.offset_s)
             # The sampler hands back what stage.look returned; its type only promises the Findings protocol.
             findings = cast("FrameFindings | None", sample.findings)
             observations = findings.observations if findings is not None else []
+            if persons is not None and sample.analysed:
+                bodies.setdefault(f.camera or "", {})[when] = list(findings.persons) if findings is not None else []
             frame_rows.append(
                 (
                     f.file,
@@ -258,7 +278,7 @@ def analyse_day(
                         }
                     )
             times.crops += time.perf_counter() - t_crop
-            t0, looked = time.perf_counter(), times.detection + times.embedding
+            t0, looked = time.perf_counter(), times.detection + times.embedding + times.persons
         report = sampler.report
         details[f.file] = {"frames_read": report.frames_read, "frames_decoded": report.frames_decoded, **report.detail}
         if report.error:
@@ -279,4 +299,4 @@ def analyse_day(
     detections = detections.sort_values(["time", "camera", "detection_id"], ignore_index=True)
     embeddings = pd.DataFrame(emb_rows, columns=[c for c in FACE_EMBEDDINGS.column_names if c != "day"])
     embeddings = embeddings.sort_values(["time", "camera", "detection_id"], ignore_index=True)
-    return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors, details)
+    return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors, details, bodies)

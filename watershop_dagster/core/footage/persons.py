@@ -502,3 +502,18 @@ def person_detections_frame(tracks: Sequence[PersonTrack]) -> pd.DataFrame:
         for t, b in zip(tr.times, tr.boxes)
     ]
     return pd.DataFrame(rows, columns=[c for c in PERSON_DETECTIONS.column_names if c != "day"])
+
+
+def person_tracks_from_rows(rows: pd.DataFrame) -> list[PersonTrack]:
+    """PERSON_DETECTIONS rows -> the person tracks they were written from (boxes in time order), in track id
+    order."""
+    tracks: list[PersonTrack] = []
+    if rows is None or rows.empty:
+        return tracks
+    for track_id, part in rows.sort_values(["track_id", "time"]).groupby("track_id", sort=True):
+        tr = PersonTrack(str(part["camera"].iloc[0]), str(track_id))
+        for r in part.itertuples(index=False):
+            t = r.time.to_pydatetime() if hasattr(r.time, "to_pydatetime") else r.time
+            tr.add(t, PersonBox(float(r.x1), float(r.y1), float(r.x2), float(r.y2), float(r.score)))
+        tracks.append(tr)
+    return tracks

@@ -4,7 +4,7 @@
 -- name: top_customers
 SELECT customer_id, count(*) AS visits
 FROM visit_log
-WHERE NOT is_staff AND day BETWEEN $start AND $end
+WHERE NOT is_staff AND customer_id IS NOT NULL AND day BETWEEN $start AND $end
 GROUP BY 1
 ORDER BY visits DESC, customer_id
 LIMIT 10
@@ -72,7 +72,8 @@ SELECT * FROM shop_hours WHERE day = $day
 SELECT hour, visits, transactions, amount, is_peak, is_idle FROM peak_hours WHERE day = $day ORDER BY hour
 
 -- name: day_unpaid
-SELECT kind, customer_id, strftime(entry_time, '%H:%M') AS at, transaction_id, amount, best_crop_path AS photo
+SELECT kind, coalesce(customer_id, 'unidentified (no face seen)') AS customer_id, strftime(entry_time, '%H:%M') AS at,
+       transaction_id, amount, best_crop_path AS photo
 FROM unpaid_visits
 WHERE day = $day
 ORDER BY entry_time

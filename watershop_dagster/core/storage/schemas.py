@@ -172,6 +172,11 @@ FACE_TRACKS = TableSchema(
         ("best_crop_path", "VARCHAR", "its crop"),
         ("detection_ids", "VARCHAR[]", "the faces in the track (what `watershop forget` erases)"),
         ("embedding", f"FLOAT[{EMBEDDING_DIM}]", "quality-weighted mean, unit length (NULL if no usable face)"),
+        (
+            "evidence",
+            "DOUBLE",
+            "sum of the ROC size weights of its embedded faces; identified from 1.7 (core/footage/evidence.py)",
+        ),
     ),
 )
 
@@ -213,7 +218,7 @@ VISIT_LOG = TableSchema(
     _cols(
         ("day", "DATE", "partition day"),
         ("visit_id", "VARCHAR", "<day>/V<n>"),
-        ("customer_id", "VARCHAR", "identity from the registry"),
+        ("customer_id", "VARCHAR", "identity from the registry (NULL for a person seen without a face)"),
         ("entry_time", "TIMESTAMP", "first face"),
         ("exit_time", "TIMESTAMP", "last face"),
         ("duration_seconds", "DOUBLE", "exit - entry"),
@@ -222,6 +227,13 @@ VISIT_LOG = TableSchema(
         ("match_similarity", "DOUBLE", "cosine similarity to the registry identity (NULL for a new one)"),
         ("best_crop_path", "VARCHAR", "best face crop of the visit"),
         ("is_staff", "BOOLEAN", "a staff member"),
+        (
+            "staff_reason",
+            "VARCHAR",
+            "why a staff visit is staff: enrolled staff recognised, or present most of the day",
+        ),
+        ("identified", "BOOLEAN", "a face identified the person; false: a body without a face (customer_id NULL)"),
+        ("person_track_id", "VARCHAR", "person_tracks.track_id of a faceless visit (NULL for face visits)"),
     ),
 )
 
@@ -345,6 +357,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     SHOP_HOURS,
     FORGOTTEN_CUSTOMERS,
     CLOCK_OFFSETS,
+    PERSON_DETECTIONS,
+    PERSON_TRACKS,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}

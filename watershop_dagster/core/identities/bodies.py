@@ -1,0 +1,83 @@
+"""Visits from people, identities from faces.
+
+Person tracks (bodies found by YOLOX-Nano on the analysed frames, core/footage/persons.py) are joined to
+face tracks. A face track whose body was seen longer (the person came in with their back to the camera, or
+turned away before leaving) takes the body's entry and exit. A person track that no face joined is still a
+presence: an **unidentified visit** (`customer_id` NULL, `identified` false, never staff), counted in
+footfall, peak hours, walk-outs and sale links, but not as a customer.
+
+Plain Python: no Dagster here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from watershop_dagster.core.footage.persons import PersonRules
+from watershop_dagster.core.storage.schemas import VISIT_LOG
+
+
+def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.DataFrame:
+    """face_tracks rows with first_time/last_time widened to the span of the body each was joined to."""
+    if tracks.empty or person_tracks is None or person_tracks.empty:
+        return tracks
+    span = {}
+    for p in person_tracks.itertuples(index=False):
+        for face_id in p.face_track_ids if p.face_track_ids is not None else []:
+            span[face_id] = (p.first_time, p.last_time)
+    out = tracks.copy()
+    firsts, lasts = [], []
+    for tid, a, b in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):
+        body = span.get(tid)
+        firsts.append(min(a, body[0]) if body else a)
+        lasts.append(max(b, body[1]) if body else b)
+    out["first_time"], out["last_time"] = firsts, lasts
+    return out
+
+
+def faceless_visits(person_tracks: pd.DataFrame, rules: PersonRules | None = None) -> pd.DataFrame:
+    """visit_log rows (without day and visit_id) for person tracks no face joined, long enough to be a visit
+    (PersonRules.min_presence_s) and tall enough (min_box_height_px)."""
+    rules = rules or PersonRules()
+    cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")]
+    if person_tracks is None or person_tracks.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for p in person_tracks.itertuples(index=False):
+        faces = list(p.face_track_ids) if p.face_track_ids is not None else []
+        if faces or p.duration_seconds < rules.min_presence_s or p.max_box_height < rules.min_box_height_px:
+            continue
+        rows.append(
+            {
+                "customer_id": None,
+                "entry_time": p.first_time,
+                "exit_time": p.last_time,
+                "faces_seen": 0,
+                "tracks": 0,
+                "match_similarity": None,
+                "best_crop_path": None,
+                "is_staff": False,
+                "staff_reason": None,
+                "identified": False,
+                "person_track_id": p.track_id,
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def with_faceless_visits(day: date, visits: pd.DataFrame, faceless: pd.DataFrame) -> pd.DataFrame:
+    """Face visits (identified) and faceless ones in one table, numbered <day>/V<n> by entry time."""
+    cols = [c for c in VISIT_LOG.column_names if c != "day"]
+    face = visits.copy()
+    face["identified"] = True
+    parts = [x for x in (face, faceless) if len(x)]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    out["_sort"] = out["customer_id"].fillna("~")
+    out = out.sort_values(["entry_time", "_sort"], kind="stable", ignore_index=True).drop(columns="_sort")
+    out["visit_id"] = [f"{day.isoformat()}/V{n:04d}" for n in range(1, len(out) + 1)]
+    out["duration_seconds"] = [(b - a).total_seconds() for a, b in zip(out["entry_time"], out["exit_time"])]
+    return out[cols]

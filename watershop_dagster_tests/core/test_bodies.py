@@ -1,0 +1,100 @@
+"""Visits from people, identities from faces: face tracks take their body's span, faceless bodies are
+unidentified visits. Exact fixtures, no models."""
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.footage.persons import (
+    PersonBox,
+    build_person_tracks,
+    person_detections_frame,
+    person_tracks_from_rows,
+)
+from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
+from watershop_dagster.core.identities.matching import Assignment
+from watershop_dagster.core.identities.visits import build_visits
+
+DAY = date(2024, 6, 1)
+T0 = datetime(2024, 6, 1, 9, 0)
+
+
+def at(s):
+    return pd.Timestamp(T0 + timedelta(seconds=s))
+
+
+def person_tracks(rows):
+    """rows: (track_id, first s, last s, face track ids)."""
+    return pd.DataFrame(
+        [
+            {
+                "track_id": t,
+                "camera": "cam1",
+                "first_time": at(a),
+                "last_time": at(b),
+                "duration_seconds": float(b - a),
+                "detections": 10,
+                "max_box_height": 300.0,
+                "mean_score": 0.8,
+                "face_track_ids": faces,
+            }
+            for t, a, b, faces in rows
+        ]
+    )
+
+
+def face_tracks(rows):
+    return pd.DataFrame(
+        [
+            {
+                "track_id": t,
+                "first_time": at(a),
+                "last_time": at(b),
+                "faces": 5,
+                "mean_quality": 0.7,
+                "best_crop_path": None,
+            }
+            for t, a, b in rows
+        ]
+    )
+
+
+def test_a_face_visit_takes_the_entry_and_exit_of_its_body():
+    faces = face_tracks([("F1", 20, 40), ("F2", 100, 110)])
+    bodies = person_tracks([("P1", 5, 70, ["F1"]), ("P2", 95, 108, ["F2"])])
+    out = extend_by_bodies(faces, bodies)
+    assert out["first_time"].tolist() == [at(5), at(95)]
+    assert out["last_time"].tolist() == [at(70), at(110)]  # the face outlasted its body on F2: kept
+    assert faces["first_time"].tolist() == [at(20), at(100)]  # input untouched
+
+
+def test_a_body_without_a_face_is_an_unidentified_visit_counted_with_the_others():
+    faces = face_tracks([("F1", 20, 40)])
+    bodies = person_tracks([("P1", 5, 70, ["F1"]), ("P2", 30, 90, []), ("P3", 200, 202, [])])
+    visits = build_visits(DAY, extend_by_bodies(faces, bodies), {"F1": Assignment("CUST_0001", None, False)})
+    faceless = faceless_visits(bodies)
+    assert len(faceless) == 1  # P3 (2 s) is a passer-by
+    out = with_faceless_visits(DAY, visits, faceless)
+    assert out["visit_id"].tolist() == [f"{DAY}/V0001", f"{DAY}/V0002"]
+    assert out["customer_id"].tolist() == ["CUST_0001", None]
+    assert out["identified"].tolist() == [True, False]
+    assert out["is_staff"].tolist() == [False, False]
+    assert out["entry_time"].tolist() == [at(5), at(30)] and out["duration_seconds"].tolist() == [65.0, 60.0]
+    assert out["person_track_id"].tolist()[1] == "P2"
+    # customers are counted by id (NULL is nobody), visits by row
+    assert out["customer_id"].nunique() == 1 and len(out) == 2
+
+
+def test_person_tracks_round_trip_through_their_rows():
+    boxes = {
+        T0 + timedelta(seconds=s): [PersonBox(100 + 10 * s, 50, 200 + 10 * s, 350, 0.9)] if s < 6 else []
+        for s in range(10)
+    }
+    tracks = build_person_tracks(boxes, camera="cam1", id_prefix=f"{DAY}/cam1/")
+    assert len(tracks) == 1
+    back = person_tracks_from_rows(person_detections_frame(tracks))
+    assert [t.track_id for t in back] == [tracks[0].track_id]
+    assert back[0].times == tracks[0].times
+    assert np.allclose([b.as_array() for b in back[0].boxes], [b.as_array() for b in tracks[0].boxes])
+    assert person_tracks_from_rows(pd.DataFrame()) == []

@@ -1,0 +1,165 @@
+"""Staff stay staff: a gallery grown from confirmed appearances, and presence for most of the day.
+Exact fixtures: embeddings constructed here, no models."""
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, updated_entry
+from watershop_dagster.core.identities.registry import registry_rows
+from watershop_dagster.core.identities.staff import (
+    REASON_ENROLLED,
+    StaffRules,
+    covered_seconds,
+    footage_span_seconds,
+    staff_by_presence,
+    staff_gallery,
+    with_staff_reasons,
+)
+from watershop_dagster.core.identities.visits import build_visits
+
+DAY1, DAY2 = date(2024, 6, 1), date(2024, 6, 2)
+OPEN = datetime(2024, 6, 1, 8, 0)
+
+
+def unit(v):
+    return (np.asarray(v, np.float64) / np.linalg.norm(v)).astype(np.float32)
+
+
+def basis(i, dim=512):
+    v = np.zeros(dim, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def tracks(rows, day=DAY1):
+    """rows: (track_id, start_minute, end_minute, embedding)."""
+    t0 = datetime(day.year, day.month, day.day, 8, 0)
+    return pd.DataFrame(
+        [
+            {
+                "track_id": tid,
+                "camera": "cam1",
+                "first_time": pd.Timestamp(t0 + timedelta(minutes=a)),
+                "last_time": pd.Timestamp(t0 + timedelta(minutes=b)),
+                "faces": 10,
+                "usable_faces": 10,
+                "mean_quality": 0.8,
+                "best_crop_path": None,
+                "embedding": np.asarray(e, np.float32).tolist(),
+            }
+            for tid, a, b, e in rows
+        ]
+    )
+
+
+def test_a_staff_member_whose_look_drifts_is_still_recognised_through_the_grown_gallery():
+    photo = basis(0)
+    day1_look = unit(0.6 * basis(0) + 0.8 * basis(1))  # 0.60 to the photo: recognised on day 1
+    day2_look = unit(0.25 * basis(0) + 0.6 * basis(1) + 0.76 * basis(2))  # 0.25 to the photo, 0.60 to day 1's
+    assert float(photo @ day2_look) < IdentityRules.staff_threshold < float(day1_look @ day2_look)
+    photos = {"STAFF_ravi": photo[None, :]}
+    r1 = assign_identities(tracks([("t1", 0, 30, day1_look)]), [], photos, next_number=1)
+    assert r1.assignments["t1"].customer_id == "STAFF_ravi"
+    rows1 = registry_rows(
+        DAY1, [], r1, build_visits(DAY1, tracks([("t1", 0, 30, day1_look)]), r1.assignments), IdentityRules()
+    )
+    stored = [(c, np.asarray(v, np.float32)) for c, v, s in zip(rows1.customer_id, rows1.centroid, rows1.is_staff) if s]
+    day2 = tracks([("t2", 0, 30, day2_look)], DAY2)
+    # photos alone: a customer
+    assert not assign_identities(day2, [], photos, next_number=1).assignments["t2"].is_staff
+    # photos and the stored day-1 centroid: staff
+    r2 = assign_identities(day2, [], staff_gallery(photos, stored), next_number=1)
+    assert r2.assignments["t2"].customer_id == "STAFF_ravi" and r2.new_ids == []
+
+
+def test_gallery_keeps_the_photos_and_adds_one_row_per_stored_day():
+    photos = {"STAFF_a": np.stack([basis(0), basis(1)])}
+    g = staff_gallery(photos, [("STAFF_a", basis(2)), ("STAFF_a", basis(3)), ("STAFF_UNENROLLED_01", basis(4))])
+    assert g["STAFF_a"].shape == (4, 512) and g["STAFF_UNENROLLED_01"].shape == (1, 512)
+    assert photos["STAFF_a"].shape == (2, 512)  # the enrolment photos are not changed
+
+
+def test_covered_seconds_is_the_union_of_intervals():
+    t = [OPEN + timedelta(minutes=m) for m in range(0, 200)]
+    assert covered_seconds([(t[0], t[10]), (t[5], t[20]), (t[30], t[40])]) == 30 * 60
+    assert covered_seconds([]) == 0.0
+    manifest = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "error"],
+            "start_time": [t[0], t[50], t[100]],
+            "end_time": [t[60], t[120], t[150]],
+        }
+    )
+    assert footage_span_seconds(manifest) == 120 * 60
+
+
+def test_someone_present_most_of_the_day_is_staff_and_no_customer_is_minted_for_them():
+    helper, a, b = basis(10), basis(11), basis(12)
+    # 10 hours of footage; the helper is there 7 of them (70%) in two stretches, A and B are customers
+    day = tracks(
+        [
+            ("a1", 0, 3, a),
+            ("h1", 6, 246, helper),
+            ("b1", 250, 255, b),
+            ("h2", 260, 440, helper),
+            ("a2", 500, 505, a),
+        ]
+    )
+    result = assign_identities(day, [], {}, next_number=7)
+    assert result.new_ids == ["CUST_0007", "CUST_0008", "CUST_0009"]  # a, helper, b
+    visits = build_visits(DAY1, day, result.assignments)
+    old = RegistryEntry("STAFF_UNENROLLED_01", basis(50), 5.0, True, DAY1, 3)
+    p = staff_by_presence(result, visits, 600 * 60, [old], next_number=7)
+    assert p.promoted == {"CUST_0008": "STAFF_UNENROLLED_02"}
+    got = {t: (x.customer_id, x.is_staff) for t, x in p.result.assignments.items()}
+    assert got == {
+        "a1": ("CUST_0007", False),
+        "a2": ("CUST_0007", False),
+        "h1": ("STAFF_UNENROLLED_02", True),
+        "h2": ("STAFF_UNENROLLED_02", True),
+        "b1": ("CUST_0008", False),  # renumbered: no number is used up by the helper
+    }
+    assert p.result.new_ids == ["CUST_0007", "CUST_0008"]
+    assert "70%" in p.reasons["STAFF_UNENROLLED_02"]
+    visits = with_staff_reasons(build_visits(DAY1, day, p.result.assignments), p.reasons)
+    customers = visits[~visits["is_staff"].astype(bool)]
+    assert sorted(customers["customer_id"]) == ["CUST_0007", "CUST_0007", "CUST_0008"]
+    assert customers["staff_reason"].isna().all()
+    staff = visits[visits["is_staff"].astype(bool)]
+    assert len(staff) == 2 and staff["staff_reason"].str.startswith("present 70%").all()
+    rows = registry_rows(DAY1, [old], p.result, visits, IdentityRules())
+    assert rows.set_index("customer_id").loc["STAFF_UNENROLLED_02", "is_staff"]
+    # From the next day on, the helper's stored centroid makes them staff even for a short appearance.
+    stored = [(c, np.asarray(v, np.float32)) for c, v, s in zip(rows.customer_id, rows.centroid, rows.is_staff) if s]
+    registry = [
+        updated_entry(None, c, DAY1, np.asarray(v, np.float32), 10.0, 1, False, None, IdentityRules())
+        for c, v, s in zip(rows.customer_id, rows.centroid, rows.is_staff)
+        if not s
+    ]
+    r2 = assign_identities(tracks([("h3", 0, 10, helper)], DAY2), registry, staff_gallery({}, stored), next_number=9)
+    assert r2.assignments["h3"].customer_id == "STAFF_UNENROLLED_02" and r2.assignments["h3"].is_staff
+
+
+def test_customers_below_the_share_and_short_days_are_left_alone():
+    a, b = basis(20), basis(21)
+    day = tracks([("a1", 0, 300, a), ("b1", 10, 20, b)])  # A: 50% of 10 hours
+    result = assign_identities(day, [], {}, next_number=1)
+    visits = build_visits(DAY1, day, result.assignments)
+    assert staff_by_presence(result, visits, 600 * 60, [], 1).promoted == {}
+    # a 30-minute clip where one customer stays throughout says nothing about staff
+    short = assign_identities(tracks([("a1", 0, 29, a)]), [], {}, next_number=1)
+    short_visits = build_visits(DAY1, tracks([("a1", 0, 29, a)]), short.assignments)
+    assert staff_by_presence(short, short_visits, 30 * 60, [], 1, StaffRules()).promoted == {}
+
+
+def test_enrolled_staff_visits_say_why():
+    photo = basis(30)
+    day = tracks([("s1", 0, 600, photo)])
+    result = assign_identities(day, [], {"STAFF_ravi": photo[None, :]}, next_number=1)
+    visits = build_visits(DAY1, day, result.assignments)
+    p = staff_by_presence(result, visits, 600 * 60, [], 1)
+    assert p.promoted == {}  # already staff: nothing to promote
+    out = with_staff_reasons(visits, p.reasons)
+    assert out["staff_reason"].tolist() == [REASON_ENROLLED]
