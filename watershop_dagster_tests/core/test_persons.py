@@ -14,6 +14,7 @@ from watershop_dagster.core.footage.persons import (
     PersonBox,
     PersonDetector,
     PersonRules,
+    PersonTrack,
     anchor_grid,
     build_person_tracks,
     bundled_model_path,
@@ -274,3 +275,15 @@ def test_people_walking_in_one_by_one_become_one_track_each(shared_data, detecto
         by_time[index / 10.0] = detector.detect(frame)
     presences = person_only_presences(build_person_tracks(by_time), {})
     assert [(round(entry), round(exit_)) for entry, exit_, _ in presences] == [(6, 19), (23, 44)]
+
+
+def test_a_faceless_box_inside_a_seen_persons_body_is_not_another_visit():
+    body = [PersonBox(100, 50, 200, 350, 0.9)] * 12
+    upper_body = [PersonBox(110, 55, 190, 180, 0.6)] * 12  # wholly inside the body box, all the time
+    stranger = [PersonBox(400, 60, 500, 360, 0.8)] * 12  # someone else, no face seen
+    times = [i * 0.5 for i in range(12)]
+    seen = PersonTrack("cam1", "P1", list(times), body)
+    part = PersonTrack("cam1", "P2", list(times), upper_body)
+    other = PersonTrack("cam1", "P3", list(times), stranger)
+    presences = person_only_presences([seen, part, other], {"T1": "P1"}, PersonRules(min_presence_s=5.0))
+    assert [tr.track_id for _, _, tr in presences] == ["P3"]

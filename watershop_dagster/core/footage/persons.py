@@ -195,6 +195,8 @@ class PersonRules:
     min_join_share: float = 0.5  # the winning body must hold the face in at least this share of voting frames
     min_presence_s: float = 5.0  # a faceless person seen for less is a passer-by, not a visit
     min_box_height_px: float = 0.0  # a faceless person never taller than this is too far (0: no limit)
+    part_containment: float = 0.8  # a box this much inside a larger box of someone whose face was seen...
+    part_share: float = 0.5  # ...in this share of its samples is that person's upper body, found again
 
 
 def _seconds(a: Time, b: Time) -> float:
@@ -453,18 +455,48 @@ def person_only_presences(
     Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
+    faced = [tr for tr in person_tracks if tr.track_id in with_face]
     out = [
         (tr.first_time, tr.last_time, tr)
         for tr in person_tracks
         if tr.track_id not in with_face
         and tr.duration_s >= rules.min_presence_s
         and tr.max_height >= rules.min_box_height_px
+        and not _part_of_someone(tr, faced, rules)
     ]
     return sorted(out, key=lambda x: x[0])
 
 
-def person_tracks_frame(day: date, tracks: Sequence[PersonTrack], joined: Mapping[str, str]) -> pd.DataFrame:
-    """Rows of PERSON_TRACKS (without the partition column `day`)."""
+def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: PersonRules) -> bool:
+    """Whether a faceless track is mostly a smaller box inside the body of someone whose face was seen, at the
+    same times: the detector found that person's upper body as well (NMS keeps it, the overlap being small).
+    Judged over the track, not per frame, so two real people standing close are kept apart."""
+    inside = 0
+    for t, box in zip(track.times, track.boxes, strict=True):
+        for other in faced:
+            if other.camera != track.camera:
+                continue
+            for t2, big in zip(other.times, other.boxes, strict=True):
+                if abs(_seconds(t, t2)) > rules.join_max_dt_s or big.height <= box.height:
+                    continue
+                w = max(0.0, min(box.x2, big.x2) - max(box.x1, big.x1))
+                h = max(0.0, min(box.y2, big.y2) - max(box.y1, big.y1))
+                area = max((box.x2 - box.x1) * (box.y2 - box.y1), 1e-6)
+                if w * h / area >= rules.part_containment:
+                    inside += 1
+                    break
+            else:
+                continue
+            break
+    return inside >= rules.part_share * len(track.boxes)
+
+
+def person_tracks_frame(
+    day: date, tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+) -> pd.DataFrame:
+    """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
+    visit (person_only_presences)."""
+    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules)}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
@@ -479,6 +511,7 @@ def person_tracks_frame(day: date, tracks: Sequence[PersonTrack], joined: Mappin
             "max_box_height": tr.max_height,
             "mean_score": float(np.mean([b.score for b in tr.boxes])),
             "face_track_ids": faces_of.get(tr.track_id, []),
+            "unidentified_presence": tr.track_id in presences,
         }
         for tr in tracks
     ]

@@ -38,16 +38,24 @@ def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.Da
 
 
 def faceless_visits(person_tracks: pd.DataFrame, rules: PersonRules | None = None) -> pd.DataFrame:
-    """visit_log rows (without day and visit_id) for person tracks no face joined, long enough to be a visit
-    (PersonRules.min_presence_s) and tall enough (min_box_height_px)."""
+    """visit_log rows (without day and visit_id) for the person tracks marked as unidentified presences (no face
+    joined, long enough, tall enough, not a seen person's upper body); rows stored before that mark existed are
+    judged by face, duration and height alone."""
     rules = rules or PersonRules()
     cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")]
     if person_tracks is None or person_tracks.empty:
         return pd.DataFrame(columns=cols)
     rows = []
     for p in person_tracks.itertuples(index=False):
-        faces = list(p.face_track_ids) if p.face_track_ids is not None else []
-        if faces or p.duration_seconds < rules.min_presence_s or p.max_box_height < rules.min_box_height_px:
+        marked = getattr(p, "unidentified_presence", None)
+        if marked is not None and not pd.isna(marked):
+            if not marked:
+                continue
+        elif (
+            (p.face_track_ids is not None and len(p.face_track_ids))
+            or p.duration_seconds < rules.min_presence_s
+            or p.max_box_height < rules.min_box_height_px
+        ):
             continue
         rows.append(
             {

@@ -306,6 +306,11 @@ PERSON_TRACKS = TableSchema(
         ("max_box_height", "DOUBLE", "tallest body box, pixels (small: far away or outside)"),
         ("mean_score", "DOUBLE", "mean detector score"),
         ("face_track_ids", "VARCHAR[]", "face_tracks joined to this body (empty: no face was seen)"),
+        (
+            "unidentified_presence",
+            "BOOLEAN",
+            "an unidentified visit: no face joined, long enough, and not a seen person's upper body found again",
+        ),
     ),
 )
 
