@@ -17,16 +17,12 @@ def _run(data_dir: str, day: str) -> tuple[str, bool, float]:
     import dagster as dg
 
     from watershop_dagster.definitions import build_definitions
-    from watershop_dagster_tests.support import resources_for
+    from watershop_dagster_tests.support import resources_for, run_shop_day
 
     defs = build_definitions(resources_for(Path(data_dir)))
     t = time.perf_counter()
     with dg.instance_for_test() as inst:
-        ok = (
-            defs.resolve_job_def("daily_job")
-            .execute_in_process(partition_key=day, instance=inst, raise_on_error=False)
-            .success
-        )
+        ok = run_shop_day(defs, inst, day).success
     return day, ok, time.perf_counter() - t
 
 

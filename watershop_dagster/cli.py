@@ -39,11 +39,6 @@ def _days(args) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _step_errors(result) -> list[tuple[str, str]]:
-    """(step, message) for each failed step of an in-process run."""
-    return [(e.step_key, e.event_specific_data.error.message.strip()) for e in result.all_events if e.is_step_failure]
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -76,50 +71,38 @@ def release_dead_runs(instance, log=print) -> int:
     return released
 
 
-def materialize(days: list[date], log=print) -> bool:
-    """Every day-partitioned asset for each day in order (the customer registry of day N reads day N-1),
-    then the cross-day assets once. Returns False if any run failed."""
+def materialize(days: list[date], log=print, shop: str | None = None, workers: int = 1) -> bool:
+    """Every asset of each shop's days (all shops unless `shop` names one): see watershop_dagster.backfill.
+    Returns False if any run failed."""
     import dagster as dg
 
-    from watershop_dagster.definitions import defs
+    from watershop_dagster.backfill import materialize_days, register_shops
     from watershop_dagster.defs.partitions import daily_partitions
+    from watershop_dagster.defs.resources import default_resources
 
     ensure_dagster_home()
     instance = dg.DagsterInstance.get()
     release_dead_runs(instance, log)
-    tags = {"watershop/launched_by": "cli", "watershop/pid": str(os.getpid())}
     valid = set(daily_partitions.get_partition_keys())
     bad = [d for d in days if d.isoformat() not in valid]
     if bad:
         first, last = min(valid), max(valid)
         log(f"error: {', '.join(map(str, bad))} outside the partition range {first}..{last} (WATERSHOP_START_DATE)")
         return False
-    daily_job, cross_day_job = defs.resolve_job_def("daily_job"), defs.resolve_job_def("cross_day_job")
-    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
-    ok = True
-    for d in days:
-        result = daily_job.execute_in_process(
-            partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags
-        )
-        log(f"{d}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-        ok &= result.success
-        for step, message in _step_errors(result):
-            log(f"  {step}: {message}")
-    result = cross_day_job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config, tags=tags)
-    log(f"cross-day tables: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-    ok &= result.success
-    monthly_job = defs.resolve_job_def("monthly_job")
-    for month in sorted({d.replace(day=1) for d in days}):
-        result = monthly_job.execute_in_process(
-            partition_key=month.isoformat(), instance=instance, raise_on_error=False, run_config=run_config, tags=tags
-        )
-        log(f"{month:%Y-%m} report: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-        ok &= result.success
-    return ok
+    shops, problems = default_resources()["shop"].process_config_and_initialize().shops()
+    for problem in problems:
+        log(f"warning: {problem}")
+    if shop is not None and shop not in shops:
+        log(f"error: no shop {shop!r} (shops: {', '.join(shops) or 'none'}; a shop is a folder data/shops/<shop>/)")
+        return False
+    chosen = [shop] if shop else shops or ["main"]
+    for new in register_shops(instance, chosen):
+        log(f"registered shop {new}")
+    return materialize_days(days, chosen, workers, log)
 
 
 def cmd_materialize(args) -> int:
-    return 0 if materialize(_days(args)) else 1
+    return 0 if materialize(_days(args), shop=args.shop, workers=args.workers) else 1
 
 
 def cmd_demo(args) -> int:
@@ -161,7 +144,9 @@ def cmd_forget(args) -> int:
         run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False
     )
     if not result.success:
-        for _, message in _step_errors(result):
+        from watershop_dagster.backfill import step_errors
+
+        for _, message in step_errors(result):
             print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
         return 1
     print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
@@ -200,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--day", help="YYYY-MM-DD")
     g.add_argument("--from", dest="start", help="first day YYYY-MM-DD (with --to)")
     p.add_argument("--to", dest="end", help="last day YYYY-MM-DD")
+    p.add_argument("--shop", help="only this shop (default: every shop under data/shops/, or `main`)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="analyse the footage of up to N shop days at once (default 1)"
+    )
     p.set_defaults(func=cmd_materialize)
 
     p = sub.add_parser("demo", help="write a demo week under the data folder and materialize it")

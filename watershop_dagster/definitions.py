@@ -3,6 +3,7 @@
 import dagster as dg
 
 from watershop_dagster.defs.automation import build_jobs, build_schedules
+from watershop_dagster.defs.chain import chain_assets
 from watershop_dagster.defs.checks import build_checks
 from watershop_dagster.defs.commerce import till_records
 from watershop_dagster.defs.insights import insight_assets
@@ -14,22 +15,22 @@ from watershop_dagster.defs.privacy import (
     retention_schedule,
 )
 from watershop_dagster.defs.resources import default_resources
-from watershop_dagster.defs.sensors import build_footage_sensor
+from watershop_dagster.defs.sensors import build_footage_sensor, shop_folders
 from watershop_dagster.defs.sql_models import build_sql_assets
 from watershop_dagster.defs.vision import vision_assets
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
-    assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets()]
-    daily_job, cross_day_job, monthly_job = build_jobs(assets)
+    assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets(), *chain_assets]
+    jobs = build_jobs(assets)
     assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
     tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
         assets=[*assets, forgotten_customers],
         asset_checks=build_checks(tables),
-        jobs=[daily_job, cross_day_job, monthly_job, retention_job, forget_customer_job],
-        schedules=[*build_schedules(daily_job, cross_day_job, monthly_job), retention_schedule],
-        sensors=[build_footage_sensor(daily_job)],
+        jobs=[*jobs.values(), retention_job, forget_customer_job],
+        schedules=[*build_schedules(jobs), retention_schedule],
+        sensors=[shop_folders, build_footage_sensor(jobs["daily_job"])],
         resources=resources or default_resources(),
     )
 

@@ -40,3 +40,26 @@ def resources_for(data_dir: Path) -> dict:
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "faces": FaceEngineResource(),
     }
+
+
+def register_shops(instance, *shops: str) -> None:
+    """Make the shops known to a test instance (the shop_folders sensor does this in a deployment)."""
+    new = [s for s in shops if not instance.has_dynamic_partition("shops", s)]
+    if new:
+        instance.add_dynamic_partitions("shops", new)
+
+
+def run_shop_day(defs, instance, day, shop: str = "main", **kwargs):
+    """The daily job for one shop's day, in process."""
+    from watershop_dagster.defs.partitions import shop_day_key
+
+    register_shops(instance, shop)
+    return defs.resolve_job_def("daily_job").execute_in_process(
+        partition_key=shop_day_key(day, shop), instance=instance, raise_on_error=False, **kwargs
+    )
+
+
+def run_shop_job(defs, instance, job: str, key: str, shop: str = "main"):
+    """A per-shop job (cross_day_job: key is the shop; monthly_job: key is a shop_month_key)."""
+    register_shops(instance, shop)
+    return defs.resolve_job_def(job).execute_in_process(partition_key=key, instance=instance, raise_on_error=False)

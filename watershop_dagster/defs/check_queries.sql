@@ -4,22 +4,24 @@
 SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $table
 
 -- name: duplicate_transaction_ids
-SELECT transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days
+-- Each shop's till numbers its own sales: an id is unique within its shop.
+SELECT shop, transaction_id, count(*) AS n, list(DISTINCT day ORDER BY day) AS days
 FROM transactions
-GROUP BY 1
+GROUP BY shop, transaction_id
 HAVING count(*) > 1
 LIMIT 20
 
 -- name: revenue_mismatches
 WITH t AS (
-    SELECT day, sum(amount) AS billed, coalesce(sum(amount) FILTER (WHERE payment_status = 'Paid'), 0) AS paid
+    SELECT shop, day, sum(amount) AS billed,
+           coalesce(sum(amount) FILTER (WHERE payment_status = 'Paid'), 0) AS paid
     FROM transactions
-    GROUP BY day
+    GROUP BY shop, day
 )
-SELECT r.day, r.billed_amount, coalesce(t.billed, 0) AS transactions_billed, r.revenue,
+SELECT r.shop, r.day, r.billed_amount, coalesce(t.billed, 0) AS transactions_billed, r.revenue,
        coalesce(t.paid, 0) AS transactions_paid
 FROM daily_revenue r
-LEFT JOIN t USING (day)
+LEFT JOIN t USING (shop, day)
 WHERE abs(r.billed_amount - coalesce(t.billed, 0)) > 0.005 OR abs(r.revenue - coalesce(t.paid, 0)) > 0.005
 ORDER BY r.day
 
@@ -27,19 +29,21 @@ ORDER BY r.day
 SELECT count(*) AS days, coalesce(sum(revenue), 0) AS revenue FROM daily_revenue
 
 -- name: rejects_per_day
-WITH r AS (SELECT day, count(*) AS rejected FROM transaction_rejects GROUP BY day),
-     t AS (SELECT day, count(*) AS loaded FROM transactions GROUP BY day)
-SELECT day, coalesce(loaded, 0) AS loaded, rejected, round(rejected / (coalesce(loaded, 0) + rejected), 3) AS share
+WITH r AS (SELECT shop, day, count(*) AS rejected FROM transaction_rejects GROUP BY shop, day),
+     t AS (SELECT shop, day, count(*) AS loaded FROM transactions GROUP BY shop, day)
+SELECT shop, day, coalesce(loaded, 0) AS loaded, rejected,
+       round(rejected / (coalesce(loaded, 0) + rejected), 3) AS share
 FROM r
-LEFT JOIN t USING (day)
-ORDER BY day
+LEFT JOIN t USING (shop, day)
+ORDER BY shop, day
 
 -- name: new_repeat_defaulters
-SELECT customer_id, unpaid_count, amount_owed
+SELECT shop, customer_id, unpaid_count, amount_owed
 FROM repeat_defaulters r
 WHERE day = $day::DATE
   AND NOT EXISTS (
-      SELECT 1 FROM repeat_defaulters p WHERE p.day = $day::DATE - 1 AND p.customer_id = r.customer_id
+      SELECT 1 FROM repeat_defaulters p
+      WHERE p.day = $day::DATE - 1 AND p.shop = r.shop AND p.customer_id = r.customer_id
   )
 
 -- name: last_defaulter_day

@@ -22,7 +22,7 @@ def build_schema_check(schema: TableSchema) -> dg.AssetChecksDefinition:
             actual = dict(conn.execute(QUERIES["table_columns"], {"table": schema.name}).fetchall())
         problems = [
             f"{c.name}: missing" if c.name not in actual else f"{c.name}: {actual[c.name]} (documented {c.type})"
-            for c in schema.columns
+            for c in schema.stored_columns
             if actual.get(c.name) != c.type
         ]
         return dg.AssetCheckResult(
@@ -85,7 +85,8 @@ def rejects_counted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 )
 def new_repeat_defaulters(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
-    day = context.run.tags.get("dagster/partition") or str(wh.query(QUERIES["last_defaulter_day"])["d"][0])
+    # a day x shop run is tagged with each dimension of its partition
+    day = context.run.tags.get("dagster/partition/day") or str(wh.query(QUERIES["last_defaulter_day"])["d"][0])
     new = wh.query(QUERIES["new_repeat_defaulters"], {"day": day})
     if len(new):
         context.log.warning(

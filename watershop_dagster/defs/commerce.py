@@ -18,7 +18,7 @@ from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Wri
 )
 def till_records(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """Read data/transactions/<day>.csv, validate every row, and replace the day in both tables at once."""
-    day, layout = tables.day, shop.layout
+    day, layout = tables.day, shop.layout_for(tables.shop)
     assert day is not None
     path = layout.transactions_file(day)
     name = layout.relative(path)

@@ -1,7 +1,6 @@
 """What the owner acts on: sales linked to visits, shop hours, staffing, the forecast, charts and reports."""
 
 import base64
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -24,14 +23,11 @@ from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.core.till.linking import LinkRules, link_day, link_summary
-from watershop_dagster.defs.partitions import daily_partitions
+from watershop_dagster.defs.partitions import shop_month_partitions, shop_partitions
 from watershop_dagster.defs.resources import ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 INSIGHTS, REPORTS = "insights", "reports"
-monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=daily_partitions.start.strftime("%Y-%m-01"), end_offset=1
-)
 
 
 class LinkConfig(dg.Config):
@@ -151,7 +147,7 @@ class StaffingConfig(dg.Config):
     writes=[Write("staffing", "Per hour of the week: staff needed (Erlang C) next to staff present.")],
     reads=[Read.all("visit_log")],
     group=INSIGHTS,
-    partitions_def=None,
+    partitions_def=shop_partitions,
 )
 def staffing(context: dg.AssetExecutionContext, tables: TableReader, config: StaffingConfig) -> Written:
     """Per hour of the week: staff needed (Erlang C on measured arrivals and visit durations) next to staff present."""
@@ -174,7 +170,7 @@ def staffing(context: dg.AssetExecutionContext, tables: TableReader, config: Sta
     # frames: the days the camera recorded, so a recorded day with no visitors counts as a zero.
     reads=[Read.all("visit_log"), Read.all("frames")],
     group=INSIGHTS,
-    partitions_def=None,
+    partitions_def=shop_partitions,
 )
 def footfall_forecast(context: dg.AssetExecutionContext, tables: TableReader) -> Written:
     """Footfall for the next 7 days by hour (seasonal baseline), with its backtest error on the last 7 observed
@@ -215,7 +211,7 @@ def daily_charts(context: dg.AssetExecutionContext, tables: TableReader, shop: S
     day = tables.day
     assert day is not None
     charts = owner_charts.owner_charts(daily_chart_frames(tables, day))
-    _write_charts(shop.layout.reports_dir / "charts" / day.isoformat(), charts)
+    _write_charts(shop.layout_for(tables.shop).reports_dir / "charts" / day.isoformat(), charts)
     return Written(
         metadata={"daily_charts": {"charts": len(charts), "preview": dg.MetadataValue.md(_chart_markdown(charts))}}
     )
@@ -234,9 +230,9 @@ def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: S
     day = tables.day
     assert day is not None
     data = daily_report_data(tables, day)
-    charts_dir = shop.layout.reports_dir / "charts" / day.isoformat()
+    charts_dir = shop.layout_for(tables.shop).reports_dir / "charts" / day.isoformat()
     charts = {p.stem: p.read_bytes() for p in sorted(charts_dir.glob("*.png"))}
-    path = shop.layout.reports_dir / "daily" / f"{day.isoformat()}.html"
+    path = shop.layout_for(tables.shop).reports_dir / "daily" / f"{day.isoformat()}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     title = f"Daily report — {day:%a %d %b %Y}"
     report = Report(title, "watershop: camera and till, one day", data.kpis, charts, data.tables, data.notes)
@@ -249,15 +245,16 @@ def daily_report(context: dg.AssetExecutionContext, tables: TableReader, shop: S
     # The month's days, and the quarter so far before it: every day of these tables is in reach.
     reads=[Read.all(t) for t in MONTHLY_REPORT_TABLES],
     group=REPORTS,
-    partitions_def=monthly_partitions,
+    partitions_def=shop_month_partitions,
     kinds={"html"},
 )
 def monthly_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """One HTML page per month under data/reports/monthly/{YYYY-MM}.html, with the quarter so far."""
-    month = date.fromisoformat(context.partition_key)
+    month = tables.day
+    assert month is not None
     data = monthly_report_data(tables, month)
     charts = owner_charts.owner_charts(data.chart_frames)
-    path = shop.layout.reports_dir / "monthly" / f"{month:%Y-%m}.html"
+    path = shop.layout_for(tables.shop).reports_dir / "monthly" / f"{month:%Y-%m}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     title = f"Monthly report — {month:%B %Y}"
     report = Report(title, "watershop: camera and till, one month", data.kpis, charts, data.tables, data.notes)

@@ -1,9 +1,17 @@
-"""One calendar of shop days shared by every daily asset."""
+"""The calendars of the shop's data: days (and months) of each shop.
+
+A shop is a partition dimension next to the day: every daily asset is partitioned by day x shop, the tables
+that cover all of a shop's days by shop, and the monthly report by month x shop. Shops are dynamic
+partitions: a new folder under data/shops/ registers itself through the `shop_folders` sensor (and the
+`watershop` command registers the shops it finds before it runs).
+"""
 
 import os
 from datetime import date
 
 import dagster as dg
+
+from watershop_dagster.core.storage.layout import MAIN_SHOP
 
 DEFAULT_START_DATE = "2024-01-01"
 
@@ -15,7 +23,32 @@ def start_date() -> str:
 
 # end_offset=1 makes today a partition too, so footage landing during the day can be processed at once.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date(), end_offset=1)
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=daily_partitions.start.strftime("%Y-%m-01"), end_offset=1
+)
+shop_partitions = dg.DynamicPartitionsDefinition(name="shops")
+shop_day_partitions = dg.MultiPartitionsDefinition({"day": daily_partitions, "shop": shop_partitions})
+shop_month_partitions = dg.MultiPartitionsDefinition({"month": monthly_partitions, "shop": shop_partitions})
 
 
-def partition_day(context: dg.AssetExecutionContext) -> date:
-    return date.fromisoformat(context.partition_key)
+def shop_day_key(day: date | str, shop: str = MAIN_SHOP) -> dg.MultiPartitionKey:
+    """The partition key of one shop's day."""
+    return dg.MultiPartitionKey({"day": str(day), "shop": shop})
+
+
+def shop_month_key(month: date | str, shop: str = MAIN_SHOP) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"month": str(month)[:7] + "-01", "shop": shop})
+
+
+def split_key(partitions_def: dg.PartitionsDefinition | None, key: str | None) -> tuple[date | None, str | None]:
+    """(day, or month start; shop) of a partition key of one of the definitions above."""
+    if partitions_def is None or key is None:
+        return None, None
+    if partitions_def == shop_partitions:
+        return None, key
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        multi = key if isinstance(key, dg.MultiPartitionKey) else partitions_def.get_partition_key_from_str(key)
+        dims = multi.keys_by_dimension
+        when = dims.get("day") or dims.get("month")
+        return (date.fromisoformat(when) if when else None), dims.get("shop")
+    return date.fromisoformat(key), None

@@ -35,17 +35,18 @@ def biometric_retention(
     """Deletes face crops older than N days (default 7) and per-face embeddings after a grace period \
 (default 2 days)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
-    result = apply_retention(
-        warehouse.get(), shop.layout, today, RetentionRules(config.crop_days, config.embedding_grace_days)
-    )
-    context.log.info(
-        f"deleted crops of {len(result.crop_folders_deleted)} day(s); purged {result.embeddings_purged} face embeddings"
-    )
+    rules = RetentionRules(config.crop_days, config.embedding_grace_days)
+    deleted, purged = [], 0
+    for name in shop.shops()[0] or ["main"]:
+        result = apply_retention(warehouse.get(), shop.layout_for(name), today, rules)
+        deleted += [f"{name}/{d}" for d in result.crop_folders_deleted]
+        purged += result.embeddings_purged
+    context.log.info(f"deleted crops of {len(deleted)} shop day(s); purged {purged} face embeddings")
     return dg.MaterializeResult(
         metadata={
-            "crop_days_deleted": len(result.crop_folders_deleted),
-            "embeddings_purged": result.embeddings_purged,
-            "days": ", ".join(result.crop_folders_deleted) or "none",
+            "crop_days_deleted": len(deleted),
+            "embeddings_purged": purged,
+            "days": ", ".join(deleted) or "none",
         }
     )
 

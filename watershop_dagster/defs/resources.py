@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
-from watershop_dagster.core.storage.layout import DataLayout
+from watershop_dagster.core.storage.layout import MAIN_SHOP, DataLayout, discover_shops, shop_layout
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.core.till.records import PriceList
 
@@ -23,17 +23,26 @@ WAREHOUSE_POOL = "warehouse"
 
 
 class ShopDataResource(dg.ConfigurableResource):
-    """The data folder (inputs, crops, reports) and the shop's price list."""
+    """The data folder (each shop's inputs, crops and reports) and the price list."""
 
     data_dir: str = Field(
-        default="data", description="WATERSHOP_DATA_DIR: the folder with transactions/, footage/, staff/ ..."
+        default="data", description="WATERSHOP_DATA_DIR: the folder with shops/<shop>/ (or transactions/, footage/ ...)"
     )
     price_10l: float = Field(default=10.0, description="rupees per 10 L can")
     price_20l: float = Field(default=20.0, description="rupees per 20 L can")
 
     @property
     def layout(self) -> DataLayout:
+        """The data folder itself (the warehouse, chain reports; shop `main`'s inputs in the single-shop layout)."""
         return DataLayout(Path(self.data_dir))
+
+    def layout_for(self, shop: str | None) -> DataLayout:
+        """One shop's folders (`main` when the asset has no shop)."""
+        return shop_layout(Path(self.data_dir), shop or MAIN_SHOP)
+
+    def shops(self) -> tuple[list[str], list[str]]:
+        """The shops with a folder, and problems with folders that cannot be shops."""
+        return discover_shops(Path(self.data_dir))
 
     @property
     def prices(self) -> PriceList:

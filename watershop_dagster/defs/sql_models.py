@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from watershop_dagster.core.storage.sql_models import SqlModel, default_sql_folder, load_models
-from watershop_dagster.defs.partitions import daily_partitions
+from watershop_dagster.defs.partitions import shop_day_partitions, shop_partitions
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 
@@ -19,7 +19,7 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         writes=[Write(model.name, f"{model.description}\n\nSQL: dbt_like_sql/{model.path.name}")],
         reads=reads,
         group="sql_aggregates",
-        partitions_def=daily_partitions if model.partitioned else None,
+        partitions_def=shop_day_partitions if model.partitioned else shop_partitions,
         name=model.name,
         kinds={"duckdb", "sql"},
         code_version=hashlib.sha1(model.template.encode()).hexdigest()[:12],

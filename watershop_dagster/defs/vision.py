@@ -104,7 +104,7 @@ class IdentityConfig(dg.Config):
 @warehouse_asset(writes=[_described("footage_manifest")], group=VISION)
 def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """Every file under data/footage/<day>/ with camera, start and end, fps, frames, resolution, status."""
-    day, layout = tables.day, shop.layout
+    day, layout = tables.day, shop.layout_for(tables.shop)
     assert day is not None
     rows = scan_day(layout.footage_day_dir(day), day, layout.root)
     for r in rows:
@@ -135,6 +135,7 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
     ],
     reads=[Read.day("footage_manifest")],
     group=VISION,
+    heavy=True,
 )
 def footage_analysis(
     context: dg.AssetExecutionContext,
@@ -144,7 +145,7 @@ def footage_analysis(
     faces: FaceEngineResource,
 ) -> Written:
     """One decode of each file feeds all three tables: decoding is the expensive part."""
-    day, layout = tables.day, shop.layout
+    day, layout = tables.day, shop.layout_for(tables.shop)
     assert day is not None
     manifest = rows_from_manifest(tables.read("footage_manifest"), layout.root)
     engine = faces.engine()
@@ -311,7 +312,9 @@ def identities(
     registry, next_number, forgotten = registry_before(tables)
     staff: dict[str, np.ndarray] = {}
     if len(tracks):
-        photos = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout.staff_dir).items()}
+        photos = {
+            f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout_for(tables.shop).staff_dir).items()
+        }
         staff = staff_gallery(photos, staff_centroids(tables, forgotten))
     result = assign_identities(tracks, registry, staff, next_number, rules, forgotten)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,10 +33,16 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.named_sql import tables_named_in
 from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
 from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse
-from watershop_dagster.defs.partitions import daily_partitions
+from watershop_dagster.defs.partitions import (
+    daily_partitions,
+    shop_day_partitions,
+    shop_month_partitions,
+    split_key,
+)
 from watershop_dagster.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 Scope = Literal["day", "window", "before", "all", "file"]
@@ -83,25 +90,36 @@ class Read:
         """Another asset's files (a report reads the charts' PNGs): a dependency, not a table."""
         return cls(asset, "file")
 
-    def dep(self, partitioned: bool) -> dg.AssetDep:
-        if partitioned and self.scope == "window":
-            return dg.AssetDep(self.table, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=1 - self.days))
-        if partitioned and self.scope == "before":
-            mapping = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
-            return dg.AssetDep(self.table, partition_mapping=mapping)
-        return dg.AssetDep(self.table)
+    def dep(self, downstream: dg.PartitionsDefinition | None) -> dg.AssetDep:
+        """The Dagster dependency, with the partition mapping this scope means for an asset partitioned by
+        `downstream` (day x shop upstream tables; Dagster's defaults cover the rest: a shop's all-days table
+        reads every day of its shop, a chain-wide day every shop of that day)."""
+        mapping: dg.PartitionMapping | None = None
+        if downstream == shop_day_partitions and self.scope in ("window", "before"):
+            offsets = (1 - self.days, 0) if self.scope == "window" else (-1, -1)
+            mapping = _per_shop(dg.DimensionPartitionMapping("day", dg.TimeWindowPartitionMapping(*offsets)))
+        elif downstream == shop_month_partitions and self.scope in ("all", "window"):
+            # A shop's month: the days of that month (the report's quarter-to-date reads earlier months too).
+            mapping = _per_shop(dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping()))
+        elif downstream == daily_partitions and self.scope == "window":
+            mapping = dg.MultiToSingleDimensionPartitionMapping("day")
+        return dg.AssetDep(self.table, partition_mapping=mapping)
 
-    def rows_sql(self, day: date | None) -> str:
-        """The SELECT behind this read's view: the table cut to the declared days."""
+    def rows_sql(self, day: date | None, shop: str | None, has_shop_column: bool) -> str:
+        """The SELECT behind this read's view: the table cut to the declared days of the run's shop (a table
+        written before shops existed holds shop `main` alone)."""
         source = f'{CATALOG}.main."{self.table}"'
-        if self.scope == "all" or day is None:
-            return f"SELECT * FROM {source}"
-        if self.scope == "day":
-            return f"SELECT * FROM {source} WHERE day = DATE '{day.isoformat()}'"
-        if self.scope == "window":
+        conditions = []
+        if shop is not None:
+            conditions.append(f"shop = {_literal(shop)}" if has_shop_column else f"{_literal(shop)} = '{MAIN_SHOP}'")
+        if day is not None and self.scope == "day":
+            conditions.append(f"day = DATE '{day.isoformat()}'")
+        elif day is not None and self.scope == "window":
             first = day - timedelta(days=self.days - 1)
-            return f"SELECT * FROM {source} WHERE day BETWEEN DATE '{first.isoformat()}' AND DATE '{day.isoformat()}'"
-        return f"SELECT * FROM {source} WHERE day < DATE '{day.isoformat()}'"
+            conditions.append(f"day BETWEEN DATE '{first.isoformat()}' AND DATE '{day.isoformat()}'")
+        elif day is not None and self.scope == "before":
+            conditions.append(f"day < DATE '{day.isoformat()}'")
+        return f"SELECT * FROM {source}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
 
     @property
     def view(self) -> str:
@@ -127,12 +145,27 @@ class Written:
     schemas: dict[str, TableSchema] = field(default_factory=dict)  # for tables without a documented schema
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _per_shop(day_mapping: dg.DimensionPartitionMapping) -> dg.MultiPartitionMapping:
+    """A day-dimension mapping within the same shop."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # MultiPartitionMapping is beta; its behaviour is tested
+        return dg.MultiPartitionMapping(
+            {"day": day_mapping, "shop": dg.DimensionPartitionMapping("shop", dg.IdentityPartitionMapping())}
+        )
+
+
 class TableReader:
     """The declared reads of one asset run, and nothing else. Each call opens a short connection (a long
     analysis must not hold the warehouse file) in which every declared table is a view cut to its days."""
 
-    def __init__(self, warehouse: Warehouse, reads: Sequence[Read], day: date | None, asset: str):
-        self.warehouse, self.day, self.asset = warehouse, day, asset
+    def __init__(
+        self, warehouse: Warehouse, reads: Sequence[Read], day: date | None, asset: str, shop: str | None = None
+    ):
+        self.warehouse, self.day, self.shop, self.asset = warehouse, day, shop, asset
         self.reads = {r.view: r for r in reads if r.scope != "file"}
         self.used: set[str] = set()  # declared tables the body's queries named (metadata; the lineage test)
 
@@ -141,9 +174,18 @@ class TableReader:
         """A connection that sees the declared reads under their view names and no other table."""
         with self.warehouse.connect() as conn:
             existing = self.warehouse.table_names(conn)
+            with_shop = {
+                table
+                for (table,) in conn.execute(
+                    "SELECT table_name FROM information_schema.columns "
+                    "WHERE table_catalog = ? AND column_name = 'shop'",
+                    [CATALOG],
+                ).fetchall()
+            }
             conn.execute("USE memory")
             for view, read in self.reads.items():
-                conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {self._rows_sql(read, existing)}')
+                rows = self._rows_sql(read, existing, read.table in with_shop)
+                conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {rows}')
             yield _RecordingConnection(conn, self)
 
     def read(self, table: str, columns: str = "*", where: str = "", params: list | None = None) -> pd.DataFrame:
@@ -165,16 +207,16 @@ class TableReader:
             columns = tuple(Column(c, str(t), "") for c, t in zip(relation.columns, relation.dtypes, strict=True))
             return relation.df(), TableSchema(name, "", columns)
 
-    def _rows_sql(self, read: Read, existing: set[str]) -> str:
+    def _rows_sql(self, read: Read, existing: set[str], has_shop_column: bool) -> str:
         if read.table in existing:
-            return read.rows_sql(self.day if read.scope != "all" else None)
+            return read.rows_sql(self.day if read.scope != "all" else None, self.shop, has_shop_column)
         schema = SCHEMAS.get(read.table)
         if schema is None:
             raise MissingTable(
                 f"{self.asset} reads table {read.table!r}, which does not exist yet: materialize {read.table} first"
             )
         # A documented table nobody has written yet (no footage ever, first day): empty, with its columns.
-        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in schema.columns)
+        columns = ", ".join(f'CAST(NULL AS {c.type}) AS "{c.name}"' for c in schema.stored_columns)
         return f"SELECT {columns} WHERE false"
 
 
@@ -214,18 +256,19 @@ def warehouse_asset(
     writes: Sequence[Write],
     reads: Sequence[Read] = (),
     group: str,
-    partitions_def: dg.PartitionsDefinition | None = daily_partitions,
+    partitions_def: dg.PartitionsDefinition | None = shop_day_partitions,
     kinds: set[str] | None = None,
     code_version: str | None = None,
     extra_metadata: dict[str, Any] | None = None,
     name: str | None = None,
+    heavy: bool = False,
 ) -> Callable[[Callable[..., Written]], dg.AssetsDefinition]:
     """Turn a body `(context, tables, **resources_and_config) -> Written` into a Dagster multi-asset whose
     keys, dependencies, pool and write all come from `reads` and `writes`."""
     partitioned = partitions_def is not None
     written_tables = [w.name for w in writes if w.table]
     declaration = AssetDeclaration(tuple(reads), tuple(writes), partitioned)
-    deps = [r.dep(partitioned) for r in reads]
+    deps = [r.dep(partitions_def) for r in reads]
     specs = [
         dg.AssetSpec(
             w.name,
@@ -251,14 +294,16 @@ def warehouse_asset(
         ]
 
         def run(context: dg.AssetExecutionContext, warehouse: WarehouseResource, **kwargs):
-            day = date.fromisoformat(context.partition_key) if partitioned else None
+            day, shop = split_key(partitions_def, context.partition_key if partitioned else None)
             wh = warehouse.get()
-            tables = TableReader(wh, reads, day, run.__name__)
+            tables = TableReader(wh, reads, day, run.__name__, shop)
             result = body(context=context, tables=tables, **kwargs)
             _check_outputs(run.__name__, result, written_tables)
+            # The rows a run replaces: its partition's (day and shop, a shop's, a day's), else the whole table.
+            keys = {k: v for k, v in (("day", day), ("shop", shop)) if v is not None}
             counts: dict[str, int] = {}
-            if result.rows and day is not None:
-                counts = wh.replace_partitions(day, result.rows, result.schemas)
+            if result.rows and keys:
+                counts = wh.replace_rows(keys, result.rows, result.schemas)
             elif result.rows:
                 counts = {t: wh.replace_table(t, rows, result.schemas.get(t)) for t, rows in result.rows.items()}
             for w in writes:
@@ -283,8 +328,9 @@ def warehouse_asset(
             name=name or body.__name__,
             specs=specs,
             partitions_def=partitions_def,
-            # Writers take the one writer slot; assets that only read (and write files) run alongside.
-            pool=WAREHOUSE_POOL if written_tables else None,
+            # Writers take the one writer slot; assets that only read (and write files) run alongside, and so
+            # does heavy work (footage analysis), whose short write waits for the warehouse lock instead.
+            pool=WAREHOUSE_POOL if written_tables and not heavy else None,
         )(run)
         for w in writes:
             DECLARATIONS[w.name] = declaration

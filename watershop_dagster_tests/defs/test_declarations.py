@@ -9,7 +9,8 @@ import pytest
 
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.defs.warehouse_asset import DECLARATIONS, MissingTable, Read, TableReader, UndeclaredTable
-from watershop_dagster_tests.support import till_only_world
+from watershop_dagster.defs.partitions import shop_month_key
+from watershop_dagster_tests.support import run_shop_day, run_shop_job, till_only_world
 
 DAY = date(2024, 3, 6)
 
@@ -67,12 +68,13 @@ def test_every_asset_queries_what_it_declares_and_nothing_more(defs, instance, d
     first, second = till_only_world(data_dir, 2)
     materializations = []
     for day in (first, second):
-        result = defs.resolve_job_def("daily_job").execute_in_process(partition_key=day.isoformat(), instance=instance)
+        result = run_shop_day(defs, instance, day)
         materializations += result.get_asset_materialization_events()
-    result = defs.resolve_job_def("cross_day_job").execute_in_process(instance=instance)
-    materializations += result.get_asset_materialization_events()
-    result = defs.resolve_job_def("monthly_job").execute_in_process(partition_key="2024-03-01", instance=instance)
-    materializations += result.get_asset_materialization_events()
+    for job, key in (("cross_day_job", "main"), ("monthly_job", shop_month_key("2024-03-01"))):
+        materializations += run_shop_job(defs, instance, job, key).get_asset_materialization_events()
+    for job, key in (("chain_daily_job", first.isoformat()), ("chain_monthly_job", "2024-03-01")):
+        result = defs.resolve_job_def(job).execute_in_process(partition_key=key, instance=instance)
+        materializations += result.get_asset_materialization_events()
     seen = set()
     for event in materializations:
         name = event.asset_key.to_user_string()

@@ -6,7 +6,14 @@ import dagster as dg
 import pandas as pd
 
 from watershop_dagster.core.storage.warehouse import Warehouse
-from watershop_dagster_tests.support import FIRST_DAY, resources_for, till_only_world
+from watershop_dagster_tests.support import (
+    FIRST_DAY,
+    register_shops,
+    resources_for,
+    run_shop_day,
+    run_shop_job,
+    till_only_world,
+)
 
 TABLES = [
     "transactions",
@@ -20,9 +27,7 @@ TABLES = [
 
 
 def run_day(defs, instance, day):
-    return defs.resolve_job_def("daily_job").execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False
-    )
+    return run_shop_day(defs, instance, day)
 
 
 def snapshot(wh: Warehouse, day) -> dict[str, pd.DataFrame]:
@@ -68,7 +73,7 @@ def test_backfill_range_then_cross_day_tables(defs, instance, data_dir):
     days = till_only_world(data_dir, 3)
     for d in days:
         assert run_day(defs, instance, d).success
-    assert defs.resolve_job_def("cross_day_job").execute_in_process(instance=instance).success
+    assert run_shop_job(defs, instance, "cross_day_job", "main").success
     wh = Warehouse(data_dir / "warehouse.duckdb")
     total = wh.query("SELECT sum(revenue) r FROM daily_revenue")["r"][0]
     assert wh.query("SELECT sum(revenue) r FROM monthly_revenue")["r"][0] == total
@@ -99,11 +104,15 @@ def test_missing_till_file_is_an_empty_day(defs, instance, data_dir):
     ].tolist() == [0]
 
 
-def test_daily_schedule_requests_the_day_that_just_closed(defs):
+def test_daily_schedule_requests_each_shops_day_that_just_closed(defs, instance):
+    register_shops(instance, "main", "north")
     schedule = defs.resolve_schedule_def("daily_after_closing")
-    with dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 6, 22, 0)) as ctx:
+    when = datetime(2024, 3, 6, 22, 0)
+    repository = defs.get_repository_def()
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when, repository_def=repository) as ctx:
         requests = schedule.evaluate_tick(ctx).run_requests
-    assert [r.partition_key for r in requests] == ["2024-03-06"]  # the shop closed at 21:00 that same day
+    # every shop closed at 21:00 that same day
+    assert sorted(r.partition_key for r in requests) == ["2024-03-06|main", "2024-03-06|north"]
 
 
 def _run_partition(data_dir, day):
@@ -113,11 +122,7 @@ def _run_partition(data_dir, day):
 
     defs = build_definitions(resources_for(data_dir))
     with dg.instance_for_test() as inst:
-        return (
-            defs.resolve_job_def("daily_job")
-            .execute_in_process(partition_key=day, instance=inst, raise_on_error=False)
-            .success
-        )
+        return run_shop_day(defs, inst, day).success
 
 
 def test_concurrent_runs_do_not_fail_on_the_warehouse_lock(data_dir):

@@ -1,9 +1,11 @@
 import dagster as dg
 
 from watershop_dagster_tests.core.test_footage import write_video
+from watershop_dagster_tests.support import register_shops
 
 
 def tick(defs, instance, cursor=None):
+    register_shops(instance, "main")
     sensor = defs.resolve_sensor_def("footage_sensor")
     ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
     result = sensor.evaluate_tick(ctx)
@@ -17,7 +19,7 @@ def test_sensor_waits_for_files_to_settle_then_requests_the_day_once(defs, insta
     r1, cursor = tick(defs, instance)
     assert r1.run_requests == []  # first look: could still be growing
     r2, cursor = tick(defs, instance, cursor)
-    assert [r.partition_key for r in r2.run_requests] == ["2024-03-04"]
+    assert [r.partition_key for r in r2.run_requests] == ["2024-03-04|main"]
     key = r2.run_requests[0].run_key
     r3, cursor = tick(defs, instance, cursor)
     assert [r.run_key for r in r3.run_requests] == [key]  # same files, same key: Dagster launches it once
@@ -38,4 +40,4 @@ def test_bad_names_and_out_of_range_days_are_logged_not_fatal(defs, instance, da
     write_video(good / "cam2_101010.mp4")
     _, cursor = tick(defs, instance)
     r, _ = tick(defs, instance, cursor)
-    assert [q.partition_key for q in r.run_requests] == ["2024-03-05"]
+    assert [q.partition_key for q in r.run_requests] == ["2024-03-05|main"]

@@ -11,7 +11,7 @@ from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.evaluation.scoring import load_truth, score_links, score_shop_hours, score_visits
 from watershop_dagster.sim.world import demo_cast, eval_cast, write_world
-from watershop_dagster_tests.support import resources_for
+from watershop_dagster_tests.support import resources_for, run_shop_day, run_shop_job
 
 DAY = date(2024, 4, 1)
 
@@ -20,11 +20,8 @@ def run_days(data_dir, days):
     defs = build_definitions(resources_for(data_dir))
     with dg.instance_for_test() as instance:
         for d in days:
-            result = defs.resolve_job_def("daily_job").execute_in_process(
-                partition_key=d.isoformat(), instance=instance, raise_on_error=False
-            )
-            assert result.success, f"{d} failed"
-        assert defs.resolve_job_def("cross_day_job").execute_in_process(instance=instance).success
+            assert run_shop_day(defs, instance, d).success, f"{d} failed"
+        assert run_shop_job(defs, instance, "cross_day_job", "main").success
     return Warehouse(data_dir / "warehouse.duckdb")
 
 

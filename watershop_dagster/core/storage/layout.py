@@ -1,11 +1,45 @@
 """Where things live under the data folder. Inputs and generated files are named by day so retention can
-delete whole folders."""
+delete whole folders.
+
+Each shop has its own folder, `data/shops/<shop>/` (transactions/, footage/, staff/, optout/, and the crops and
+reports written for it). The single-shop layout of earlier versions, with those folders directly under
+`data/`, is the shop named `main`: nothing to migrate. The warehouse is one for all shops, at the top."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+MAIN_SHOP = "main"
+SHOP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a folder name, a partition key and a column value
+_SHOP_INPUTS = ("transactions", "footage", "staff", "optout")
+
+
+def shop_layout(data_dir: Path, shop: str) -> DataLayout:
+    """The folders of one shop: `data/shops/<shop>/`, or `data/` itself for `main` in the single-shop layout."""
+    if not SHOP_NAME.match(shop):
+        raise ValueError(f"shop name {shop!r}: use lower-case letters, digits, '-' and '_' (e.g. 'anna-nagar')")
+    folder = data_dir / "shops" / shop
+    if shop == MAIN_SHOP and not folder.is_dir():
+        return DataLayout(data_dir)
+    return DataLayout(folder)
+
+
+def discover_shops(data_dir: Path) -> tuple[list[str], list[str]]:
+    """The shops with a folder (and `main` where the single-shop layout has inputs), and the problems found
+    (folders under data/shops/ whose names cannot be shop names)."""
+    shops, problems = [], []
+    if any((data_dir / name).is_dir() for name in _SHOP_INPUTS):
+        shops.append(MAIN_SHOP)
+    root = data_dir / "shops"
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if not SHOP_NAME.match(folder.name):
+            problems.append(f"shops/{folder.name}: not a usable shop name (lower-case letters, digits, '-', '_')")
+        elif folder.name not in shops:
+            shops.append(folder.name)
+    return shops, problems
 
 
 @dataclass(frozen=True)

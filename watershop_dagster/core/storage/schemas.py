@@ -19,6 +19,9 @@ class Column:
     description: str
 
 
+SHOP_COLUMN = Column("shop", "VARCHAR", "partition shop: data/shops/<shop>/ (`main` for the single-shop layout)")
+
+
 @dataclass(frozen=True)
 class TableSchema:
     name: str
@@ -30,8 +33,16 @@ class TableSchema:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The columns as stored: a day-partitioned table also holds its shop (the warehouse fills it in from
+        the partition, like the day)."""
+        if self.partitioned_by != "day" or "shop" in self.column_names:
+            return self.columns
+        return (self.columns[0], SHOP_COLUMN, *self.columns[1:])
+
     def create_sql(self, qualified_name: str | None = None) -> str:
-        cols = ", ".join(f'"{c.name}" {c.type}' for c in self.columns)
+        cols = ", ".join(f'"{c.name}" {c.type}' for c in self.stored_columns)
         return f'CREATE TABLE IF NOT EXISTS "{qualified_name or self.name}" ({cols})'
 
 
@@ -347,6 +358,34 @@ CLOCK_OFFSETS = TableSchema(
     ),
 )
 
+CHAIN_DAILY = TableSchema(
+    "chain_daily",
+    "Every shop's day side by side (the chain's roll-up).",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("shop", "VARCHAR", "the shop"),
+        ("visits", "BIGINT", "customer visits (staff left out)"),
+        ("customers", "BIGINT", "distinct customers"),
+        ("revenue", "DOUBLE", "paid, rupees"),
+        ("unpaid", "DOUBLE", "billed but unpaid, rupees"),
+        ("transactions", "BIGINT", "sales"),
+        ("repeat_defaulters", "BIGINT", "customers with 2+ unpaid sales in the 30 days to this day"),
+    ),
+)
+
+CHAIN_HOURS = TableSchema(
+    "chain_hours",
+    "Every shop's hours of the day: visits and sales per hour, for the chain's best and worst hours.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("shop", "VARCHAR", "the shop"),
+        ("hour", "INTEGER", "hour of the day"),
+        ("visits", "BIGINT", "customer visits that started in the hour"),
+        ("transactions", "BIGINT", "sales in the hour"),
+        ("amount", "DOUBLE", "billed in the hour, rupees"),
+    ),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -361,6 +400,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTION_LINKS,
     SHOP_HOURS,
     FORGOTTEN_CUSTOMERS,
+    CHAIN_DAILY,
+    CHAIN_HOURS,
     CLOCK_OFFSETS,
     PERSON_DETECTIONS,
     PERSON_TRACKS,
@@ -374,7 +415,7 @@ def markdown_reference(tables: tuple[TableSchema, ...] = ALL_TABLES) -> str:
     out = []
     for t in tables:
         out.append(f"#### `{t.name}`\n{t.description}\n\n| column | type | meaning |\n|---|---|---|")
-        out += [f"| `{c.name}` | {c.type} | {c.description} |" for c in t.columns]
+        out += [f"| `{c.name}` | {c.type} | {c.description} |" for c in t.stored_columns]
         out.append("")
     return "\n".join(out)
 

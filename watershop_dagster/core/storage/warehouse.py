@@ -19,7 +19,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.schemas import SCHEMAS, TableSchema
 
 log = logging.getLogger(__name__)
@@ -290,20 +291,39 @@ class Warehouse:
         return self.replace_partitions(day, {table: rows}, {table: schema} if schema else None)[table]
 
     def replace_partitions(
-        self, day: date | str, tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema] | None = None
+        self,
+        day: date | str,
+        tables: dict[str, pd.DataFrame],
+        schemas: dict[str, TableSchema] | None = None,
+        shop: str | None = None,
     ) -> dict[str, int]:
-        """Several tables' rows for one day, replaced together in one transaction."""
-        day = _as_date(day)
+        """Several tables' rows for one day (of one shop, when given), replaced together in one transaction."""
+        keys: dict[str, object] = {"day": _as_date(day)}
+        if shop is not None:
+            keys["shop"] = shop
+        return self.replace_rows(keys, tables, schemas)
+
+    def replace_rows(
+        self,
+        keys: Mapping[str, object],
+        tables: dict[str, pd.DataFrame],
+        schemas: dict[str, TableSchema] | None = None,
+    ) -> dict[str, int]:
+        """The rows matching `keys` (e.g. day and shop, or only shop for a shop's all-days table) replaced by
+        `tables`' rows, which take those key values, in every table at once in one transaction: a crash
+        leaves the old rows or the new, never a mix or nothing."""
 
         def work(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
             counts = {}
             for table, rows in tables.items():
                 schema = (schemas or {}).get(table) or SCHEMAS.get(table)
                 rows = rows.copy()
-                rows["day"] = day
+                for column, value in keys.items():
+                    rows[column] = value
                 conn.register("incoming_rows", rows)
                 self._ensure_table(conn, table, schema, source="incoming_rows")
-                conn.execute(f'DELETE FROM "{table}" WHERE day = ?', [day])
+                where = " AND ".join(f'"{column}" = ?' for column in keys)
+                conn.execute(f'DELETE FROM "{table}" WHERE {where}', list(keys.values()))
                 conn.execute(f'INSERT INTO "{table}" BY NAME {self._select_cast(conn, table, "incoming_rows")}')
                 conn.unregister("incoming_rows")
                 counts[table] = len(rows)
@@ -416,22 +436,26 @@ class Warehouse:
         old partitions get NULL in new columns, nothing is rewritten)."""
         incoming = conn.execute(f"DESCRIBE {source}").df()
         incoming_types = dict(zip(incoming["column_name"], incoming["column_type"]))
-        wanted = {c.name: c.type for c in schema.columns} if schema else dict(incoming_types)
+        wanted = {c.name: c.type for c in schema.stored_columns} if schema else dict(incoming_types)
         for name, typ in incoming_types.items():
             wanted.setdefault(name, typ)
         wanted = {name: self._storable(typ) for name, typ in wanted.items()}
         if not self.table_exists(conn, table):
             cols = ", ".join(f'"{n}" {t}' for n, t in wanted.items())
             conn.execute(f'CREATE TABLE "{table}" ({cols})')
-            if self.is_lake and "day" in wanted:
-                # One set of files per day: writers of different days never delete from the same file (which
-                # DuckLake would refuse as a conflict), and a day's rewrite touches that day's files only.
-                conn.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY (day)')
+            keys = [k for k in ("shop", "day") if k in wanted]
+            if self.is_lake and keys:
+                # One set of files per shop and day: writers of different partitions never delete from the same
+                # file (which DuckLake would refuse as a conflict), and a rewrite touches its own files only.
+                conn.execute(f'ALTER TABLE "{table}" SET PARTITIONED BY ({", ".join(keys)})')
             return
         existing = set(conn.execute(f'DESCRIBE "{table}"').df()["column_name"])
         for name, typ in wanted.items():
             if name not in existing:
                 conn.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {typ}')
+                if name == "shop":
+                    # Rows written before shops existed are the single shop's, which is shop `main`.
+                    conn.execute(f"UPDATE \"{table}\" SET shop = '{MAIN_SHOP}' WHERE shop IS NULL")
 
     def _select_cast(self, conn, table: str, source: str) -> str:
         target = conn.execute(f'DESCRIBE "{table}"').df()
@@ -444,7 +468,7 @@ class Warehouse:
         """CREATE OR REPLACE the table from source, each column cast to its schema type (else its own type) as
         the backend stores it."""
         described = conn.execute(f"DESCRIBE {source}").df()
-        wanted = {c.name: c.type for c in schema.columns} if schema else {}
+        wanted = {c.name: c.type for c in schema.stored_columns} if schema else {}
         exprs = [
             f'CAST("{c}" AS {self._storable(wanted.get(c, t))}) AS "{c}"'
             for c, t in zip(described["column_name"], described["column_type"], strict=True)

@@ -1,0 +1,96 @@
+"""Parallel footage analysis: a backfill of several days with 1 worker against N, same data, same rows.
+
+    WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/scale_out.py --days 4 --shops 1 --workers 2
+
+Writes demo days with footage (the synthetic shop, demo cast) for each shop under bench/out/scale/, then runs
+`watershop materialize --from D1 --to Dn --workers W` as a subprocess for W = 1 and W = N, each on a fresh copy
+of the data with a fresh warehouse and Dagster instance. The timed span is the whole command: start-up, model
+loads in every worker, footage analysis, every asset, crops, warehouse writes, reports and the chain roll-up.
+Prints both wall times, the speed-up, and whether the two warehouses hold the same rows.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = ["frames", "face_detections", "face_tracks", "visit_log", "customer_registry", "daily_revenue", "chain_daily"]
+
+
+def write_data(root: Path, days: list[date], shops: int) -> Path:
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.sim.world import demo_cast, write_world
+
+    cast = demo_cast(FaceEngine.from_models())
+    data = root / "data"
+    for s in range(shops):
+        write_world(data / "shops" / f"shop{s + 1}", days, cast, visits_per_day=8, seed=s + 1)
+    return data
+
+
+def run(data: Path, days: list[date], workers: int) -> float:
+    env = {
+        **os.environ,
+        "WATERSHOP_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(data.parent / "dagster_home"),
+        "WATERSHOP_START_DATE": str(days[0]),
+        "WATERSHOP_LOG_LEVEL": "ERROR",
+    }
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "watershop_dagster.cli", "materialize", "--from", str(days[0]), "--to", str(days[-1]),
+         "--workers", str(workers)],
+        env=env, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    if out.returncode:
+        raise SystemExit(f"workers={workers} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return wall
+
+
+def snapshot(data: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as conn:
+        drop = {"crop_path", "best_crop_path"}  # absolute paths differ between the two copies
+        out = {}
+        for t in TABLES:
+            frame = conn.execute(f"SELECT * FROM {t}").df()
+            frame = frame.drop(columns=[c for c in frame.columns if c in drop])
+            out[t] = frame.sort_values(list(frame.columns[:4])).reset_index(drop=True)
+        return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--days", type=int, default=4)
+    p.add_argument("--shops", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", default=str(REPO / "bench" / "out" / "scale"))
+    args = p.parse_args()
+    sys.path.insert(0, str(REPO))
+    days = [date(2024, 5, 6) + timedelta(days=i) for i in range(args.days)]
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    source = write_data(out / "source", days, args.shops)
+    results = {}
+    for workers in (1, args.workers):
+        root = out / f"w{workers}"
+        shutil.copytree(source, root / "data")
+        results[workers] = (run(root / "data", days, workers), snapshot(root / "data"))
+    one, many = results[1], results[args.workers]
+    same = all(one[1][t].equals(many[1][t]) for t in TABLES)
+    print(f"| days x shops | 1 worker | {args.workers} workers | speed-up | same rows |")
+    print("|---|---|---|---|---|")
+    print(f"| {args.days} x {args.shops} | {one[0]:.1f} s | {many[0]:.1f} s | {one[0] / many[0]:.2f}x | {same} |")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
