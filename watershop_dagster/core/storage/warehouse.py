@@ -269,7 +269,7 @@ class Warehouse:
         with self.connect() as conn:
             return self.table_exists(conn, table)
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+    def query(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
         with self.connect() as conn:
             return conn.execute(sql, params or []).df()
 
