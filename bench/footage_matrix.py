@@ -50,7 +50,7 @@ ROWS: dict[str, dict] = {
     "25fps-720p-busy-g10": {"fps": 25, "size": "720p", "presence": 0.8, "gop_s": 10},
     "10fps-720p-busy-g4-hevc": {"fps": 10, "size": "720p", "presence": 0.8, "gop_s": 4, "codec": "hevc"},
     "15fps-720p-busy-g2-vfr": {"fps": 15, "size": "720p", "presence": 0.8, "gop_s": 2, "vfr": True},
-    "10fps-720p-empty-clock": {"fps": 10, "size": "720p", "presence": 0.0, "gop_s": 2},
+    "10fps-720p-empty-clock": {"fps": 10, "size": "720p", "presence": 0.0, "gop_s": 2, "staff": False},
 }
 
 
@@ -124,7 +124,7 @@ def truth_visits(data: Path):
     from footage_bench import as_visits  # the product's rule: gaps under a minute do not split a visit
 
     raw = json.loads((data / "truth" / f"{DAY.isoformat()}.json").read_text())["visits"]
-    t = pd.DataFrame([v for v in raw if not v["is_staff"]])
+    t = pd.DataFrame([v for v in raw if not v["is_staff"]], columns=["person", "entry", "exit", "is_staff"])
     t["entry"], t["exit"] = pd.to_datetime(t["entry"]), pd.to_datetime(t["exit"])
     return as_visits(t[["person", "entry", "exit"]]).rename(columns={"entry": "entry_time", "exit": "exit_time"})
 

@@ -57,6 +57,7 @@ class FootageSpec:
     bitrate_kbps: int | None = None  # default by size (BITRATE_KBPS)
     seed: int = 3
     max_waiting: int = 4
+    staff: bool = True  # False: nobody behind the counter either (an empty room, only the clock changes)
     noise_sigma: float = 2.5
 
     @property
@@ -196,8 +197,8 @@ class DvrScene(ShopScene):
     def overlay(self, frame: np.ndarray, t: datetime) -> None:
         """The DVR's burned-in clock and camera name: white text with a thin dark edge, drawn after the sensor."""
         H, W = frame.shape[:2]
-        scale = H / 720 * 0.9
-        thick = max(1, int(round(H / 360)))
+        scale = H / 720 * 1.1  # text about 4% of the frame height, as DVR on-screen displays draw it
+        thick = max(2, int(round(H / 300)))
         text = t.strftime("%Y-%m-%d %a %H:%M:%S")
         for colour, width in (((30, 30, 30), thick + 2), ((255, 255, 255), thick)):
             cv2.putText(frame, text, (int(W * 0.02), int(H * 0.06)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width)
@@ -294,7 +295,7 @@ def render_file(spec: FootageSpec, cast: Cast, visits: list[PlannedVisit], path:
                         slots[i] = min(k for k in range(len(DvrScene.SLOTS)) if k not in taken)
                     here.append((v, slots[i]))
             gain = 1.0 + 0.04 * np.sin(2 * np.pi * s / drift_period + drift_phase)
-            image = scene.draw(t, s, staff, path_staff.x(s), here, gain)
+            image = scene.draw(t, s, staff, path_staff.x(s) if spec.staff else None, here, gain)
             if spec.clock:
                 scene.overlay(image, t)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
