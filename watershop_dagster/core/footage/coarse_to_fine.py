@@ -103,8 +103,10 @@ class EmptyRoom:
 class PacketSizes:
     """A free hint between looks: in a still room a camera's encoder spends few bits on each frame; when
     someone walks in, the frames grow several times larger. Sizes seen while the room is still form the
-    baseline. (With a constant-bitrate camera sizes stay flat, the hint never fires and the probe interval
-    alone decides.)"""
+    baseline: its 90th percentile, not its median, because with B-frames (and sensor noise) every P-frame of a
+    still room is many times the size of the B-frames around it, and a median of mostly B-frames made every
+    P-frame look like a change. (With a constant-bitrate camera the rate control spreads sizes widely whatever
+    happens, the hint never fires and the probe interval alone decides.)"""
 
     def __init__(self, factor: float = 3.0, min_bytes: int = 400, window: int = 250):
         self.factor, self.min_bytes = factor, min_bytes
@@ -118,7 +120,7 @@ class PacketSizes:
         self.sizes.append(size)
         self._seen += 1
         if self._seen % 25 == 0:  # the median moves slowly: refresh it now and then, not per packet
-            self._limit = self.factor * float(np.median(self.sizes)) + self.min_bytes
+            self._limit = self.factor * float(np.percentile(self.sizes, 90)) + self.min_bytes
         return False
 
 
