@@ -125,7 +125,7 @@ def truth_visits(data: Path):
 
     raw = json.loads((data / "truth" / f"{DAY.isoformat()}.json").read_text())["visits"]
     t = pd.DataFrame([v for v in raw if not v["is_staff"]], columns=["person", "entry", "exit", "is_staff"])
-    t["entry"], t["exit"] = pd.to_datetime(t["entry"]), pd.to_datetime(t["exit"])
+    t["entry"], t["exit"] = pd.to_datetime(t["entry"], format="ISO8601"), pd.to_datetime(t["exit"], format="ISO8601")
     return as_visits(t[["person", "entry", "exit"]]).rename(columns={"entry": "entry_time", "exit": "exit_time"})
 
 
