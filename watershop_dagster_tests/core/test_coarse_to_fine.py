@@ -131,7 +131,11 @@ def test_faces_differ():
     assert faces_differ([], [s(box, None)]) and faces_differ([s(box, None)], [])
     assert faces_differ([s(box, a)], [s(box, b)])  # someone else stepped into the same place
     assert not faces_differ([s(box, a)], [s(box + 200, a)])  # the same person moved
-    assert faces_differ([s(box, None)], [s(box + 200, None)])
+    assert not faces_differ([s(box, None)], [s(box + 200, None)])  # a body walked: nobody came or went
+    assert faces_differ([s(box, a), s(box, None)], [s(box, a), s(box + 200, b)])  # a body left, a face came
+    body = np.array([0, 40, 60, 160], np.float32)  # below and around the face at 10..50
+    assert not faces_differ([s(box, a)], [s(box, a), s(body, None)])  # the face's own body: no one new
+    assert faces_differ([s(box, a)], [s(box, a), s(body + 300, None)])  # a body with no face came in
 
 
 def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():
