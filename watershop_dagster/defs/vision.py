@@ -23,6 +23,7 @@ from watershop_dagster.core.footage.persons import (
     person_tracks_frame,
     person_tracks_from_rows,
 )
+from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, customer_number
@@ -70,8 +71,15 @@ class FootageAnalysisConfig(dg.Config):
     detect_persons: bool = Field(
         default=True, description="find bodies (YOLOX-Nano) in the analysed frames: visits of people without a face"
     )
+    dense_reference: bool = Field(
+        default=False,
+        description="decode every frame and analyse every frame of the sample_fps grid (the reference the default "
+        "sampler is measured against; many times slower)",
+    )
 
-    def sampler(self) -> CoarseToFineSampler:
+    def sampler(self) -> FrameSource:
+        if self.dense_reference:
+            return DenseSampler(self.sample_fps, analyse_every=True)
         return CoarseToFineSampler(
             sample_fps=self.sample_fps,
             coarse_interval_s=self.coarse_interval_s,

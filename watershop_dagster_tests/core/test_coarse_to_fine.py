@@ -131,7 +131,11 @@ def test_faces_differ():
     assert faces_differ([], [s(box, None)]) and faces_differ([s(box, None)], [])
     assert faces_differ([s(box, a)], [s(box, b)])  # someone else stepped into the same place
     assert not faces_differ([s(box, a)], [s(box + 200, a)])  # the same person moved
-    assert faces_differ([s(box, None)], [s(box + 200, None)])
+    assert not faces_differ([s(box, None)], [s(box + 200, None)])  # a body walked: nobody came or went
+    assert faces_differ([s(box, a), s(box, None)], [s(box, a), s(box + 200, b)])  # a body left, a face came
+    body = np.array([0, 40, 60, 160], np.float32)  # below and around the face at 10..50
+    assert not faces_differ([s(box, a)], [s(box, a), s(body, None)])  # the face's own body: no one new
+    assert faces_differ([s(box, a)], [s(box, a), s(body + 300, None)])  # a body with no face came in
 
 
 def test_empty_room_learns_a_lasting_change_but_not_a_waiting_customer():
@@ -164,3 +168,55 @@ def test_only_the_region_is_converted_to_colour_and_it_matches_a_full_conversion
     inside = (slice(52, 120), slice(104, 168))
     assert np.abs(part[inside].astype(int) - full[inside].astype(int)).max() <= 4
     assert part[:40, :80].max() == 0  # outside the region nothing was converted
+
+
+def write_empty_room_with_clock(path, seconds=60, size=(640, 360)):
+    """A still, empty room with sensor noise and a DVR's burned-in clock (white text about 4% of the frame
+    height, changing every second) and camera name."""
+    from datetime import datetime, timedelta
+
+    import av
+
+    w, h = size
+    room = np.full((h, w, 3), 150, np.uint8)
+    cv2.rectangle(room, (int(w * 0.6), int(h * 0.1)), (int(w * 0.95), int(h * 0.4)), (40, 120, 200), -1)
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"preset": "veryfast", "g": "20", "keyint_min": "20", "sc_threshold": "0"}
+        for i in range(int(seconds * FPS)):
+            noisy = np.clip(room.astype(np.int16) + rng.normal(0, 2.5, room.shape), 0, 255).astype(np.uint8)
+            clock = (datetime(2024, 6, 3, 9, 0, 0) + timedelta(seconds=i / FPS)).strftime("%Y-%m-%d %a %H:%M:%S")
+            for colour, width in (((30, 30, 30), 4), ((255, 255, 255), 2)):
+                for text, x, y in ((clock, 0.02, 0.06), ("CAM1 COUNTER", 0.78, 0.95)):
+                    at = (int(w * x), int(h * y))
+                    cv2.putText(noisy, text, at, cv2.FONT_HERSHEY_SIMPLEX, h / 720 * 1.1, colour, width)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(noisy, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_an_empty_room_with_a_ticking_clock_stays_empty(tmp_path):
+    """The clock changes every second, but at the sampler's scale (160 px, blurred, 14 grey levels) it is no
+    change: nothing is analysed, and no motion score reaches the shop-hours activity threshold."""
+    from watershop_dagster.core.insights.shop_hours import ShopHoursRules
+
+    path = write_empty_room_with_clock(tmp_path / "cam1_090000.mp4")
+    asked = []
+
+    def look(frame):
+        asked.append(frame.offset_s)
+        return BlockFindings([])
+
+    sampler = CoarseToFineSampler(2.0)
+    samples = list(sampler.samples(str(path), FPS, 600, look))
+    assert samples and asked in ([], [0.0])  # the first look only: it has nothing to compare with
+    asked.clear()
+    threshold = ShopHoursRules().motion_threshold
+    assert all(s.motion < threshold for s in samples[1:])  # the first look has nothing to compare with
+    dense = list(DenseSampler(2.0).samples(str(path), FPS, 600, look))
+    assert all(s.motion < threshold for s in dense[1:])
+    assert len(asked) <= 6  # the dense gate's idle looks only (one every 10 s)

@@ -52,18 +52,41 @@ def faces_differ(
     """Two analysed frames show different faces when the counts differ or a face in `after` has no partner
     in `before`. A partner overlaps it and, where both have an embedding, looks like the same person (one
     customer stepping into the place another just left is a change); or, without overlap, has a clearly
-    similar embedding (someone who moved)."""
-    before, after = before or [], after or []
+    similar embedding (someone who moved). A sighting without an embedding (a body, a face too small to embed)
+    that moved needs no partner while as many of them are in view as before: someone walking about (the staff
+    member behind the counter) is not someone coming or going, and refining every step they take cost the fine
+    grid over most of a busy day."""
+    before, after = _without_bodies_of_faces(before or []), _without_bodies_of_faces(after or [])
     if len(before) != len(after):
         return True
+    anonymous_same = sum(a.embedding is None for a in after) == sum(b.embedding is None for b in before)
 
     def partners(box, emb, b, e) -> bool:
         similar = None if emb is None or e is None else float(emb @ e)
         if iou(box, b) >= min_iou:
             return similar is None or similar >= same_person
+        if emb is None and e is None:
+            return anonymous_same
         return similar is not None and similar >= 0.5
 
     return not all(any(partners(a.box, a.embedding, b.box, b.embedding) for b in before) for a in after)
+
+
+def _without_bodies_of_faces(seen: list[Sighting]) -> list[Sighting]:
+    """Sightings that stand for a person each: an embedded face, or a box without an embedding (a body, a face
+    too small to embed) that holds no embedded face. A body under a face is the same person, and the body
+    detector's boxes come and go (two boxes for one person, none for another) where the faces do not: counted
+    as people they made the faces 'differ' at almost every look of a busy day."""
+    faces = [s.box for s in seen if s.embedding is not None]
+
+    def holds_a_face(box) -> bool:
+        height = box[3] - box[1]
+        return any(
+            box[0] <= (f[0] + f[2]) / 2 <= box[2] and box[1] - 0.6 * height <= (f[1] + f[3]) / 2 <= box[3]
+            for f in faces
+        )
+
+    return [s for s in seen if s.embedding is not None or not holds_a_face(s.box)]
 
 
 class EmptyRoom:
@@ -103,8 +126,10 @@ class EmptyRoom:
 class PacketSizes:
     """A free hint between looks: in a still room a camera's encoder spends few bits on each frame; when
     someone walks in, the frames grow several times larger. Sizes seen while the room is still form the
-    baseline. (With a constant-bitrate camera sizes stay flat, the hint never fires and the probe interval
-    alone decides.)"""
+    baseline: its 90th percentile, not its median, because with B-frames (and sensor noise) every P-frame of a
+    still room is many times the size of the B-frames around it, and a median of mostly B-frames made every
+    P-frame look like a change. (With a constant-bitrate camera the rate control spreads sizes widely whatever
+    happens, the hint never fires and the probe interval alone decides.)"""
 
     def __init__(self, factor: float = 3.0, min_bytes: int = 400, window: int = 250):
         self.factor, self.min_bytes = factor, min_bytes
@@ -118,7 +143,7 @@ class PacketSizes:
         self.sizes.append(size)
         self._seen += 1
         if self._seen % 25 == 0:  # the median moves slowly: refresh it now and then, not per packet
-            self._limit = self.factor * float(np.median(self.sizes)) + self.min_bytes
+            self._limit = self.factor * float(np.percentile(self.sizes, 90)) + self.min_bytes
         return False
 
 

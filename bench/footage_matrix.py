@@ -1,0 +1,236 @@
+"""The footage matrix: a whole day's run against one plain decode of the same footage, row by row.
+
+    PYTHONPATH=. .venv/bin/python bench/footage_matrix.py --minutes 10 [--rows 10fps-720p-busy-g2,...] [--no-dense]
+
+For each row of ROWS (frame rate, size, customers present, keyframe interval, codec, variable frame rate,
+burned-in clock) it writes a short day with bench/shop_footage.py (sensor noise, light drift, a staff member
+moving behind the counter, a busy counter), then times, in the same run and one after another:
+- `decode`: `ffmpeg -threads 2 -i FILE -f null -`, the wall time of one plain decode of every frame of the
+  day's file (no analysis, nothing written);
+- `full`: the wall time of the `watershop materialize --day D` process, start to exit (Python start-up,
+  Dagster, model loading, every asset of the day, the cross-day and monthly assets, face crops written,
+  warehouse writes), on a fresh data folder and Dagster home;
+- `fixed`: the same command on the same day cut to its first 10 s of footage (`ffmpeg -t 10 -c copy`), also
+  on a fresh folder: what a day costs whatever its length;
+and reports ratio = (full - fixed) / decode, fixed, the peak RSS of the full run's process (wait4's ru_maxrss:
+the largest resident set of the process and any child it waited for), and the customer visits in the
+warehouse's visit_log against the truth and, unless --no-dense, against the same day materialised with every
+frame of the 2-per-second grid decoded and analysed (FootageAnalysisConfig.dense_reference; entry and exit
+within 2 s). Prints JSON per row and a markdown table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from shop_footage import FootageSpec, load_cast, write_day  # noqa: E402
+
+DAY = date(2024, 6, 3)
+# name: (fps, size, presence, gop_s, codec, vfr, clock). "busy": customers present most of the open hours.
+ROWS: dict[str, dict] = {
+    "10fps-720p-busy-g2": {"fps": 10, "size": "720p", "presence": 0.8, "gop_s": 2},
+    "10fps-720p-third-g2": {"fps": 10, "size": "720p", "presence": 0.33, "gop_s": 2},
+    "10fps-1080p-busy-g2": {"fps": 10, "size": "1080p", "presence": 0.8, "gop_s": 2},
+    "15fps-720p-busy-g4": {"fps": 15, "size": "720p", "presence": 0.8, "gop_s": 4},
+    "25fps-720p-busy-g2": {"fps": 25, "size": "720p", "presence": 0.8, "gop_s": 2},
+    "25fps-1080p-busy-g2": {"fps": 25, "size": "1080p", "presence": 0.8, "gop_s": 2},
+    "10fps-720p-busy-g6": {"fps": 10, "size": "720p", "presence": 0.8, "gop_s": 6},
+    "25fps-720p-busy-g10": {"fps": 25, "size": "720p", "presence": 0.8, "gop_s": 10},
+    "10fps-720p-busy-g4-hevc": {"fps": 10, "size": "720p", "presence": 0.8, "gop_s": 4, "codec": "hevc"},
+    "15fps-720p-busy-g2-vfr": {"fps": 15, "size": "720p", "presence": 0.8, "gop_s": 2, "vfr": True},
+    "10fps-720p-empty-clock": {"fps": 10, "size": "720p", "presence": 0.0, "gop_s": 2, "staff": False},
+}
+
+
+def _env(data: Path, home: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        WATERSHOP_DATA_DIR=str(data),
+        DAGSTER_HOME=str(home),
+        WATERSHOP_START_DATE=(DAY.replace(day=1)).isoformat(),
+        PYTHONPATH=str(REPO),
+        WATERSHOP_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def timed(cmd: list[str], env: dict | None = None, log: Path | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB (the process and the children it waited for) and the exit status."""
+    with open(log or os.devnull, "w") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def plain_decode(path: Path) -> float:
+    wall, _, rc = timed(["ffmpeg", "-v", "error", "-threads", "2", "-i", str(path), "-f", "null", "-"])
+    assert rc == 0, f"ffmpeg could not decode {path}"
+    return wall
+
+
+def materialize(data: Path, home: Path, log: Path) -> tuple[float, float]:
+    cmd = [sys.executable, "-m", "watershop_dagster.cli", "materialize", "--day", DAY.isoformat()]
+    wall, rss, rc = timed(cmd, _env(data, home), log)
+    assert rc == 0, f"materialize failed, see {log}"
+    return wall, rss
+
+
+DENSE_CHILD = """
+import sys
+from watershop_dagster.cli import ensure_dagster_home
+import dagster as dg
+from watershop_dagster.definitions import defs
+ensure_dagster_home()
+job = defs.resolve_job_def("daily_job")
+r = job.execute_in_process(partition_key=sys.argv[1], instance=dg.DagsterInstance.get(), raise_on_error=False,
+    run_config={"ops": {"footage_analysis": {"config": {"dense_reference": True}}}})
+sys.exit(0 if r.success else 1)
+"""
+
+
+def dense_reference(data: Path, home: Path, log: Path) -> float:
+    wall, _, rc = timed([sys.executable, "-c", DENSE_CHILD, DAY.isoformat()], _env(data, home), log)
+    assert rc == 0, f"dense reference run failed, see {log}"
+    return wall
+
+
+def customer_visits(data: Path):
+    import duckdb
+
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.sql(
+            "SELECT customer_id, entry_time, exit_time, identified FROM visit_log WHERE NOT is_staff "
+            "ORDER BY entry_time"
+        ).df()
+
+
+def truth_visits(data: Path):
+    import pandas as pd
+    from footage_bench import as_visits  # the product's rule: gaps under a minute do not split a visit
+
+    raw = json.loads((data / "truth" / f"{DAY.isoformat()}.json").read_text())["visits"]
+    t = pd.DataFrame([v for v in raw if not v["is_staff"]], columns=["person", "entry", "exit", "is_staff"])
+    t["entry"], t["exit"] = pd.to_datetime(t["entry"], format="ISO8601"), pd.to_datetime(t["exit"], format="ISO8601")
+    return as_visits(t[["person", "entry", "exit"]]).rename(columns={"entry": "entry_time", "exit": "exit_time"})
+
+
+def prepare(root: Path, name: str, spec: FootageSpec, cast) -> tuple[Path, Path, dict]:
+    """The row's day (written once, reused while it exists) and its 10-s cut, each in its own data folder."""
+    full, cut = root / name / "full", root / name / "cut"
+    summary_path = full / "truth" / f"{DAY.isoformat()}.footage.json"
+    if summary_path.exists() and json.loads(summary_path.read_text())["spec"]["minutes"] == spec.minutes:
+        summary = json.loads(summary_path.read_text())
+    else:
+        shutil.rmtree(root / name, ignore_errors=True)
+        summary = write_day(full, spec, cast)
+    shutil.rmtree(cut, ignore_errors=True)
+    for sub in ("staff", "transactions", "truth"):
+        shutil.copytree(full / sub, cut / sub)
+    video = Path(summary["path"])
+    target = cut / "footage" / DAY.isoformat() / video.name
+    target.parent.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-t", "10", "-c", "copy", str(target)], check=True)
+    return full, cut, summary
+
+
+def fresh(data: Path, keep: tuple[str, ...] = ("footage", "staff", "transactions", "truth")) -> None:
+    """Remove what a previous run wrote (warehouse, crops, reports), keep the inputs."""
+    for p in data.iterdir():
+        if p.name not in keep:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def run_row(root: Path, name: str, spec: FootageSpec, cast, dense: bool) -> dict:
+    from footage_bench import compare
+
+    full, cut, summary = prepare(root, name, spec, cast)
+    video = Path(summary["path"])
+    for d in (full, cut):
+        fresh(d)
+    homes = root / name / "homes"
+    shutil.rmtree(homes, ignore_errors=True)
+    decode_s = plain_decode(video)
+    full_s, rss = materialize(full, homes / "full", root / name / "full.log")
+    fixed_s, _ = materialize(cut, homes / "cut", root / name / "cut.log")
+    decode_after_s = plain_decode(video)
+    visits, truth = customer_visits(full), truth_visits(full)
+    row = {
+        "row": name,
+        "footage": summary,
+        "decode_s": round(decode_s, 2),
+        "decode_after_s": round(decode_after_s, 2),
+        "full_s": round(full_s, 2),
+        "fixed_s": round(fixed_s, 2),
+        "ratio": round((full_s - fixed_s) / decode_s, 3),
+        "peak_rss_mb": round(rss),
+        "visits": len(visits),
+        "faceless_visits": int((~visits["identified"]).sum()) if len(visits) else 0,
+        "vs_truth": compare(truth, visits),
+    }
+    if dense:
+        ref_data = root / name / "dense"
+        shutil.rmtree(ref_data, ignore_errors=True)
+        ref_data.mkdir()
+        for sub in ("footage", "staff", "transactions", "truth"):
+            (ref_data / sub).symlink_to(full / sub)
+        row["dense_s"] = round(dense_reference(ref_data, homes / "dense", root / name / "dense.log"), 1)
+        row["vs_dense"] = compare(customer_visits(ref_data), visits)
+    print(json.dumps(row, indent=1, default=str), flush=True)
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    head = (
+        "| row | footage | decode s | full s | fixed s | ratio | peak RSS MB | visits (truth) | "
+        "same as dense (within 2 s) |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        s = r["footage"]["spec"]
+        dense = r.get("vs_dense")
+        same = f"{dense['matched_within_2s']}/{dense['reference_visits']}" if dense else "not run"
+        lines.append(
+            f"| {r['row']} | {s['minutes']:g} min, {s['codec']}, presence {r['footage']['presence']:.0%}"
+            f"{', VFR' if s['vfr'] else ''} | {r['decode_s']:.1f} | {r['full_s']:.1f} | {r['fixed_s']:.1f} | "
+            f"**{r['ratio']:.2f}** | {r['peak_rss_mb']} | {r['visits']} ({r['vs_truth']['reference_visits']}) | "
+            f"{same} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names (default: all)")
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "matrix")
+    p.add_argument("--no-dense", action="store_true", help="skip the every-frame reference run (slow)")
+    a = p.parse_args(argv)
+    if not shutil.which("ffmpeg"):
+        p.error("ffmpeg is needed for the plain-decode baseline (apt-get install ffmpeg)")
+    cast = load_cast()
+    rows = []
+    for name in a.rows.split(","):
+        spec = replace(FootageSpec(day=DAY, minutes=a.minutes), **ROWS[name])
+        rows.append(run_row(a.out, name, spec, cast, dense=not a.no_dense))
+    (a.out / "matrix.json").write_text(json.dumps(rows, indent=1, default=str))
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
