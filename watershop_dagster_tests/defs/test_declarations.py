@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from watershop_dagster.core.storage.warehouse import Warehouse
-from watershop_dagster.defs.warehouse_asset import DECLARATIONS, MissingTable, Read, TableReader, UndeclaredTable
 from watershop_dagster.defs.partitions import shop_month_key
+from watershop_dagster.defs.warehouse_asset import DECLARATIONS, MissingTable, Read, TableReader, UndeclaredTable
 from watershop_dagster_tests.support import run_shop_day, run_shop_job, till_only_world
 
 DAY = date(2024, 3, 6)
