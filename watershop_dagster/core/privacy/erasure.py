@@ -150,6 +150,8 @@ def forget_customer(wh: Warehouse, customer_id: str, requested_by: str | None = 
             f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
             [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)],
         )
+    # Deleted rows linger in old file blocks (DuckDB) or old Parquet files and snapshots (DuckLake) until purged.
+    wh.purge_history()
     removed = 0
     for path in crop_files:
         try:
