@@ -8,7 +8,9 @@ def tick(defs, instance, cursor=None):
     register_shops(instance, "main")
     sensor = defs.resolve_sensor_def("footage_sensor")
     ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
-    result = sensor.evaluate_tick(ctx)
+    # The daemon evaluates sensors with the instance as the store of dynamic partitions (the shops); so does this.
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        result = sensor.evaluate_tick(ctx)
     return result, result.cursor
 
 
@@ -41,3 +43,16 @@ def test_bad_names_and_out_of_range_days_are_logged_not_fatal(defs, instance, da
     _, cursor = tick(defs, instance)
     r, _ = tick(defs, instance, cursor)
     assert [q.partition_key for q in r.run_requests] == ["2024-03-05|main"]
+
+
+def test_new_shop_folders_register_themselves_and_bad_names_are_logged(defs, instance, data_dir):
+    (data_dir / "transactions").mkdir(parents=True)  # the single-shop layout: shop main
+    (data_dir / "shops" / "anna-nagar" / "footage").mkdir(parents=True)
+    (data_dir / "shops" / "Bad Name").mkdir(parents=True)
+    sensor = defs.resolve_sensor_def("shop_folders")
+    ctx = dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
+    result = sensor.evaluate_tick(ctx)
+    (request,) = result.dynamic_partitions_requests
+    assert sorted(request.partition_keys) == ["anna-nagar", "main"]
+    instance.add_dynamic_partitions("shops", list(request.partition_keys))
+    assert sensor.evaluate_tick(ctx).skip_message.startswith("no new shop folders")
