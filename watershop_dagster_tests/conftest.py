@@ -1,3 +1,9 @@
+import os
+
+# The tests' days are in 2024; without this the partitions would start at the first day of whatever data a
+# developer's own data/ folder holds (see defs/partitions.py).
+os.environ.setdefault("WATERSHOP_START_DATE", "2024-01-01")
+
 from pathlib import Path
 
 import pytest

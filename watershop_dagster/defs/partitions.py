@@ -8,17 +8,23 @@ partitions: a new folder under data/shops/ registers itself through the `shop_fo
 
 import os
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
-from watershop_dagster.core.storage.layout import MAIN_SHOP
+from watershop_dagster.core.storage.layout import MAIN_SHOP, first_data_day
 
 DEFAULT_START_DATE = "2024-01-01"
 
 
 def start_date() -> str:
-    # Read when the code location loads: Dagster needs the partition range before any resource exists.
-    return os.environ.get("WATERSHOP_START_DATE", DEFAULT_START_DATE)
+    """WATERSHOP_START_DATE, else the first day the data folder has till or footage files for (so a demo week
+    shows a week of partitions, not years), else 2024-01-01. Read when the code location loads: Dagster needs
+    the partition range before any resource exists."""
+    if os.environ.get("WATERSHOP_START_DATE"):
+        return os.environ["WATERSHOP_START_DATE"]
+    first = first_data_day(Path(os.environ.get("WATERSHOP_DATA_DIR", "data")))
+    return first.isoformat() if first else DEFAULT_START_DATE
 
 
 # end_offset=1 makes today a partition too, so footage landing during the day can be processed at once.

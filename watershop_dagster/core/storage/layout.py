@@ -42,6 +42,22 @@ def discover_shops(data_dir: Path) -> tuple[list[str], list[str]]:
     return shops, problems
 
 
+def first_data_day(data_dir: Path) -> date | None:
+    """The earliest day any shop has a till file (transactions/<day>.csv) or footage folder (footage/<day>/)
+    for; None when there is none. Names only: nothing is opened."""
+    days = []
+    for shop in discover_shops(data_dir)[0]:
+        layout = shop_layout(data_dir, shop)
+        names = [p.stem for p in layout.transactions_dir.glob("*.csv")] if layout.transactions_dir.is_dir() else []
+        names += [p.name for p in layout.footage_dir.iterdir()] if layout.footage_dir.is_dir() else []
+        for name in names:
+            try:
+                days.append(date.fromisoformat(name))
+            except ValueError:
+                continue
+    return min(days, default=None)
+
+
 @dataclass(frozen=True)
 class DataLayout:
     root: Path
