@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("query", help='e.g. "SELECT day, count(*) FROM visit_log GROUP BY day"')
     p.set_defaults(func=cmd_sql)
 
+    from watershop_dagster.identity_commands import add_identity_parser, add_review_parser
+
+    add_identity_parser(sub)
+    add_review_parser(sub)
+
     p = sub.add_parser("bench", help="benchmarks")
     bench_sub = p.add_subparsers(dest="what", required=True)
     f = bench_sub.add_parser("footage", help="footage assets vs a plain decode of one video")

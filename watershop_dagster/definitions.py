@@ -2,9 +2,10 @@
 
 import dagster as dg
 
-from watershop_dagster.defs.automation import build_jobs, build_schedules
+from watershop_dagster.defs.automation import build_identity_refresh_job, build_jobs, build_schedules
 from watershop_dagster.defs.checks import build_checks
 from watershop_dagster.defs.commerce import till_records
+from watershop_dagster.defs.identity import build_corrections_sensor, identity_correction_job
 from watershop_dagster.defs.insights import insight_assets, insight_checks
 from watershop_dagster.defs.privacy import (
     biometric_retention,
@@ -16,20 +17,29 @@ from watershop_dagster.defs.privacy import (
 from watershop_dagster.defs.resources import default_resources
 from watershop_dagster.defs.sensors import build_footage_sensor
 from watershop_dagster.defs.sql_models import build_sql_assets
-from watershop_dagster.defs.vision import vision_assets
+from watershop_dagster.defs.vision import identity_corrections, vision_assets
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets()]
     daily_job, cross_day_job, monthly_job = build_jobs(assets)
+    identity_refresh_job = build_identity_refresh_job(assets)
     assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
     tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
-        assets=[*assets, forgotten_customers],
+        assets=[*assets, forgotten_customers, identity_corrections],
         asset_checks=[*build_checks(tables), *insight_checks],
-        jobs=[daily_job, cross_day_job, monthly_job, retention_job, forget_customer_job],
+        jobs=[
+            daily_job,
+            cross_day_job,
+            monthly_job,
+            retention_job,
+            forget_customer_job,
+            identity_refresh_job,
+            identity_correction_job,
+        ],
         schedules=[*build_schedules(daily_job, cross_day_job, monthly_job), retention_schedule],
-        sensors=[build_footage_sensor(daily_job)],
+        sensors=[build_footage_sensor(daily_job), build_corrections_sensor(identity_refresh_job, cross_day_job)],
         resources=resources or default_resources(),
     )
 

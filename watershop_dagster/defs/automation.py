@@ -41,6 +41,18 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> tuple:
     return daily_job, cross_day_job, monthly_job
 
 
+def build_identity_refresh_job(assets: list[dg.AssetsDefinition]) -> dg.UnresolvedAssetJobDefinition:
+    """The identity assets and every day-partitioned asset downstream of them: what an owner's correction
+    changes. Footage is not decoded again."""
+    daily = [k for a in assets if a.partitions_def == daily_partitions for k in a.keys]
+    return dg.define_asset_job(
+        "identity_refresh_job",
+        selection=dg.AssetSelection.assets("customer_registry").downstream() & dg.AssetSelection.assets(*daily),
+        partitions_def=daily_partitions,
+        description="Identities and everything downstream for one day, after a correction (no footage decoding).",
+    )
+
+
 def build_schedules(
     daily_job, cross_day_job, monthly_job
 ) -> list[dg.ScheduleDefinition | UnresolvedPartitionedAssetScheduleDefinition]:
