@@ -224,11 +224,12 @@ def _context():
     import dagster as dg
 
     from watershop_dagster.cli import ensure_dagster_home
-    from watershop_dagster.definitions import defs
+    from watershop_dagster.definitions import build_definitions
     from watershop_dagster.defs.resources import default_resources
 
     ensure_dagster_home()
-    resources = default_resources()
+    resources = default_resources()  # read from the environment now, as `watershop materialize` does
+    defs = build_definitions(resources)
     wh = resources["warehouse"].process_config_and_initialize().get()
     data_dir = resources["shop"].process_config_and_initialize().layout.root
     return wh, Path(data_dir), defs, dg.DagsterInstance.get()
