@@ -127,7 +127,7 @@ def test_command_line_contract(shop, monkeypatch, capsys, tmp_path):
     assert main(["identity", "label", a, "L002", "--no-apply"]) == 0
     assert main(["identity", "log"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"C0001 ") and f" merge {a} {b} by=asha why='same face'" in out[0]
+    assert out[0].startswith("C0001 ") and f" merge {a} {b} by=asha why='same face'" in out[0]
     assert out[2].split()[2:5] == ["label", a, "'L002'"]
     assert main(["identity", "undo", "C0002", "--no-apply"]) == 0
     assert main(["identity", "merge", a, "CUST_9999"]) == 2  # unknown ID: refused, nothing recorded
