@@ -335,7 +335,6 @@ def cmd_review(args) -> int:
 
     from watershop_dagster.review.app import create_app, hash_password
 
-    wh, data_dir, defs, instance = _context()
     host, password_hash = "127.0.0.1", None
     if args.lan:
         if not args.password_file:
@@ -343,6 +342,7 @@ def cmd_review(args) -> int:
             return 2
         password_hash = hash_password(Path(args.password_file).read_text().strip())
         host = "0.0.0.0"
+    wh, data_dir, defs, instance = _context()
     app = create_app(data_dir, wh, password_hash=password_hash, defs=defs, instance=instance)
     _err(f"review page on http://{host}:{args.port}/ (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=args.port, log_level="warning")

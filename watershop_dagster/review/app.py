@@ -12,6 +12,7 @@ import hmac
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -55,8 +56,10 @@ def create_app(
     instance=None,
     run_config: dict | None = None,
     session_seconds: int = SESSION_SECONDS,
+    apply: bool = True,
 ) -> Starlette:
-    """`defs`/`instance`: where corrections are applied (default: the code location and DAGSTER_HOME)."""
+    """`defs`/`instance`: where corrections are applied (default: the code location and DAGSTER_HOME);
+    `apply=False` only records them (the corrections sensor applies them later)."""
     data_dir = Path(data_dir)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     log = CorrectionLog(data_dir)
@@ -124,7 +127,7 @@ def create_app(
         kind = str(form.get("kind", ""))
         ids = [i.strip() for i in str(form.get("ids", "")).split(",") if i.strip()]
         visits = [str(v) for v in form.getlist("visits") if v]
-        code_defs, inst = execution()
+        code_defs, inst = execution() if apply else (None, None)
         try:
             applied = apply_correction(
                 warehouse,
@@ -138,14 +141,15 @@ def create_app(
                 str(form.get("by", "") or "owner"),
                 str(form.get("reason", "")),
                 session_id(request),
+                apply=apply,
                 log=lambda _m: None,
                 run_config=run_config,
             )
         except CorrectionRefused as exc:
-            return RedirectResponse(f"/?message=Refused: {exc}", status_code=303)
+            return RedirectResponse(f"/?{urlencode({'message': f'Refused: {exc}'})}", status_code=303)
         c = applied.correction
         message = f"{c.id}: {c.kind} {' '.join(c.ids)} done" + (f" (new ID {applied.new_id})" if applied.new_id else "")
-        return RedirectResponse(f"/?message={message}", status_code=303)
+        return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
 
     async def files(request: Request) -> Response:
         """Crops and reports, only from under the data folder."""

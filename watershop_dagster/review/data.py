@@ -63,7 +63,10 @@ def crop_url(path: str | None, data_dir: Path) -> str | None:
         try:
             p = p.resolve().relative_to(Path(data_dir).resolve())
         except ValueError:
-            return None
+            # A data folder that was moved or copied: the crop's place under its crops/ folder still holds.
+            if "crops" not in p.parts:
+                return None
+            p = Path(*p.parts[len(p.parts) - 1 - p.parts[::-1].index("crops") :])
     return f"/files/{p.as_posix()}"
 
 

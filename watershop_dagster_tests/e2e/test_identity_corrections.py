@@ -135,3 +135,93 @@ def test_command_line_contract(shop, monkeypatch, capsys, tmp_path):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 4 and out[1].endswith("[undone by C0004]")
     assert date.fromisoformat(out[0].split()[1][:10])
+
+
+def _chromium():
+    import shutil as sh
+
+    browser = sh.which("chromium") or sh.which("chromium-browser")
+    driver = sh.which("chromedriver")
+    if not browser or not driver:
+        pytest.skip("Debian's chromium and chromium-driver are not installed (CI installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=420,1400",  # a phone's width
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def _serve(app):
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        import time
+
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.browser
+def test_browser_merges_a_suggested_pair_and_the_figures_change(shop, tmp_path):
+    import os
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from watershop_dagster.review.app import create_app
+
+    data_dir, _ = shop
+    wh = Warehouse(data_dir / "warehouse.duckdb")
+    defs = build_definitions(resources_for(data_dir))
+    driver = _chromium()
+    with dg.instance_for_test() as instance:
+        app = create_app(data_dir, wh, defs=defs, instance=instance, run_config=FORCED)
+        server, thread, url = _serve(app)
+        try:
+            driver.get(url + "/")
+            customers = int(driver.find_element(By.ID, "customers-count").text)
+            first = driver.find_element(By.ID, "suggestion-1")
+            pair = first.find_element(By.CSS_SELECTOR, "input[name=ids]").get_attribute("value").split(",")
+            assert len(first.find_elements(By.TAG_NAME, "img")) >= 2  # face crops of both sides
+            moved = wh.query("SELECT visit_id FROM visit_log WHERE customer_id = ?", [pair[1]])["visit_id"].tolist()
+            if os.environ.get("WATERSHOP_SCREENSHOT"):
+                driver.save_screenshot(os.environ["WATERSHOP_SCREENSHOT"])
+            first.find_element(By.CSS_SELECTOR, "button.merge").click()
+            WebDriverWait(driver, 120).until(ec.presence_of_element_located((By.ID, "message")))
+            assert "merge" in driver.find_element(By.ID, "message").text
+            assert int(driver.find_element(By.ID, "customers-count").text) == customers - 1
+            assert not driver.find_elements(By.ID, f"row-{pair[1]}")  # the newer ID's history is the older's
+            owners = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE list_contains(?, visit_id)", [moved])
+            assert owners["customer_id"].tolist() == [pair[0]]
+            driver.find_element(By.LINK_TEXT, "corrections").click()
+            assert f"merge {pair[0]} {pair[1]}" in driver.page_source and "web:local" in driver.page_source
+            driver.get(url + "/reports")
+            assert driver.find_elements(By.PARTIAL_LINK_TEXT, "2024-04-0")
+        finally:
+            driver.quit()
+            server.should_exit = True
+            thread.join(10)
+    assert wh.query("SELECT count(DISTINCT customer_id) n FROM visit_log WHERE customer_id = ?", [pair[1]])["n"][0] == 0

@@ -85,8 +85,9 @@ def cluster_tracks(embeddings: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _constrained_labels(labels: np.ndarray, track_ids: list[str], c: IdentityConstraints) -> np.ndarray:
-    """The day's clusters after the owner's corrections: tracks kept apart leave their cluster, clusters holding
-    tracks of one must-link group become one."""
+    """The day's clusters after the owner's corrections: tracks kept apart leave their cluster. Clusters of one
+    must-link group stay apart here and are given one ID in `assign_identities`, each first decided as the
+    matcher would (so a number it would have minted is minted, and retired, and later IDs keep theirs)."""
     labels = labels.copy()
     position = {t: i for i, t in enumerate(track_ids)}
     next_label = int(labels.max()) + 1 if len(labels) else 1
@@ -111,21 +112,6 @@ def _constrained_labels(labels: np.ndarray, track_ids: list[str], c: IdentityCon
                     new_labels[rule] = next_label
                     next_label += 1
                 labels[position[t]] = new_labels[rule]
-    blocked = [(a, b) for a, b in c.apart]
-    for tracks in c.groups.values():
-        present = [position[t] for t in tracks if t in position]
-        if len(present) < 2:
-            continue
-        target = labels[present[0]]
-        for i in present[1:]:
-            other = labels[i]
-            if other == target:
-                continue
-            joined = {track_ids[j] for j in np.where((labels == target) | (labels == other))[0]}
-            if any(joined & a and joined & b for a, b in blocked):
-                labels[i] = target  # only the anchored track moves; its cluster holds someone kept apart
-            else:
-                labels[labels == other] = target
     return labels
 
 
