@@ -165,6 +165,7 @@ def cmd_forget(args) -> int:
             print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
         return 1
     print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
+    print("the raw footage of their visits is not cut: the run's log lists the files (README: Correcting identities)")
     return 0
 
 

@@ -14,10 +14,17 @@ from watershop_dagster.core.footage.faces import photo_gallery
 from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_manifest, scan_day
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.corrections import CorrectionLog, cannot_link_pairs, constraints_for_day
-from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, customer_number
+from watershop_dagster.core.identities.matching import (
+    Assignment,
+    IdentityRules,
+    RegistryEntry,
+    assign_identities,
+    customer_number,
+)
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.suggestions import suggest_merges
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
+from watershop_dagster.core.privacy.erasure import ErasedFaces, footage_deleted_days
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
@@ -82,6 +89,9 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
     """Every file under data/footage/<day>/ with camera, start and end, fps, frames, resolution, status."""
     day, layout = tables.day, shop.layout
     assert day is not None
+    if day.isoformat() in footage_deleted_days(layout.root):
+        # Re-analysing would find no footage and empty every table of the day: refuse, keep what was found.
+        raise dg.Failure(f"the footage of {day} was deleted by retention (footage_days): the day cannot be re-analysed")
     rows = scan_day(layout.footage_day_dir(day), day, layout.root)
     for r in rows:
         if not r.ok:
@@ -130,6 +140,7 @@ def footage_analysis(
         sampler_factory=config.sampler,
         optout=optout,
         progress=context.log.info,
+        erased=ErasedFaces.load(layout.root),
     )
     wall = time.perf_counter() - started
     for file, error in result.file_errors.items():
@@ -289,6 +300,14 @@ def identities(
     evidence = tables.read("identity_evidence") if corrections else pd.DataFrame()
     constraints = constraints_for_day(corrections, tracks, evidence)
     result = assign_identities(tracks, registry, staff, next_number, rules, forgotten, constraints)
+    erased = ErasedFaces.load(shop.layout.root)
+    if erased:
+        # Faces `watershop forget` erased have no embedding when the day is analysed again: their tracks keep
+        # the forgotten (never matched) ID, so the anonymous visits stay as the erasure left them.
+        for r in tracks[~tracks["track_id"].isin(result.assignments)].itertuples():
+            cid = erased.customer_in_span(r.camera, r.first_time, r.last_time) if not r.usable_faces else None
+            if cid is not None:
+                result.assignments[r.track_id] = Assignment(cid, None, False)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     table = registry_rows(day, registry, result, visits, rules)
     links = pd.DataFrame(
