@@ -39,3 +39,46 @@ def test_bad_names_and_out_of_range_days_are_logged_not_fatal(defs, instance, da
     _, cursor = tick(defs, instance)
     r, _ = tick(defs, instance, cursor)
     assert [q.partition_key for q in r.run_requests] == ["2024-03-05"]
+
+
+def test_a_new_correction_requests_the_identity_assets_for_the_days_it_touches_then_the_launchpad_undo(
+    defs, instance, data_dir
+):
+    from datetime import date, datetime
+
+    from watershop_dagster.core.identities.corrections import CorrectionLog, Span, new_correction
+
+    for day in ("2024-03-04", "2024-03-05", "2024-03-06"):
+        instance.report_runless_asset_event(dg.AssetMaterialization("customer_registry", partition=day))
+    sensor = defs.resolve_sensor_def("identity_corrections_sensor")
+
+    def tick(cursor=None):
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
+        result = sensor.evaluate_tick(ctx)
+        return result, result.cursor
+
+    r, cursor = tick()
+    assert r.run_requests == []  # no corrections yet
+    span = Span(date(2024, 3, 5), "cam1", datetime(2024, 3, 5, 9), datetime(2024, 3, 5, 9, 2))
+    CorrectionLog(data_dir).append(new_correction("staff", {"id": [span]}, ["CUST_0002"], "asha"))
+    r, cursor = tick(cursor)
+    refresh = [(q.job_name, q.partition_key) for q in r.run_requests]
+    assert refresh == [
+        ("identity_refresh_job", "2024-03-05"),
+        ("identity_refresh_job", "2024-03-06"),
+        ("cross_day_job", None),
+    ]  # not the day before it, never the footage assets
+    r, cursor = tick(cursor)
+    assert r.run_requests == []
+    # The launchpad: identity_correction_job with op config records an undo, logged with its run.
+    config = {"ops": {"record_identity_correction": {"config": {"kind": "undo", "ids": ["C0001"], "by": "asha"}}}}
+    assert (
+        defs.resolve_job_def("identity_correction_job").execute_in_process(run_config=config, instance=instance).success
+    )
+    log = CorrectionLog(data_dir).read()
+    assert log[0].undone_by == "C0002" and log[1].session.startswith("dagster:")
+    r, _ = tick(cursor)
+    assert [q.partition_key for q in r.run_requests if q.job_name == "identity_refresh_job"] == [
+        "2024-03-05",
+        "2024-03-06",
+    ]

@@ -13,11 +13,18 @@ from watershop_dagster.core.identities.corrections import CorrectionLog
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.identity_commands import correct
-from watershop_dagster_tests.support import eval_world, follow_suggestions, resources_for
+from watershop_dagster_tests.support import REPO, eval_world, follow_suggestions, resources_for
 
 pytestmark = pytest.mark.shared_data
 # Thresholds that split people across days and visits (the default 0.30 / 0.40 make no error on this world).
 FORCED = {"ops": {"identities": {"config": {"match_threshold": 0.75, "cluster_threshold": 0.75}}}}
+
+
+def shared_models():
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("WATERSHOP_SHARED_MODELS", REPO.parent / "shared" / "models"))
 
 
 def run_days(data_dir, days, run_config=FORCED):
@@ -225,3 +232,45 @@ def test_browser_merges_a_suggested_pair_and_the_figures_change(shop, tmp_path):
             server.should_exit = True
             thread.join(10)
     assert wh.query("SELECT count(DISTINCT customer_id) n FROM visit_log WHERE customer_id = ?", [pair[1]])["n"][0] == 0
+
+
+def test_a_model_swap_keeps_every_correction(shop, tmp_path):
+    """Corrections made under the default models hold when every day is analysed again with another detector
+    (SCRFD-2.5G from ../shared/models, through WATERSHOP_MODEL_DIR): other detections, other tracks and
+    numbers, the same people at the same moments."""
+    from watershop_dagster.core.footage.faces import _bundled_model_dir
+    from watershop_dagster.defs.resources import FaceEngineResource
+    from watershop_dagster.evaluation.scoring import load_truth, score_visits
+
+    detector = shared_models() / "detection" / "scrfd_2.5g_bnkps.onnx"
+    if not detector.exists():
+        pytest.skip(f"{detector} not found: the model-swap test needs ../shared/models")
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    (model_dir / detector.name).symlink_to(detector)
+    (model_dir / "w600k_mbf.onnx").symlink_to(_bundled_model_dir() / "w600k_mbf.onnx")
+    data_dir, days = shop
+    wh = Warehouse(data_dir / "warehouse.duckdb")
+    defs = build_definitions(resources_for(data_dir))
+    with dg.instance_for_test() as instance:
+        assert follow_suggestions(wh, data_dir, defs, instance, FORCED)["f1_after"] == 1.0
+    (data_dir / "warehouse.duckdb").unlink()
+    shutil.rmtree(data_dir / "crops")
+    swapped = {**resources_for(data_dir), "faces": FaceEngineResource(model_dir=str(model_dir))}
+    defs = build_definitions(swapped)
+    with dg.instance_for_test() as instance:
+        for d in days:
+            result = defs.resolve_job_def("daily_job").execute_in_process(
+                partition_key=d.isoformat(), instance=instance, run_config=FORCED
+            )
+            assert result.success
+    truth = load_truth(data_dir / "truth")
+    scores = score_visits(truth, wh.query("SELECT * FROM visit_log"))
+    assert scores.recall >= 0.9 and scores.bcubed_f1 == 1.0
+    # Without the corrections the same models and thresholds split people.
+    CorrectionLog(data_dir).path.rename(tmp_path / "corrections.jsonl")
+    from watershop_dagster.identity_commands import refresh
+
+    with dg.instance_for_test() as instance:
+        assert refresh(defs, instance, days, lambda _m: None, FORCED)
+    assert score_visits(truth, wh.query("SELECT * FROM visit_log")).bcubed_f1 < 0.9
