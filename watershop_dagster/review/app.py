@@ -57,6 +57,7 @@ def create_app(
     run_config: dict | None = None,
     session_seconds: int = SESSION_SECONDS,
     apply: bool = True,
+    clock=time.time,
 ) -> Starlette:
     """`defs`/`instance`: where corrections are applied (default: the code location and DAGSTER_HOME);
     `apply=False` only records them (the corrections sensor applies them later)."""
@@ -88,7 +89,7 @@ def create_app(
         if password_hash is None:
             return True
         s = request.session
-        return bool(s.get("sid")) and time.time() - float(s.get("since", 0)) < session_seconds
+        return bool(s.get("sid")) and clock() - float(s.get("since", 0)) < session_seconds
 
     def labels() -> dict[str, str]:
         if not log.path.exists():
@@ -172,7 +173,7 @@ def create_app(
             form = await request.form()
             if password_hash is not None and check_password(str(form.get("password", "")), password_hash):
                 request.session.clear()
-                request.session.update({"sid": secrets.token_hex(8), "since": time.time()})
+                request.session.update({"sid": secrets.token_hex(8), "since": clock()})
                 return RedirectResponse("/", status_code=303)
             return templates.TemplateResponse(request, "login.html", {"error": True}, status_code=401)
         return templates.TemplateResponse(request, "login.html", {"error": False})

@@ -79,10 +79,14 @@ def test_with_a_password_everything_is_refused_until_signed_in(shop):
 
 def test_sessions_expire(shop):
     data_dir, wh = shop
-    client = TestClient(create_app(data_dir, wh, password_hash=hash_password("s3cret"), session_seconds=1))
+    now = [time.time()]
+    app = create_app(data_dir, wh, password_hash=hash_password("s3cret"), session_seconds=3600, clock=lambda: now[0])
+    client = TestClient(app)
     client.post("/login", data={"password": "s3cret"})
     assert client.get("/").status_code == 200
-    time.sleep(1.2)
+    now[0] += 3599
+    assert client.get("/").status_code == 200
+    now[0] += 2
     assert client.get("/").status_code == 401
 
 
