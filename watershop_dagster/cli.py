@@ -150,6 +150,7 @@ def cmd_forget(args) -> int:
             print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
         return 1
     print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
+    print("the raw footage of their visits is not cut: the run's log lists the files (README: Correcting identities)")
     return 0
 
 
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sql", help="run a read-only SQL query against the configured warehouse; prints CSV")
     p.add_argument("query", help='e.g. "SELECT day, count(*) FROM visit_log GROUP BY day"')
     p.set_defaults(func=cmd_sql)
+
+    from watershop_dagster.identity_commands import add_identity_parser, add_review_parser
+
+    add_identity_parser(sub)
+    add_review_parser(sub)
 
     p = sub.add_parser("bench", help="benchmarks")
     bench_sub = p.add_subparsers(dest="what", required=True)

@@ -6,6 +6,7 @@ from watershop_dagster.defs.automation import build_jobs, build_schedules
 from watershop_dagster.defs.chain import chain_assets
 from watershop_dagster.defs.checks import build_checks
 from watershop_dagster.defs.commerce import till_records
+from watershop_dagster.defs.identity import build_corrections_sensor, identity_correction_job
 from watershop_dagster.defs.insights import insight_assets
 from watershop_dagster.defs.privacy import (
     biometric_retention,
@@ -17,7 +18,7 @@ from watershop_dagster.defs.privacy import (
 from watershop_dagster.defs.resources import default_resources
 from watershop_dagster.defs.sensors import build_footage_sensor, shop_folders
 from watershop_dagster.defs.sql_models import build_sql_assets
-from watershop_dagster.defs.vision import vision_assets
+from watershop_dagster.defs.vision import identity_corrections, vision_assets
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
@@ -26,11 +27,15 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
     tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
-        assets=[*assets, forgotten_customers],
+        assets=[*assets, forgotten_customers, identity_corrections],
         asset_checks=build_checks(tables),
-        jobs=[*jobs.values(), retention_job, forget_customer_job],
+        jobs=[*jobs.values(), retention_job, forget_customer_job, identity_correction_job],
         schedules=[*build_schedules(jobs), retention_schedule],
-        sensors=[shop_folders, build_footage_sensor(jobs["daily_job"])],
+        sensors=[
+            shop_folders,
+            build_footage_sensor(jobs["daily_job"]),
+            build_corrections_sensor(jobs["identity_refresh_job"], jobs["cross_day_job"]),
+        ],
         resources=resources or default_resources(),
     )
 

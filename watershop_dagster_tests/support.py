@@ -63,3 +63,78 @@ def run_shop_job(defs, instance, job: str, key: str, shop: str = "main"):
     """A per-shop job (cross_day_job: key is the shop; monthly_job: key is a shop_month_key)."""
     register_shops(instance, shop)
     return defs.resolve_job_def(job).execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+
+
+def eval_world(data_dir: Path, customers: int = 5, days: int = 2, visits_per_day: int = 6, seed: int = 5) -> list[date]:
+    """Days built with the evaluation generator from real photos (needs WATERSHOP_SHARED_DATA)."""
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.sim.world import eval_cast, write_world
+
+    shared = shared_data_dir()
+    assert shared is not None
+    out = [date(2024, 4, 1) + timedelta(days=i) for i in range(days)]
+    cast = eval_cast(FaceEngine.from_models(), shared / "faces", customers=customers, seed=seed)
+    write_world(data_dir, out, cast, visits_per_day=visits_per_day, seed=seed)
+    return out
+
+
+def true_people(truth_dir: Path, visit_log) -> dict[str, str]:
+    """Each predicted customer ID -> the simulated person most of its visits were (the owner's knowledge)."""
+    from collections import Counter
+
+    from watershop_dagster.evaluation.scoring import load_truth, match_visits
+
+    truth = load_truth(truth_dir)
+    truth = truth[~truth["is_staff"]].reset_index(drop=True)
+    pred = visit_log[~visit_log["is_staff"].astype(bool)].copy()
+    pred["day"] = pred["day"].astype(str)
+    votes: dict[str, Counter] = {}
+    for day in sorted(set(truth["day"])):
+        t_day, p_day = truth[truth["day"] == day], pred[pred["day"] == day]
+        for ti, pi, _ in match_visits(t_day, p_day):
+            votes.setdefault(pred.loc[pi, "customer_id"], Counter())[truth.loc[ti, "person"]] += 1
+    return {cid: c.most_common(1)[0][0] for cid, c in votes.items()}
+
+
+def follow_suggestions(wh, data_dir: Path, defs, instance, run_config: dict | None, max_rounds: int = 6) -> dict:
+    """The owner going down the suggested merges in order, answering each from the truth: merge when the two
+    IDs are one person, 'not the same person' otherwise; the warehouse is brought up to date after each pass
+    over the list. Returns the BCubed F1 before and after and how many suggestions were looked at."""
+    from watershop_dagster.evaluation.scoring import load_truth, score_visits
+    from watershop_dagster.identity_commands import correct, days_from
+
+    truth_dir = data_dir / "truth"
+
+    def f1() -> float:
+        return score_visits(load_truth(truth_dir), wh.query("SELECT * FROM visit_log")).bcubed_f1
+
+    before, looked, merges, apart, rounds = f1(), 0, 0, 0, 0
+    while rounds < max_rounds and f1() < 1.0:
+        suggestions = wh.query("SELECT * FROM identity_suggestions ORDER BY score DESC, customer_id_a, customer_id_b")
+        if suggestions.empty:
+            break
+        rounds += 1
+        people = true_people(truth_dir, wh.query("SELECT * FROM visit_log"))
+        touched: set[str] = set()
+        for s in suggestions.itertuples():
+            if {s.customer_id_a, s.customer_id_b} & touched:
+                continue  # its IDs changed in this pass: look again after the update
+            looked += 1
+            same = people.get(s.customer_id_a) is not None and people.get(s.customer_id_a) == people.get(
+                s.customer_id_b
+            )
+            kind = "merge" if same else "not_same"
+            merges, apart = merges + same, apart + (not same)
+            correct(wh, data_dir, defs, instance, kind, [s.customer_id_a, s.customer_id_b], apply=False, who="bench")
+            touched |= {s.customer_id_a, s.customer_id_b}
+        from watershop_dagster.identity_commands import refresh
+
+        refresh(defs, instance, days_from(wh, date.min), lambda _m: None, run_config)
+    return {
+        "f1_before": before,
+        "f1_after": f1(),
+        "looked_at": looked,
+        "merges": merges,
+        "not_same": apart,
+        "rounds": rounds,
+    }

@@ -37,6 +37,15 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> dict[str, dg.UnresolvedAsse
         keys = [k for a in assets if a.partitions_def == partitions for k in a.keys]
         selection = dg.AssetSelection.assets(*keys)
         jobs[name] = dg.define_asset_job(name, selection=selection, partitions_def=partitions, description=description)
+    # What an owner's identity correction changes: the identity assets and every day asset downstream of them
+    # (footage is not decoded again).
+    days = [k for a in assets if a.partitions_def == shop_day_partitions for k in a.keys]
+    jobs["identity_refresh_job"] = dg.define_asset_job(
+        "identity_refresh_job",
+        selection=dg.AssetSelection.assets("customer_registry").downstream() & dg.AssetSelection.assets(*days),
+        partitions_def=shop_day_partitions,
+        description="Identities and everything downstream for one shop's day, after a correction.",
+    )
     return jobs
 
 

@@ -25,6 +25,10 @@ class RetentionConfig(dg.Config):
             "purge per-face embeddings this many days after their day (track means and registry centroids stay)"
         ),
     )
+    footage_days: int = Field(
+        default=RetentionRules.footage_days,
+        description="delete raw footage older than this many days (0: keep it); such days cannot be re-analysed",
+    )
     today: str = Field(default="", description="YYYY-MM-DD to measure age from; default: the real date")
 
 
@@ -35,11 +39,12 @@ def biometric_retention(
     """Deletes face crops older than N days (default 7) and per-face embeddings after a grace period \
 (default 2 days)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
-    rules = RetentionRules(config.crop_days, config.embedding_grace_days)
-    deleted, purged = [], 0
+    rules = RetentionRules(config.crop_days, config.embedding_grace_days, config.footage_days)
+    deleted, footage, purged = [], [], 0
     for name in shop.shops()[0] or ["main"]:
         result = apply_retention(warehouse.get(), shop.layout_for(name), today, rules)
         deleted += [f"{name}/{d}" for d in result.crop_folders_deleted]
+        footage += [f"{name}/{d}" for d in result.footage_days_deleted]
         purged += result.embeddings_purged
     context.log.info(f"deleted crops of {len(deleted)} shop day(s); purged {purged} face embeddings")
     return dg.MaterializeResult(
@@ -47,6 +52,7 @@ def biometric_retention(
             "crop_days_deleted": len(deleted),
             "embeddings_purged": purged,
             "days": ", ".join(deleted) or "none",
+            "footage_days_deleted": ", ".join(footage) or "none",
         }
     )
 
@@ -69,13 +75,22 @@ class ForgetConfig(dg.Config):
 
 
 @dg.op(pool=WAREHOUSE_POOL)
-def erase_customer(context: dg.OpExecutionContext, config: ForgetConfig, warehouse: WarehouseResource) -> None:
-    result = forget_customer(warehouse.get(), config.customer_id, config.requested_by, config.reason)
+def erase_customer(
+    context: dg.OpExecutionContext, config: ForgetConfig, warehouse: WarehouseResource, shop: ShopDataResource
+) -> None:
+    result = forget_customer(
+        warehouse.get(), config.customer_id, config.requested_by, config.reason, data_dir=shop.layout.root
+    )
     context.log.info(
         f"forgot {result.customer_id}: {result.embeddings_deleted} embeddings, {result.crops_deleted} crops, "
         f"{result.tracks} track means, {result.registry_rows} registry centroids erased; "
         f"{result.visits_kept} anonymous visits kept"
     )
+    if result.footage:
+        context.log.warning(
+            "the raw footage still shows them (it is not cut; delete the files or let footage_days remove them): "
+            + "; ".join(result.footage)
+        )
 
 
 @dg.job(

@@ -1,6 +1,7 @@
 """Footage -> frames -> faces -> tracks -> identities and visits, one shop day per partition."""
 
 import time
+import warnings
 
 import dagster as dg
 import numpy as np
@@ -26,7 +27,14 @@ from watershop_dagster.core.footage.persons import (
 from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
-from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, customer_number
+from watershop_dagster.core.identities.corrections import CorrectionLog, cannot_link_pairs, constraints_for_day
+from watershop_dagster.core.identities.matching import (
+    Assignment,
+    IdentityRules,
+    RegistryEntry,
+    assign_identities,
+    customer_number,
+)
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
@@ -35,8 +43,11 @@ from watershop_dagster.core.identities.staff import (
     staff_gallery,
     with_staff_reasons,
 )
+from watershop_dagster.core.identities.suggestions import suggest_merges
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
+from watershop_dagster.core.privacy.erasure import ErasedFaces, footage_deleted_days
 from watershop_dagster.core.storage.schemas import SCHEMAS
+from watershop_dagster.defs.partitions import shop_partitions
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
@@ -114,6 +125,9 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
     """Every file under data/footage/<day>/ with camera, start and end, fps, frames, resolution, status."""
     day, layout = tables.day, shop.layout_for(tables.shop)
     assert day is not None
+    if day.isoformat() in footage_deleted_days(layout.root):
+        # Re-analysing would find no footage and empty every table of the day: refuse, keep what was found.
+        raise dg.Failure(f"the footage of {day} was deleted by retention (footage_days): the day cannot be re-analysed")
     rows = scan_day(layout.footage_day_dir(day), day, layout.root)
     for r in rows:
         if not r.ok:
@@ -169,6 +183,7 @@ def footage_analysis(
         optout=optout,
         progress=context.log.info,
         persons=PersonDetector.default() if config.detect_persons else None,
+        erased=ErasedFaces.load(layout.root),
     )
     wall = time.perf_counter() - started
     person_tracks = [
@@ -287,18 +302,66 @@ def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[
         for r in rows.itertuples()
         if r.customer_id not in forgotten and r.centroid is not None
     ]
-    used = [customer_number(c) for c in list(rows["customer_id"]) + list(forgotten)]
+    minted = tables.sql("SELECT DISTINCT minted_id FROM identity_evidence WHERE minted_id IS NOT NULL")
+    used = [customer_number(c) for c in list(rows["customer_id"]) + list(forgotten) + list(minted["minted_id"])]
     return entries, 1 + max(used, default=0), forgotten
 
 
+def _observable_source_asset(**kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.observable_source_asset(**kwargs)
+
+
+@_observable_source_asset(
+    group_name=VISION,
+    description=(
+        "The owner's corrections of identities (data/identity/corrections.jsonl, `watershop identity ...`): "
+        "its data version is the file's digest, so a new correction makes the identity assets stale."
+    ),
+)
+def identity_corrections(shop: ShopDataResource) -> dg.DataVersion:
+    return dg.DataVersion(CorrectionLog(shop.layout.root).digest())
+
+
+def _evidence(tracks: pd.DataFrame, result, constraints) -> pd.DataFrame:
+    columns = [c for c in SCHEMAS["identity_evidence"].column_names if c != "day"]
+    known = tracks[tracks["track_id"].isin(result.assignments)]
+    anchored = set().union(*constraints.groups.values(), constraints.track_staff, constraints.forbidden)
+    return pd.DataFrame(
+        [
+            {
+                "track_id": r.track_id,
+                "camera": r.camera,
+                "first_time": r.first_time,
+                "last_time": r.last_time,
+                "customer_id": result.assignments[r.track_id].customer_id,
+                "minted_id": result.retired_ids.get(r.track_id),
+                "corrected": r.track_id in anchored or result.assignments[r.track_id].customer_id in constraints.staff,
+            }
+            for r in known.itertuples()
+        ],
+        columns=columns,
+    )
+
+
 @warehouse_asset(
-    writes=[_described("customer_registry"), _described("track_identities"), _described("visit_log")],
+    # identity_evidence first: every output depends on its earlier days, and Dagster wants a multi-asset's
+    # outputs in topological order (mutual dependencies, as with customer_registry, are allowed).
+    writes=[
+        _described("identity_evidence"),
+        _described("customer_registry"),
+        _described("track_identities"),
+        _described("visit_log"),
+    ],
     reads=[
         Read.day("face_tracks"),
         Read.before("customer_registry"),
         Read.all("forgotten_customers"),
         Read.day("footage_manifest"),
         Read.day("person_tracks"),
+        Read.before("identity_evidence"),
+        Read.files_of("identity_corrections"),
     ],
     group=VISION,
 )
@@ -320,11 +383,22 @@ def identities(
     registry, next_number, forgotten = registry_before(tables)
     staff: dict[str, np.ndarray] = {}
     if len(tracks):
-        photos = {
-            f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), shop.layout_for(tables.shop).staff_dir).items()
-        }
+        staff_dir = shop.layout_for(tables.shop).staff_dir
+        photos = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), staff_dir).items()}
         staff = staff_gallery(photos, staff_centroids(tables, forgotten))
-    result = assign_identities(tracks, registry, staff, next_number, rules, forgotten)
+    # The owner's corrections, mapped onto this day's tracks and earlier days' IDs by their time spans.
+    corrections = CorrectionLog(shop.layout_for(tables.shop).root).active()
+    evidence = tables.read("identity_evidence") if corrections else pd.DataFrame()
+    constraints = constraints_for_day(corrections, tracks, evidence)
+    result = assign_identities(tracks, registry, staff, next_number, rules, forgotten, constraints)
+    erased = ErasedFaces.load(shop.layout_for(tables.shop).root)
+    if erased:
+        # Faces `watershop forget` erased have no embedding when the day is analysed again: their tracks keep
+        # the forgotten (never matched) ID, so the anonymous visits stay as the erasure left them.
+        for r in tracks[~tracks["track_id"].isin(result.assignments)].itertuples():
+            cid = erased.customer_in_span(r.camera, r.first_time, r.last_time) if not r.usable_faces else None
+            if cid is not None:
+                result.assignments[r.track_id] = Assignment(cid, None, False)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
     span = footage_span_seconds(tables.read("footage_manifest"))
@@ -346,8 +420,17 @@ def identities(
         visits[~visits["is_staff"].astype(bool) & visits["identified"].astype(bool)] if len(visits) else visits
     )
     return Written(
-        rows={"customer_registry": table, "track_identities": links, "visit_log": visits},
+        rows={
+            "customer_registry": table,
+            "track_identities": links,
+            "visit_log": visits,
+            "identity_evidence": _evidence(tracks, result, constraints),
+        },
         metadata={
+            "identity_evidence": {
+                "corrections_applied": len(corrections),
+                "labels": dg.MetadataValue.json(constraints.labels),
+            },
             "customer_registry": {
                 "customers_seen": len(customers),
                 "new_customers": len(result.new_ids),
@@ -371,4 +454,27 @@ def identities(
     )
 
 
-vision_assets = [footage_manifest, footage_analysis, face_tracks, identities]
+@warehouse_asset(
+    writes=[_described("identity_suggestions")],
+    reads=[Read.all("customer_registry"), Read.all("visit_log"), Read.all("identity_evidence")],
+    group=VISION,
+    partitions_def=shop_partitions,
+)
+def identity_suggestions(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
+    """Pairs of IDs that are probably one person, best first, for the owner to merge or rule apart."""
+    registry = tables.sql(
+        "SELECT customer_id, is_staff, centroid FROM customer_registry "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
+    )
+    visits = tables.read("visit_log", "day, customer_id, entry_time, exit_time")
+    corrections = CorrectionLog(shop.layout_for(tables.shop).root).active()
+    evidence = tables.read("identity_evidence", "track_id, day, camera, first_time, last_time, customer_id")
+    apart = cannot_link_pairs(corrections, evidence)
+    table = suggest_merges(registry, visits, apart)
+    return Written(
+        rows={"identity_suggestions": table},
+        metadata={"identity_suggestions": {"pairs": len(table), "ruled_apart": len(apart)}},
+    )
+
+
+vision_assets = [footage_manifest, footage_analysis, face_tracks, identities, identity_suggestions]

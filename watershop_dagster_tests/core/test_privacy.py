@@ -122,3 +122,25 @@ def test_forget_erases_one_person_everywhere_and_keeps_counts(stored):
     assert log["customer_id"].tolist() == ["CUST_0001"] and log["requested_by"].tolist() == ["owner"]
     with pytest.raises(KeyError, match="CUST_0999"):
         forget_customer(wh, "CUST_0999")
+
+
+def test_erased_faces_match_by_time_and_place_and_old_footage_is_deleted_with_a_note(tmp_path):
+    from datetime import datetime
+
+    from watershop_dagster.core.privacy.erasure import ErasedFaces, delete_old_footage, footage_deleted_days
+    from watershop_dagster.core.storage.layout import DataLayout
+
+    t = datetime(2024, 4, 1, 9, 0, 0)
+    erased = ErasedFaces([{"customer_id": "CUST_0003", "faces": [["cam1", t.isoformat(), 10, 10, 60, 70]]}])
+    assert erased.match("cam1", t.replace(microsecond=500000), (12, 11, 61, 72)) == "CUST_0003"
+    assert erased.match("cam1", t, (200, 10, 250, 70)) is None  # someone else, beside them
+    assert erased.match("cam2", t, (10, 10, 60, 70)) is None
+    assert erased.customer_in_span("cam1", t.replace(second=0, minute=0), t.replace(minute=1)) == "CUST_0003"
+    layout = DataLayout(tmp_path)
+    for day in ("2024-04-01", "2024-04-20"):
+        (layout.footage_dir / day).mkdir(parents=True)
+        (layout.footage_dir / day / "cam1_090000.mp4").write_bytes(b"x")
+    assert delete_old_footage(layout, date(2024, 4, 21), 0) == []
+    assert delete_old_footage(layout, date(2024, 4, 21), 14) == ["2024-04-01"]
+    assert not (layout.footage_dir / "2024-04-01").exists() and (layout.footage_dir / "2024-04-20").exists()
+    assert footage_deleted_days(tmp_path) == {"2024-04-01"}

@@ -56,3 +56,49 @@ def test_new_shop_folders_register_themselves_and_bad_names_are_logged(defs, ins
     assert sorted(request.partition_keys) == ["anna-nagar", "main"]
     instance.add_dynamic_partitions("shops", list(request.partition_keys))
     assert sensor.evaluate_tick(ctx).skip_message.startswith("no new shop folders")
+
+
+def test_a_new_correction_requests_the_identity_assets_for_the_days_it_touches_then_the_launchpad_undo(
+    defs, instance, data_dir
+):
+    from datetime import date, datetime
+
+    from watershop_dagster.core.identities.corrections import CorrectionLog, Span, new_correction
+
+    register_shops(instance, "main")
+    for day in ("2024-03-04", "2024-03-05", "2024-03-06"):
+        partition = f"{day}|main"
+        instance.report_runless_asset_event(dg.AssetMaterialization("customer_registry", partition=partition))
+    sensor = defs.resolve_sensor_def("identity_corrections_sensor")
+
+    def tick(cursor=None):
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            result = sensor.evaluate_tick(ctx)
+        return result, result.cursor
+
+    r, cursor = tick()
+    assert r.run_requests == []  # no corrections yet
+    span = Span(date(2024, 3, 5), "cam1", datetime(2024, 3, 5, 9), datetime(2024, 3, 5, 9, 2))
+    CorrectionLog(data_dir).append(new_correction("staff", {"id": [span]}, ["CUST_0002"], "asha"))
+    r, cursor = tick(cursor)
+    refresh = [(q.job_name, q.partition_key) for q in r.run_requests]
+    assert refresh == [
+        ("identity_refresh_job", "2024-03-05|main"),
+        ("identity_refresh_job", "2024-03-06|main"),
+        ("cross_day_job", "main"),
+    ]  # not the day before it, never the footage assets
+    r, cursor = tick(cursor)
+    assert r.run_requests == []
+    # The launchpad: identity_correction_job with op config records an undo, logged with its run.
+    config = {"ops": {"record_identity_correction": {"config": {"kind": "undo", "ids": ["C0001"], "by": "asha"}}}}
+    assert (
+        defs.resolve_job_def("identity_correction_job").execute_in_process(run_config=config, instance=instance).success
+    )
+    log = CorrectionLog(data_dir).read()
+    assert log[0].undone_by == "C0002" and log[1].session.startswith("dagster:")
+    r, _ = tick(cursor)
+    assert [q.partition_key for q in r.run_requests if q.job_name == "identity_refresh_job"] == [
+        "2024-03-05|main",
+        "2024-03-06|main",
+    ]

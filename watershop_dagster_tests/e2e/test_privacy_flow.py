@@ -71,3 +71,22 @@ def test_forgotten_face_is_not_recognised_again_and_opted_out_faces_are_never_en
     day2 = wh.query("SELECT customer_id, entry_time FROM visit_log WHERE day = ? AND NOT is_staff", [DAYS[1]])
     assert old_id not in set(day2["customer_id"])  # the same face comes back under a new anonymous ID
     assert len(day2) == len([v for v in truth[DAYS[1]] if not v["is_staff"] and v["person"] != opted])
+
+    # Analysing the first day again (footage decoded anew) does not bring the erased faces back: they are
+    # dropped at detection by where and when they were, and their anonymous visits keep the forgotten ID.
+    visits_before = wh.query("SELECT count(*) n FROM visit_log WHERE customer_id = ?", [old_id])["n"][0]
+    run_days(tmp_path, DAYS[:1])
+    erased = wh.query(
+        "SELECT count(*) n, count(crop_path) crops FROM face_detections WHERE day = ? AND reject_reason = 'forgotten'",
+        [DAYS[0]],
+    )
+    assert erased["n"][0] > 0 and erased["crops"][0] == 0
+    assert (
+        wh.query("SELECT count(*) n FROM customer_registry WHERE customer_id = ? AND centroid IS NOT NULL", [old_id])[
+            "n"
+        ][0]
+        == 0
+    )
+    assert wh.query("SELECT count(*) n FROM visit_log WHERE customer_id = ?", [old_id])["n"][0] == visits_before
+    day1_ids = set(wh.query("SELECT customer_id FROM visit_log WHERE day = ?", [DAYS[0]])["customer_id"])
+    assert day1_ids.isdisjoint(set(day2["customer_id"]) - {old_id} - set(visits["customer_id"]))

@@ -24,6 +24,7 @@ from watershop_dagster.core.footage.manifest import ManifestRow
 from watershop_dagster.core.footage.persons import PersonBox, PersonDetector
 from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
 from watershop_dagster.core.footage.tracking import iou
+from watershop_dagster.core.privacy.erasure import ErasedFaces
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
 
 
@@ -191,6 +192,7 @@ def analyse_day(
     optout: OptOutList | None = None,
     progress: Callable[[str], None] = lambda msg: None,
     persons: PersonDetector | None = None,
+    erased: ErasedFaces | None = None,
 ) -> DayAnalysis:
     """Every usable file of the day through a fresh sampler and face stage; rows for the three tables."""
     times = StageTimes()
@@ -237,8 +239,10 @@ def analyse_day(
                 embedding = obs.embedding
                 if embedding is not None and optout.matches(embedding):
                     reason, embedding = "opted_out", None
+                if erased and erased.match(f.camera or "", when, tuple(float(v) for v in obs.face.box)):
+                    reason, embedding = "forgotten", None  # `watershop forget` erased this face: it stays erased
                 crop_path = None
-                if crops_dir is not None and reason != "opted_out":
+                if crops_dir is not None and reason not in ("opted_out", "forgotten"):
                     crop_file = crops_dir / f"{f.camera}_{Path(f.file).stem}_{frame.index:07d}_{n}.jpg"
                     cv2.imwrite(
                         str(crop_file), _crop_for_audit(frame.image, obs.face.box), [cv2.IMWRITE_JPEG_QUALITY, 85]

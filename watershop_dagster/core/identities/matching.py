@@ -21,6 +21,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from watershop_dagster.core.footage.tracking import stack_embeddings
+from watershop_dagster.core.identities.corrections import IdentityConstraints
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class IdentityResult:
     )  # id -> (mean, weight, best crop)
     new_ids: list[str] = field(default_factory=list)
     unidentified_tracks: int = 0
+    # IDs minted for a cluster that an owner's correction then gave an older ID: never handed out again.
+    retired_ids: dict[str, str] = field(default_factory=dict)  # track_id -> the ID it was minted
 
 
 def customer_number(customer_id: str) -> int:
@@ -81,6 +84,37 @@ def cluster_tracks(embeddings: np.ndarray, threshold: float) -> np.ndarray:
     return fcluster(linkage(np.maximum(dist, 0), method="average"), t=1.0 - threshold, criterion="distance")
 
 
+def _constrained_labels(labels: np.ndarray, track_ids: list[str], c: IdentityConstraints) -> np.ndarray:
+    """The day's clusters after the owner's corrections: tracks kept apart leave their cluster. Clusters of one
+    must-link group stay apart here and are given one ID in `assign_identities`, each first decided as the
+    matcher would (so a number it would have minted is minted, and retired, and later IDs keep theirs)."""
+    labels = labels.copy()
+    position = {t: i for i, t in enumerate(track_ids)}
+    next_label = int(labels.max()) + 1 if len(labels) else 1
+    for side_a, side_b in c.apart:
+        for label in set(labels.tolist()):
+            members = {track_ids[i] for i in np.where(labels == label)[0]}
+            if members & side_a and members & side_b:
+                for t in members & side_b:
+                    labels[position[t]] = next_label
+                next_label += 1
+    # A track ruled apart from an ID leaves a cluster whose other tracks are free to take that ID.
+    for label in set(labels.tolist()):
+        in_cluster = [track_ids[i] for i in np.where(labels == label)[0]]
+        rules = {frozenset(c.forbidden.get(t, ())) for t in in_cluster}
+        if len(rules) < 2:
+            continue
+        new_labels: dict[frozenset[str], int] = {}
+        for t in in_cluster:
+            rule = frozenset(c.forbidden.get(t, ()))
+            if rule:
+                if rule not in new_labels:
+                    new_labels[rule] = next_label
+                    next_label += 1
+                labels[position[t]] = new_labels[rule]
+    return labels
+
+
 def assign_identities(
     tracks: pd.DataFrame,
     registry: list[RegistryEntry],
@@ -88,11 +122,14 @@ def assign_identities(
     next_number: int,
     rules: IdentityRules | None = None,
     excluded_ids: set[str] | None = None,
+    constraints: IdentityConstraints | None = None,
 ) -> IdentityResult:
     """`tracks` needs track_id, first_time, usable_faces, mean_quality, best_crop_path, embedding.
     `staff` maps a staff id to its enrolment embeddings (n, d). `excluded_ids` are forgotten identities
-    that must never be matched again."""
+    that must never be matched again. `constraints` are the owner's corrections for this day
+    (core/identities/corrections.py); without any, matching is purely automatic."""
     rules = rules or IdentityRules()
+    c = constraints or IdentityConstraints()
     usable = tracks[(tracks["usable_faces"] >= rules.min_usable_faces) & tracks["embedding"].notna()].sort_values(
         "first_time"
     )
@@ -102,9 +139,18 @@ def assign_identities(
     embs = stack_embeddings(usable["embedding"])
     weights = (usable["usable_faces"].to_numpy() * usable["mean_quality"].to_numpy()).astype(np.float64) + 1e-3
     labels = cluster_tracks(embs, rules.cluster_threshold)
+    track_ids = list(usable["track_id"])
+    if not c.empty:
+        labels = _constrained_labels(labels, track_ids, c)
 
-    customers = [e for e in registry if not e.is_staff and e.customer_id not in (excluded_ids or set())]
+    # Customers the matcher may give; IDs the owner made staff (or ignored) stay matchable.
+    customers = [
+        e
+        for e in registry
+        if (not e.is_staff or c.staff.get(e.customer_id)) and e.customer_id not in (excluded_ids or set())
+    ]
     centroids = np.stack([e.centroid for e in customers]) if customers else np.zeros((0, embs.shape[1]), np.float32)
+    group_assignment: dict[str, Assignment] = {}
     # Clusters in order of first appearance: new IDs are numbered the way the day unfolded.
     order = []
     for label in labels:
@@ -112,35 +158,71 @@ def assign_identities(
             order.append(label)
     for label in order:
         idx = np.where(labels == label)[0]
+        members = [track_ids[i] for i in idx]
+        forbidden = set().union(*(c.forbidden.get(t, set()) for t in members))
         mean = _unit((embs[idx] * weights[idx, None]).sum(axis=0))
         weight = float(weights[idx].sum())
         best_row = usable.iloc[idx[np.argmax(weights[idx])]]
         staff_id, staff_sim = None, -1.0
-        for sid, gallery in staff.items():
-            s = float((gallery @ mean).max())
-            if s > staff_sim:
-                staff_id, staff_sim = sid, s
+        if not any(t in c.no_staff_match for t in members):
+            for sid, gallery in staff.items():
+                s = float((gallery @ mean).max())
+                if s > staff_sim and sid not in forbidden:
+                    staff_id, staff_sim = sid, s
         sims = centroids @ mean if len(centroids) else np.zeros(0)
+        if forbidden and len(sims):
+            sims = np.where([c.aliases.get(e.customer_id, e.customer_id) in forbidden for e in customers], -1.0, sims)
         best = int(np.argmax(sims)) if len(sims) else -1
         best_sim = float(sims[best]) if best >= 0 else -1.0
         # Staff only when the face is more like the staff member than like any known customer: look-alikes
         # (siblings) exist, and a customer hidden as staff disappears from every figure.
+        minted = None
         if staff_id is not None and staff_sim >= rules.staff_threshold and staff_sim >= best_sim:
             assignment = Assignment(staff_id, staff_sim, True)
         elif best_sim >= rules.match_threshold:
-            assignment = Assignment(customers[best].customer_id, best_sim, False)
+            matched = customers[best].customer_id
+            assignment = Assignment(c.aliases.get(matched, matched), best_sim, False)
         else:
-            new_id = f"CUST_{next_number:04d}"
+            minted = f"CUST_{next_number:04d}"
             next_number += 1
-            result.new_ids.append(new_id)
-            assignment = Assignment(new_id, None, False)
+            assignment = Assignment(minted, None, False)
             # Later clusters of the same day are matched against it as against the registry: the day's
             # clustering is stricter (look-alikes), and one person must not get two IDs on their first day
             # when the second would have matched the first on any later day.
-            customers.append(RegistryEntry(new_id, mean, weight, False, date.min, 0))
+            customers.append(RegistryEntry(minted, mean, weight, False, date.min, 0))
             centroids = np.vstack([centroids, mean[None, :]])
-        for i in idx:
-            result.assignments[usable.iloc[i]["track_id"]] = assignment
+        group = next((g for g in (c.group_of(t) for t in members) if g is not None), None)
+        if group is not None:
+            # The owner's word over the matcher's: the group's earlier ID, or what its first cluster got
+            # (a split-off part: a fresh ID, never one the matcher would reuse).
+            if group in c.group_target:
+                target = c.group_target[group]
+                pos = next((k for k, e in enumerate(customers) if e.customer_id == target), None)
+                similarity = float(centroids[pos] @ mean) if pos is not None else None
+                assignment = Assignment(target, similarity, target.startswith("STAFF_"))
+            elif group in group_assignment:
+                assignment = group_assignment[group]
+            elif group in c.group_new and minted is None:
+                minted = f"CUST_{next_number:04d}"
+                next_number += 1
+                assignment = Assignment(minted, None, False)
+                customers.append(RegistryEntry(minted, mean, weight, False, date.min, 0))
+                centroids = np.vstack([centroids, mean[None, :]])
+            group_assignment[group] = assignment
+        if minted is not None and assignment.customer_id != minted:
+            customers.pop()  # the minted entry, appended last
+            centroids = centroids[:-1]
+            for t in members:
+                result.retired_ids[t] = minted
+        elif minted is not None:
+            result.new_ids.append(minted)
+        if assignment.customer_id in c.staff:
+            assignment = Assignment(assignment.customer_id, assignment.similarity, c.staff[assignment.customer_id])
+        for t in members:
+            a = assignment
+            if t in c.track_staff and a.is_staff != c.track_staff[t]:
+                a = Assignment(a.customer_id, a.similarity, c.track_staff[t])
+            result.assignments[t] = a
         prev = result.day_centroids.get(assignment.customer_id)
         if prev is not None:
             merged = _unit(prev[0] * prev[1] + mean * weight)

@@ -19,9 +19,11 @@ def registry_rows(
     the day's visits (counted from the visits already built, not built again)."""
     visits_per_id = visits["customer_id"].value_counts().to_dict() if len(visits) else {}
     previous = {e.customer_id: e for e in before}
+    # Staff by enrolment, or because the owner said so (staff, ignored): left out of customer figures.
+    staff_ids = {a.customer_id for a in result.assignments.values() if a.is_staff}
     rows = []
     for cid, (mean, weight, crop) in result.day_centroids.items():
-        is_staff = cid.startswith("STAFF_")
+        is_staff = cid.startswith("STAFF_") or cid in staff_ids
         today = int(visits_per_id.get(cid, 0))
         e = updated_entry(previous.get(cid), cid, day, mean, weight, today, is_staff, crop, rules)
         rows.append(

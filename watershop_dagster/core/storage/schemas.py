@@ -386,6 +386,33 @@ CHAIN_HOURS = TableSchema(
     ),
 )
 
+IDENTITY_EVIDENCE = TableSchema(
+    "identity_evidence",
+    "Every identified face track with where and when it was and the ID it got: what the owner's corrections "
+    "(data/identity/corrections.jsonl) are mapped onto on later days, since time spans survive re-runs.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("track_id", "VARCHAR", "face_tracks.track_id"),
+        ("camera", "VARCHAR", "camera"),
+        ("first_time", "TIMESTAMP", "first face"),
+        ("last_time", "TIMESTAMP", "last face"),
+        ("customer_id", "VARCHAR", "the ID it got, corrections applied"),
+        ("minted_id", "VARCHAR", "an ID minted for it that a correction replaced (never handed out again)"),
+        ("corrected", "BOOLEAN", "an owner's correction decided its ID or staff flag"),
+    ),
+)
+
+IDENTITY_SUGGESTIONS = TableSchema(
+    "identity_suggestions",
+    "Pairs of customer IDs that are probably one person, best first (`watershop identity suggest`): centroids "
+    "alike, never in the shop at the same time, not ruled apart by the owner.",
+    _cols(
+        ("customer_id_a", "VARCHAR", "the older ID (kept by a merge)"),
+        ("customer_id_b", "VARCHAR", "the newer ID"),
+        ("score", "DOUBLE", "cosine similarity of their centroids"),
+    ),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -405,6 +432,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     CLOCK_OFFSETS,
     PERSON_DETECTIONS,
     PERSON_TRACKS,
+    IDENTITY_EVIDENCE,
+    IDENTITY_SUGGESTIONS,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}

@@ -1,0 +1,97 @@
+"""The review page's door: 127.0.0.1 without a password; with one (the owner's phone on the shop's network)
+every request but the sign-in is refused until signed in, sessions expire, and corrections carry the session."""
+
+import time
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from starlette.testclient import TestClient
+
+from watershop_dagster.core.identities.corrections import CorrectionLog
+from watershop_dagster.core.storage.schemas import SCHEMAS
+from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.review.app import check_password, create_app, hash_password
+
+DAY = date(2024, 4, 1)
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """One customer with one track and one visit: enough to open the page and record a correction."""
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    t0, t1 = datetime(2024, 4, 1, 9, 0), datetime(2024, 4, 1, 9, 3)
+    rows = {
+        "face_tracks": {"track_id": "T1", "camera": "cam1", "first_time": t0, "last_time": t1, "faces": 5},
+        "track_identities": {"track_id": "T1", "customer_id": "CUST_0001", "similarity": None, "is_staff": False},
+        "visit_log": {
+            "visit_id": "2024-04-01/V0001", "customer_id": "CUST_0001", "entry_time": t0, "exit_time": t1,
+            "duration_seconds": 180.0, "faces_seen": 5, "tracks": 1, "is_staff": False,
+        },
+    }  # fmt: skip
+    tables = {}
+    for name, row in rows.items():
+        columns = [c for c in SCHEMAS[name].column_names if c != "day"]
+        tables[name] = pd.DataFrame([{c: row.get(c) for c in columns}], columns=columns)
+    wh.replace_partitions(DAY, tables)
+    (tmp_path / "crops").mkdir()
+    (tmp_path / "crops" / "a.jpg").write_bytes(b"jpeg")
+    return tmp_path, wh
+
+
+def test_password_is_stored_hashed():
+    stored = hash_password("water-can 42")
+    assert "water-can" not in stored and stored.startswith("scrypt$")
+    assert check_password("water-can 42", stored) and not check_password("water-can 43", stored)
+    assert hash_password("water-can 42") != stored  # salted
+
+
+def test_local_page_opens_without_a_password(shop):
+    data_dir, wh = shop
+    client = TestClient(create_app(data_dir, wh, apply=False))
+    page = client.get("/")
+    assert page.status_code == 200 and "CUST_0001" in page.text and 'id="customers-count">1<' in page.text
+    assert client.get("/files/crops/a.jpg").content == b"jpeg"
+    assert client.get("/files/warehouse.duckdb").status_code == 404  # only crops and reports are served
+    assert client.get("/files/../../etc/passwd").status_code == 404
+
+
+def test_with_a_password_everything_is_refused_until_signed_in(shop):
+    data_dir, wh = shop
+    client = TestClient(create_app(data_dir, wh, password_hash=hash_password("s3cret"), apply=False))
+    for path in ("/", "/log", "/reports", "/customer/CUST_0001", "/files/crops/a.jpg"):
+        assert client.get(path).status_code == 401, path
+    refused = client.post("/correct", data={"kind": "label", "ids": "CUST_0001", "text": "L002"})
+    assert refused.status_code == 401 and CorrectionLog(data_dir).read() == []
+    assert client.post("/login", data={"password": "wrong"}).status_code == 401
+    assert client.get("/").status_code == 401
+    signed_in = client.post("/login", data={"password": "s3cret"}, follow_redirects=False)
+    assert signed_in.status_code == 303
+    assert client.get("/").status_code == 200
+    done = client.post("/correct", data={"kind": "label", "ids": "CUST_0001", "text": "L002"}, follow_redirects=False)
+    assert done.status_code == 303
+    (correction,) = CorrectionLog(data_dir).read()
+    assert correction.kind == "label" and correction.text == "L002"
+    assert correction.session.startswith("web:") and correction.session != "web:local"
+    client.get("/logout")
+    assert client.get("/").status_code == 401
+
+
+def test_sessions_expire(shop):
+    data_dir, wh = shop
+    now = [time.time()]
+    app = create_app(data_dir, wh, password_hash=hash_password("s3cret"), session_seconds=3600, clock=lambda: now[0])
+    client = TestClient(app)
+    client.post("/login", data={"password": "s3cret"})
+    assert client.get("/").status_code == 200
+    now[0] += 3599
+    assert client.get("/").status_code == 200
+    now[0] += 2
+    assert client.get("/").status_code == 401
+
+
+def test_the_shop_network_needs_a_password_file(capsys):
+    from watershop_dagster.cli import main
+
+    assert main(["review", "--lan"]) == 2
+    assert "--password-file" in capsys.readouterr().err
