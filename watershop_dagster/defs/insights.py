@@ -22,7 +22,7 @@ from watershop_dagster.core.insights.report_data import (
 from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
-from watershop_dagster.core.till.linking import LinkRules, link_day, link_summary
+from watershop_dagster.core.till.linking import LinkRules, apply_ledger_labels, link_day, link_summary
 from watershop_dagster.defs.partitions import shop_month_partitions, shop_partitions
 from watershop_dagster.defs.resources import ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
@@ -59,7 +59,12 @@ class LinkConfig(dg.Config):
         Write("clock_offsets", SCHEMAS["clock_offsets"].description),
     ],
     # Whether the camera agrees with the till's ledger IDs is judged on earlier days' links only.
-    reads=[Read.day("transactions"), Read.day("visit_log"), Read.before("transaction_links")],
+    reads=[
+        Read.day("transactions"),
+        Read.day("visit_log"),
+        Read.before("transaction_links"),
+        Read.day("customer_registry"),  # the owner's labels: a camera ID is a till ledger account
+    ],
     group=INSIGHTS,
 )
 def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, config: LinkConfig) -> Written:
@@ -70,15 +75,18 @@ def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, co
     visits = tables.read("visit_log")
     history = tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id')
     result = link_day(sales, visits, config.rules(), history)
+    registry = tables.read("customer_registry", "customer_id, label")
+    labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
+    links = apply_ledger_labels(result.links, labels)
     offset = result.clock_offset
     context.log.info(
         f"till clock offset: {offset.offset_seconds if offset.offset_seconds is not None else 'unknown'} s "
         f"({offset.method}, confidence {offset.confidence:.2f}, {offset.sales_used} sales)"
     )
     return Written(
-        rows={"transaction_links": result.links, "clock_offsets": pd.DataFrame([offset.as_row()])},
+        rows={"transaction_links": links, "clock_offsets": pd.DataFrame([offset.as_row()])},
         metadata={
-            "transaction_links": link_summary(result.links),
+            "transaction_links": link_summary(links),
             "clock_offsets": {"offset_seconds": offset.offset_seconds, "method": offset.method},
         },
     )

@@ -407,7 +407,7 @@ def identities(
         result = presence.result
         visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), faceless_visits(people))
-    table = registry_rows(day, registry, result, visits, rules)
+    table = registry_rows(day, registry, result, visits, rules, constraints.labels)
     links = pd.DataFrame(
         [
             {"track_id": t, "customer_id": a.customer_id, "similarity": a.similarity, "is_staff": a.is_staff}

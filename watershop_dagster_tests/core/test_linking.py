@@ -123,3 +123,22 @@ def test_agreement_votes_with_earlier_days_only_never_the_judged_sale_or_later_d
     assert got == [True, False, None, True]
     # No earlier days: a ledger ID cannot be judged, the camera's own IDs still can.
     assert mark_agreement(links)["agrees_with_till"].tolist() == [None, None, None, True]
+
+
+def test_a_label_ties_the_tills_ledger_account_to_the_camera_id():
+    from watershop_dagster.core.till.linking import LINK_COLUMNS, apply_ledger_labels
+
+    links = pd.DataFrame(
+        [
+            {"transaction_id": "T1", "till_customer_id": "L002", "camera_customer_id": "CUST_0003"},
+            {"transaction_id": "T2", "till_customer_id": "L002", "camera_customer_id": "CUST_0007"},
+            {"transaction_id": "T3", "till_customer_id": "L002", "camera_customer_id": None},
+            {"transaction_id": "T4", "till_customer_id": "L009", "camera_customer_id": "CUST_0003"},
+        ],
+        columns=LINK_COLUMNS,
+    )
+    links["customer_id"] = links["till_customer_id"]
+    out = apply_ledger_labels(links, {"CUST_0003": "L002", "CUST_0005": "Ravi's mother"})
+    assert out["customer_id"].tolist() == ["CUST_0003", "CUST_0003", "CUST_0003", "L009"]
+    assert out["agrees_with_till"].tolist()[:2] == [True, False]  # the camera saw them (or someone else) pay
+    assert pd.isna(out["agrees_with_till"][2]) and pd.isna(out["agrees_with_till"][3])

@@ -13,7 +13,12 @@ REGISTRY_COLUMNS = [c for c in CUSTOMER_REGISTRY.column_names if c != "day"]
 
 
 def registry_rows(
-    day: date, before: list[RegistryEntry], result: IdentityResult, visits: pd.DataFrame, rules: IdentityRules
+    day: date,
+    before: list[RegistryEntry],
+    result: IdentityResult,
+    visits: pd.DataFrame,
+    rules: IdentityRules,
+    labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per identity seen on `day`: its centroid moved towards the day's faces, its visit count grown by
     the day's visits (counted from the visits already built, not built again)."""
@@ -38,6 +43,7 @@ def registry_rows(
                 "weight": e.weight,
                 "centroid": e.centroid.tolist(),
                 "best_crop_path": e.best_crop_path,
+                "label": (labels or {}).get(cid),
             }
         )
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)

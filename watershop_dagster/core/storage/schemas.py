@@ -208,6 +208,7 @@ CUSTOMER_REGISTRY = TableSchema(
         ("weight", "DOUBLE", "evidence behind the centroid (sum of track weights, capped)"),
         ("centroid", f"FLOAT[{EMBEDDING_DIM}]", "running mean embedding, unit length"),
         ("best_crop_path", "VARCHAR", "a good crop of the face, for the owner"),
+        ("label", "VARCHAR", "the owner's label: a name, or the till's ledger account (`watershop identity label`)"),
     ),
 )
 

@@ -310,6 +310,25 @@ def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> 
     return links
 
 
+def apply_ledger_labels(links: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The owner's labels tie a camera ID to the till's ledger account (`watershop identity label CUST_0003
+    L002`): a sale the till booked to L002 is that customer's (its `customer_id` becomes the camera ID, so
+    ledger sales and camera visits add up to one person's spend and debts), and it agrees with the till exactly
+    when the camera saw that customer paying. `labels`: camera ID -> label (names that are not ledger
+    accounts simply match no sale)."""
+    camera_of = {text: cid for cid, text in labels.items() if text}
+    if links.empty or not camera_of:
+        return links
+    links = links.copy()
+    labelled = links["till_customer_id"].map(camera_of)
+    has = labelled.notna()
+    links.loc[has, "customer_id"] = labelled[has]
+    seen = has & links["camera_customer_id"].notna()
+    links["agrees_with_till"] = links["agrees_with_till"].astype(object)
+    links.loc[seen, "agrees_with_till"] = (links.loc[seen, "camera_customer_id"] == labelled[seen]).to_numpy()
+    return links
+
+
 def link_summary(links: pd.DataFrame) -> dict[str, float]:
     """Counts for the asset's metadata: linked share, ambiguous links, confidence, till/camera agreement."""
     n = len(links)
