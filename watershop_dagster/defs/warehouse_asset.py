@@ -105,13 +105,17 @@ class Read:
             mapping = dg.MultiToSingleDimensionPartitionMapping("day")
         return dg.AssetDep(self.table, partition_mapping=mapping)
 
-    def rows_sql(self, day: date | None, shop: str | None, has_shop_column: bool) -> str:
-        """The SELECT behind this read's view: the table cut to the declared days of the run's shop (a table
-        written before shops existed holds shop `main` alone)."""
+    def rows_sql(self, day: date | None, shop: str | None, stored: set[str]) -> str:
+        """The SELECT behind this read's view: the table cut to the declared days of the run's shop. A table
+        written by an older version lacks the columns added since: they read as NULL until its next write
+        adds them (and its rows from before shops existed are shop `main`'s)."""
         source = f'{CATALOG}.main."{self.table}"'
+        schema = SCHEMAS.get(self.table)
+        missing = [c for c in (schema.stored_columns if schema else ()) if c.name not in stored and c.name != "shop"]
+        added = "".join(f', CAST(NULL AS {c.type}) AS "{c.name}"' for c in missing)
         conditions = []
         if shop is not None:
-            conditions.append(f"shop = {_literal(shop)}" if has_shop_column else f"{_literal(shop)} = '{MAIN_SHOP}'")
+            conditions.append(f"shop = {_literal(shop)}" if "shop" in stored else f"{_literal(shop)} = '{MAIN_SHOP}'")
         if day is not None and self.scope == "day":
             conditions.append(f"day = DATE '{day.isoformat()}'")
         elif day is not None and self.scope == "window":
@@ -119,7 +123,7 @@ class Read:
             conditions.append(f"day BETWEEN DATE '{first.isoformat()}' AND DATE '{day.isoformat()}'")
         elif day is not None and self.scope == "before":
             conditions.append(f"day < DATE '{day.isoformat()}'")
-        return f"SELECT * FROM {source}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+        return f"SELECT *{added} FROM {source}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
 
     @property
     def view(self) -> str:
@@ -174,17 +178,14 @@ class TableReader:
         """A connection that sees the declared reads under their view names and no other table."""
         with self.warehouse.connect() as conn:
             existing = self.warehouse.table_names(conn)
-            with_shop = {
-                table
-                for (table,) in conn.execute(
-                    "SELECT table_name FROM information_schema.columns "
-                    "WHERE table_catalog = ? AND column_name = 'shop'",
-                    [CATALOG],
-                ).fetchall()
-            }
+            stored: dict[str, set[str]] = {}
+            for table, column in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ?", [CATALOG]
+            ).fetchall():
+                stored.setdefault(table, set()).add(column)
             conn.execute("USE memory")
             for view, read in self.reads.items():
-                rows = self._rows_sql(read, existing, read.table in with_shop)
+                rows = self._rows_sql(read, existing, stored.get(read.table, set()))
                 conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {rows}')
             yield _RecordingConnection(conn, self)
 
@@ -207,9 +208,9 @@ class TableReader:
             columns = tuple(Column(c, str(t), "") for c, t in zip(relation.columns, relation.dtypes, strict=True))
             return relation.df(), TableSchema(name, "", columns)
 
-    def _rows_sql(self, read: Read, existing: set[str], has_shop_column: bool) -> str:
+    def _rows_sql(self, read: Read, existing: set[str], stored: set[str]) -> str:
         if read.table in existing:
-            return read.rows_sql(self.day if read.scope != "all" else None, self.shop, has_shop_column)
+            return read.rows_sql(self.day if read.scope != "all" else None, self.shop, stored)
         schema = SCHEMAS.get(read.table)
         if schema is None:
             raise MissingTable(

@@ -86,3 +86,14 @@ def test_every_asset_queries_what_it_declares_and_nothing_more(defs, instance, d
         assert queried == declared, name
         seen.add(name)
     assert seen == set(DECLARATIONS) - {"biometric_retention"}
+
+
+def test_a_table_from_an_older_version_reads_its_new_columns_as_null(tmp_path):
+    old = Warehouse(tmp_path / "old.duckdb")
+    with old.connect() as conn:  # written before `shop` and `label` existed
+        conn.execute("CREATE TABLE customer_registry (day DATE, customer_id VARCHAR, is_staff BOOLEAN)")
+        conn.execute("INSERT INTO customer_registry VALUES (DATE '2024-03-06', 'CUST_0001', false)")
+    reader = TableReader(old, [Read.day("customer_registry")], DAY, "a", shop="main")
+    rows = reader.read("customer_registry", "customer_id, label")
+    assert rows["customer_id"].tolist() == ["CUST_0001"] and rows["label"].isna().all()
+    assert TableReader(old, [Read.day("customer_registry")], DAY, "a", shop="north").read("customer_registry").empty
