@@ -49,6 +49,26 @@ def sql_reference() -> str:
     return "\n".join(rows)
 
 
+def table_owners() -> str:
+    """Every table (and report) with the asset that writes it and the assets that read it, from the
+    declarations (defs/warehouse_asset.py): the one place to look."""
+    import watershop_dagster.definitions  # noqa: F401  (building the definitions records every declaration)
+    from watershop_dagster.defs.warehouse_asset import DECLARATIONS
+
+    readers: dict[str, list[str]] = {}
+    for name, declaration in DECLARATIONS.items():
+        for read in declaration.reads:
+            owner = declaration.asset or name
+            if owner not in readers.setdefault(read.table, []):
+                readers[read.table].append(owner)
+    rows = ["| table or file | written by asset | read by assets |", "|---|---|---|"]
+    for name in sorted(DECLARATIONS):
+        declaration = DECLARATIONS[name]
+        read_by = ", ".join(f"`{r}`" for r in sorted(readers.get(name, []))) or "–"
+        rows.append(f"| `{name}` | `{declaration.asset or name}` | {read_by} |")
+    return "\n".join(rows)
+
+
 def _splicer(fn: Callable[[], str]) -> Callable[[re.Match[str]], str]:
     """Replacement for pattern.sub: keeps the two markers and puts fn()'s text between them."""
 
@@ -58,7 +78,12 @@ def _splicer(fn: Callable[[], str]) -> Callable[[re.Match[str]], str]:
     return splice
 
 
-SECTIONS = {"graph": asset_graph_mermaid, "tables": markdown_reference, "sql": sql_reference}
+SECTIONS = {
+    "graph": asset_graph_mermaid,
+    "owners": table_owners,
+    "tables": markdown_reference,
+    "sql": sql_reference,
+}
 
 
 def render(text: str) -> str:

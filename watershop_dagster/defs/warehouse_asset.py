@@ -21,6 +21,7 @@ table fails with DuckDB's own "table does not exist".
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import typing
 import warnings
@@ -247,6 +248,7 @@ class AssetDeclaration:
     reads: tuple[Read, ...]
     writes: tuple[Write, ...]
     partitioned: bool
+    asset: str = ""  # the name of the Dagster (multi-)asset that declares them
 
 
 DECLARATIONS: dict[str, AssetDeclaration] = {}  # by the name of each written table or file
@@ -334,7 +336,7 @@ def warehouse_asset(
             pool=WAREHOUSE_POOL if written_tables and not heavy else None,
         )(run)
         for w in writes:
-            DECLARATIONS[w.name] = declaration
+            DECLARATIONS[w.name] = dataclasses.replace(declaration, asset=run.__name__)
         return definition
 
     return decorate
