@@ -97,48 +97,31 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
                     log(line)
         job = defs.resolve_job_def("daily_job")
         rest = [k for k in job.asset_layer.selected_asset_keys if k.to_user_string() not in HEAVY]
-    daily = defs.resolve_job_def("daily_job")
+
+    def run(job: str, key: str, label: str, shop: str | None = None, selection=None) -> None:
+        result = defs.resolve_job_def(job).execute_in_process(
+            partition_key=key,
+            instance=instance,
+            asset_selection=selection,
+            raise_on_error=False,
+            run_config=_run_config(),
+            tags=_tags(shop),
+        )
+        outcome.add(label, result)
+
     for d in days:
         for s in shops:
-            result = daily.execute_in_process(
-                partition_key=shop_day_key(d, s),
-                instance=instance,
-                asset_selection=rest,
-                raise_on_error=False,
-                run_config=_run_config(),
-                tags=_tags(s),
-            )
-            outcome.add(f"{d} {s}", result)
+            run("daily_job", shop_day_key(d, s), f"{d} {s}", s, rest)
     for s in shops:
-        result = defs.resolve_job_def("cross_day_job").execute_in_process(
-            partition_key=s, instance=instance, raise_on_error=False, run_config=_run_config(), tags=_tags(s)
-        )
-        outcome.add(f"{s} all-days tables", result)
+        run("cross_day_job", s, f"{s} all-days tables", s)
     months = sorted({d.replace(day=1) for d in days})
     for month in months:
         for s in shops:
-            result = defs.resolve_job_def("monthly_job").execute_in_process(
-                partition_key=shop_month_key(month, s),
-                instance=instance,
-                raise_on_error=False,
-                run_config=_run_config(),
-                tags=_tags(s),
-            )
-            outcome.add(f"{month:%Y-%m} {s} report", result)
+            run("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)
     for d in days:
-        result = defs.resolve_job_def("chain_daily_job").execute_in_process(
-            partition_key=d.isoformat(), instance=instance, raise_on_error=False, run_config=_run_config(), tags=_tags()
-        )
-        outcome.add(f"{d} chain", result)
+        run("chain_daily_job", d.isoformat(), f"{d} chain")
     for month in months:
-        result = defs.resolve_job_def("chain_monthly_job").execute_in_process(
-            partition_key=month.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config=_run_config(),
-            tags=_tags(),
-        )
-        outcome.add(f"{month:%Y-%m} chain report", result)
+        run("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")
     for line in outcome.lines:
         log(line)
     return outcome.ok

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.tracking import greedy_pairs
 from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS
 
 Region = tuple[int, int, int, int]  # x1, y1, x2, y2: where in the frame to look (None: everywhere)
@@ -314,12 +315,9 @@ class PersonTracker:
                 score = match_score(tr.boxes[-1], box, _seconds(tr.last_time, t), self.rules, tr.velocity())
                 if score is not None:
                     candidates.append((score, di, ti))
-        used_d, used_t = set(), set()
-        for _, di, ti in sorted(candidates, reverse=True):
-            if di in used_d or ti in used_t:
-                continue
-            used_d.add(di)
-            used_t.add(ti)
+        pairs = greedy_pairs(candidates)
+        used_d = {di for di, _ in pairs}
+        for di, ti in pairs:
             self.active[ti].add(t, boxes[di])
         for di, box in enumerate(boxes):
             if di not in used_d:

@@ -67,6 +67,21 @@ class Track:
             self.weights.append(quality)
 
 
+def greedy_pairs(candidates: list[tuple[float, int, int]]) -> list[tuple[int, int]]:
+    """(detection, track) pairs from (score, detection, track) candidates, best score first, each detection and
+    each track used once: the association step of both the face and the body trackers."""
+    used_d: set[int] = set()
+    used_t: set[int] = set()
+    pairs = []
+    for _, di, ti in sorted(candidates, reverse=True):
+        if di in used_d or ti in used_t:
+            continue
+        used_d.add(di)
+        used_t.add(ti)
+        pairs.append((di, ti))
+    return pairs
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[2], b[2]), min(a[3], b[3])
@@ -105,12 +120,9 @@ def build_tracks(
                         candidates.append((overlap + (sim or 0.0), di, ti))
                     elif sim is not None and sim >= rules.min_similarity_alone:
                         candidates.append((sim, di, ti))
-            used_d, used_t = set(), set()
-            for _, di, ti in sorted(candidates, reverse=True):
-                if di in used_d or ti in used_t:
-                    continue
-                used_d.add(di)
-                used_t.add(ti)
+            pairs = greedy_pairs(candidates)
+            used_d = {di for di, _ in pairs}
+            for di, ti in pairs:
                 d = dets[di]
                 active[ti].add(
                     d.detection_id,
