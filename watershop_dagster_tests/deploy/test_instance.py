@@ -73,6 +73,9 @@ def test_production_instance_runs_partitions_concurrently_on_postgres(dagster_ho
             "value": {"applyLimitPerUniqueValue": True},
             "limit": 2,
         } in limits.tag_concurrency_limits
+        # Set the writer pool's slots once, as a deployment does (`dagster instance concurrency set warehouse 1`):
+        # two runs that both find the pool unset race to create its row in Postgres, and one of them fails.
+        instance.event_log_storage.set_concurrency_slots("warehouse", 1)
 
     days = ["2024-01-01", "2024-01-02"]
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
