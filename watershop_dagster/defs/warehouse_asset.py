@@ -179,11 +179,7 @@ class TableReader:
         """A connection that sees the declared reads under their view names and no other table."""
         with self.warehouse.connect() as conn:
             existing = self.warehouse.table_names(conn)
-            stored: dict[str, set[str]] = {}
-            for table, column in conn.execute(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ?", [CATALOG]
-            ).fetchall():
-                stored.setdefault(table, set()).add(column)
+            stored = self.warehouse.stored_columns(conn)
             conn.execute("USE memory")
             for view, read in self.reads.items():
                 rows = self._rows_sql(read, existing, stored.get(read.table, set()))

@@ -67,6 +67,12 @@ class Track:
             self.weights.append(quality)
 
 
+def _extend(track: Track, d, now: datetime, embeddings: dict) -> None:
+    """Add one detection row (and its embedding, if it has one) to a track."""
+    box = np.array([d.x1, d.y1, d.x2, d.y2], np.float32)
+    track.add(d.detection_id, now, box, d.quality, d.crop_path, embeddings.get(d.detection_id))
+
+
 def greedy_pairs(candidates: list[tuple[float, int, int]]) -> list[tuple[int, int]]:
     """(detection, track) pairs from (score, detection, track) candidates, best score first, each detection and
     each track used once: the association step of both the face and the body trackers."""
@@ -123,26 +129,11 @@ def build_tracks(
             pairs = greedy_pairs(candidates)
             used_d = {di for di, _ in pairs}
             for di, ti in pairs:
-                d = dets[di]
-                active[ti].add(
-                    d.detection_id,
-                    now,
-                    np.array([d.x1, d.y1, d.x2, d.y2], np.float32),
-                    d.quality,
-                    d.crop_path,
-                    embeddings.get(d.detection_id),
-                )
+                _extend(active[ti], dets[di], now, embeddings)
             for di, d in enumerate(dets):
                 if di not in used_d:
                     tr = Track(str(camera))
-                    tr.add(
-                        d.detection_id,
-                        now,
-                        np.array([d.x1, d.y1, d.x2, d.y2], np.float32),
-                        d.quality,
-                        d.crop_path,
-                        embeddings.get(d.detection_id),
-                    )
+                    _extend(tr, d, now, embeddings)
                     active.append(tr)
         finished.extend(active)
     finished.sort(key=lambda t: (t.times[0], t.camera))

@@ -27,14 +27,7 @@ class ShopWarehouse:
     @contextlib.contextmanager
     def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.warehouse.connect(read_only=read_only) as conn:
-            with_shop = [
-                table
-                for (table,) in conn.execute(
-                    "SELECT table_name FROM information_schema.columns "
-                    "WHERE table_catalog = ? AND column_name = 'shop'",
-                    [CATALOG],
-                ).fetchall()
-            ]
+            with_shop = [table for table, columns in self.warehouse.stored_columns(conn).items() if "shop" in columns]
             for table in with_shop:
                 # A temporary view shadows the catalog's table of the same name for every unqualified query.
                 conn.execute(

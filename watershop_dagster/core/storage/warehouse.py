@@ -254,6 +254,15 @@ class Warehouse:
         return self._retrying(attempt)
 
     # -- reads ---------------------------------------------------------------------------------------------
+    def stored_columns(self, conn: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+        """Each table's column names as the warehouse holds them now."""
+        out: dict[str, set[str]] = {}
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ?", [CATALOG]
+        ).fetchall():
+            out.setdefault(table, set()).add(column)
+        return out
+
     def table_names(self, conn: duckdb.DuckDBPyConnection) -> set[str]:
         return {
             r[0]
