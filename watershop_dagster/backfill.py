@@ -1,19 +1,27 @@
 """Materializing days the way `watershop materialize` does it, on Dagster's own in-process execution.
 
-For each shop and day: the footage analysis (the expensive part: decoding, faces, bodies) of up to `workers`
-partitions at once, in worker processes; then the rest of each shop's day in day order (day N's registry reads
-day N-1's); then each shop's all-days tables and month reports, and the chain's roll-up. Every run is a
-Dagster run in the instance at DAGSTER_HOME, so it shows in the UI as if launched there.
+Every piece of work is one Dagster run in the instance at DAGSTER_HOME (it shows in the UI as if launched
+there). What may run at once follows from the assets' declarations:
+- a shop day's footage analysis (decoding, faces, bodies: the expensive part) reads nothing of other days, so
+  the analysis of any shop days can run at once;
+- the rest of a shop's day (identities, links, SQL tables, reports) reads the registry as it stood after the
+  shop's previous day, so a shop's days run in day order, each after its own analysis; different shops are
+  independent (unless the chain shares identities: then each day waits for every shop's previous day);
+- a shop's all-days tables and month reports follow its last day; the chain's roll-up follows every shop.
 
-Only the warehouse writes meet: the analysis runs outside the `warehouse` pool, and its write waits for the
-DuckDB file's lock (or retries a DuckLake commit conflict) like any other writer.
+With `workers` > 1 the runs go to that many worker processes, each started once (Dagster and the models load
+once per worker) and limited to its share of the cores. Only the warehouse writes meet: the analysis runs
+outside the `warehouse` pool, and its write waits for the DuckDB file's lock (or retries a DuckLake commit
+conflict) like any other writer.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,17 +30,33 @@ import dagster as dg
 # The assets whose work can run in parallel across partitions: they read nothing of earlier days.
 HEAVY = ("footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections")
 TAGS = {"watershop/launched_by": "cli"}
+THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One Dagster run: a job, a partition key and (optionally) a subset of the job's assets."""
+
+    job: str
+    key: str
+    label: str
+    shop: str | None = None
+    phase: str = "all"  # "footage": the heavy assets only; "rest": the others; "all": the whole job
+
+    @property
+    def selection(self) -> list[dg.AssetKey] | None:
+        if self.phase == "all":
+            return None
+        from watershop_dagster.definitions import defs
+
+        keys = defs.resolve_job_def(self.job).asset_layer.selected_asset_keys
+        return sorted(k for k in keys if (k.to_user_string() in HEAVY) == (self.phase == "footage"))
 
 
 @dataclass
 class Outcome:
     ok: bool = True
     lines: list[str] = field(default_factory=list)
-
-    def add(self, label: str, result) -> None:
-        self.ok &= result.success
-        self.lines.append(f"{label}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-        self.lines += [f"  {step}: {message}" for step, message in step_errors(result)]
 
 
 def step_errors(result) -> list[tuple[str, str]]:
@@ -44,8 +68,34 @@ def _run_config() -> dict:
     return {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
 
 
-def _tags(shop: str | None = None) -> dict[str, str]:
-    return {**TAGS, "watershop/pid": str(os.getpid()), **({"watershop/shop": shop} if shop else {})}
+def execute(request: RunRequest) -> tuple[bool, list[str]]:
+    """One run, in this process (also a worker's entry point): success, and lines for the log."""
+    from watershop_dagster.definitions import defs
+
+    started = time.perf_counter()
+    result = defs.resolve_job_def(request.job).execute_in_process(
+        partition_key=request.key,
+        instance=dg.DagsterInstance.get(),
+        asset_selection=request.selection,
+        raise_on_error=False,
+        run_config=_run_config(),
+        tags={
+            **TAGS,
+            "watershop/pid": str(os.getpid()),
+            "watershop/phase": request.phase,
+            **({"watershop/shop": request.shop} if request.shop else {}),
+        },
+    )
+    seconds = time.perf_counter() - started
+    status = "ok" if result.success else "FAILED"
+    lines = [f"{request.label}: {status} (run {result.run_id[:8]}, {seconds:.1f} s)"]
+    lines += [f"  {step}: {message}" for step, message in step_errors(result)]
+    return result.success, lines
+
+
+def _start_worker(threads: int) -> None:
+    """A worker's share of the cores for the models' onnxruntime sessions (read by FaceEngineResource)."""
+    os.environ[THREADS_VARIABLE] = str(threads)
 
 
 def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
@@ -59,69 +109,81 @@ def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
     return new
 
 
-def analyse_partition(day: str, shop: str) -> tuple[bool, list[str]]:
-    """The footage assets of one shop's day, in this process (a worker's entry point)."""
-    from watershop_dagster.definitions import defs
-    from watershop_dagster.defs.partitions import shop_day_key
+def plan_runs(days: list[date], shops: list[str], split_footage: bool, shared_identities: bool = False):
+    """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order)."""
+    from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
 
-    job = defs.resolve_job_def("daily_job")
-    result = job.execute_in_process(
-        partition_key=shop_day_key(day, shop),
-        instance=dg.DagsterInstance.get(),
-        asset_selection=[dg.AssetKey(k) for k in HEAVY],
-        raise_on_error=False,
-        run_config=_run_config(),
-        tags={**_tags(shop), "watershop/phase": "footage"},
-    )
-    outcome = Outcome()
-    outcome.add(f"{day} {shop} footage", result)
-    return outcome.ok, outcome.lines
+    after: dict[RunRequest, list[RunRequest]] = {}
+    days = sorted(days)
+    last_rest: dict[str, RunRequest] = {}
+    for d in days:
+        previous = dict(last_rest)
+        for s in shops:
+            needs = [previous[s]] if s in previous else []
+            if shared_identities:  # the registry is the chain's: a day follows every shop's previous day
+                needs = list(previous.values())
+            if split_footage:
+                footage = RunRequest("daily_job", shop_day_key(d, s), f"{d} {s} footage", s, "footage")
+                after[footage] = []
+                needs = [*needs, footage]
+            rest = RunRequest("daily_job", shop_day_key(d, s), f"{d} {s}", s, "rest" if split_footage else "all")
+            after[rest] = needs
+            last_rest[s] = rest
+    months = sorted({d.replace(day=1) for d in days})
+    for s in shops:
+        shop_days = [last_rest[s]]
+        cross = RunRequest("cross_day_job", s, f"{s} all-days tables", s)
+        after[cross] = shop_days
+        for month in months:
+            after[RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)] = [cross]
+    shop_runs = [r for r in after if r.job in ("cross_day_job", "monthly_job")]
+    chain_days = []
+    for d in days:
+        chain_day = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
+        after[chain_day] = shop_runs
+        chain_days.append(chain_day)
+    for month in months:
+        after[RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")] = chain_days
+    return after
 
 
 def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: Callable[[str], None] = print) -> bool:
     """Every asset of every shop's day, then the all-days, monthly and chain assets. False if a run failed."""
-    from watershop_dagster.definitions import defs
-    from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
+    from watershop_dagster.defs.partitions import identities_shared
 
-    instance = dg.DagsterInstance.get()
+    graph = plan_runs(days, shops, split_footage=workers > 1, shared_identities=identities_shared())
     outcome = Outcome()
-    rest = None
-    if workers > 1:
-        partitions = [(d.isoformat(), s) for d in days for s in shops]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(analyse_partition, d, s) for d, s in partitions]
-            for future in as_completed(futures):
+    if workers <= 1:
+        for request in graph:
+            ok, lines = execute(request)
+            outcome.ok &= ok
+            for line in lines:
+                log(line)
+        return outcome.ok
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    done: set[RunRequest] = set()
+    waiting = list(graph)  # in plan order: earlier days first
+    running: dict[Future, RunRequest] = {}
+    # spawn, not fork: a worker must not inherit the parent's loaded definitions or onnxruntime threads.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=(threads,)) as pool:
+        while waiting or running:
+            # The rest of a shop's day first (it holds up the next day), then the analysis of the earliest days.
+            ready = [r for r in waiting if all(n in done for n in graph[r])]
+            ready.sort(key=lambda r: r.phase == "footage")
+            for request in ready[: workers - len(running)]:
+                waiting.remove(request)
+                running[pool.submit(execute, request)] = request
+            if not running:
+                raise RuntimeError(f"no run can start: {[r.label for r in waiting]} wait on runs never planned")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                request = running.pop(future)
                 ok, lines = future.result()
                 outcome.ok &= ok
                 for line in lines:
                     log(line)
-        job = defs.resolve_job_def("daily_job")
-        rest = [k for k in job.asset_layer.selected_asset_keys if k.to_user_string() not in HEAVY]
-
-    def run(job: str, key: str, label: str, shop: str | None = None, selection=None) -> None:
-        result = defs.resolve_job_def(job).execute_in_process(
-            partition_key=key,
-            instance=instance,
-            asset_selection=selection,
-            raise_on_error=False,
-            run_config=_run_config(),
-            tags=_tags(shop),
-        )
-        outcome.add(label, result)
-
-    for d in days:
-        for s in shops:
-            run("daily_job", shop_day_key(d, s), f"{d} {s}", s, rest)
-    for s in shops:
-        run("cross_day_job", s, f"{s} all-days tables", s)
-    months = sorted({d.replace(day=1) for d in days})
-    for month in months:
-        for s in shops:
-            run("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)
-    for d in days:
-        run("chain_daily_job", d.isoformat(), f"{d} chain")
-    for month in months:
-        run("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")
-    for line in outcome.lines:
-        log(line)
+                # A failed run's dependants still run: they fail on its missing tables with a clear message,
+                # and every other shop and day goes on.
+                done.add(request)
     return outcome.ok

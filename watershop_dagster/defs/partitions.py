@@ -27,6 +27,14 @@ def start_date() -> str:
     return first.isoformat() if first else DEFAULT_START_DATE
 
 
+def identities_shared() -> bool:
+    """WATERSHOP_SHARED_IDENTITIES=1: the chain's shops share one customer registry (a customer of shop A is
+    recognised in shop B, and each shop mints IDs of its own, CUST_<shop>_0001), instead of one registry per
+    shop. Read when the code location loads: it changes the identity asset's dependencies (each shop's day then
+    follows every shop's previous day)."""
+    return os.environ.get("WATERSHOP_SHARED_IDENTITIES", "").strip().lower() in ("1", "true", "yes")
+
+
 # end_offset=1 makes today a partition too, so footage landing during the day can be processed at once.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date(), end_offset=1)
 monthly_partitions = dg.MonthlyPartitionsDefinition(

@@ -107,9 +107,15 @@ class FaceEngineResource(dg.ConfigurableResource):
         default=QualityRules.min_sharpness, description="variance of Laplacian below which a face is too blurred"
     )
 
+    threads: int = Field(
+        default=0,
+        description="onnxruntime threads per face model (0: every core); `watershop materialize --workers N` "
+        "gives each worker its share (WATERSHOP_MODEL_THREADS)",
+    )
+
     def engine(self) -> FaceEngine:
         rules = QualityRules(min_face_px=self.min_face_px, min_sharpness=self.min_sharpness)
-        return FaceEngine.from_models(self.model_dir or None, self.det_size, self.det_threshold, rules)
+        return FaceEngine.from_models(self.model_dir or None, self.det_size, self.det_threshold, rules, self.threads)
 
 
 def _env(name: str, default: str) -> str | dg.EnvVar:
@@ -121,7 +127,10 @@ def default_resources() -> dict:
     data_dir = _env("WATERSHOP_DATA_DIR", "data")
     return {
         "shop": ShopDataResource(data_dir=data_dir),
-        "faces": FaceEngineResource(model_dir=_env("WATERSHOP_MODEL_DIR", "")),
+        "faces": FaceEngineResource(
+            model_dir=_env("WATERSHOP_MODEL_DIR", ""),
+            threads=dg.EnvVar.int("WATERSHOP_MODEL_THREADS") if os.environ.get("WATERSHOP_MODEL_THREADS") else 0,
+        ),
         "warehouse": WarehouseResource(
             data_dir=data_dir,
             database=_env("WATERSHOP_WAREHOUSE", ""),

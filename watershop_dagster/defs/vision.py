@@ -1,5 +1,6 @@
 """Footage -> frames -> faces -> tracks -> identities and visits, one shop day per partition."""
 
+import dataclasses
 import time
 import warnings
 
@@ -47,7 +48,7 @@ from watershop_dagster.core.identities.suggestions import suggest_merges
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
 from watershop_dagster.core.privacy.erasure import ErasedFaces, footage_deleted_days
 from watershop_dagster.core.storage.schemas import SCHEMAS
-from watershop_dagster.defs.partitions import shop_partitions
+from watershop_dagster.defs.partitions import identities_shared, shop_partitions
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
@@ -287,7 +288,9 @@ def registry_before(tables: TableReader) -> tuple[list[RegistryEntry], int, set[
     """The registry as it stood after the previous day, the next free customer number, forgotten IDs."""
     forgotten = set(tables.read("forgotten_customers", "customer_id")["customer_id"])
     rows = tables.sql(
-        "SELECT * FROM customer_registry QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
+        "SELECT * FROM customer_registry QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC"
+        + (", shop" if identities_shared() else "")  # one customer seen in two shops on the same day
+        + ") = 1"
     )
     entries = [
         RegistryEntry(
@@ -356,7 +359,7 @@ def _evidence(tracks: pd.DataFrame, result, constraints) -> pd.DataFrame:
     ],
     reads=[
         Read.day("face_tracks"),
-        Read.before("customer_registry"),
+        Read.before("customer_registry", chain=identities_shared()),
         Read.all("forgotten_customers"),
         Read.day("footage_manifest"),
         Read.day("person_tracks"),
@@ -377,6 +380,8 @@ def identities(
     day = tables.day
     assert day is not None
     rules = config.rules()
+    if identities_shared():  # one registry for the chain: each shop mints IDs of its own
+        rules = dataclasses.replace(rules, id_prefix=f"CUST_{tables.shop}_")
     people = tables.read("person_tracks")
     # a face track takes the entry and exit of the body it was joined to (core/identities/bodies.py)
     tracks = extend_by_bodies(identifiable_tracks(tables.read("face_tracks")), people)

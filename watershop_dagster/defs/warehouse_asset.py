@@ -64,11 +64,13 @@ class Read:
     - `window`: the `days` days ending on the partition (rolling aggregates);
     - `before`: every day before the partition (history: the registry as it stood, earlier links). Dagster
       is told the previous partition, which makes days run in order, and so every earlier day before it;
-    - `all`: every row (cross-day assets, and tables without days)."""
+    - `all`: every row (cross-day assets, and tables without days).
+    A read is cut to the run's shop, unless `chain` (a registry the chain's shops share)."""
 
     table: str
     scope: Scope = "day"
     days: int = 1
+    chain: bool = False
 
     @classmethod
     def day(cls, table: str) -> Read:
@@ -79,8 +81,8 @@ class Read:
         return cls(table, "window", days) if days > 1 else cls(table, "day")
 
     @classmethod
-    def before(cls, table: str) -> Read:
-        return cls(table, "before")
+    def before(cls, table: str, chain: bool = False) -> Read:
+        return cls(table, "before", chain=chain)
 
     @classmethod
     def all(cls, table: str) -> Read:
@@ -98,7 +100,8 @@ class Read:
         mapping: dg.PartitionMapping | None = None
         if downstream == shop_day_partitions and self.scope in ("window", "before"):
             offsets = (1 - self.days, 0) if self.scope == "window" else (-1, -1)
-            mapping = _per_shop(dg.DimensionPartitionMapping("day", dg.TimeWindowPartitionMapping(*offsets)))
+            day = dg.DimensionPartitionMapping("day", dg.TimeWindowPartitionMapping(*offsets))
+            mapping = _every_shop(day) if self.chain else _per_shop(day)
         elif downstream == shop_month_partitions and self.scope in ("all", "window"):
             # A shop's month: the days of that month (the report's quarter-to-date reads earlier months too).
             mapping = _per_shop(dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping()))
@@ -115,7 +118,7 @@ class Read:
         missing = [c for c in (schema.stored_columns if schema else ()) if c.name not in stored and c.name != "shop"]
         added = "".join(f', CAST(NULL AS {c.type}) AS "{c.name}"' for c in missing)
         conditions = []
-        if shop is not None:
+        if shop is not None and not self.chain:
             conditions.append(f"shop = {_literal(shop)}" if "shop" in stored else f"{_literal(shop)} = '{MAIN_SHOP}'")
         if day is not None and self.scope == "day":
             conditions.append(f"day = DATE '{day.isoformat()}'")
@@ -156,11 +159,18 @@ def _literal(text: str) -> str:
 
 def _per_shop(day_mapping: dg.DimensionPartitionMapping) -> dg.MultiPartitionMapping:
     """A day-dimension mapping within the same shop."""
+    return _multi(day_mapping, dg.IdentityPartitionMapping())
+
+
+def _every_shop(day_mapping: dg.DimensionPartitionMapping) -> dg.MultiPartitionMapping:
+    """A day-dimension mapping across every shop of the chain."""
+    return _multi(day_mapping, dg.AllPartitionMapping())
+
+
+def _multi(day_mapping: dg.DimensionPartitionMapping, shops: dg.PartitionMapping) -> dg.MultiPartitionMapping:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)  # MultiPartitionMapping is beta; its behaviour is tested
-        return dg.MultiPartitionMapping(
-            {"day": day_mapping, "shop": dg.DimensionPartitionMapping("shop", dg.IdentityPartitionMapping())}
-        )
+        return dg.MultiPartitionMapping({"day": day_mapping, "shop": dg.DimensionPartitionMapping("shop", shops)})
 
 
 class TableReader:

@@ -5,19 +5,21 @@ import os
 import subprocess
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from watershop_dagster_tests.support import REPO, till_only_world
+from watershop_dagster_tests.support import REPO, till_only_world, true_people
 
 FIRST = date(2024, 3, 4)
 SECOND = FIRST + timedelta(days=1)
 
 
-def watershop(data_dir, *args) -> subprocess.CompletedProcess:
+def watershop(data_dir, *args, **variables: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        **variables,
         "WATERSHOP_DATA_DIR": str(data_dir),
         "DAGSTER_HOME": str(data_dir.parent / "dagster_home"),
         "WATERSHOP_START_DATE": "2024-03-01",
@@ -88,3 +90,44 @@ def test_the_single_shop_layout_is_shop_main(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert rows(data, "SELECT DISTINCT shop FROM daily_revenue")["shop"].tolist() == ["main"]
     assert (data / "reports" / "daily" / f"{FIRST}.html").exists()
+
+
+def demo_chain(root) -> Path:
+    """Two shops whose customers are the same people (the demo cast), north's days and south's second day."""
+    from watershop_dagster.core.footage.faces import FaceEngine
+    from watershop_dagster.sim.world import demo_cast, write_world
+
+    data = root / "data"
+    cast = demo_cast(FaceEngine.from_models())
+    write_world(data / "shops" / "north", [FIRST, SECOND], cast, visits_per_day=6, malformed_rows=False, seed=3)
+    write_world(data / "shops" / "south", [SECOND], cast, visits_per_day=6, malformed_rows=False, seed=4)
+    return data
+
+
+def south_customers(data) -> dict[str, str]:
+    """South's customer IDs on the second day -> the person each one is (from the simulator's truth)."""
+    visits = rows(data, "SELECT * FROM visit_log WHERE shop = 'south' AND identified")
+    return true_people(data / "shops" / "south" / "truth", visits)
+
+
+def test_identities_are_per_shop_unless_the_chain_shares_them(tmp_path):
+    alone = demo_chain(tmp_path / "alone")
+    assert watershop(alone, "materialize", "--from", str(FIRST), "--to", str(SECOND), "--workers", "2").returncode == 0
+    north = rows(alone, "SELECT DISTINCT customer_id FROM visit_log WHERE shop = 'north'")["customer_id"]
+    south = south_customers(alone)
+    assert south and not any(c.startswith("CUST_north") for c in south)  # south knows nobody on its first day
+    assert set(south) <= set(north) | {None}  # each shop numbers its own customers from CUST_0001
+
+    shared = demo_chain(tmp_path / "shared")
+    out = watershop(
+        shared, "materialize", "--from", str(FIRST), "--to", str(SECOND), "--workers", "2",
+        WATERSHOP_SHARED_IDENTITIES="1",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen_in_north = rows(shared, f"SELECT * FROM visit_log WHERE shop = 'north' AND day = DATE '{FIRST}'")
+    known = set(true_people(shared / "shops" / "north" / "truth", seen_in_north).values())
+    south = south_customers(shared)
+    # a customer north met on the first day keeps north's ID in south on the second; a newcomer gets south's
+    assert any(p in known for p in south.values())
+    for cid, person in south.items():
+        assert cid.startswith("CUST_north_" if person in known else "CUST_south_"), (cid, person)

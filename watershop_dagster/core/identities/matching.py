@@ -31,6 +31,11 @@ class IdentityRules:
     staff_threshold: float = 0.32
     min_usable_faces: int = 2  # a track with fewer embedded faces cannot be identified
     weight_cap: float = 50.0  # old evidence keeps at most this weight, so a face can age
+    id_prefix: str = "CUST_"  # a chain sharing one registry gives each shop its own: CUST_<shop>_
+
+
+def customer_id_of(number: int, prefix: str = "CUST_") -> str:
+    return f"{prefix}{number:04d}"
 
 
 @dataclass
@@ -183,7 +188,7 @@ def assign_identities(
             matched = customers[best].customer_id
             assignment = Assignment(c.aliases.get(matched, matched), best_sim, False)
         else:
-            minted = f"CUST_{next_number:04d}"
+            minted = customer_id_of(next_number, rules.id_prefix)
             next_number += 1
             assignment = Assignment(minted, None, False)
             # Later clusters of the same day are matched against it as against the registry: the day's
@@ -203,7 +208,7 @@ def assign_identities(
             elif group in group_assignment:
                 assignment = group_assignment[group]
             elif group in c.group_new and minted is None:
-                minted = f"CUST_{next_number:04d}"
+                minted = customer_id_of(next_number, rules.id_prefix)
                 next_number += 1
                 assignment = Assignment(minted, None, False)
                 customers.append(RegistryEntry(minted, mean, weight, False, date.min, 0))

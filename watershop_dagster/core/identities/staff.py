@@ -28,7 +28,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry
+from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, customer_id_of
 
 UNENROLLED_PREFIX = "STAFF_UNENROLLED_"
 REASON_ENROLLED = "recognised as enrolled staff"
@@ -128,7 +128,7 @@ def staff_by_presence(
         n += 1
     kept_new = [c for c in result.new_ids if c not in rename]
     for k, cid in enumerate(kept_new):
-        rename[cid] = f"CUST_{next_number + k:04d}"
+        rename[cid] = customer_id_of(next_number + k, cid[: cid.rindex("_") + 1])  # the minted ID's prefix
     promoted = {c: rename[c] for c in staff_like}
     assignments = {}
     for track, a in result.assignments.items():
