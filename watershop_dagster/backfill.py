@@ -31,6 +31,8 @@ import dagster as dg
 HEAVY = ("footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections")
 TAGS = {"watershop/launched_by": "cli"}
 THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"
+# footage / rest / all: the deployment's run queue limits footage runs by this tag (deploy/dagster.yaml).
+KIND_TAG = "watershop/kind"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
         tags={
             **TAGS,
             "watershop/pid": str(os.getpid()),
-            "watershop/phase": request.phase,
+            KIND_TAG: request.phase,
             **({"watershop/shop": request.shop} if request.shop else {}),
         },
     )

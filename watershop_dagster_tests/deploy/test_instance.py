@@ -1,17 +1,21 @@
 """deploy/dagster.yaml loaded into a real DagsterInstance against the CI Postgres (WATERSHOP_TEST_PG), in a
-database of its own, and two partitions materialized at once by two processes through it."""
+database of its own: two partitions materialized at once by two processes through it, and a two-shop backfill
+whose runs overlap, writing into a DuckLake whose catalog is in the same database."""
 
 import multiprocessing as mp
 import os
 import shutil
+import subprocess
+import sys
 import urllib.parse
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
+import pandas as pd
 import pytest
 
-from watershop_dagster_tests.support import REPO
+from watershop_dagster_tests.support import REPO, till_only_world
 
 PG = os.environ.get("WATERSHOP_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
@@ -40,6 +44,7 @@ def dagster_home(tmp_path, monkeypatch):
     import psycopg2
 
     dbname = f"dagster_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("WATERSHOP_TEST_DB", dbname)
     conn = psycopg2.connect(PG)
     conn.autocommit = True
     conn.cursor().execute(f"CREATE DATABASE {dbname}")
@@ -47,6 +52,10 @@ def dagster_home(tmp_path, monkeypatch):
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", _pg_url(dbname))  # inherited by the worker processes
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        # Set the writer pool's slots once, as a deployment does (`dagster instance concurrency set warehouse 1`):
+        # two runs that both find the pool unset race to create its row in Postgres, and one of them fails.
+        instance.event_log_storage.set_concurrency_slots("warehouse", 1)
     yield home
     conn.cursor().execute(f"DROP DATABASE {dbname} WITH (FORCE)")
     conn.close()
@@ -73,9 +82,6 @@ def test_production_instance_runs_partitions_concurrently_on_postgres(dagster_ho
             "value": {"applyLimitPerUniqueValue": True},
             "limit": 2,
         } in limits.tag_concurrency_limits
-        # Set the writer pool's slots once, as a deployment does (`dagster instance concurrency set warehouse 1`):
-        # two runs that both find the pool unset race to create its row in Postgres, and one of them fails.
-        instance.event_log_storage.set_concurrency_slots("warehouse", 1)
 
     days = ["2024-01-01", "2024-01-02"]
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
@@ -85,3 +91,62 @@ def test_production_instance_runs_partitions_concurrently_on_postgres(dagster_ho
         runs = instance.get_runs()
         assert len(runs) == 2 and all(r.is_success and r.tags["watershop/shop"] == "s1" for r in runs)
         assert instance.get_materialized_partitions(dg.AssetKey("shop_day")) == set(days)
+
+
+def _watershop(data, home, *args, **variables) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WATERSHOP_DATA_DIR": str(data), "DAGSTER_HOME": str(home), "WATERSHOP_LOG_LEVEL": "ERROR"}
+    env.pop("WATERSHOP_WAREHOUSE", None)
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "-m", "watershop_dagster.cli", *args], env=env, capture_output=True, text=True, cwd=REPO
+    )
+
+
+def _two_shops(root):
+    data = root / "data"
+    days = []
+    for shop in ("north", "south"):
+        days = till_only_world(data / "shops" / shop, 2)
+    return data, days
+
+
+TABLES = ["transactions", "daily_revenue", "transaction_links", "chain_daily", "monthly_revenue"]
+
+
+def test_a_two_shop_backfill_runs_concurrently_through_postgres_into_a_lake(dagster_home, tmp_path):
+    data, days = _two_shops(tmp_path / "lake")
+    span = ("materialize", "--from", str(days[0]), "--to", str(days[-1]))
+    lake = {
+        "WATERSHOP_WAREHOUSE": f"ducklake:postgres:{PG.replace(_dsn_parts()['dbname'], os.environ['WATERSHOP_TEST_DB'])}",
+        "WATERSHOP_LAKE_DATA_PATH": str(tmp_path / "lake" / "parquet"),
+    }
+    out = _watershop(data, dagster_home, *span, "--workers", "2", **lake)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records()
+        assert records and all(r.dagster_run.is_success for r in records)
+        # 2 shops x 2 days x (analysis, rest), 2 all-days and 2 month runs, 2 chain days, 1 chain month
+        assert len(records) == 8 + 4 + 3
+        spans = sorted((r.start_time, r.end_time) for r in records)
+        assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no two runs overlapped"
+        assert {r.dagster_run.tags.get("watershop/kind") for r in records} == {"footage", "rest", "all"}
+    lake_rows = {t: _csv(_watershop(data, dagster_home, "sql", _select(t), **lake)) for t in TABLES}
+
+    serial, _ = _two_shops(tmp_path / "serial")
+    out = _watershop(serial, tmp_path / "serial" / "dagster_home", *span)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for table in TABLES:
+        on_file = _csv(_watershop(serial, tmp_path / "serial" / "dagster_home", "sql", _select(table)))
+        pd.testing.assert_frame_equal(lake_rows[table], on_file, check_dtype=False, obj=table)
+
+
+def _select(table: str) -> str:
+    return f"SELECT * FROM {table} ORDER BY ALL"
+
+
+def _csv(out: subprocess.CompletedProcess) -> pd.DataFrame:
+    import io
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    return pd.read_csv(io.StringIO(out.stdout))
