@@ -188,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", dest="end", help="last day YYYY-MM-DD")
     p.add_argument("--shop", help="only this shop (default: every shop under data/shops/, or `main`)")
     p.add_argument(
-        "--workers", type=int, default=1, help="analyse the footage of up to N shop days at once (default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="up to N runs at once in worker processes: any shop days' footage analysis, each shop's days in order (default 1)",
     )
     p.set_defaults(func=cmd_materialize)
 
