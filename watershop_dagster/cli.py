@@ -136,7 +136,12 @@ def cmd_forget(args) -> int:
     config = {
         "ops": {
             "erase_customer": {
-                "config": {"customer_id": args.customer_id, "requested_by": args.by, "reason": args.reason}
+                "config": {
+                    "customer_id": args.customer_id,
+                    "requested_by": args.by,
+                    "reason": args.reason,
+                    "shop": args.shop,
+                }
             }
         }
     }
@@ -191,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=1,
-        help="up to N runs at once in worker processes: any shop days' footage analysis, each shop's days in order (default 1)",
+        help="up to N runs at once in worker processes: any shop days' footage analysis, each shop's days in "
+        "order (default 1)",
     )
     p.set_defaults(func=cmd_materialize)
 
@@ -208,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("customer_id")
     p.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who asked (audit log)")
     p.add_argument("--reason", default="", help="why (audit log)")
+    p.add_argument("--shop", default="", help="the shop whose customer this is (needed when there are several)")
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("sql", help="run a read-only SQL query against the configured warehouse; prints CSV")

@@ -6,6 +6,8 @@ import dagster as dg
 from pydantic import Field
 
 from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, forget_customer
+from watershop_dagster.core.storage.layout import MAIN_SHOP
+from watershop_dagster.defs.partitions import identities_shared
 from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
 
 # Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
@@ -72,14 +74,32 @@ class ForgetConfig(dg.Config):
     customer_id: str = Field(description="e.g. CUST_0042")
     requested_by: str = Field(description="who asked (recorded in the audit log)")
     reason: str = Field(default="", description="e.g. 'erasure request under DPDP s.12'")
+    shop: str = Field(
+        default="",
+        description="the shop whose customer this is (each shop numbers its own customers); may be empty when "
+        "there is one shop, or when the chain shares identities (WATERSHOP_SHARED_IDENTITIES: IDs are unique)",
+    )
 
 
 @dg.op(pool=WAREHOUSE_POOL)
 def erase_customer(
     context: dg.OpExecutionContext, config: ForgetConfig, warehouse: WarehouseResource, shop: ShopDataResource
 ) -> None:
+    shops = shop.shops()[0] or [MAIN_SHOP]
+    if config.shop and config.shop not in shops:
+        raise dg.Failure(f"no shop {config.shop!r} (shops: {', '.join(shops)})")
+    which = config.shop or (shops[0] if len(shops) == 1 else None)
+    if which is None and not identities_shared():
+        raise dg.Failure(
+            f"{config.customer_id}: each shop numbers its own customers; name the shop (--shop): {', '.join(shops)}"
+        )
     result = forget_customer(
-        warehouse.get(), config.customer_id, config.requested_by, config.reason, data_dir=shop.layout.root
+        warehouse.get(),
+        config.customer_id,
+        config.requested_by,
+        config.reason,
+        data_dirs={name: shop.layout_for(name).root for name in shops},
+        shop=which,
     )
     context.log.info(
         f"forgot {result.customer_id}: {result.embeddings_deleted} embeddings, {result.crops_deleted} crops, "

@@ -144,3 +144,36 @@ def test_erased_faces_match_by_time_and_place_and_old_footage_is_deleted_with_a_
     assert delete_old_footage(layout, date(2024, 4, 21), 14) == ["2024-04-01"]
     assert not (layout.footage_dir / "2024-04-01").exists() and (layout.footage_dir / "2024-04-20").exists()
     assert footage_deleted_days(tmp_path) == {"2024-04-01"}
+
+
+def test_forget_erases_only_the_named_shops_customer(warehouse, tmp_path):
+    """Each shop numbers its own customers: north's CUST_0001 is not south's, though their track and
+    detection IDs are the same strings."""
+    for shop in ("north", "south"):
+        warehouse.replace_partitions(
+            D_NEW,
+            {
+                "face_embeddings": pd.DataFrame({"detection_id": ["d0"], "embedding": [np.ones(512).tolist()]}),
+                "face_tracks": pd.DataFrame(
+                    {"track_id": ["T1"], "detection_ids": [["d0"]], "embedding": [np.ones(512).tolist()]}
+                ),
+                "track_identities": pd.DataFrame({"track_id": ["T1"], "customer_id": ["CUST_0001"]}),
+                "customer_registry": pd.DataFrame(
+                    {"customer_id": ["CUST_0001"], "is_staff": [False], "centroid": [np.ones(512).tolist()]}
+                ),
+            },
+            shop=shop,
+        )
+    result = forget_customer(warehouse, "CUST_0001", requested_by="owner", shop="north")
+    assert (result.embeddings_deleted, result.tracks, result.registry_rows) == (1, 1, 1)
+    kept = warehouse.query(
+        "SELECT r.shop, r.centroid IS NOT NULL AS centroid, t.embedding IS NOT NULL AS track, count(e.detection_id) "
+        "AS faces FROM customer_registry r JOIN face_tracks t USING (shop) LEFT JOIN face_embeddings e USING (shop) "
+        "GROUP BY ALL ORDER BY r.shop"
+    )
+    assert kept.values.tolist() == [["north", False, False, 0], ["south", True, True, 1]]
+    assert audit_log(warehouse)[["customer_id", "shop"]].values.tolist() == [["CUST_0001", "north"]]
+    with pytest.raises(KeyError, match="of shop west"):
+        forget_customer(warehouse, "CUST_0001", shop="west")
+    # a chain sharing identities mints IDs unique across shops: without a shop, every shop that knows it
+    assert forget_customer(warehouse, "CUST_0001").registry_rows == 2

@@ -7,6 +7,7 @@ durations) are not, and survive both retention and erasure, under the anonymous 
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import shutil
@@ -17,12 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from watershop_dagster.core.storage.layout import DataLayout
+from watershop_dagster.core.storage.layout import MAIN_SHOP, DataLayout
 from watershop_dagster.core.storage.warehouse import Warehouse, scalar
 
 FORGOTTEN = "forgotten_customers"
 ERASED_TIME_S = 1.0  # a face re-detected this close in time ...
 ERASED_IOU = 0.3  # ... and place to an erased one is the erased person's
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def erased_path(data_dir: Path) -> Path:
@@ -172,109 +177,80 @@ class ForgetResult:
     visits_kept: int
     footage: list[str]  # files and time spans that still show the person (footage is not cut; see README)
 
+    def plus(self, other: ForgetResult) -> ForgetResult:
+        return ForgetResult(
+            self.customer_id,
+            self.registry_rows + other.registry_rows,
+            self.tracks + other.tracks,
+            self.embeddings_deleted + other.embeddings_deleted,
+            self.crops_deleted + other.crops_deleted,
+            self.visits_kept + other.visits_kept,
+            self.footage + other.footage,
+        )
+
 
 def forget_customer(
     wh: Warehouse,
     customer_id: str,
     requested_by: str | None = None,
     reason: str = "",
-    data_dir: Path | None = None,
+    data_dirs: dict[str, Path] | None = None,
+    shop: str | None = None,
 ) -> ForgetResult:
     """Erase one person's biometric data everywhere; their visits and sales stay, anonymous. The ID is
-    recorded in `forgotten_customers` (the audit log) and never matched again. With `data_dir`, where and
-    when their faces were is kept in data/identity/erased.jsonl so that analysing a day again drops them."""
+    recorded in `forgotten_customers` (the audit log) and never matched again. With `data_dirs` (shop -> its
+    data folder), where and when their faces were is kept in <shop>/identity/erased.jsonl so that analysing a
+    day again drops them.
+
+    Each shop numbers its own customers, so CUST_0001 of one shop is not CUST_0001 of another: `shop` names
+    the shop whose customer this is. Without it, every shop that knows the ID is erased, which is right only
+    where the ID is unique across shops (a chain sharing identities); the caller decides."""
     requested_by = requested_by or getpass.getuser()
     with wh.transaction() as conn:
         tables = wh.table_names(conn)
-        if "customer_registry" not in tables or not scalar(
-            conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()
-        ):
+        columns = wh.stored_columns(conn)
+        if "customer_registry" not in tables:
             raise KeyError(f"{customer_id} is not in the customer registry")
-        tracks = conn.execute(
-            """SELECT t.day, t.track_id, t.detection_ids FROM face_tracks t
-               JOIN track_identities i ON i.day = t.day AND i.track_id = t.track_id WHERE i.customer_id = ?""",
-            [customer_id],
-        ).df()
-        detection_ids = [d for ids in tracks["detection_ids"] for d in (list(ids) if ids is not None else [])]
-        crop_files = []
-        if detection_ids and "face_detections" in tables:
-            crop_files = [
-                p
-                for (p,) in conn.execute(
-                    "SELECT crop_path FROM face_detections "
-                    "WHERE detection_id IN (SELECT unnest(?)) AND crop_path IS NOT NULL",
-                    [detection_ids],
-                ).fetchall()
-            ]
-        erased_faces: list[list] = []
-        if data_dir is not None and detection_ids and "face_detections" in tables:
-            erased_faces = [
-                [camera, pd.Timestamp(when).isoformat(), float(x1), float(y1), float(x2), float(y2)]
-                for camera, when, x1, y1, x2, y2 in conn.execute(
-                    "SELECT camera, time, x1, y1, x2, y2 FROM face_detections "
-                    "WHERE detection_id IN (SELECT unnest(?)) AND x1 IS NOT NULL",
-                    [detection_ids],
-                ).fetchall()
-            ]
-        footage = []
-        if "visit_log" in tables and "footage_manifest" in tables:
-            footage = [
-                f"{file} {entry:%Y-%m-%d %H:%M:%S}-{exit_:%H:%M:%S}"
-                for file, entry, exit_ in conn.execute(
-                    """SELECT m.file, v.entry_time, v.exit_time FROM visit_log v JOIN footage_manifest m
-                       ON m.day = v.day AND m.start_time <= v.exit_time AND m.end_time >= v.entry_time
-                       WHERE v.customer_id = ? ORDER BY v.entry_time, m.file""",
-                    [customer_id],
-                ).fetchall()
-            ]
-        registry_rows = scalar(
-            conn.execute("SELECT count(*) FROM customer_registry WHERE customer_id = ?", [customer_id]).fetchone()
-        )
-        conn.execute(
-            "UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?", [customer_id]
-        )
-        conn.execute(
-            "UPDATE face_tracks SET embedding = NULL, best_crop_path = NULL WHERE track_id IN (SELECT unnest(?))",
-            [list(tracks["track_id"])],
-        )
-        embeddings = 0
-        if detection_ids:
-            embeddings = scalar(
-                conn.execute(
-                    "SELECT count(*) FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids]
-                ).fetchone()
-            )
-            conn.execute("DELETE FROM face_embeddings WHERE detection_id IN (SELECT unnest(?))", [detection_ids])
-            conn.execute(
-                """UPDATE face_detections
-                   SET crop_path = NULL, landmarks = NULL, usable = FALSE, reject_reason = 'forgotten'
-                   WHERE detection_id IN (SELECT unnest(?))""",
-                [detection_ids],
-            )
-        visits = 0
-        if "visit_log" in tables:
-            visits = scalar(
-                conn.execute("SELECT count(*) FROM visit_log WHERE customer_id = ?", [customer_id]).fetchone()
-            )
-            conn.execute("UPDATE visit_log SET best_crop_path = NULL WHERE customer_id = ?", [customer_id])
-        for table in ("unpaid_visits", "repeat_defaulters", "unpaid"):
-            if table in tables:
-                conn.execute(
-                    f"UPDATE {table} SET best_crop_path = NULL WHERE customer_id = ? OR "
-                    f"({'camera_customer_id' if table != 'unpaid_visits' else 'customer_id'} = ?)",
-                    [customer_id, customer_id],
-                )
+        has_shops = "shop" in columns["customer_registry"]
+        shop_of_row = f"coalesce(shop, '{MAIN_SHOP}')" if has_shops else f"'{MAIN_SHOP}'"
+        known = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT {shop_of_row} FROM customer_registry WHERE customer_id = ? ORDER BY 1",
+                [customer_id],
+            ).fetchall()
+        ]
+        shops = [s for s in known if shop is None or s == shop]
+        if not shops:
+            raise KeyError(f"{customer_id} is not in the customer registry" + (f" of shop {shop}" if shop else ""))
+        total = ForgetResult(customer_id, 0, 0, 0, 0, 0, [])
+        crop_files: list[str] = []
+        erased: dict[str, list[list]] = {}
+        audit = []
+        for name in shops:
+            part, crops, faces = _ShopErasure(conn, tables, columns, customer_id, name).run()
+            total = total.plus(part)
+            crop_files += crops
+            erased[name] = faces
+            audit.append([customer_id, requested_by, datetime.now().replace(microsecond=0), reason])
+            audit[-1] += [part.embeddings_deleted, len(crops), name]
         conn.execute(f"""CREATE TABLE IF NOT EXISTS {FORGOTTEN} (customer_id VARCHAR, requested_by VARCHAR,
-                          requested_at TIMESTAMP, reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER)""")
-        conn.execute(
-            f"INSERT INTO {FORGOTTEN} VALUES (?, ?, ?, ?, ?, ?)",
-            [customer_id, requested_by, datetime.now().replace(microsecond=0), reason, embeddings, len(crop_files)],
+                          requested_at TIMESTAMP, reason VARCHAR, embeddings_deleted INTEGER, crops_deleted INTEGER,
+                          shop VARCHAR)""")
+        if "shop" not in columns.get(FORGOTTEN, {"shop"}):  # an audit log from before shops: its rows are main's
+            conn.execute(f"ALTER TABLE {FORGOTTEN} ADD COLUMN shop VARCHAR DEFAULT '{MAIN_SHOP}'")
+        conn.executemany(
+            f"INSERT INTO {FORGOTTEN} (customer_id, requested_by, requested_at, reason, embeddings_deleted, "
+            "crops_deleted, shop) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            audit,
         )
-    if data_dir is not None and erased_faces:
-        register = erased_path(data_dir)
-        register.parent.mkdir(parents=True, exist_ok=True)
-        with register.open("a") as f:
-            f.write(json.dumps({"customer_id": customer_id, "faces": erased_faces}) + "\n")
+    for name, faces in erased.items():
+        folder = (data_dirs or {}).get(name)
+        if folder is not None and faces:
+            register = erased_path(folder)
+            register.parent.mkdir(parents=True, exist_ok=True)
+            with register.open("a") as f:
+                f.write(json.dumps({"customer_id": customer_id, "faces": faces}) + "\n")
     # Deleted rows linger in old file blocks (DuckDB) or old Parquet files and snapshots (DuckLake) until purged.
     wh.purge_history()
     removed = 0
@@ -284,7 +260,107 @@ def forget_customer(
             removed += 1
         except FileNotFoundError:
             pass
-    return ForgetResult(customer_id, int(registry_rows), len(tracks), int(embeddings), removed, int(visits), footage)
+    return dataclasses.replace(total, crops_deleted=removed)
+
+
+class _ShopErasure:
+    """One shop's part of an erasure, inside the caller's transaction. Track and detection IDs are unique only
+    within a shop, so every statement is cut to the shop (tables from before shops exist are shop main's)."""
+
+    def __init__(self, conn, tables: set[str], columns: dict[str, set[str]], customer_id: str, shop: str):
+        self.conn, self.tables, self.columns, self.customer_id, self.shop = conn, tables, columns, customer_id, shop
+
+    def where(self, table: str, alias: str = "") -> str:
+        stored = "shop" in self.columns.get(table, set())
+        column = f"coalesce({alias}shop, '{MAIN_SHOP}')" if stored else f"'{MAIN_SHOP}'"  # rows from before shops
+        return f" AND {column} = {_literal(self.shop)}"
+
+    def count(self, sql: str, params: list) -> int:
+        return int(scalar(self.conn.execute(sql, params).fetchone()))
+
+    def run(self) -> tuple[ForgetResult, list[str], list[list]]:
+        conn, tables, cid, where = self.conn, self.tables, self.customer_id, self.where
+        tracks = conn.execute(
+            "SELECT t.day, t.track_id, t.detection_ids FROM face_tracks t JOIN track_identities i "
+            "ON i.day = t.day AND i.track_id = t.track_id WHERE i.customer_id = ?"
+            + where("face_tracks", "t.")
+            + where("track_identities", "i."),
+            [cid],
+        ).df()
+        detection_ids = [d for ids in tracks["detection_ids"] for d in (list(ids) if ids is not None else [])]
+        crop_files: list[str] = []
+        faces: list[list] = []
+        detections = "detection_id IN (SELECT unnest(?))"
+        if detection_ids and "face_detections" in tables:
+            crop_files = [
+                p
+                for (p,) in conn.execute(
+                    f"SELECT crop_path FROM face_detections WHERE {detections} AND crop_path IS NOT NULL"
+                    + where("face_detections"),
+                    [detection_ids],
+                ).fetchall()
+            ]
+            faces = [
+                [camera, pd.Timestamp(when).isoformat(), float(x1), float(y1), float(x2), float(y2)]
+                for camera, when, x1, y1, x2, y2 in conn.execute(
+                    f"SELECT camera, time, x1, y1, x2, y2 FROM face_detections WHERE {detections} AND x1 IS NOT NULL"
+                    + where("face_detections"),
+                    [detection_ids],
+                ).fetchall()
+            ]
+        footage = []
+        if "visit_log" in tables and "footage_manifest" in tables:
+            footage = [
+                f"{file} {entry:%Y-%m-%d %H:%M:%S}-{exit_:%H:%M:%S}"
+                for file, entry, exit_ in conn.execute(
+                    "SELECT m.file, v.entry_time, v.exit_time FROM visit_log v JOIN footage_manifest m "
+                    "ON m.day = v.day AND m.start_time <= v.exit_time AND m.end_time >= v.entry_time "
+                    "WHERE v.customer_id = ?"
+                    + where("visit_log", "v.")
+                    + where("footage_manifest", "m.")
+                    + " ORDER BY v.entry_time, m.file",
+                    [cid],
+                ).fetchall()
+            ]
+        registry_rows = self.count(
+            "SELECT count(*) FROM customer_registry WHERE customer_id = ?" + where("customer_registry"), [cid]
+        )
+        conn.execute(
+            "UPDATE customer_registry SET centroid = NULL, best_crop_path = NULL WHERE customer_id = ?"
+            + where("customer_registry"),
+            [cid],
+        )
+        conn.execute(
+            "UPDATE face_tracks SET embedding = NULL, best_crop_path = NULL WHERE track_id IN (SELECT unnest(?))"
+            + where("face_tracks"),
+            [list(tracks["track_id"])],
+        )
+        embeddings = 0
+        if detection_ids and "face_embeddings" in tables:
+            embeddings = self.count(
+                f"SELECT count(*) FROM face_embeddings WHERE {detections}" + where("face_embeddings"), [detection_ids]
+            )
+            conn.execute(f"DELETE FROM face_embeddings WHERE {detections}" + where("face_embeddings"), [detection_ids])
+        if detection_ids and "face_detections" in tables:
+            conn.execute(
+                "UPDATE face_detections SET crop_path = NULL, landmarks = NULL, usable = FALSE, "
+                f"reject_reason = 'forgotten' WHERE {detections}" + where("face_detections"),
+                [detection_ids],
+            )
+        visits = 0
+        if "visit_log" in tables:
+            visits = self.count("SELECT count(*) FROM visit_log WHERE customer_id = ?" + where("visit_log"), [cid])
+            conn.execute("UPDATE visit_log SET best_crop_path = NULL WHERE customer_id = ?" + where("visit_log"), [cid])
+        for table in ("unpaid_visits", "repeat_defaulters", "unpaid"):
+            if table in tables:
+                camera_column = "camera_customer_id" if table != "unpaid_visits" else "customer_id"
+                conn.execute(
+                    f"UPDATE {table} SET best_crop_path = NULL WHERE (customer_id = ? OR {camera_column} = ?)"
+                    + where(table),
+                    [cid, cid],
+                )
+        result = ForgetResult(cid, registry_rows, len(tracks), embeddings, len(crop_files), visits, footage)
+        return result, crop_files, faces
 
 
 def audit_log(wh: Warehouse) -> pd.DataFrame:
