@@ -299,6 +299,7 @@ FORGOTTEN_CUSTOMERS = TableSchema(
         ("reason", "VARCHAR", "why"),
         ("embeddings_deleted", "INTEGER", "face embeddings erased"),
         ("crops_deleted", "INTEGER", "crop files erased"),
+        ("shop", "VARCHAR", "the shop whose customer it was (each shop numbers its own customers)"),
     ),
     partitioned_by=None,
 )
