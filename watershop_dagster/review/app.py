@@ -2,7 +2,10 @@
 
 It listens on 127.0.0.1. With `--lan` (the owner's phone on the shop's network) it needs a password: stored
 only as a scrypt hash, checked at /login, then a signed session cookie that expires (SESSION_SECONDS); every
-other request without it is refused (401). Every correction made here is logged with its session.
+other request without it is refused (401), and after LOGIN_ATTEMPTS wrong passwords from one address in
+LOGIN_WINDOW_S seconds /login answers 429 until the window has passed. A form posted from another site is
+refused (403, its Origin or Referer names another host): the page on 127.0.0.1 has no session to protect it
+from a web page the owner happens to open. Every correction made here is logged with its session.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import defaultdict, deque
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +34,7 @@ from watershop_dagster.review.data import customer_visits, load_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_SECONDS = 8 * 3600
+LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 5, 600
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -48,6 +53,26 @@ def check_password(password: str, stored: str) -> bool:
         return False
     candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+class SameOriginPosts:
+    """Refuses a POST whose Origin (or, without one, Referer) names another host than the page's own."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            source = headers.get("origin") or headers.get("referer")
+            if source and source != "null" and urlsplit(source).netloc != headers.get("host", ""):
+                response = PlainTextResponse("refused: this form was sent from another site", status_code=403)
+                await response(scope, receive, send)
+                return
+            if source == "null":  # a sandboxed or file:// page
+                await PlainTextResponse("refused: form from an unknown origin", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -172,13 +197,24 @@ def create_app(
             request, "reports.html", {"daily": [p.name for p in daily], "monthly": [p.name for p in monthly]}
         )
 
+    failures: dict[str, deque[float]] = defaultdict(deque)  # client address -> times of wrong passwords
+
     async def login(request: Request) -> Response:
         if request.method == "POST":
+            client = request.client.host if request.client else "?"
+            recent = failures[client]
+            while recent and clock() - recent[0] > LOGIN_WINDOW_S:
+                recent.popleft()
+            if len(recent) >= LOGIN_ATTEMPTS:
+                wait = int(LOGIN_WINDOW_S - (clock() - recent[0])) + 1
+                return PlainTextResponse(f"too many wrong passwords: try again in {wait} s", status_code=429)
             form = await request.form()
             if password_hash is not None and check_password(str(form.get("password", "")), password_hash):
+                recent.clear()
                 request.session.clear()
                 request.session.update({"sid": secrets.token_hex(8), "since": clock()})
                 return RedirectResponse("/", status_code=303)
+            recent.append(clock())
             return templates.TemplateResponse(request, "login.html", {"error": True}, status_code=401)
         return templates.TemplateResponse(request, "login.html", {"error": False})
 
@@ -201,9 +237,9 @@ def create_app(
                     return
             await self.app(scope, receive, send)
 
-    middleware = []
+    middleware = [Middleware(SameOriginPosts)]
     if password_hash is not None:
-        middleware = [
+        middleware += [
             Middleware(
                 SessionMiddleware,
                 secret_key=secrets.token_hex(32),

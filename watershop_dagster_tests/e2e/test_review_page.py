@@ -90,6 +90,29 @@ def test_sessions_expire(shop):
     assert client.get("/").status_code == 401
 
 
+def test_wrong_passwords_are_throttled(shop):
+    data_dir, wh = shop
+    now = [1000.0]
+    client = TestClient(create_app(data_dir, wh, password_hash=hash_password("s3cret"), clock=lambda: now[0]))
+    for _ in range(5):
+        assert client.post("/login", data={"password": "guess"}).status_code == 401
+    # the sixth try is refused before the password is even checked, the right one too
+    assert client.post("/login", data={"password": "s3cret"}).status_code == 429
+    now[0] += 601
+    assert client.post("/login", data={"password": "s3cret"}, follow_redirects=False).status_code == 303
+
+
+def test_a_form_posted_from_another_site_is_refused(shop):
+    data_dir, wh = shop
+    client = TestClient(create_app(data_dir, wh, apply=False))  # the local page: no password, no session
+    form = {"kind": "label", "ids": "CUST_0001", "text": "L002"}
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}, {"Origin": "null"}):
+        assert client.post("/correct", data=form, headers=header).status_code == 403, header
+    assert CorrectionLog(data_dir).read() == []
+    same = client.post("/correct", data=form, headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert same.status_code == 303 and len(CorrectionLog(data_dir).read()) == 1
+
+
 def test_the_shop_network_needs_a_password_file(capsys):
     from watershop_dagster.cli import main
 
