@@ -15,6 +15,13 @@ INSTANCE_YAML = """\
 concurrency:
   pools:
     default_limit: 1
+  runs:
+    tag_concurrency_limits:
+      # identity refreshes after an owner's correction: one shop's days one at a time, in day order
+      - key: watershop/identity_refresh
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 telemetry:
   enabled: false
 """

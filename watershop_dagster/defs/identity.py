@@ -63,6 +63,10 @@ def identity_correction_job():
     record_identity_correction()
 
 
+# Runs with the same value of this tag (a shop) run one at a time: the instance's run queue limits it to 1.
+REFRESH_TAG = "watershop/identity_refresh"
+
+
 def build_corrections_sensor(refresh_job, cross_day_job) -> dg.SensorDefinition:
     @dg.sensor(
         jobs=[refresh_job, cross_day_job],
@@ -95,18 +99,25 @@ def build_corrections_sensor(refresh_job, cross_day_job) -> dg.SensorDefinition:
                 if key_shop == name and day >= min(touched).isoformat()
             )
             digest = log.digest()
+            # Day N reads the registry day N-1 left: one refresh of a shop at a time (the run queue's limit on
+            # REFRESH_TAG), earliest day first (higher priority), the all-days tables last.
+            order = [(shop_day_key(d, name), refresh_job.name, f"corrections:{name}:{digest}:{d}") for d in days] + [
+                (name, cross_day_job.name, f"corrections:{name}:{digest}")
+            ]
             requests += [
                 dg.RunRequest(
-                    partition_key=shop_day_key(d, name),
-                    job_name=refresh_job.name,
-                    run_key=f"corrections:{name}:{digest}:{d}",
-                    tags={"watershop/trigger": "identity_corrections", "watershop/shop": name},
+                    partition_key=key,
+                    job_name=job,
+                    run_key=run_key,
+                    tags={
+                        "watershop/trigger": "identity_corrections",
+                        "watershop/shop": name,
+                        REFRESH_TAG: name,
+                        "dagster/priority": str(len(order) - i),
+                    },
                 )
-                for d in days
+                for i, (key, job, run_key) in enumerate(order)
             ]
-            requests.append(
-                dg.RunRequest(partition_key=name, job_name=cross_day_job.name, run_key=f"corrections:{name}:{digest}")
-            )
         context.update_cursor(json.dumps({"seen": seen}))
         if not requests:
             return dg.SkipReason("no new corrections that touch a processed day")

@@ -88,6 +88,9 @@ def test_a_new_correction_requests_the_identity_assets_for_the_days_it_touches_t
         ("identity_refresh_job", "2024-03-06|main"),
         ("cross_day_job", "main"),
     ]  # not the day before it, never the footage assets
+    # one refresh of the shop at a time in the run queue, earliest day first
+    assert {q.tags["watershop/identity_refresh"] for q in r.run_requests} == {"main"}
+    assert [int(q.tags["dagster/priority"]) for q in r.run_requests] == [3, 2, 1]
     r, cursor = tick(cursor)
     assert r.run_requests == []
     # The launchpad: identity_correction_job with op config records an undo, logged with its run.

@@ -82,6 +82,8 @@ def test_production_instance_runs_partitions_concurrently_on_postgres(dagster_ho
             "value": {"applyLimitPerUniqueValue": True},
             "limit": 2,
         } in limits.tag_concurrency_limits
+        refresh = {"key": "watershop/identity_refresh", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        assert refresh in limits.tag_concurrency_limits
 
     days = ["2024-01-01", "2024-01-02"]
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
