@@ -1,6 +1,9 @@
 """Warehouse side: a year of shop data (300 sales and 200 visits a day), then
 - the time to refresh every SQL asset for one day (partitioned ones for that day, the others over all days),
 - the cost of backfilling 7, 14 and 30 days of the day-partitioned SQL assets (should grow linearly).
+Each refresh takes the SQL assets' own path, without Dagster around it: a `TableReader` over the model's
+declared reads (views cut to the day or window and the shop), the model's SQL, and one `replace_rows`
+transaction for the day and shop.
 
     .venv/bin/python bench/warehouse_bench.py [--days 365] [--encrypted]
 """
@@ -16,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.sql_models import default_sql_folder, load_models
 from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.defs.sql_models import model_reads, model_rows
+from watershop_dagster.defs.warehouse_asset import TableReader
 
 
 def fill(wh: Warehouse, days: list[date], sales: int, visits: int) -> None:
@@ -74,7 +80,8 @@ def fill(wh: Warehouse, days: list[date], sales: int, visits: int) -> None:
         hours = pd.DataFrame([{"open_time": base, "close_time": base + timedelta(hours=14)}])
         wh.replace_partitions(
             day,
-            {
+            shop=MAIN_SHOP,
+            tables={
                 "transactions": tx,
                 "visit_log": vlog,
                 "transaction_links": links,
@@ -84,11 +91,12 @@ def fill(wh: Warehouse, days: list[date], sales: int, visits: int) -> None:
         )
 
 
-def run_model(wh, model, day):
-    if model.partitioned:
-        wh.replace_partition_from_sql(model.name, day, model.render(day))
-    else:
-        wh.replace_table_from_sql(model.name, model.render())
+def run_model(wh: Warehouse, model, day: date) -> None:
+    """What the model's asset does for one partition (defs/sql_models.py), minus Dagster."""
+    tables = TableReader(wh, model_reads(model), day if model.partitioned else None, model.name, MAIN_SHOP)
+    _sql, rows, schema = model_rows(model, tables)
+    keys = {"day": day, "shop": MAIN_SHOP} if model.partitioned else {"shop": MAIN_SHOP}
+    wh.replace_rows(keys, {model.name: rows}, {model.name: schema})
 
 
 def main() -> int:

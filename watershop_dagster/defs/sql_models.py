@@ -4,16 +4,29 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
+from watershop_dagster.core.storage.schemas import TableSchema
 from watershop_dagster.core.storage.sql_models import SqlModel, default_sql_folder, load_models
 from watershop_dagster.defs.partitions import shop_day_partitions, shop_partitions
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 
-def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
+def model_reads(model: SqlModel) -> list[Read]:
     """The model's refs are its declared reads: a window ref reads the days ending on the partition, a plain
     ref in a daily model reads the day, and a cross-day model reads every day."""
-    reads = [Read.window(r.table, r.window_days) if model.partitioned else Read.all(r.table) for r in model.refs]
+    return [Read.window(r.table, r.window_days) if model.partitioned else Read.all(r.table) for r in model.refs]
+
+
+def model_rows(model: SqlModel, tables: TableReader) -> tuple[str, pd.DataFrame, TableSchema]:
+    """The model's SQL for the run's day, and its rows and schema, read through the declared views."""
+    sql = model.render(tables.day)
+    rows, schema = tables.sql_with_schema(sql, model.name)
+    return sql, rows, schema
+
+
+def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
+    reads = model_reads(model)
 
     @warehouse_asset(
         writes=[Write(model.name, f"{model.description}\n\nSQL: dbt_like_sql/{model.path.name}")],
@@ -26,8 +39,7 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         extra_metadata={"sql_file": f"dbt_like_sql/{model.path.name}"},
     )
     def sql_model(context: dg.AssetExecutionContext, tables: TableReader) -> Written:
-        sql = model.render(tables.day)
-        rows, schema = tables.sql_with_schema(sql, model.name)
+        sql, rows, schema = model_rows(model, tables)
         preview = rows.head(10)
         return Written(
             rows={model.name: rows},
