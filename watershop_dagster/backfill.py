@@ -31,7 +31,8 @@ import dagster as dg
 HEAVY = ("footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections")
 TAGS = {"watershop/launched_by": "cli"}
 THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"
-# footage / rest / all: the deployment's run queue limits footage runs by this tag (deploy/dagster.yaml).
+# footage / rest, for a split day (a whole daily_job run carries its job's tag, footage): the deployment's run
+# queue limits footage runs by this tag (deploy/dagster.yaml).
 KIND_TAG = "watershop/kind"
 
 
@@ -84,7 +85,7 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
         tags={
             **TAGS,
             "watershop/pid": str(os.getpid()),
-            KIND_TAG: request.phase,
+            **({KIND_TAG: request.phase} if request.phase != "all" else {}),  # else the job's own tags
             **({"watershop/shop": request.shop} if request.shop else {}),
         },
     )

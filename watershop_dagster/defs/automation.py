@@ -36,7 +36,11 @@ def build_jobs(assets: list[dg.AssetsDefinition]) -> dict[str, dg.UnresolvedAsse
     for name, (partitions, description) in JOBS.items():
         keys = [k for a in assets if a.partitions_def == partitions for k in a.keys]
         selection = dg.AssetSelection.assets(*keys)
-        jobs[name] = dg.define_asset_job(name, selection=selection, partitions_def=partitions, description=description)
+        # A shop's day decodes its footage: the deployment's run queue caps such runs by this tag (deploy/).
+        tags = {"watershop/kind": "footage"} if name == "daily_job" else None
+        jobs[name] = dg.define_asset_job(
+            name, selection=selection, partitions_def=partitions, description=description, tags=tags
+        )
     # What an owner's identity correction changes: the identity assets and every day asset downstream of them
     # (footage is not decoded again).
     days = [k for a in assets if a.partitions_def == shop_day_partitions for k in a.keys]

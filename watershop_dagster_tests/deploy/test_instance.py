@@ -132,7 +132,7 @@ def test_a_two_shop_backfill_runs_concurrently_through_postgres_into_a_lake(dags
         assert len(records) == 8 + 4 + 3
         spans = sorted((r.start_time, r.end_time) for r in records)
         assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no two runs overlapped"
-        assert {r.dagster_run.tags.get("watershop/kind") for r in records} == {"footage", "rest", "all"}
+        assert {r.dagster_run.tags.get("watershop/kind") for r in records} == {"footage", "rest", None}
     lake_rows = {t: _csv(_watershop(data, dagster_home, "sql", _select(t), **lake)) for t in TABLES}
 
     serial, _ = _two_shops(tmp_path / "serial")
