@@ -2,8 +2,8 @@
 
 Every piece of work is one Dagster run in the instance at DAGSTER_HOME (it shows in the UI as if launched
 there). What may run at once follows from the assets' declarations:
-- a shop day's footage analysis (decoding, faces, bodies: the expensive part) reads nothing of other days, so
-  the analysis of any shop days can run at once;
+- a shop day's footage analysis and tracks (decoding, faces, bodies: the expensive part) read nothing of
+  other days (`history_free`, from the declarations), so the analysis of any shop days can run at once;
 - the rest of a shop's day (identities, links, SQL tables, reports) reads the registry as it stood after the
   shop's previous day, so a shop's days run in day order, each after its own analysis; different shops are
   independent (unless the chain shares identities: then each day waits for every shop's previous day);
@@ -27,8 +27,6 @@ from datetime import date
 
 import dagster as dg
 
-# The assets whose work can run in parallel across partitions: they read nothing of earlier days.
-HEAVY = ("footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections")
 TAGS = {"watershop/launched_by": "cli"}
 THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"
 # footage / rest, for a split day (a whole daily_job run carries its job's tag, footage): the deployment's run
@@ -53,7 +51,32 @@ class RunRequest:
         from watershop_dagster.definitions import defs
 
         keys = defs.resolve_job_def(self.job).asset_layer.selected_asset_keys
-        return sorted(k for k in keys if (k.to_user_string() in HEAVY) == (self.phase == "footage"))
+        free = history_free({k.to_user_string() for k in keys})
+        return sorted(k for k in keys if (k.to_user_string() in free) == (self.phase == "footage"))
+
+
+def history_free(day_assets: set[str]) -> set[str]:
+    """The day's assets whose declared reads, followed through the day's other assets, never reach an
+    earlier day (no `before`, `all` or multi-day `window` read): their work for any shop days can run at
+    once. Today: the footage analysis and the face and body tracks; the till's ingest already reads earlier
+    days (duplicate transaction IDs), and everything after identities reads the registry."""
+    from watershop_dagster.defs.warehouse_asset import DECLARATIONS
+
+    memo: dict[str, bool] = {}
+
+    def reads_history(table: str) -> bool:
+        if table not in memo:
+            memo[table] = False  # a cycle (an asset reading its own earlier days) is caught by its scope
+            reads = DECLARATIONS[table].reads if table in DECLARATIONS else ()
+            memo[table] = any(
+                r.scope in ("before", "all")
+                or (r.scope == "window" and r.days > 1)
+                or (r.table in day_assets and reads_history(r.table))
+                for r in reads
+            )
+        return memo[table]
+
+    return {a for a in day_assets if not reads_history(a)}
 
 
 @dataclass

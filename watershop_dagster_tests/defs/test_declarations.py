@@ -97,3 +97,18 @@ def test_a_table_from_an_older_version_reads_its_new_columns_as_null(tmp_path):
     rows = reader.read("customer_registry", "customer_id, label")
     assert rows["customer_id"].tolist() == ["CUST_0001"] and rows["label"].isna().all()
     assert TableReader(old, [Read.day("customer_registry")], DAY, "a", shop="north").read("customer_registry").empty
+
+
+def test_the_work_any_shop_days_can_share_follows_from_the_declarations():
+    from watershop_dagster.backfill import history_free
+    from watershop_dagster.definitions import defs
+
+    day_assets = {k.to_user_string() for k in defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
+    free = history_free(day_assets)
+    assert free == {
+        "footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections", "face_tracks",
+        "person_tracks",
+    }  # fmt: skip
+    # identities read the registry before the day, and everything after them does too; the till reads its
+    # earlier days for duplicate transaction IDs
+    assert {"customer_registry", "visit_log", "transactions", "daily_report"} <= day_assets - free
