@@ -22,13 +22,12 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
 
 TAGS = {"watershop/launched_by": "cli"}
-THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"
 # footage / rest, for a split day (a whole daily_job run carries its job's tag, footage): the deployment's run
 # queue limits footage runs by this tag (deploy/dagster.yaml).
 KIND_TAG = "watershop/kind"
@@ -79,12 +78,6 @@ def history_free(day_assets: set[str]) -> set[str]:
     return {a for a in day_assets if not reads_history(a)}
 
 
-@dataclass
-class Outcome:
-    ok: bool = True
-    lines: list[str] = field(default_factory=list)
-
-
 def step_errors(result) -> list[tuple[str, str]]:
     """(step, message) for each failed step of an in-process run."""
     return [(e.step_key, e.event_specific_data.error.message.strip()) for e in result.all_events if e.is_step_failure]
@@ -121,7 +114,9 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
 
 def _start_worker(threads: int) -> None:
     """A worker's share of the cores for the models' onnxruntime sessions (read by FaceEngineResource)."""
-    os.environ[THREADS_VARIABLE] = str(threads)
+    from watershop_dagster.defs.resources import MODEL_THREADS_VARIABLE
+
+    os.environ[MODEL_THREADS_VARIABLE] = str(threads)
 
 
 def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
@@ -135,7 +130,9 @@ def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
     return new
 
 
-def plan_runs(days: list[date], shops: list[str], split_footage: bool, shared_identities: bool = False):
+def plan_runs(
+    days: list[date], shops: list[str], split_footage: bool, shared_identities: bool = False
+) -> dict[RunRequest, list[RunRequest]]:
     """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order)."""
     from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
 
@@ -178,14 +175,14 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
     from watershop_dagster.defs.partitions import identities_shared
 
     graph = plan_runs(days, shops, split_footage=workers > 1, shared_identities=identities_shared())
-    outcome = Outcome()
+    all_ok = True
     if workers <= 1:
         for request in graph:
             ok, lines = execute(request)
-            outcome.ok &= ok
+            all_ok &= ok
             for line in lines:
                 log(line)
-        return outcome.ok
+        return all_ok
     threads = max(1, (os.cpu_count() or 1) // workers)
     done: set[RunRequest] = set()
     waiting = list(graph)  # in plan order: earlier days first
@@ -206,10 +203,10 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
             for future in finished:
                 request = running.pop(future)
                 ok, lines = future.result()
-                outcome.ok &= ok
+                all_ok &= ok
                 for line in lines:
                     log(line)
                 # A failed run's dependants still run: they fail on its missing tables with a clear message,
                 # and every other shop and day goes on.
                 done.add(request)
-    return outcome.ok
+    return all_ok

@@ -20,6 +20,7 @@ from watershop_dagster.core.till.records import PriceList
 
 # One writer at a time on the DuckDB file: every asset that writes the warehouse runs in this pool.
 WAREHOUSE_POOL = "warehouse"
+MODEL_THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"  # onnxruntime threads per face model (0: every core)
 
 
 class ShopDataResource(dg.ConfigurableResource):
@@ -129,7 +130,7 @@ def default_resources() -> dict:
         "shop": ShopDataResource(data_dir=data_dir),
         "faces": FaceEngineResource(
             model_dir=_env("WATERSHOP_MODEL_DIR", ""),
-            threads=dg.EnvVar.int("WATERSHOP_MODEL_THREADS") if os.environ.get("WATERSHOP_MODEL_THREADS") else 0,
+            threads=dg.EnvVar.int(MODEL_THREADS_VARIABLE) if os.environ.get(MODEL_THREADS_VARIABLE) else 0,
         ),
         "warehouse": WarehouseResource(
             data_dir=data_dir,
