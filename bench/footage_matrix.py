@@ -94,10 +94,14 @@ DENSE_CHILD = """
 import sys
 from watershop_dagster.cli import ensure_dagster_home
 import dagster as dg
+from watershop_dagster.backfill import register_shops
 from watershop_dagster.definitions import defs
+from watershop_dagster.defs.partitions import shop_day_key
 ensure_dagster_home()
+instance = dg.DagsterInstance.get()
+register_shops(instance, ["main"])
 job = defs.resolve_job_def("daily_job")
-r = job.execute_in_process(partition_key=sys.argv[1], instance=dg.DagsterInstance.get(), raise_on_error=False,
+r = job.execute_in_process(partition_key=shop_day_key(sys.argv[1], "main"), instance=instance, raise_on_error=False,
     run_config={"ops": {"footage_analysis": {"config": {"dense_reference": True}}}})
 sys.exit(0 if r.success else 1)
 """
