@@ -298,10 +298,13 @@ class CoarseToFineSampler:
                 else:
                     yield look.sample()  # a quiet look: measured, not analysed
                     refine_next = False
-                if look.motion >= self.busy_threshold or faces_changed:
+                if faces_changed or (look.motion >= self.busy_threshold and not look.seen):
+                    # people came or left, or something moves where nobody is seen yet: look again soon
                     pace = self.coarse_interval_s
                 elif differs or look.seen:
-                    pace = self.steady_interval_s  # someone waiting, still: the same faces, looked at less often
+                    # the same people as at the last look, still or moving about (staff walking behind the
+                    # counter, customers shifting in the queue): looked at less often
+                    pace = self.steady_interval_s
                 else:
                     pace = self.probe_interval_s
                 room.learn(look.grey, differs, moved, len(look.seen or []))
@@ -346,11 +349,17 @@ class CoarseToFineSampler:
         return changed
 
     def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int) -> Iterator[Sample]:
-        """Every frame of the sample grid strictly between two looks, decoded from the packets between them,
-        each analysed by the face stage."""
+        """The frames of the sample grid strictly between two looks, decoded from the packets between them.
+        Between two analysed looks the face stage is asked by bisection: a frame is analysed where the faces at
+        the two nearest analysed frames around it differ, until every change lies between two neighbouring
+        grid frames. Each entry or exit is then timed exactly as analysing every grid frame would time it, at
+        about log2 of the frames' cost; several changes in one span are each found, as long as each shows as
+        a difference between analysed frames. The rest of the grid is measured, not analysed. After the last
+        look (no end to compare with) every grid frame is analysed."""
         lo = start.frame.index
         hi = end.frame.index if end is not None else None
         self.report.detail["refined_spans"] += 1
+        grid: list[tuple[DecodedFrame, float, float]] = []  # frame, motion, brightness
         previous = start.grey
         for frame in self._decode(packets):
             t = self._time(frame)
@@ -359,12 +368,44 @@ class CoarseToFineSampler:
                 continue
             grey = self._grey(frame)
             out = DecodedFrame(index, t, av_frame=frame, small_grey=grey)
-            out.fine = True  # an entry or exit happens here: the face stage must not reuse old embeddings
+            out.fine = True  # an entry or exit happens here
             out.region = self._region(grey, previous, room)
-            motion = self._moved(previous, grey)
+            grid.append((out, self._moved(previous, grey), float(grey.mean())))
             previous = grey
+        grid.sort(key=lambda g: g[0].index)
+        if end is None:
+            for out, motion, brightness in grid:
+                self.report.detail["refined_frames"] += 1
+                yield Sample(out, motion, brightness, self._ask(out))
+            return
+        findings: dict[int, Sample] = {}  # position in grid -> the analysed sample
+
+        def seen(i: int) -> list[Sighting] | None:
+            if i < 0:
+                return start.seen
+            if i >= len(grid):
+                return end.seen
+            return list(findings[i].findings.sightings) if findings[i].findings is not None else None
+
+        def ask(i: int) -> Sample:
+            out, motion, brightness = grid[i]
             self.report.detail["refined_frames"] += 1
-            yield Sample(out, motion, float(grey.mean()), self._ask(out))
+            findings[i] = Sample(out, motion, brightness, self._ask(out))
+            return findings[i]
+
+        def settle(a: int, b: int, forced: bool = False) -> Iterator[Sample]:
+            if b - a <= 1 or not (forced or faces_differ(seen(a), seen(b))):
+                return
+            mid = (a + b) // 2
+            yield ask(mid)
+            yield from settle(a, mid)
+            yield from settle(mid, b)
+
+        # A span refined although its ends agree (faces just vanished): look at its middle, and on from there.
+        yield from settle(-1, len(grid), forced=not faces_differ(start.seen, end.seen))
+        for i, (out, motion, brightness) in enumerate(grid):
+            if i not in findings:
+                yield Sample(out, motion, brightness)
 
     def _look(self, packet, packet_at: int) -> _Look | None:
         frames = self._decode([packet])
