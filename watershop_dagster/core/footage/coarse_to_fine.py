@@ -34,6 +34,7 @@ from watershop_dagster.core.footage.sampling import (
     DecodeReport,
     DenseSampler,
     FaceLook,
+    Findings,
     FrameSource,
     Sample,
     Sighting,
@@ -156,6 +157,7 @@ class _Look:
     packet_at: int  # its position in the packet buffer
     motion: float = 1.0  # share of the small image changed since the look before
     seen: list[Sighting] | None = None  # what the face stage saw; None when it was not asked
+    findings: Findings | None = None  # the face stage's whole answer, where a long-GOP group kept it
 
     @property
     def analysed(self) -> bool:
@@ -192,16 +194,20 @@ class CoarseToFineSampler:
         except av.FFmpegError as exc:
             self.report.error = f"cannot read packets: {exc}"
             return
-        gaps = np.diff(keyframe_times) if len(keyframe_times) > 1 else np.array([np.inf])
-        if len(keyframe_times) < 2 or float(np.median(gaps)) > self.max_keyframe_gap_s:
+        if len(keyframe_times) < 2:
             yield from self._whole_file(path, fps, frame_count)
             return
+        long_gops = float(np.median(np.diff(keyframe_times))) > self.max_keyframe_gap_s
         expected_end = frame_count / fps if fps else last_t
         if frame_count and last_t * fps < frame_count * 0.98 - 1:
             self.report.truncated_at = int(last_t * fps) + 1
             self.report.error = f"truncated: packets end at {last_t:.1f}s of {expected_end:.1f}s"
         try:
-            yield from self._scan(path, fps, keyframe_times)
+            if long_gops:
+                self.report.detail.update(long_gops=True, gops=0, gops_decoded=0)
+                yield from self._scan_gops(path, fps, keyframe_times)
+            else:
+                yield from self._scan(path, fps, keyframe_times)
         except av.FFmpegError as exc:
             self.report.error = f"decode error: {exc}"
 
@@ -237,18 +243,9 @@ class CoarseToFineSampler:
         import av
 
         step = max(1, int(round(fps / self.sample_fps)))
-        self._fps = fps
         with av.open(path) as container:
             stream = container.streams.video[0]
-            self._codec, self._extradata = stream.codec_context.name, stream.codec_context.extradata
-            self._decoder: av.VideoCodecContext | None = None
-            assert stream.time_base is not None  # a video stream always has one
-            self._tb = float(stream.time_base)
-            self._origin = float(stream.start_time or 0) * self._tb
-            self._width, self._height = stream.codec_context.width, stream.codec_context.height
-            self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
-            room = EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
-            container.seek(0, stream=stream, backward=True, any_frame=False)
+            room = self._open(container, stream, fps, keyframe_times)
 
             buffer: list = []  # packets since the last keyframe looked at
             passed: list[tuple[int, float]] = []  # keyframes passed over since then: buffer position, time
@@ -315,6 +312,158 @@ class CoarseToFineSampler:
             if last is not None and last.analysed and pace < self.probe_interval_s:
                 # Something was going on at the last look: the stretch after it, to the end, gets the fine grid.
                 yield from self._refine(buffer, last, None, room, step)
+
+    def _open(self, container, stream, fps: float, keyframe_times: list[float]) -> EmptyRoom:
+        """Read the stream's settings, learn the empty room, and rewind to the start."""
+        import av
+
+        self._fps = fps
+        self._codec, self._extradata = stream.codec_context.name, stream.codec_context.extradata
+        self._decoder: av.VideoCodecContext | None = None
+        assert stream.time_base is not None  # a video stream always has one
+        self._tb = float(stream.time_base)
+        self._origin = float(stream.start_time or 0) * self._tb
+        self._width, self._height = stream.codec_context.width, stream.codec_context.height
+        self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
+        room = EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
+        container.seek(0, stream=stream, backward=True, any_frame=False)
+        return room
+
+    def _scan_gops(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
+        """Keyframes too far apart to look at every couple of seconds (a long GOP: many DVRs and x264's
+        default). Every keyframe is decoded and compared with the empty room and the keyframe before; a group
+        of pictures (keyframe to keyframe) is decoded only where something happens: either keyframe differs
+        from the empty room, the two differ from each other, a face was seen at either, or the encoder spent
+        bits on a change inside it (packet sizes). Such a group is decoded without its non-reference frames
+        (B-frames nothing else is predicted from: the decoder skips them for free), the frames nearest the
+        sample grid are kept, and the face stage looks at one every `coarse_interval_s`, then by bisection
+        between looks whose faces differ (as `_refine`). A quiet group costs one keyframe decode."""
+        import av
+
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            room = self._open(container, stream, fps, keyframe_times)
+            gop: list = []  # the packets of the group after `look`, from its keyframe
+            look: _Look | None = None  # the keyframe that opened the group in `gop`, not yet yielded
+            stirred = False
+            bits = PacketSizes()
+            for packet in container.demux(stream):
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None or packet.size == 0:
+                    continue
+                self.report.frames_read += 1
+                if packet.is_keyframe and gop:
+                    after = self._look(packet, 0)
+                    if after is None:  # an undecodable keyframe: the group runs on to the next one
+                        gop.append(packet)
+                        continue
+                    if look is not None:
+                        yield from self._group(look, gop, after, stirred, room)
+                    look, gop, stirred = after, [], False
+                elif not packet.is_keyframe and bits.stirred(packet.size):
+                    stirred = True
+                elif packet.is_keyframe and look is None:
+                    look = self._look(packet, 0)
+                gop.append(packet)
+            if look is not None:
+                yield from self._group(look, gop, None, stirred, room)
+
+    def _group(
+        self, start: _Look, packets: list, end: _Look | None, stirred: bool, room: EmptyRoom
+    ) -> Iterator[Sample]:
+        """One group of pictures of a long-GOP file: yields `start` (the keyframe that opens it) and, where
+        something happens, the sample grid inside it; analyses `end` (the next keyframe) when needed, so
+        that it is ready as the next group's start."""
+        self.report.detail["gops"] += 1
+        differs = room.changed_share(start.grey) >= self.change_threshold
+        end_differs = end is not None and room.changed_share(end.grey) >= self.change_threshold
+        motion = self._moved(start.grey, end.grey) if end is not None else 0.0
+        if end is not None:
+            end.motion = motion
+        active = differs or end_differs or motion >= self.change_threshold or stirred or bool(start.seen)
+        if not active:
+            yield start.sample(start.findings)  # a quiet look: measured (analysed only if a group before asked)
+            room.learn(start.grey, False, False, 0)
+            return
+        self.report.detail["gops_decoded"] += 1
+        if not start.analysed:
+            start.frame.region = self._region(start.grey, None, room)
+            start.findings = self._ask(start.frame)
+            start.seen = list(start.findings.sightings)
+        yield start.sample(start.findings)
+        room.learn(start.grey, differs, motion >= self.change_threshold, len(start.seen or []))
+        grid = self._grid(packets, start, end, room)
+        if end is not None:
+            end.frame.region = self._region(end.grey, grid[-1][0].small_grey if grid else start.grey, room)
+            end.findings = self._ask(end.frame)
+            end.seen = list(end.findings.sightings)
+        # looks every coarse_interval_s inside the group, then bisection between neighbouring looks
+        every = max(1, int(round(self.coarse_interval_s * self.sample_fps)))
+        looks = list(range(every - 1, len(grid), every))
+        if end is None:
+            looks = list(range(len(grid)))  # no keyframe after it to compare with: every grid frame
+        analysed: dict[int, Sample] = {}
+
+        def seen(i: int) -> list[Sighting] | None:
+            if i < 0:
+                return start.seen
+            if i >= len(grid):
+                return end.seen if end is not None else None
+            found = analysed[i].findings
+            return list(found.sightings) if found is not None else None
+
+        def ask(i: int) -> Sample:
+            out, motion_i, brightness = grid[i]
+            self.report.detail["refined_frames"] += 1
+            analysed[i] = Sample(out, motion_i, brightness, self._ask(out))
+            return analysed[i]
+
+        for i in looks:
+            yield ask(i)
+        bounds = [-1, *looks, len(grid)] if end is not None else [-1, *looks]
+
+        def settle(a: int, b: int) -> Iterator[Sample]:
+            if b - a <= 1 or not faces_differ(seen(a), seen(b)):
+                return
+            mid = (a + b) // 2
+            yield ask(mid)
+            yield from settle(a, mid)
+            yield from settle(mid, b)
+
+        for a, b in zip(bounds, bounds[1:]):
+            yield from settle(a, b)
+        for i, (out, motion_i, brightness) in enumerate(grid):
+            if i not in analysed:
+                yield Sample(out, motion_i, brightness)
+
+    def _grid(
+        self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom
+    ) -> list[tuple[DecodedFrame, float, float]]:
+        """The frames of one group nearest the sample grid, strictly between its two keyframes, decoded
+        without non-reference frames: frame, motion since the one before, brightness."""
+        self.report.detail["refined_spans"] += 1
+        half = 0.5 / self.sample_fps
+        hi = end.frame.offset_s if end is not None else np.inf
+        slots: dict[int, object] = {}
+        for frame in self._decode(packets, skip_nonref=True):
+            t = self._time(frame)
+            slot = int(round(t * self.sample_fps))
+            if t <= start.frame.offset_s + half or t >= hi - half or slot in slots:
+                continue
+            if abs(t - slot / self.sample_fps) <= half:
+                slots[slot] = frame
+        grid = []
+        previous = start.grey
+        for slot in sorted(slots):
+            frame = slots[slot]
+            t = self._time(frame)
+            grey = self._grey(frame)
+            out = DecodedFrame(int(round(t * self._fps)), t, av_frame=frame, small_grey=grey)
+            out.fine = True
+            out.region = self._region(grey, previous, room)
+            grid.append((out, self._moved(previous, grey), float(grey.mean())))
+            previous = grey
+        return grid
 
     def _room_samples(self, container, stream, keyframe_times: list[float]) -> list[np.ndarray]:
         picks = sorted(
@@ -424,7 +573,7 @@ class CoarseToFineSampler:
 
     # -- small helpers ----------------------------------------------------------------------------------
 
-    def _decode(self, packets: list) -> list:
+    def _decode(self, packets: list, skip_nonref: bool = False) -> list:
         """Decode a run of packets that starts at a keyframe, so nothing before it is needed. The decoder is
         drained at the end (frames held back for reordering come out too) and reset for the next run:
         one decoder per file, as creating one per keyframe cost a third more time."""
@@ -436,6 +585,7 @@ class CoarseToFineSampler:
             # The codec name comes from the file, so av's stubs cannot tell it is a video decoder.
             self._decoder = cast("av.VideoCodecContext", av.CodecContext.create(self._codec, "r"))
             self._decoder.extradata = self._extradata
+        self._decoder.skip_frame = "NONREF" if skip_nonref else "DEFAULT"
         out = []
         for packet in packets + [None]:
             try:
