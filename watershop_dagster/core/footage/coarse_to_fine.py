@@ -399,42 +399,10 @@ class CoarseToFineSampler:
             end.seen = list(end.findings.sightings)
         # looks every coarse_interval_s inside the group, then bisection between neighbouring looks
         every = max(1, int(round(self.coarse_interval_s * self.sample_fps)))
-        looks = list(range(every - 1, len(grid), every))
-        if end is None:
-            looks = list(range(len(grid)))  # no keyframe after it to compare with: every grid frame
-        analysed: dict[int, Sample] = {}
-
-        def seen(i: int) -> list[Sighting] | None:
-            if i < 0:
-                return start.seen
-            if i >= len(grid):
-                return end.seen if end is not None else None
-            found = analysed[i].findings
-            return list(found.sightings) if found is not None else None
-
-        def ask(i: int) -> Sample:
-            out, motion_i, brightness = grid[i]
-            self.report.detail["refined_frames"] += 1
-            analysed[i] = Sample(out, motion_i, brightness, self._ask(out))
-            return analysed[i]
-
-        for i in looks:
-            yield ask(i)
-        bounds = [-1, *looks, len(grid)] if end is not None else [-1, *looks]
-
-        def settle(a: int, b: int) -> Iterator[Sample]:
-            if b - a <= 1 or not faces_differ(seen(a), seen(b)):
-                return
-            mid = (a + b) // 2
-            yield ask(mid)
-            yield from settle(a, mid)
-            yield from settle(mid, b)
-
-        for a, b in zip(bounds, bounds[1:]):
-            yield from settle(a, b)
-        for i, (out, motion_i, brightness) in enumerate(grid):
-            if i not in analysed:
-                yield Sample(out, motion_i, brightness)
+        if end is None:  # no keyframe after it to compare with: every grid frame
+            yield from self._settle(grid, list(range(len(grid))), start.seen, None)
+        else:
+            yield from self._settle(grid, list(range(every - 1, len(grid), every)), start.seen, end.seen)
 
     def _grid(
         self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom
@@ -523,37 +491,50 @@ class CoarseToFineSampler:
             previous = grey
         grid.sort(key=lambda g: g[0].index)
         if end is None:
-            for out, motion, brightness in grid:
-                self.report.detail["refined_frames"] += 1
-                yield Sample(out, motion, brightness, self._ask(out))
-            return
-        findings: dict[int, Sample] = {}  # position in grid -> the analysed sample
+            yield from self._settle(grid, list(range(len(grid))), start.seen, None)
+        else:
+            # A span refined although its ends agree (faces just vanished): look at its middle, and on from there.
+            yield from self._settle(grid, [], start.seen, end.seen, forced=not faces_differ(start.seen, end.seen))
 
-        def seen(i: int) -> list[Sighting] | None:
-            if i < 0:
-                return start.seen
-            if i >= len(grid):
-                return end.seen
-            return list(findings[i].findings.sightings) if findings[i].findings is not None else None
+    def _settle(
+        self,
+        grid: list[tuple[DecodedFrame, float, float]],
+        looks: list[int],
+        before: list[Sighting] | None,
+        after: list[Sighting] | None,
+        forced: bool = False,
+    ) -> Iterator[Sample]:
+        """Ask the face stage about the grid frames at `looks`, then, between neighbouring analysed frames
+        (and the analysed frames `before` and `after` the grid) whose faces differ, about the frame halfway,
+        until every change lies between two neighbouring grid frames; yield those samples, then the rest of
+        the grid measured only. With `forced`, the middle of the whole grid is looked at even if its ends
+        agree. `after` None: nothing after the grid to compare with (pass every frame as a look)."""
+        seen: dict[int, list[Sighting] | None] = {-1: before, len(grid): after}
+        analysed: set[int] = set()
 
         def ask(i: int) -> Sample:
             out, motion, brightness = grid[i]
             self.report.detail["refined_frames"] += 1
-            findings[i] = Sample(out, motion, brightness, self._ask(out))
-            return findings[i]
+            findings = self._ask(out)
+            seen[i] = list(findings.sightings)
+            analysed.add(i)
+            return Sample(out, motion, brightness, findings)
 
-        def settle(a: int, b: int, forced: bool = False) -> Iterator[Sample]:
-            if b - a <= 1 or not (forced or faces_differ(seen(a), seen(b))):
+        def bisect(a: int, b: int, force: bool = False) -> Iterator[Sample]:
+            if b - a <= 1 or not (force or faces_differ(seen[a], seen[b])):
                 return
             mid = (a + b) // 2
             yield ask(mid)
-            yield from settle(a, mid)
-            yield from settle(mid, b)
+            yield from bisect(a, mid)
+            yield from bisect(mid, b)
 
-        # A span refined although its ends agree (faces just vanished): look at its middle, and on from there.
-        yield from settle(-1, len(grid), forced=not faces_differ(start.seen, end.seen))
+        for i in looks:
+            yield ask(i)
+        bounds = [-1, *looks] + ([len(grid)] if after is not None or not looks else [])
+        for a, b in zip(bounds, bounds[1:]):
+            yield from bisect(a, b, forced and not looks)
         for i, (out, motion, brightness) in enumerate(grid):
-            if i not in findings:
+            if i not in analysed:
                 yield Sample(out, motion, brightness)
 
     def _look(self, packet, packet_at: int) -> _Look | None:
