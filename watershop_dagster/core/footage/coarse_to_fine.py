@@ -372,31 +372,40 @@ class CoarseToFineSampler:
         self, start: _Look, packets: list, end: _Look | None, stirred: bool, room: EmptyRoom
     ) -> Iterator[Sample]:
         """One group of pictures of a long-GOP file: yields `start` (the keyframe that opens it) and, where
-        something happens, the sample grid inside it; analyses `end` (the next keyframe) when needed, so
-        that it is ready as the next group's start."""
+        people come or go, the sample grid inside it; analyses `end` (the next keyframe) when needed, so that
+        it is ready as the next group's start. Both keyframes are analysed where either differs from the empty
+        room, they differ from each other, packet sizes stirred, or someone was seen at `start`. The group
+        itself is decoded only where the faces at its two keyframes differ (someone came, left or was
+        replaced), or something moved with nobody seen at either: the same people at both ends (a queue
+        waiting, staff at work) cost two keyframes, not the pictures between. (A visit that begins and ends
+        between two keyframes while the same people are at both is not seen: at most `max_keyframe_gap_s`
+        to the keyframe interval, 6-10 s, far shorter than buying a can.)"""
         self.report.detail["gops"] += 1
         differs = room.changed_share(start.grey) >= self.change_threshold
         end_differs = end is not None and room.changed_share(end.grey) >= self.change_threshold
         motion = self._moved(start.grey, end.grey) if end is not None else 0.0
+        moved = motion >= self.change_threshold
         if end is not None:
             end.motion = motion
-        active = differs or end_differs or motion >= self.change_threshold or stirred or bool(start.seen)
-        if not active:
+        if not (differs or end_differs or moved or stirred or start.seen):
             yield start.sample(start.findings)  # a quiet look: measured (analysed only if a group before asked)
             room.learn(start.grey, False, False, 0)
             return
-        self.report.detail["gops_decoded"] += 1
         if not start.analysed:
             start.frame.region = self._region(start.grey, None, room)
             start.findings = self._ask(start.frame)
             start.seen = list(start.findings.sightings)
         yield start.sample(start.findings)
-        room.learn(start.grey, differs, motion >= self.change_threshold, len(start.seen or []))
-        grid = self._grid(packets, start, end, room)
+        room.learn(start.grey, differs, moved, len(start.seen or []))
         if end is not None:
-            end.frame.region = self._region(end.grey, grid[-1][0].small_grey if grid else start.grey, room)
+            end.frame.region = self._region(end.grey, start.grey, room)
             end.findings = self._ask(end.frame)
             end.seen = list(end.findings.sightings)
+            nobody = not start.seen and not end.seen
+            if not faces_differ(start.seen, end.seen) and not (nobody and (moved or stirred)):
+                return  # the same people at both keyframes
+        self.report.detail["gops_decoded"] += 1
+        grid = self._grid(packets, start, end, room)
         # looks every coarse_interval_s inside the group, then bisection between neighbouring looks
         every = max(1, int(round(self.coarse_interval_s * self.sample_fps)))
         if end is None:  # no keyframe after it to compare with: every grid frame
