@@ -88,7 +88,8 @@ class FootageAnalysisConfig(dg.Config):
         default=_SAMPLER.change_threshold, description="share of the picture that must differ to analyse a look"
     )
     max_keyframe_gap_s: float = Field(
-        default=_SAMPLER.max_keyframe_gap_s, description="files with keyframes further apart are decoded whole"
+        default=_SAMPLER.max_keyframe_gap_s,
+        description="files with keyframes further apart are sampled group of pictures by group (long GOPs)",
     )
     save_crops: bool = Field(default=True, description="write a JPEG crop of every face for audit")
     detect_persons: bool = Field(

@@ -9,14 +9,18 @@ footage; everything else costs a decode from the keyframe before it. The sampler
    with the empty room (the median of keyframes spread over the file, learnt again when lights or furniture
    change) and with the previous one;
 3. where something differs, decodes every keyframe about `coarse_interval_s` apart (going back for the one it
-   skipped) and has them analysed for faces, in the part of the frame that changed;
+   skipped; `steady_interval_s` while the same people stay) and has them analysed for faces, in the part of
+   the frame that changed;
 4. where the faces differ between two analysed keyframes (someone came, left, or turned away), decodes the
-   packets between them and yields every frame of the `sample_fps` grid, so entry and exit times are as
-   exact as analysing every sampled frame would make them.
+   packets between them (without non-reference frames) and yields every frame of the `sample_fps` grid,
+   analysing them by bisection until each change lies between two neighbouring grid frames, so entry and exit
+   times are as exact as analysing every sampled frame would make them.
 
 The sampler asks the face stage (`FaceLook`) about each frame it wants analysed and decides step 4 from the
 answers; samples therefore come out mostly, not strictly, in time order.
-Files whose keyframes are too far apart for this (a long GOP) are decoded whole by `fallback`.
+Files whose keyframes are too far apart for this (a long GOP) go group of pictures by group (`_scan_gops`):
+every keyframe is looked at, and a group is decoded only where the people at its two keyframes differ. Files
+with fewer than two keyframes are decoded whole by `fallback`.
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ class CoarseToFineSampler:
     coarse_interval_s: float = 2.0  # keyframes looked at while something moves or faces change
     steady_interval_s: float = 4.0  # ... while someone is there but nothing changes
     probe_interval_s: float = 6.0  # ... in an empty, still room
-    max_keyframe_gap_s: float = 4.5  # beyond this, keyframes are too rare: decode the whole file
+    max_keyframe_gap_s: float = 4.5  # beyond this, keyframes are too rare to look every 2 s: go group by group
     change_threshold: float = 0.003  # share of the small image that must differ for a look to be analysed
     busy_threshold: float = 0.01  # share that must change between looks to keep looking every 2 s (sway is less)
     pixel_threshold: int = 14
@@ -242,7 +246,6 @@ class CoarseToFineSampler:
     def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
         import av
 
-        step = max(1, int(round(fps / self.sample_fps)))
         with av.open(path) as container:
             stream = container.streams.video[0]
             room = self._open(container, stream, fps, keyframe_times)
@@ -285,12 +288,12 @@ class CoarseToFineSampler:
                         if back is None:
                             continue
                         back.motion = self._moved(last.grey, back.grey)
-                        yield from self._analyse(back, last, buffer, room, step, refine_next)
+                        yield from self._analyse(back, last, buffer, room, refine_next)
                         refine_next, last = self._faces_vanished(last, back), back
                 passed = []
                 faces_changed = False
                 if differs or moved or bool(last and last.seen):
-                    faces_changed = yield from self._analyse(look, last, buffer, room, step, refine_next)
+                    faces_changed = yield from self._analyse(look, last, buffer, room, refine_next)
                     refine_next = self._faces_vanished(last, look)
                 else:
                     yield look.sample()  # a quiet look: measured, not analysed
@@ -311,7 +314,7 @@ class CoarseToFineSampler:
                 buffer.append(packet)
             if last is not None and last.analysed and pace < self.probe_interval_s:
                 # Something was going on at the last look: the stretch after it, to the end, gets the fine grid.
-                yield from self._refine(buffer, last, None, room, step)
+                yield from self._refine(buffer, last, None, room)
 
     def _open(self, container, stream, fps: float, keyframe_times: list[float]) -> EmptyRoom:
         """Read the stream's settings, learn the empty room, and rewind to the start."""
@@ -462,7 +465,7 @@ class CoarseToFineSampler:
 
     # -- steps ------------------------------------------------------------------------------------------
 
-    def _analyse(self, look: _Look, before: _Look | None, buffer: list, room: EmptyRoom, step: int, refine_next: bool):
+    def _analyse(self, look: _Look, before: _Look | None, buffer: list, room: EmptyRoom, refine_next: bool):
         """Ask the face stage about the look and yield it, then the fine grid since `before` if the faces
         changed; returns whether they did."""
         look.frame.region = self._region(look.grey, before.grey if before else None, room)
@@ -471,10 +474,10 @@ class CoarseToFineSampler:
         yield look.sample(findings)
         changed = before is not None and faces_differ(before.seen, look.seen)
         if before is not None and (changed or refine_next):
-            yield from self._refine(buffer[before.packet_at : look.packet_at], before, look, room, step)
+            yield from self._refine(buffer[before.packet_at : look.packet_at], before, look, room)
         return changed
 
-    def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom, step: int) -> Iterator[Sample]:
+    def _refine(self, packets: list, start: _Look, end: _Look | None, room: EmptyRoom) -> Iterator[Sample]:
         """The frames of the sample grid strictly between two looks, decoded from the packets between them
         without non-reference frames (the decoded frame nearest each grid time stands for it: at most a frame
         away). Between two analysed looks the face stage is asked by bisection (`_settle`): a frame is
