@@ -13,7 +13,7 @@ from watershop_dagster.core.footage.analysis import OptOutList, analyse_day
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.evidence import MIN_TRACK_EVIDENCE, track_evidence
 from watershop_dagster.core.footage.evidence import identifiable as identifiable_tracks
-from watershop_dagster.core.footage.faces import photo_gallery
+from watershop_dagster.core.footage.faces import FaceEngine, photo_gallery
 from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_manifest, scan_day
 from watershop_dagster.core.footage.persons import (
     PersonDetector,
@@ -56,6 +56,18 @@ VISION = "vision"
 _SAMPLER = CoarseToFineSampler()
 
 
+_ENGINES: dict[tuple, FaceEngine] = {}
+
+
+def face_engine(faces: FaceEngineResource) -> FaceEngine:
+    """The face models, loaded once per process for the same settings: footage_analysis and identities
+    both need them, and loading them (two ONNX sessions) cost about a second of every day's fixed cost."""
+    key = (faces.model_dir, faces.det_size, faces.det_threshold, faces.min_face_px, faces.min_sharpness)
+    if key not in _ENGINES:
+        _ENGINES[key] = faces.engine()
+    return _ENGINES[key]
+
+
 def _described(table: str) -> Write:
     return Write(table, SCHEMAS[table].description)
 
@@ -77,7 +89,8 @@ class FootageAnalysisConfig(dg.Config):
         default=_SAMPLER.change_threshold, description="share of the picture that must differ to analyse a look"
     )
     max_keyframe_gap_s: float = Field(
-        default=_SAMPLER.max_keyframe_gap_s, description="files with keyframes further apart are decoded whole"
+        default=_SAMPLER.max_keyframe_gap_s,
+        description="files with keyframes further apart are sampled group of pictures by group (long GOPs)",
     )
     save_crops: bool = Field(default=True, description="write a JPEG crop of every face for audit")
     detect_persons: bool = Field(
@@ -171,7 +184,7 @@ def footage_analysis(
     day, layout = tables.day, shop.layout_for(tables.shop)
     assert day is not None
     manifest = rows_from_manifest(tables.read("footage_manifest"), layout.root)
-    engine = faces.engine()
+    engine = face_engine(faces)
     optout_faces = list(photo_gallery(engine, layout.optout_dir).values())
     optout = OptOutList(np.concatenate(optout_faces) if optout_faces else None)
     started = time.perf_counter()
@@ -389,7 +402,7 @@ def identities(
     staff: dict[str, np.ndarray] = {}
     if len(tracks):
         staff_dir = shop.layout_for(tables.shop).staff_dir
-        photos = {f"STAFF_{n}": e for n, e in photo_gallery(faces.engine(), staff_dir).items()}
+        photos = {f"STAFF_{n}": e for n, e in photo_gallery(face_engine(faces), staff_dir).items()}
         staff = staff_gallery(photos, staff_centroids(tables, forgotten))
     # The owner's corrections, mapped onto this day's tracks and earlier days' IDs by their time spans.
     corrections = CorrectionLog(shop.layout_for(tables.shop).root).active()

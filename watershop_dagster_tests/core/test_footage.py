@@ -97,7 +97,7 @@ def test_stored_manifest_gives_back_the_probed_rows(tmp_path):
     ]
 
 
-def test_a_waiting_face_is_not_re_embedded_but_another_face_or_an_entry_is():
+def test_a_waiting_face_is_not_re_embedded_but_another_face_an_old_vector_or_a_better_face_is():
     # Thumbnail differences measured on t1.jpg: different people 30.7 at least; one face with camera noise
     # and a 1.5-px shift 7.9 at most. The threshold (12) sits between.
     from watershop_dagster.core.footage.analysis import StillFaceCache
@@ -109,14 +109,14 @@ def test_a_waiting_face_is_not_re_embedded_but_another_face_or_an_entry_is():
         rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC
     )
 
-    def obs(x, aligned, noise_seed):
+    def obs(x, aligned, noise_seed, quality=0.8):
         noisy = np.clip(
             aligned.astype(np.int16) + np.random.default_rng(noise_seed).normal(0, 8, aligned.shape), 0, 255
         ).astype(np.uint8)
         face = DetectedFace(np.array([x, 50, x + 60, 110], np.float32), np.zeros((5, 2), np.float32), 0.9)
-        return FaceObservation(face, noisy, 100.0, 0.8, True, None)
+        return FaceObservation(face, noisy, 100.0, quality, True, None)
 
-    cache = StillFaceCache(reuse_for_s=6.0)
+    cache = StillFaceCache(reuse_for_s=20.0, better_by=0.15)
     first = [obs(100, person, 1)]
     first[0].embedding = rng.normal(size=512).astype(np.float32)
     cache.remember(first, 0.0)
@@ -124,12 +124,44 @@ def test_a_waiting_face_is_not_re_embedded_but_another_face_or_an_entry_is():
     cache.fill(waiting, 4.0)
     assert waiting[0].embedding is first[0].embedding and waiting[0].embedded_at == 0.0
     cache.remember(waiting, 4.0)
-    later = [obs(104, person, 3)]
-    cache.fill(later, 8.0)  # the vector would be 8 s old: embed afresh
-    assert later[0].embedding is None
     entry = [obs(104, person, 4)]
-    cache.fill(entry, 2.0, fine=True)  # frames around a change always get a fresh look
-    assert entry[0].embedding is None
+    cache.fill(entry, 2.0, fine=True)  # a frame of the fine grid: the same rule, the same face
+    assert entry[0].embedding is first[0].embedding
     swapped = [obs(104, someone_else, 5)]
-    cache.fill(swapped, 2.0)  # another person stepped into the same place
+    cache.fill(swapped, 2.0, fine=True)  # another person stepped into the same place
     assert swapped[0].embedding is None
+    better = [obs(104, person, 6, quality=0.97)]
+    cache.fill(better, 6.0)  # the same face, clearly better: a fresh embedding
+    assert better[0].embedding is None
+    later = [obs(104, person, 3)]
+    cache.fill(later, 21.0)  # the vector would be 21 s old: embed afresh
+    assert later[0].embedding is None
+
+
+def test_small_steps_do_not_add_up_to_another_face():
+    """The thumbnail is compared with the face the embedding came from, not with the previous look."""
+    from watershop_dagster.core.footage.analysis import StillFaceCache
+    from watershop_dagster.core.footage.faces import DetectedFace, FaceObservation
+
+    rng = np.random.default_rng(1)
+    a = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+    b = cv2.resize(rng.integers(0, 255, (14, 14, 3), dtype=np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+
+    def obs(aligned):
+        face = DetectedFace(np.array([100, 50, 160, 110], np.float32), np.zeros((5, 2), np.float32), 0.9)
+        return FaceObservation(face, aligned, 100.0, 0.8, True, None)
+
+    cache = StillFaceCache()
+    first = [obs(a)]
+    first[0].embedding = np.ones(512, np.float32)
+    cache.remember(first, 0.0)
+    reused = 0
+    for step in range(1, 11):  # a fades into b in ten steps, each close to the one before
+        mix = cv2.addWeighted(a, 1 - step / 10, b, step / 10, 0)
+        now = [obs(mix)]
+        cache.fill(now, float(step))
+        reused += now[0].embedding is not None
+        if now[0].embedding is None:
+            now[0].embedding = np.zeros(512, np.float32)
+        cache.remember(now, float(step))
+    assert 0 < reused < 10

@@ -66,13 +66,18 @@ def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) ->
 
 
 class StillFaceCache:
-    """Never embed the same still face twice. A face reuses the embedding of the face it overlaps in the
-    previous analysed frame when
+    """Embed a face when it is new to its place, or clearly better than the face its embedding came from;
+    otherwise reuse that embedding. A face reuses the embedding of the face it overlaps in the previous
+    analysed frame when
     - its aligned crop is unchanged (staff at the till), or
-    - it is still much the same picture (a 28-px grey thumbnail of the aligned face, where camera noise
-      and a little sway average out but another person does not), in about the same place, and the
-      reused vector is at most `reuse_for_s` old: a customer waiting at the counter.
-    Frames the sampler marks `fine` (entries, exits, changes of face) always get fresh embeddings."""
+    - it is still much the same picture as the face the embedding was computed from (a 28-px grey thumbnail of
+      the aligned face, where camera noise and a little sway average out but another person does not; compared
+      with the source, not with the previous look, so that small steps cannot add up to another face), in
+      about the same place, the vector is at most `reuse_for_s` old, and the face is not `better_by` more
+      in quality than its source (a customer turning towards the camera gets a fresh, better embedding).
+    Frames of the fine grid (entries, exits) follow the same rule: a face new to its place has no partner and
+    is embedded, and someone stepping into another's place fails the thumbnail test. Embedding every face of
+    every fine frame cost most of a busy day's embedding time for vectors identical to the look's."""
 
     def __init__(
         self,
@@ -80,11 +85,15 @@ class StillFaceCache:
         max_pixel_diff: float = 4.0,
         steady_iou: float = 0.5,
         max_thumb_diff: float = 12.0,
-        reuse_for_s: float = 6.0,
+        reuse_for_s: float = 20.0,
+        better_by: float = 0.15,
     ):
         self.min_iou, self.max_pixel_diff = min_iou, max_pixel_diff
         self.steady_iou, self.max_thumb_diff, self.reuse_for_s = steady_iou, max_thumb_diff, reuse_for_s
-        self.previous: list[tuple[FaceObservation, np.ndarray]] = []
+        self.better_by = better_by
+        # the previous frame's embedded faces, each with the thumbnail and quality of its embedding's source
+        self.previous: list[tuple[FaceObservation, np.ndarray, float]] = []
+        self._sources: dict[int, tuple[np.ndarray, float]] = {}  # id(observation) -> source, for reused ones
         self.reused = 0
 
     @staticmethod
@@ -93,11 +102,14 @@ class StillFaceCache:
         return cv2.resize(grey, (28, 28), interpolation=cv2.INTER_AREA)
 
     def fill(self, observations: list[FaceObservation], t: float | None = None, fine: bool = False) -> None:
+        """Give each usable face the embedding it may reuse. `fine` is accepted for callers that mark the fine
+        grid; it no longer changes the rule."""
+        self._sources = {}
         for obs in observations:
             if not obs.usable:
                 continue
             thumb = None
-            for prev, prev_thumb in self.previous:
+            for prev, source_thumb, source_quality in self.previous:
                 if prev.embedding is None:
                     continue
                 overlap = iou(obs.face.box, prev.face.box)
@@ -107,26 +119,32 @@ class StillFaceCache:
                 ):
                     reuse = True
                 elif (
-                    fine
-                    or t is None
+                    t is None
                     or prev.embedded_at is None
                     or overlap < self.steady_iou
                     or t - prev.embedded_at > self.reuse_for_s
+                    or obs.quality > source_quality + self.better_by
                 ):
                     reuse = False
                 else:
                     thumb = self._thumb(obs) if thumb is None else thumb
-                    reuse = float(cv2.absdiff(thumb, prev_thumb).mean()) <= self.max_thumb_diff
+                    reuse = float(cv2.absdiff(thumb, source_thumb).mean()) <= self.max_thumb_diff
                 if reuse:
                     obs.embedding, obs.embedded_at = prev.embedding, prev.embedded_at
+                    self._sources[id(obs)] = (source_thumb, source_quality)
                     self.reused += 1
                     break
 
     def remember(self, observations: list[FaceObservation], t: float | None = None) -> None:
+        previous = []
         for obs in observations:
-            if obs.embedding is not None and obs.embedded_at is None:
+            if obs.embedding is None:
+                continue
+            if obs.embedded_at is None:
                 obs.embedded_at = t  # embedded from this frame's pixels
-        self.previous = [(o, self._thumb(o)) for o in observations if o.embedding is not None]
+            source = self._sources.get(id(obs))
+            previous.append((obs, *(source if source is not None else (self._thumb(obs), obs.quality))))
+        self.previous, self._sources = previous, {}
 
 
 class OptOutList:
