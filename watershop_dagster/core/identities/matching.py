@@ -18,7 +18,6 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import fcluster, linkage
 
 from watershop_dagster.core.footage.tracking import stack_embeddings
 from watershop_dagster.core.identities.corrections import IdentityConstraints
@@ -86,6 +85,8 @@ def cluster_tracks(embeddings: np.ndarray, threshold: float) -> np.ndarray:
         return np.ones(1, int)
     sims = np.clip(embeddings @ embeddings.T, -1, 1)
     dist = 1.0 - sims[np.triu_indices(len(embeddings), 1)]
+    from scipy.cluster.hierarchy import fcluster, linkage  # imported when needed: start-up of every process
+
     return fcluster(linkage(np.maximum(dist, 0), method="average"), t=1.0 - threshold, criterion="distance")
 
 

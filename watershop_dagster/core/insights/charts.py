@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
+
+
+@functools.cache
+def _pyplot():
+    """matplotlib, imported on the first chart: importing it costs about a second, and every process that
+    loads the code location (each run, each backfill worker) would pay it whether it draws or not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -29,7 +38,7 @@ def _empty(ax, title: str) -> None:
 
 
 def bar_chart(labels, values, title: str, ylabel: str, colour: str = BLUE, horizontal: bool = False) -> bytes:
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _pyplot().subplots(figsize=(6.4, 3.4))
     if len(values) == 0:
         _empty(ax, title)
         return _png(fig)
@@ -48,7 +57,7 @@ def bar_chart(labels, values, title: str, ylabel: str, colour: str = BLUE, horiz
 
 
 def line_chart(x, series: dict[str, list], title: str, ylabel: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _pyplot().subplots(figsize=(6.4, 3.4))
     if len(x) == 0:
         _empty(ax, title)
         return _png(fig)
@@ -64,7 +73,7 @@ def line_chart(x, series: dict[str, list], title: str, ylabel: str) -> bytes:
 
 
 def stacked_bars(x, series: dict[str, list], title: str, ylabel: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = _pyplot().subplots(figsize=(6.4, 3.4))
     if len(x) == 0:
         _empty(ax, title)
         return _png(fig)

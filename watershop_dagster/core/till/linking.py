@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from watershop_dagster.core.till.clock import ClockOffset, ClockRules, estimate_clock_offset
 
@@ -135,6 +134,8 @@ class _Period:
         `second_use_min_gap_s` are not allowed: that second use is forbidden and the period re-solved."""
         matrix = matrix.copy()
         while True:
+            from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
+
             rows, cols = linear_sum_assignment(matrix)
             total = float(matrix[rows, cols].sum())
             if total >= IMPOSSIBLE:
