@@ -240,6 +240,7 @@ class ShopScene:
         rng = np.random.default_rng(seed)
         # A few precomputed sensor-noise frames, cycled: real cameras never give two identical frames.
         self.noise = [rng.integers(-3, 4, self.background.shape, dtype=np.int16) for _ in range(4)]
+        self._noise_cache: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.face_px = camera.height * camera.face_fraction
 
     def _draw_background(self, seed: int) -> np.ndarray:
@@ -321,14 +322,24 @@ class ShopScene:
             else:
                 x = counter_x + 6 * np.sin(s * 1.3)  # small sway while waiting
             self._person(frame, v, x, 1.0, behind_counter=False, step=step)
-        out = frame.astype(np.float32)
         level = lights * self.cam.light
         if level < 1.0:
-            out *= 0.08 + 0.92 * level
-        # A dim room needs more sensor gain: more noise.
-        gain = 1.0 / max(0.08 + 0.92 * min(level, 1.0), 0.3) if level > 0 else 1.0
-        out += self.noise[index % len(self.noise)] * gain
-        return np.clip(out, 0, 255).astype(np.uint8)
+            frame = cv2.convertScaleAbs(frame, alpha=0.08 + 0.92 * level)
+        # Saturating add of the noise's positive part and subtract of its negative part: clip(frame + noise).
+        pos, neg = self._noise_parts(level > 0)[index % len(self.noise)]
+        return cv2.subtract(cv2.add(frame, pos), neg)
+
+    def _noise_parts(self, lit: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The noise frames as uint8 positive and negative parts; a dim room (lit at cam.light) needs more
+        sensor gain, so more noise."""
+        gain = 1.0 / max(0.08 + 0.92 * min(self.cam.light, 1.0), 0.3) if lit else 1.0
+        key = round(gain, 3)
+        if key not in self._noise_cache:
+            scaled = [np.rint(n * gain) for n in self.noise]
+            self._noise_cache[key] = [
+                (np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in scaled
+            ]
+        return self._noise_cache[key]
 
 
 @dataclass

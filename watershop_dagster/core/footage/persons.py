@@ -447,13 +447,20 @@ def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bo
 
 
 def person_only_presences(
-    person_tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+    person_tracks: Sequence[PersonTrack],
+    joined: Mapping[str, str],
+    rules: PersonRules | None = None,
+    face_tracks: Mapping[str, FaceTrackLike] | None = None,
 ) -> list[tuple[Any, Any, PersonTrack]]:
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
-    Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out."""
+    Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
+    so is a body that holds, in at least part_share of its samples, the face of a face track joined to
+    another body (`face_tracks`): the person tracker lost that person for a moment (standing still between
+    sparse samples, half hidden) and found them again as a new track, while their face track went on."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
+    joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined]
     out = [
         (tr.first_time, tr.last_time, tr)
         for tr in person_tracks
@@ -461,8 +468,32 @@ def person_only_presences(
         and tr.duration_s >= rules.min_presence_s
         and tr.max_height >= rules.min_box_height_px
         and not _part_of_someone(tr, faced, rules)
+        and not _holds_a_joined_face(tr, joined_faces, rules)
     ]
     return sorted(out, key=lambda x: x[0])
+
+
+def _holds_a_joined_face(track: PersonTrack, faces: Sequence[FaceTrackLike], rules: PersonRules) -> bool:
+    """Whether, in at least part_share of a body track's samples, a face of an already joined face track sits
+    where its head is (face_fits_body) at the same time."""
+    if not faces:
+        return False
+    holding = 0
+    for t, box in zip(track.times, track.boxes, strict=True):
+        for ft in faces:
+            camera = getattr(ft, "camera", "")
+            if camera and track.camera and camera != track.camera:
+                continue
+            i = bisect.bisect_left(ft.times, t)
+            near = [
+                ft.boxes[j]
+                for j in (i - 1, i)
+                if 0 <= j < len(ft.times) and abs(_seconds(ft.times[j], t)) <= rules.join_max_dt_s
+            ]
+            if any(face_fits_body(face, box, rules) is not None for face in near):
+                holding += 1
+                break
+    return holding >= rules.part_share * len(track.boxes)
 
 
 def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: PersonRules) -> bool:
@@ -490,11 +521,15 @@ def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Pe
 
 
 def person_tracks_frame(
-    day: date, tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+    day: date,
+    tracks: Sequence[PersonTrack],
+    joined: Mapping[str, str],
+    rules: PersonRules | None = None,
+    face_tracks: Mapping[str, FaceTrackLike] | None = None,
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
     visit (person_only_presences)."""
-    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules)}
+    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks)}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
