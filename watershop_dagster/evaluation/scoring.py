@@ -205,6 +205,8 @@ def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[s
         t_day, p_day = truth_c[truth_c["day"] == day], pred[pred["day"] == day]
         for ti, pi, _ in match_visits(t_day, p_day):
             cid, person = pred.loc[pi, "customer_id"], truth_c.loc[ti, "person"]
+            if cid is None or (isinstance(cid, float) and pd.isna(cid)):
+                continue  # unidentified visits are nobody's ID
             out[cid][person] = out[cid].get(person, 0) + 1
     return dict(out)
 

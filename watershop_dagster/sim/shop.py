@@ -15,8 +15,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from watershop_dagster.core.till.records import write_till_csv
+from watershop_dagster.sim.counter import CounterRules
 
 OPEN, CLOSE = time(7, 0), time(21, 0)
+LEAVE_AFTER_PAY_S = CounterRules.leave_after_pay_s  # busy days: seconds from paying to leaving (uniform)
 # Relative arrival intensity per hour 7..20: morning peak 8-9, evening peak 18-19.
 HOURLY_WEIGHT = {
     7: 1.2,
@@ -151,8 +153,9 @@ class ShopSimulator:
 
     def _plan_groups(self, plan, rng, pool, weights, hours, n) -> None:
         """Busy days: customers come in groups of 1..max_waiting a few seconds apart and are served first come,
-        first served; each pays at the end of their service and leaves a few seconds later, so up to
-        max_waiting customers wait at the counter at once, each at their own place beside it."""
+        first served; each pays at the end of their service (8-14 s) and leaves 8-30 s later (picks up the
+        cans and goes: the counter model of sim/counter.py, whose typical pay-to-exit gap the till linking
+        assumes), so up to max_waiting customers wait at the counter at once, each at their own place."""
         day = plan.day
         assert plan.opening is not None and plan.closing is not None
         taken: list[tuple[datetime, datetime]] = []
@@ -178,7 +181,7 @@ class ShopSimulator:
                 start = max(arrival + timedelta(seconds=4), server_free)
                 pay = start + timedelta(seconds=rng.uniform(8, 14))
                 server_free = pay
-                exit_ = pay + timedelta(seconds=rng.uniform(5, 9))
+                exit_ = pay + timedelta(seconds=rng.uniform(*LEAVE_AFTER_PAY_S))
                 group.append((person, slot, arrival, pay, exit_))
             a, b = group[0][2], max(g[4] for g in group)
             if b > plan.closing - timedelta(minutes=2):

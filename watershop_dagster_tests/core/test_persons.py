@@ -307,3 +307,13 @@ def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
     assert [tr.track_id for _, _, tr in presences] == ["P3"]
     # without the face tracks (as stored before), the second body is a presence of its own
     assert [tr.track_id for _, _, tr in person_only_presences([first, again, stranger], joined, rules)] == ["P2", "P3"]
+
+
+def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
+    """Someone with their back to the camera: the detector now and then also boxes their upper body alone, at
+    times between the samples of the whole body. That part is inside a longer faceless track: one visit."""
+    whole = PersonTrack("cam1", "P1", [i * 0.5 for i in range(0, 40, 2)], [PersonBox(460, 218, 615, 660, 0.9)] * 20)
+    part = PersonTrack("cam1", "P2", [1.5, 6.5], [PersonBox(462, 216, 603, 356, 0.8)] * 2)
+    beside = PersonTrack("cam1", "P3", [1.5, 6.5], [PersonBox(700, 216, 840, 356, 0.8)] * 2)
+    presences = person_only_presences([whole, part, beside], {}, PersonRules(min_presence_s=5.0))
+    assert [tr.track_id for _, _, tr in presences] == ["P1", "P3"]

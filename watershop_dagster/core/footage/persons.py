@@ -454,22 +454,29 @@ def person_only_presences(
 ) -> list[tuple[Any, Any, PersonTrack]]:
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
     Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
-    so is a body that holds, in at least part_share of its samples, the face of a face track joined to
-    another body (`face_tracks`): the person tracker lost that person for a moment (standing still between
-    sparse samples, half hidden) and found them again as a new track, while their face track went on."""
+    so is a body mostly inside the larger box of someone whose face was seen or of a faceless person followed
+    for longer (its upper body, found again), and a body that holds, in at least part_share of its samples,
+    the face of a face track joined to another body (`face_tracks`): the person tracker lost that person for a
+    moment (standing still between sparse samples, half hidden) and found them again as a new track, while
+    their face track went on."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
     joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined]
-    out = [
-        (tr.first_time, tr.last_time, tr)
-        for tr in person_tracks
-        if tr.track_id not in with_face
-        and tr.duration_s >= rules.min_presence_s
-        and tr.max_height >= rules.min_box_height_px
-        and not _part_of_someone(tr, faced, rules)
-        and not _holds_a_joined_face(tr, joined_faces, rules)
-    ]
+    out = []
+    for tr in person_tracks:
+        if (
+            tr.track_id in with_face
+            or tr.duration_s < rules.min_presence_s
+            or tr.max_height < rules.min_box_height_px
+            or _holds_a_joined_face(tr, joined_faces, rules)
+        ):
+            continue
+        # the upper body of someone whose face was seen, or of a faceless person followed for longer
+        longer = [o for o in person_tracks if o.track_id not in with_face and o.duration_s > tr.duration_s]
+        if _part_of_someone(tr, faced + longer, rules):
+            continue
+        out.append((tr.first_time, tr.last_time, tr))
     return sorted(out, key=lambda x: x[0])
 
 
