@@ -317,3 +317,22 @@ def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
     beside = PersonTrack("cam1", "P3", [1.5, 6.5], [PersonBox(700, 216, 840, 356, 0.8)] * 2)
     presences = person_only_presences([whole, part, beside], {}, PersonRules(min_presence_s=5.0))
     assert [tr.track_id for _, _, tr in presences] == ["P1", "P3"]
+
+
+def test_a_face_followed_across_a_split_body_joins_it_and_leaves_no_faceless_visit():
+    """The person tracker split one walk-in into three bodies one after another; the face track went on
+    through all three. No body holds half of its faces, but none of them competes with another: the face
+    joins the body with most votes, and the other two, holding that face, are not faceless visits."""
+    times = [i * 0.5 for i in range(44)]
+    face = Track(camera="cam1")
+    for t in times:
+        face.times.append(t)
+        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    box = PersonBox(500, 50, 600, 400, 0.9)
+    first = PersonTrack("cam1", "P1", times[:16], [box] * 16)
+    second = PersonTrack("cam1", "P2", times[18:30], [box] * 12)
+    third = PersonTrack("cam1", "P3", times[32:], [box] * 12)
+    bodies = [first, second, third]
+    joined = join_faces_to_persons(bodies, {"F1": face})
+    assert joined == {"F1": "P1"}
+    assert person_only_presences(bodies, joined, PersonRules(min_presence_s=5.0), {"F1": face}) == []

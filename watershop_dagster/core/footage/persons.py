@@ -402,9 +402,11 @@ def join_faces_to_persons(
 ) -> dict[str, str]:
     """face track id -> person track id. Each face votes, at its time, for the body on the same camera whose
     upper part holds it best; the track goes to the body with most votes if it won at least min_join_share
-    of the frames that voted. Several face tracks may join one body one after another (a face lost and found
-    again), but not at the same time: one body has one face, so of face tracks seen together on one body only
-    the one with most votes joins it. A face track whose body was never detected joins none."""
+    of the frames that voted for it or for a body seen at the same time as it (votes for bodies before or
+    after it are the same person's body, split by the person tracker). Several face tracks may join one body
+    one after another (a face lost and found again), but not at the same time: one body has one face, so of
+    face tracks seen together on one body only the one with most votes joins it. A face track whose body was
+    never detected joins none."""
     rules = rules or PersonRules()
     winners = []  # (votes, face id, body id)
     for face_id, ft in face_tracks.items():
@@ -422,7 +424,13 @@ def join_faces_to_persons(
                 votes[best[1]] += 1
         if votes:
             winner, n = votes.most_common(1)[0]
-            if n / sum(votes.values()) >= rules.min_join_share:
+            # Only bodies seen at the same time as the winner compete with it: bodies before or after it are
+            # the same person's body lost and found again (the person tracker split it), not rivals.
+            by_id = {p.track_id: p for p in bodies}
+            competing = sum(
+                v for pid, v in votes.items() if pid != winner and _overlap_in_time(by_id[pid], by_id[winner])
+            )
+            if n / (n + competing) >= rules.min_join_share:
                 winners.append((n, face_id, winner))
     joined: dict[str, str] = {}
     for _, face_id, person_id in sorted(winners, key=lambda w: (-w[0], w[1])):
@@ -430,6 +438,11 @@ def join_faces_to_persons(
         if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
             joined[face_id] = person_id
     return joined
+
+
+def _overlap_in_time(a: PersonTrack, b: PersonTrack) -> bool:
+    """Whether two tracks were seen over overlapping spans of time."""
+    return _seconds(a.first_time, b.last_time) >= 0 and _seconds(b.first_time, a.last_time) >= 0
 
 
 def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
