@@ -1,11 +1,25 @@
 """Visit, identity, sales-linking and shop-hours accuracy on evaluation days built from real photos
-(a different photo per visit).
+(a different photo per visit), under named recording conditions.
 
-    WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/evaluate_visits.py --days 5 --customers 30
+    WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/evaluate_visits.py --days 5 --customers 30 \
+        --condition shopcam
 
 Writes a data folder under bench/out/eval, materializes every day through Dagster (the same job the
-schedule runs) and prints visit recall/precision, BCubed F1 across days, distinct customers found against
-the truth, and whether staff stayed out of the customer figures.
+schedule runs) and prints visit recall (faced / faceless visits) and precision, BCubed F1 across days,
+distinct customers found against the truth, sales linked to the right person and the ambiguous share, and
+staff visits counted as customer visits.
+
+Conditions (--condition; each flag below overrides its value):
+
+* clear: 640x360, faces 20% of the frame height (~72 px), full light, mp4v (the earlier evaluation days).
+* shopcam: 1280x720, face detector boxes 28-40 px on the shorter side, lights at 60%, H.264 at 400 kbit/s.
+* shopcam_faceless30: shopcam, 30% of customer visits never show a face (back to the camera, caps).
+* shopcam_busy4: shopcam, customers in groups of up to four waiting at the counter at once.
+* shopcam_restaff: shopcam, the staff member in a different photo every day (none of them enrolled).
+* shopcam_all: all of the above at once.
+
+The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
+thresholds are tuned on the other half.
 """
 
 import argparse
@@ -14,10 +28,21 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+SHOPCAM = {"width": 1280, "height": 720, "face_px": "28,40", "light": 0.6, "codec": "h264", "kbps": 400}
+CONDITIONS: dict[str, dict] = {
+    "clear": {},
+    "shopcam": SHOPCAM,
+    "shopcam_faceless30": {**SHOPCAM, "faceless_share": 0.3},
+    "shopcam_busy4": {**SHOPCAM, "max_waiting": 4},
+    "shopcam_restaff": {**SHOPCAM, "staff_photo_per_day": True},
+    "shopcam_all": {**SHOPCAM, "faceless_share": 0.3, "max_waiting": 4, "staff_photo_per_day": True},
+}
 
 
 def main() -> int:
@@ -29,7 +54,24 @@ def main() -> int:
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "eval"))
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--newcomers-per-day", type=int, default=6)
+    p.add_argument("--half", default="report", choices=["tune", "report", "all"], help="people the cast is drawn from")
+    p.add_argument("--condition", default="clear", choices=sorted(CONDITIONS))
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--face-px", help="face detector box shorter side, 'lo,hi' px (drawn per visit)")
+    p.add_argument("--light", type=float, help="lights when open, 1.0 = full")
+    p.add_argument("--codec", choices=["mp4v", "h264"])
+    p.add_argument("--kbps", type=int, help="H.264 bitrate (= maxrate = bufsize)")
+    p.add_argument("--faceless-share", type=float)
+    p.add_argument("--max-waiting", type=int)
+    p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)
     args = p.parse_args()
+    cond = dict(CONDITIONS[args.condition])
+    for key in ("width", "height", "face_px", "light", "codec", "kbps", "faceless_share", "max_waiting"):
+        if getattr(args, key) is not None:
+            cond[key] = getattr(args, key)
+    if args.staff_photo_per_day is not None:
+        cond["staff_photo_per_day"] = args.staff_photo_per_day
 
     shared = Path(os.environ.get("WATERSHOP_SHARED_DATA", REPO.parent / "shared" / "data"))
     if not (shared / "faces").is_dir():
@@ -50,43 +92,76 @@ def main() -> int:
         persons_per_identity,
         score_links,
         score_shop_hours,
+        score_staff,
         score_visits,
     )
+    from watershop_dagster.sim.scene import CameraSpec
     from watershop_dagster.sim.world import eval_cast, write_world
+
+    camera = CameraSpec()
+    for key in ("width", "height", "light", "codec", "kbps"):
+        if key in cond:
+            camera = replace(camera, **{key: cond[key]})
+    if "face_px" in cond:
+        lo, hi = (float(x) for x in str(cond["face_px"]).split(","))
+        camera = replace(camera, face_px=(lo, hi))
+    restaff = bool(cond.get("staff_photo_per_day", False))
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
     t0 = time.perf_counter()
-    cast = eval_cast(FaceEngine.from_models(), shared / "faces", customers=args.customers, seed=args.seed)
+    cast = eval_cast(
+        FaceEngine.from_models(),
+        shared / "faces",
+        customers=args.customers,
+        seed=args.seed,
+        half=None if args.half == "all" else args.half,
+        staff_footage_photos=args.days if restaff else 1,
+    )
     write_world(
-        data, days, cast, visits_per_day=args.visits_per_day, seed=args.seed, newcomers_per_day=args.newcomers_per_day
+        data,
+        days,
+        cast,
+        camera=camera,
+        visits_per_day=args.visits_per_day,
+        seed=args.seed,
+        newcomers_per_day=args.newcomers_per_day,
+        faceless_share=float(cond.get("faceless_share", 0.0)),
+        max_waiting=int(cond.get("max_waiting", 1)),
+        staff_photo_per_day=restaff,
     )
     t1 = time.perf_counter()
     ok = materialize(days, log=lambda m: None)
     t2 = time.perf_counter()
     wh = Warehouse(data / "warehouse.duckdb")
-    scores = score_visits(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"))
+    truth = load_truth(data / "truth")
+    visit_log = wh.query("SELECT * FROM visit_log")
+    scores = score_visits(truth, visit_log)
     staff_ids = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
-    links = score_links(
-        load_truth(data / "truth"), wh.query("SELECT * FROM visit_log"), wh.query("SELECT * FROM transaction_links")
-    )
+    links = score_links(truth, visit_log, wh.query("SELECT * FROM transaction_links"))
     hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
     report = {
+        "condition": args.condition,
+        "conditions": {
+            "camera": camera.describe(),
+            "faceless_share": float(cond.get("faceless_share", 0.0)),
+            "max_waiting": int(cond.get("max_waiting", 1)),
+            "staff_photo_per_day": restaff,
+            "half": args.half,
+        },
         "days": args.days,
         "customers_in_cast": len(cast.customers),
         "run_ok": ok,
         **scores.as_dict(),
         **links,
+        **score_staff(data / "truth", truth, visit_log),
         **hours,
         "staff_ids_seen": staff_ids,
         "generate_s": round(t1 - t0, 1),
         "materialize_s": round(t2 - t1, 1),
     }
     print(json.dumps(report, indent=1))
-    mixed = {
-        cid: people
-        for cid, people in persons_per_identity(load_truth(data / "truth"), wh.query("SELECT * FROM visit_log")).items()
-        if len(people) > 1
-    }
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    mixed = {cid: people for cid, people in persons_per_identity(truth, visit_log).items() if len(people) > 1}
     if mixed:
         print("IDs holding more than one true person:", json.dumps(mixed, indent=1))
     return 0 if ok else 1

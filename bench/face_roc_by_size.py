@@ -30,14 +30,10 @@ import cv2
 import numpy as np
 
 from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
+from watershop_dagster.evaluation.split import half_of
 
 THRESHOLDS = (0.25, 0.30, 0.32, 0.36, 0.40)
 FRAME_W, FRAME_H = 1280, 720
-
-
-def half_of(person: str) -> str:
-    """The fixed split: `tune` or `report`, from the first byte of the md5 of the name."""
-    return "tune" if hashlib.md5(person.encode()).digest()[0] % 2 == 0 else "report"
 
 
 def camera_frame(photo: np.ndarray, scale: float, brightness: float, jpeg: int) -> tuple[np.ndarray, np.ndarray]:

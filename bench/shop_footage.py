@@ -174,7 +174,7 @@ class DvrScene(ShopScene):
         W = self.cam.width
         frame = self.background.copy()
         if staff is not None and staff_x is not None:
-            self._person(frame, staff.person, staff.image, W * staff_x, 0.95, behind_counter=True)
+            self._person(frame, staff, W * staff_x, 0.95, behind_counter=True)
         self._counter(frame)
         for v, slot in customers:
             total = (v.exit - v.entry).total_seconds()
@@ -187,7 +187,7 @@ class DvrScene(ShopScene):
                 x = spot - (spot - self.DOOR) * (since - (total - walk)) / walk
             else:
                 x = spot + 0.004 * np.sin(since * 1.3 + slot)  # sways a little while waiting
-            self._person(frame, v.person, v.image, W * x, 1.0, behind_counter=False)
+            self._person(frame, v, W * x, 1.0, behind_counter=False)
         if abs(gain - 1.0) > 1e-3:
             frame = cv2.convertScaleAbs(frame, alpha=gain)
         k = int(self.rng.integers(len(self.noise_pos)))

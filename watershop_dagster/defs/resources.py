@@ -105,7 +105,8 @@ class FaceEngineResource(dg.ConfigurableResource):
         default=QualityRules.min_face_px, description="smaller faces are kept but not recognised"
     )
     min_sharpness: float = Field(
-        default=QualityRules.min_sharpness, description="variance of Laplacian below which a face is too blurred"
+        default=QualityRules.min_sharpness,
+        description="variance of Laplacian (scaled to a mean grey of 128) below which a face is too blurred",
     )
 
     threads: int = Field(

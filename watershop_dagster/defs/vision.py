@@ -264,8 +264,9 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     table = tracks_frame(tables.day, build_tracks(detections, vectors, TrackingRules()))
     table["evidence"] = track_evidence(table, detections, vectors)
     bodies = person_tracks_from_rows(tables.read("person_detections"))
-    joined = join_faces_to_persons(bodies, face_tracks_from_tables(table, detections), PersonRules())
-    people = person_tracks_frame(tables.day, bodies, joined)
+    faces_of_tracks = face_tracks_from_tables(table, detections)
+    joined = join_faces_to_persons(bodies, faces_of_tracks, PersonRules())
+    people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks)
     enough = (table["usable_faces"] >= IdentityRules.min_usable_faces) & (table["evidence"] >= MIN_TRACK_EVIDENCE)
     identifiable = int(enough.sum()) if len(table) else 0
     return Written(
@@ -424,7 +425,8 @@ def identities(
     if presence.promoted:
         result = presence.result
         visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
-    visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), faceless_visits(people))
+    unidentified = faceless_visits(people, identified_tracks=set(result.assignments))
+    visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), unidentified)
     table = registry_rows(day, registry, result, visits, rules, constraints.labels)
     links = pd.DataFrame(
         [

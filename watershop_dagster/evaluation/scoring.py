@@ -1,9 +1,11 @@
 """Scoring what the pipeline found against the generator's ground truth (data/truth/<day>.json).
 
 Visits are matched one-to-one by temporal overlap (IoU of [entry, exit]); recall and precision count customer
-visits only. BCubed F1 then asks whether the matched visits were grouped into identities the way the truth
-groups them into people, across all days: one person split into two IDs costs recall, two people merged into
-one ID costs precision.
+visits only, and recall is also given apart for the visits whose person never showed a face (`faceless` in
+the truth) and for the others. BCubed F1 then asks whether the matched visits with a face were grouped into
+identities the way the truth groups them into people, across all days: one person split into two IDs costs
+recall, two people merged into one ID costs precision. An unidentified visit (customer_id NULL) is a group of
+its own. Faceless truth visits are left out of BCubed: nothing could identify them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class VisitScores:
     bcubed_f1: float
     truth_customers: int
     predicted_customers: int
+    truth_faced_visits: int
+    truth_faceless_visits: int
+    recall_faced: float
+    recall_faceless: float
+    truth_identifiable_customers: int  # people with at least one visit that showed a face
+    faceless_visits_given_an_id: int  # faceless truth visits matched to a visit with a customer ID
     mean_entry_error_s: float
     mean_exit_error_s: float
     customers_labelled_staff: int
@@ -52,6 +60,7 @@ def load_truth(truth_dir: Path, days: list[str] | None = None) -> pd.DataFrame:
                     "exit": datetime.fromisoformat(v["exit"]),
                     "is_staff": v["is_staff"],
                     "transaction_id": v.get("transaction_id"),
+                    "faceless": bool(v.get("faceless", False)),
                 }
             )
     return pd.DataFrame(rows)
@@ -109,9 +118,16 @@ def score_visits(truth: pd.DataFrame, visit_log: pd.DataFrame, min_iou: float = 
     pred_customers = pred[~pred["is_staff"].astype(bool)]
     matched_customer = [(ti, pi, iou) for ti, pi, iou in matches if not bool(pred.loc[pi, "is_staff"])]
     labelled_staff = len(matches) - len(matched_customer)
-    t_labels = [truth_c.loc[ti, "person"] for ti, _, _ in matched_customer]
-    p_labels = [pred.loc[pi, "customer_id"] for _, pi, _ in matched_customer]
+    faceless = truth_c["faceless"].astype(bool) if "faceless" in truth_c else pd.Series(False, index=truth_c.index)
+    faced_matches = [(ti, pi) for ti, pi, _ in matched_customer if not faceless[ti]]
+    t_labels = [truth_c.loc[ti, "person"] for ti, _ in faced_matches]
+    p_labels = [_label(pred.loc[pi, "customer_id"], pi) for _, pi in faced_matches]
     bp, br, bf = bcubed(t_labels, p_labels)
+    n_faceless = int(faceless.sum())
+    matched_faceless = [ti for ti, _, _ in matched_customer if faceless[ti]]
+    given_id = sum(
+        1 for ti, pi, _ in matched_customer if faceless[ti] and _label(pred.loc[pi, "customer_id"], pi)[0] != "~"
+    )
     entry_err = [
         abs((pred.loc[pi, "entry_time"] - truth_c.loc[ti, "entry"]).total_seconds()) for ti, pi, _ in matched_customer
     ]
@@ -129,10 +145,55 @@ def score_visits(truth: pd.DataFrame, visit_log: pd.DataFrame, min_iou: float = 
         bcubed_f1=bf,
         truth_customers=truth_c["person"].nunique(),
         predicted_customers=pred_customers["customer_id"].nunique(),
+        truth_faced_visits=len(truth_c) - n_faceless,
+        truth_faceless_visits=n_faceless,
+        recall_faced=len(faced_matches) / max(len(truth_c) - n_faceless, 1),
+        recall_faceless=len(matched_faceless) / max(n_faceless, 1),
+        truth_identifiable_customers=truth_c[~faceless]["person"].nunique(),
+        faceless_visits_given_an_id=given_id,
         mean_entry_error_s=sum(entry_err) / max(len(entry_err), 1),
         mean_exit_error_s=sum(exit_err) / max(len(exit_err), 1),
         customers_labelled_staff=labelled_staff,
     )
+
+
+def _label(customer_id, index) -> str:
+    """A visit's identity for BCubed: its customer ID, or a group of its own when unidentified (NULL)."""
+    if customer_id is None or (isinstance(customer_id, float) and pd.isna(customer_id)):
+        return f"~unidentified/{index}"
+    return str(customer_id)
+
+
+def score_staff(truth_dir: Path, truth: pd.DataFrame, visit_log: pd.DataFrame, min_iou: float = 0.5) -> dict:
+    """Staff counted as customers. The staff member is in view all through every recorded span (the truth's
+    `recorded`); a predicted customer visit that matches no true customer visit but covers a recorded span
+    (IoU >= min_iou) is the staff member counted as a customer. Also: predicted customer visits that match
+    nothing (all false visits), and customer IDs none of whose visits matches a true customer visit."""
+    truth_c = truth[~truth["is_staff"]].reset_index(drop=True)
+    pred = visit_log.assign(day=visit_log["day"].astype(str))
+    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for path in sorted(truth_dir.glob("*.json")):
+        payload = json.loads(path.read_text())
+        spans[payload["day"]] += [
+            (datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in payload.get("recorded", [])
+        ]
+    matched: set = set()
+    for day in sorted(set(pred["day"])):
+        matched |= {pi for _, pi, _ in match_visits(truth_c[truth_c["day"] == day], pred[pred["day"] == day])}
+    customers = pred[~pred["is_staff"].astype(bool)]
+    false_visits = customers[~customers.index.isin(matched)]
+    staff_like = [
+        pi
+        for pi, r in false_visits.iterrows()
+        if any(_iou(a, b, r["entry_time"], r["exit_time"]) >= min_iou for a, b in spans[r["day"]])
+    ]
+    ids = customers[customers["customer_id"].notna()]
+    ghost_ids = sorted(str(cid) for cid, rows in ids.groupby("customer_id") if not rows.index.isin(matched).any())
+    return {
+        "false_customer_visits": len(false_visits),
+        "staff_visits_counted_as_customers": len(staff_like),
+        "customer_ids_matching_no_true_visit": ghost_ids,
+    }
 
 
 def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -144,6 +205,8 @@ def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[s
         t_day, p_day = truth_c[truth_c["day"] == day], pred[pred["day"] == day]
         for ti, pi, _ in match_visits(t_day, p_day):
             cid, person = pred.loc[pi, "customer_id"], truth_c.loc[ti, "person"]
+            if cid is None or (isinstance(cid, float) and pd.isna(cid)):
+                continue  # unidentified visits are nobody's ID
             out[cid][person] = out[cid].get(person, 0) + 1
     return dict(out)
 
@@ -164,10 +227,13 @@ def score_links(truth: pd.DataFrame, visit_log: pd.DataFrame, links: pd.DataFram
         for r in judged.itertuples()
         if isinstance(r.visit_id, str) and owner.get(r.visit_id) == sale_person[r.transaction_id]
     )
+    ambiguous = int(judged["ambiguous"].fillna(False).astype(bool).sum()) if "ambiguous" in judged else 0
     return {
         "sales": len(judged),
         "linked_to_right_person": right,
         "link_accuracy": round(right / max(len(judged), 1), 4),
+        "ambiguous_links": ambiguous,
+        "ambiguous_share": round(ambiguous / max(len(judged), 1), 4),
     }
 
 

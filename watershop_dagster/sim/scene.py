@@ -29,6 +29,19 @@ class CameraSpec:
     face_fraction: float = 0.2  # face height as a share of frame height at the counter
     lead_seconds: float = 4.0  # recording starts this long before the first person appears
     tail_seconds: float = 4.0
+    # Recording conditions (bench/evaluate_visits.py --condition). face_px: the face detector box's shorter
+    # side in px, drawn per visit from this range (None: face_fraction of the frame height, every visit).
+    face_px: tuple[float, float] | None = None
+    light: float = 1.0  # lights when the shop is open (0.6: a dim shop)
+    codec: str = "mp4v"  # mp4v (OpenCV) or h264 (libx264 at a capped bitrate, as shop DVRs record)
+    kbps: int = 400  # h264 only: bitrate, maxrate and bufsize
+    gop_seconds: float = 2.0  # h264 only: a keyframe this often
+
+    def describe(self) -> str:
+        """The conditions in words, for reports: resolution, face size, light, codec."""
+        face = f"{self.face_px[0]:g}-{self.face_px[1]:g} px" if self.face_px else f"{self.face_fraction:.0%} of height"
+        codec = f"H.264 {self.kbps} kbit/s" if self.codec == "h264" else "mp4v"
+        return f"{self.width}x{self.height}, face {face}, light {self.light:.0%}, {codec}"
 
 
 class HeadSprite:
@@ -44,6 +57,7 @@ class HeadSprite:
         sx1, sy1 = int(cx - side / 2) + pad, int(cy - side / 2) + pad
         self.image = padded[sy1 : sy1 + int(side), sx1 : sx1 + int(side)].copy()
         self.face_height = float(y2 - y1)
+        self.face_width = float(x2 - x1)
         self.side = int(side)
         mask = np.zeros((self.side, self.side), np.float32)
         cv2.ellipse(
@@ -56,10 +70,153 @@ class HeadSprite:
         size = max(8, int(self.side * scale))
         return cv2.resize(self.image, (size, size), interpolation=cv2.INTER_AREA), cv2.resize(self.mask, (size, size))
 
+    def face_height_for_short_side(self, short_px: float) -> float:
+        """The face height to draw so that the face box's shorter side is `short_px` (the detector's box on
+        the source photo scales with the sprite)."""
+        return short_px * self.face_height / max(min(self.face_width, self.face_height), 1.0)
+
 
 def _colour(name: str) -> tuple[int, int, int]:
     d = hashlib.md5(name.encode()).digest()
     return int(60 + d[0] % 160), int(60 + d[1] % 160), int(60 + d[2] % 160)
+
+
+def _unit(key: str) -> float:
+    """A fixed number in [0, 1) from a string (per-visit draws that do not disturb any random stream)."""
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") / 2**32
+
+
+SKIN = ((150, 180, 220), (110, 140, 190), (70, 100, 150), (50, 75, 110))
+HAIR = ((25, 25, 30), (30, 45, 70), (60, 80, 110), (120, 120, 125))
+
+
+def draw_figure(
+    frame: np.ndarray, name: str, cx: float, head_cy: float, face: float, step: float = 0.0, faceless: bool = False
+) -> None:
+    """A standing person under a head of face height `face` centred at (cx, head_cy): neck, shoulders, a torso
+    in the person's shirt colour, arms with hands, legs in trousers with shoes, about 8 face heights tall,
+    shaded as a rounded body lit from above (what a person detector takes for a person; flat cut-outs it
+    mostly does not). `step` in [-1, 1] swings the legs and arms (walking). With `faceless`, the head is the
+    back of one (hair, ears, sometimes a cap): someone with their back to the camera."""
+    H, W = frame.shape[:2]
+    f = face
+    x0, y0 = int(cx - 2.2 * f), int(head_cy - 1.3 * f)
+    x1, y1 = int(cx + 2.2 * f), int(head_cy + 8.3 * f)
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    if fx1 <= fx0 or fy1 <= fy0:
+        return
+    layer = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    mask = np.zeros(layer.shape[:2], np.uint8)
+    shirt = _colour(name)
+    d = hashlib.md5(("legs/" + name).encode()).digest()
+    trousers = (int(30 + d[0] % 70), int(30 + d[1] % 70), int(30 + d[2] % 90))
+    skin = SKIN[d[3] % len(SKIN)]
+    hair = HAIR[d[4] % len(HAIR)]
+    aa = cv2.LINE_AA
+    hx, hy = cx - x0, head_cy - y0  # head centre in the layer
+    neck_y, sh_y = hy + 0.75 * f, hy + 1.05 * f
+    hip_y = sh_y + 3.0 * f
+    foot_y = hip_y + 3.5 * f
+    sh_half, hip_half = 1.15 * f, 0.8 * f
+
+    def pt(x: float, y: float) -> tuple[int, int]:
+        return int(round(x)), int(round(y))
+
+    def both(draw) -> None:
+        draw(layer, None)
+        draw(mask, 255)
+
+    def col(c, m):
+        return m if m is not None else c
+
+    both(
+        lambda img, m: cv2.rectangle(
+            img, pt(hx - 0.3 * f, neck_y - 0.3 * f), pt(hx + 0.3 * f, sh_y + 0.2 * f), col(skin, m), -1
+        )
+    )
+    leg_w = max(2, int(0.6 * f))
+    for side in (-1, 1):
+        hip = pt(hx + side * 0.42 * f, hip_y - 0.1 * f)
+        knee = pt(hx + side * 0.5 * f + side * step * 0.35 * f, hip_y + 1.75 * f)
+        foot = pt(hx + side * 0.62 * f + side * step * 0.7 * f, foot_y)
+        both(lambda img, m, a=hip, b=knee: cv2.line(img, a, b, col(trousers, m), leg_w + 2, aa))
+        both(lambda img, m, a=knee, b=foot: cv2.line(img, a, b, col(trousers, m), leg_w, aa))
+        both(
+            lambda img, m, c=foot, s=side: cv2.ellipse(
+                img,
+                pt(c[0] + s * 0.12 * f, c[1]),
+                (int(0.4 * f) + 1, int(0.17 * f) + 1),
+                0,
+                0,
+                360,
+                col((30, 30, 35), m),
+                -1,
+                aa,
+            )
+        )
+    torso = np.array(
+        [
+            pt(hx - sh_half, sh_y + 0.3 * f),
+            pt(hx - sh_half + 0.35 * f, sh_y - 0.12 * f),
+            pt(hx + sh_half - 0.35 * f, sh_y - 0.12 * f),
+            pt(hx + sh_half, sh_y + 0.3 * f),
+            pt(hx + hip_half + 0.05 * f, hip_y + 0.25 * f),
+            pt(hx - hip_half - 0.05 * f, hip_y + 0.25 * f),
+        ],
+        np.int32,
+    )
+    both(lambda img, m: cv2.fillPoly(img, [torso], col(shirt, m), aa))
+    arm_w = max(2, int(0.42 * f))
+    sleeve = tuple(int(c * 0.9) for c in shirt)
+    for side in (-1, 1):
+        shoulder = pt(hx + side * (sh_half - 0.2 * f), sh_y + 0.25 * f)
+        elbow = pt(hx + side * (sh_half + 0.15 * f) - side * step * 0.2 * f, sh_y + 1.6 * f)
+        hand = pt(hx + side * (sh_half + 0.05 * f) - side * step * 0.5 * f, hip_y + 0.2 * f)
+        both(lambda img, m, a=shoulder, b=elbow: cv2.line(img, a, b, col(sleeve, m), arm_w + 1, aa))
+        both(lambda img, m, a=elbow, b=hand: cv2.line(img, a, b, col(sleeve, m), arm_w, aa))
+        both(lambda img, m, c=hand: cv2.circle(img, c, max(2, int(0.24 * f)), col(skin, m), -1, aa))
+    # head: skin oval with hair; faced visits get the photo pasted over it afterwards
+    for side in (-1, 1):
+        both(
+            lambda img, m, s=side: cv2.ellipse(
+                img,
+                pt(hx + s * 0.6 * f, hy + 0.05 * f),
+                (int(0.13 * f) + 1, int(0.24 * f) + 1),
+                0,
+                0,
+                360,
+                col(skin, m),
+                -1,
+                aa,
+            )
+        )
+    both(lambda img, m: cv2.ellipse(img, pt(hx, hy), (int(0.6 * f), int(0.8 * f)), 0, 0, 360, col(skin, m), -1, aa))
+    if faceless:
+        both(
+            lambda img, m: cv2.ellipse(
+                img, pt(hx, hy - 0.05 * f), (int(0.62 * f), int(0.8 * f)), 0, 0, 360, col(hair, m), -1, aa
+            )
+        )
+        if d[5] % 3 == 0:  # a cap
+            cap = _colour("cap/" + name)
+            both(
+                lambda img, m: cv2.ellipse(
+                    img, pt(hx, hy - 0.3 * f), (int(0.68 * f), int(0.56 * f)), 0, 180, 360, col(cap, m), -1, aa
+                )
+            )
+    # Rounded and lit from above: brighter inside the silhouette and towards the top, darker at its edges.
+    m = mask.astype(np.float32) / 255.0
+    inner = cv2.GaussianBlur(m, (0, 0), max(1.0, 0.3 * f))
+    top = np.linspace(1.12, 0.85, layer.shape[0], dtype=np.float32)[:, None]
+    shade = (0.55 + 0.6 * inner) * top
+    rng = np.random.default_rng(d[6])
+    texture = rng.normal(1.0, 0.04, m.shape).astype(np.float32)
+    person = layer.astype(np.float32) * (shade * texture)[..., None]
+    alpha = cv2.GaussianBlur(m, (0, 0), 0.6)[..., None]
+    sy0, sx0 = fy0 - y0, fx0 - x0
+    sl = (slice(sy0, sy0 + fy1 - fy0), slice(sx0, sx0 + fx1 - fx0))
+    region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
+    frame[fy0:fy1, fx0:fx1] = np.clip(region * (1 - alpha[sl]) + person[sl] * alpha[sl], 0, 255).astype(np.uint8)
 
 
 def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, cx: int, cy: int) -> None:
@@ -83,6 +240,7 @@ class ShopScene:
         rng = np.random.default_rng(seed)
         # A few precomputed sensor-noise frames, cycled: real cameras never give two identical frames.
         self.noise = [rng.integers(-3, 4, self.background.shape, dtype=np.int16) for _ in range(4)]
+        self._noise_cache: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.face_px = camera.height * camera.face_fraction
 
     def _draw_background(self, seed: int) -> np.ndarray:
@@ -105,17 +263,36 @@ class ShopScene:
         W, H = self.cam.width, self.cam.height
         cv2.rectangle(frame, (int(W * 0.3), int(H * 0.74)), (int(W * 0.98), int(H * 0.98)), (40, 90, 140), -1)
 
-    def _person(self, frame, name: str, image_key: str, cx: float, scale: float, behind_counter: bool) -> None:
-        _W, H = self.cam.width, self.cam.height
-        face = self.face_px * scale
-        head_cy = int(H * (0.36 if not behind_counter else 0.4))
-        body_w, body_h = int(face * 1.5), int(face * 2.6)
-        top = head_cy + int(face * 0.55)
-        cv2.rectangle(
-            frame, (int(cx - body_w / 2), top), (int(cx + body_w / 2), min(H - 1, top + body_h)), _colour(name), -1
-        )
-        sprite, mask = self.sprites[image_key].scaled(face)
-        _paste(frame, sprite, mask, int(cx), head_cy)
+    def face_for(self, visit: PlannedVisit) -> float:
+        """Face height in px for this visit: the camera's face_px range (box shorter side, drawn per visit),
+        or face_fraction of the frame height."""
+        if self.cam.face_px is None:
+            return self.face_px
+        lo, hi = self.cam.face_px
+        short = lo + (hi - lo) * _unit(f"{visit.person}/{visit.entry.isoformat()}")
+        return self.sprites[visit.image].face_height_for_short_side(short)
+
+    def _person(
+        self,
+        frame,
+        visit: PlannedVisit,
+        cx: float,
+        scale: float,
+        behind_counter: bool,
+        step: float = 0.0,
+    ) -> None:
+        H = self.cam.height
+        face = self.face_for(visit) * scale
+        head_cy = H * (0.36 if not behind_counter else 0.4)
+        draw_figure(frame, visit.person, cx, head_cy, face, step, faceless=visit.faceless)
+        if not visit.faceless:
+            sprite, mask = self.sprites[visit.image].scaled(face)
+            _paste(frame, sprite, mask, int(cx), int(head_cy))
+
+    def slot_x(self, slot: int, face: float) -> float:
+        """Where a customer waits at the counter: slot 0 in front of the till, the next ones beside it."""
+        W = self.cam.width
+        return min(W * 0.42 + slot * 2.9 * face, W * 0.95)
 
     def render(self, t: datetime, visits: list[PlannedVisit], lights: float, index: int) -> np.ndarray:
         frame = self.background.copy()
@@ -124,27 +301,45 @@ class ShopScene:
             if not (v.entry <= t <= v.exit):
                 continue
             if v.is_staff:
-                self._person(frame, v.person, v.image, W * 0.8, 0.95, behind_counter=True)
+                # Behind the counter, clear of the customers' places beside the till.
+                self._person(frame, v, W * (0.8 if self.cam.face_px is None else 0.9), 0.95, behind_counter=True)
         self._counter(frame)
-        door_x, counter_x = W * 0.11, W * 0.42
+        door_x = W * 0.11
         for v in visits:
             if v.is_staff or not (v.entry <= t <= v.exit):
                 continue
+            counter_x = self.slot_x(v.slot, self.face_for(v))
             total = (v.exit - v.entry).total_seconds()
             walk = min(3.0, total / 4)
             s = (t - v.entry).total_seconds()
+            step = 0.0
             if s < walk:
                 x = door_x + (counter_x - door_x) * s / walk
+                step = float(np.sin(s * 7.0))
             elif s > total - walk:
                 x = counter_x - (counter_x - door_x) * (s - (total - walk)) / walk
+                step = float(np.sin(s * 7.0))
             else:
                 x = counter_x + 6 * np.sin(s * 1.3)  # small sway while waiting
-            self._person(frame, v.person, v.image, x, 1.0, behind_counter=False)
-        out = frame.astype(np.int16)
-        if lights < 1.0:
-            out = (out * (0.08 + 0.92 * lights)).astype(np.int16)
-        out += self.noise[index % len(self.noise)]
-        return np.clip(out, 0, 255).astype(np.uint8)
+            self._person(frame, v, x, 1.0, behind_counter=False, step=step)
+        level = lights * self.cam.light
+        if level < 1.0:
+            frame = cv2.convertScaleAbs(frame, alpha=0.08 + 0.92 * level)
+        # Saturating add of the noise's positive part and subtract of its negative part: clip(frame + noise).
+        pos, neg = self._noise_parts(level > 0)[index % len(self.noise)]
+        return cv2.subtract(cv2.add(frame, pos), neg)
+
+    def _noise_parts(self, lit: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The noise frames as uint8 positive and negative parts; a dim room (lit at cam.light) needs more
+        sensor gain, so more noise."""
+        gain = 1.0 / max(0.08 + 0.92 * min(self.cam.light, 1.0), 0.3) if lit else 1.0
+        key = round(gain, 3)
+        if key not in self._noise_cache:
+            scaled = [np.rint(n * gain) for n in self.noise]
+            self._noise_cache[key] = [
+                (np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in scaled
+            ]
+        return self._noise_cache[key]
 
 
 @dataclass
@@ -171,6 +366,52 @@ def plan_clips(plan: DayPlan, cam: CameraSpec) -> list[Clip]:
     return clips
 
 
+class _Mp4vWriter:
+    def __init__(self, path: Path, cam: CameraSpec):
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
+
+    def write(self, frame: np.ndarray) -> None:
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+class _H264Writer:
+    """libx264 at a capped bitrate (bitrate = maxrate = bufsize), B-frames, a keyframe every gop_seconds: what
+    a shop DVR writes (as bench/shop_footage.py encodes)."""
+
+    def __init__(self, path: Path, cam: CameraSpec):
+        import av
+
+        fps = int(round(cam.fps))
+        gop = max(1, int(round(cam.gop_seconds * fps)))
+        self.out = av.open(str(path), "w")
+        self.stream = self.out.add_stream("libx264", rate=fps)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = cam.width, cam.height, "yuv420p"
+        self.stream.options = {
+            "preset": "veryfast",
+            "bf": "3",
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            "b": f"{cam.kbps}k",
+            "maxrate": f"{cam.kbps}k",
+            "bufsize": f"{cam.kbps}k",
+        }
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+            self.out.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.out.mux(packet)
+        self.out.close()
+
+
 def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     cam = scene.cam
@@ -180,7 +421,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
         n = int((clip.end - start).total_seconds() * cam.fps)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
+        writer = _H264Writer(path, cam) if cam.codec == "h264" else _Mp4vWriter(path, cam)
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
             lights = (
@@ -189,7 +430,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
                 else 0.0
             )
             writer.write(scene.render(t, plan.visits, lights, i))
-        writer.release()
+        writer.close()
         written.append(path)
     return written
 

@@ -15,8 +15,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from watershop_dagster.core.till.records import write_till_csv
+from watershop_dagster.sim.counter import CounterRules
 
 OPEN, CLOSE = time(7, 0), time(21, 0)
+LEAVE_AFTER_PAY_S = CounterRules.leave_after_pay_s  # busy days: seconds from paying to leaving (uniform)
 # Relative arrival intensity per hour 7..20: morning peak 8-9, evening peak 18-19.
 HOURLY_WEIGHT = {
     7: 1.2,
@@ -64,6 +66,8 @@ class PlannedVisit:
     image: str
     is_staff: bool = False
     sale: Sale | None = None
+    faceless: bool = False  # never shows a face (back to the camera, cap): a body with the back of a head
+    slot: int = 0  # where at the counter they wait (0: in front of the till; busy days use 1, 2, 3 beside it)
 
 
 @dataclass
@@ -88,6 +92,9 @@ class ShopSimulator:
     walkout_share: float = 0.05
     dwell_seconds: tuple[int, int] = (12, 30)
     newcomers_per_day: int = 2
+    faceless_share: float = 0.0  # share of customer visits that never show a face
+    max_waiting: int = 1  # up to this many customers at the counter at once (1: one at a time)
+    staff_photo_per_day: bool = False  # staff drawn from a different photo each day (their images in turn)
     prices: dict = field(default_factory=lambda: {"10L": 10.0, "20L": 20.0})
 
     def plan_day(self, day: date, day_index: int = 0) -> DayPlan:
@@ -103,6 +110,22 @@ class ShopSimulator:
         weights = [4.0 if p.regular else 1.0 for p in pool]
         hours = list(HOURLY_WEIGHT)
         n = max(1, int(rng.gauss(self.visits_per_day, self.visits_per_day * 0.15)))
+        if self.max_waiting > 1:
+            self._plan_groups(plan, rng, pool, weights, hours, n)
+        else:
+            self._plan_singles(plan, rng, pool, weights, hours, n)
+        plan.visits.sort(key=lambda v: v.entry)
+        # Separate streams: the faceless draw and the staff photo leave the rest of the plan as it was.
+        look = random.Random(f"{self.seed}/{day.isoformat()}/faceless")
+        for v in plan.visits:
+            v.faceless = look.random() < self.faceless_share
+        for s in self.staff:
+            image = s.images[day_index % len(s.images)] if self.staff_photo_per_day else s.images[0]
+            plan.visits.append(PlannedVisit(s.name, plan.opening, plan.closing, image, is_staff=True))
+        return plan
+
+    def _plan_singles(self, plan, rng, pool, weights, hours, n) -> None:
+        day = plan.day
         taken: list[tuple[datetime, datetime]] = []
         counter = 0
         for _ in range(n * 3):
@@ -111,6 +134,7 @@ class ShopSimulator:
             person = rng.choices(pool, weights)[0]
             hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
             entry = datetime.combine(day, time(hour)) + timedelta(seconds=rng.randint(0, 3599))
+            assert plan.opening is not None and plan.closing is not None
             entry = max(entry, plan.opening + timedelta(minutes=2))
             exit_ = entry + timedelta(seconds=rng.randint(*self.dwell_seconds))
             if exit_ > plan.closing - timedelta(minutes=2):
@@ -126,17 +150,61 @@ class ShopSimulator:
                 counter += 1
                 visit.sale = self._sale(rng, day, counter, person, entry, exit_)
             plan.visits.append(visit)
-        plan.visits.sort(key=lambda v: v.entry)
-        for s in self.staff:
-            plan.visits.append(PlannedVisit(s.name, plan.opening, plan.closing, s.images[0], is_staff=True))
-        return plan
 
-    def _sale(self, rng, day, counter, person, entry, exit_) -> Sale:
+    def _plan_groups(self, plan, rng, pool, weights, hours, n) -> None:
+        """Busy days: customers come in groups of 1..max_waiting a few seconds apart and are served first come,
+        first served; each pays at the end of their service (8-14 s) and leaves 8-30 s later (picks up the
+        cans and goes: the counter model of sim/counter.py, whose typical pay-to-exit gap the till linking
+        assumes), so up to max_waiting customers wait at the counter at once, each at their own place."""
+        day = plan.day
+        assert plan.opening is not None and plan.closing is not None
+        taken: list[tuple[datetime, datetime]] = []
+        counter = 0
+        for _ in range(n * 3):
+            if len(plan.visits) >= n:
+                break
+            k = min(rng.randint(1, self.max_waiting), n - len(plan.visits))
+            people: list[Person] = []
+            for person in rng.sample(pool, len(pool)):
+                if len(people) == k:
+                    break
+                people.append(person)
+            hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
+            t0 = datetime.combine(day, time(hour)) + timedelta(seconds=rng.randint(0, 3500))
+            t0 = max(t0, plan.opening + timedelta(minutes=2))
+            arrivals = [t0]
+            for _p in people[1:]:
+                arrivals.append(arrivals[-1] + timedelta(seconds=rng.uniform(3, 8)))
+            server_free = t0
+            group = []
+            for slot, (person, arrival) in enumerate(zip(people, arrivals)):
+                start = max(arrival + timedelta(seconds=4), server_free)
+                pay = start + timedelta(seconds=rng.uniform(8, 14))
+                server_free = pay
+                exit_ = pay + timedelta(seconds=rng.uniform(*LEAVE_AFTER_PAY_S))
+                group.append((person, slot, arrival, pay, exit_))
+            a, b = group[0][2], max(g[4] for g in group)
+            if b > plan.closing - timedelta(minutes=2):
+                continue
+            if any(a < y + timedelta(seconds=20) and b > x - timedelta(seconds=20) for x, y in taken):
+                continue
+            if any(v.person in {p.name for p in people} and v.entry.hour == hour for v in plan.visits):
+                continue
+            taken.append((a, b))
+            for person, slot, arrival, pay, exit_ in group:
+                visit = PlannedVisit(person.name, arrival, exit_, rng.choice(person.images), slot=slot)
+                if rng.random() >= self.walkout_share:
+                    counter += 1
+                    visit.sale = self._sale(rng, day, counter, person, arrival, exit_, pay_time=pay)
+                plan.visits.append(visit)
+
+    def _sale(self, rng, day, counter, person, entry, exit_, pay_time: datetime | None = None) -> Sale:
         size = rng.choices(["20L", "10L"], [0.7, 0.3])[0]
         cans = rng.choices([1, 2, 3], [0.7, 0.22, 0.08])[0]
         unpaid = rng.random() < (self.unpaid_share * (2.5 if person.regular else 0.5))
         mode = rng.choices(["Cash", "UPI", "Coins"], [0.45, 0.45, 0.10])[0]
-        pay_time = entry + (exit_ - entry) * rng.uniform(0.5, 0.8)
+        drawn = entry + (exit_ - entry) * rng.uniform(0.5, 0.8)
+        pay_time = pay_time or drawn
         return Sale(
             transaction_id=f"T{day.strftime('%Y%m%d')}-{counter:03d}",
             timestamp=pay_time.replace(microsecond=0),
@@ -179,13 +247,16 @@ def till_rows(plan: DayPlan, malformed: int = 0, seed: int = 0) -> list[dict]:
     return rows
 
 
-def write_truth(plan: DayPlan, folder: Path) -> Path:
+def write_truth(plan: DayPlan, folder: Path, recorded: list[tuple[datetime, datetime]] | None = None) -> Path:
+    """The plan as truth: every visit (with whether it was faceless), its sale, opening and closing, and the
+    spans the camera recorded (the staff member is in view all through them)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{plan.day.isoformat()}.json"
     payload = {
         "day": plan.day.isoformat(),
         "opening": plan.opening.isoformat() if plan.opening else None,
         "closing": plan.closing.isoformat() if plan.closing else None,
+        "recorded": [[a.isoformat(), b.isoformat()] for a, b in recorded or []],
         "visits": [
             {
                 **{k: v for k, v in asdict(v).items() if k != "sale"},

@@ -22,7 +22,8 @@ import numpy as np
 
 from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.core.storage.layout import DataLayout
-from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, render_day
+from watershop_dagster.evaluation.split import half_of
+from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, plan_clips, render_day
 from watershop_dagster.sim.shop import Person, ShopSimulator, write_till_day, write_truth
 
 
@@ -73,9 +74,18 @@ def demo_cast(engine: FaceEngine) -> Cast:
 
 
 def eval_cast(
-    engine: FaceEngine, faces_root: Path, customers: int = 30, staff: int = 1, seed: int = 11, min_photos: int = 6
+    engine: FaceEngine,
+    faces_root: Path,
+    customers: int = 30,
+    staff: int = 1,
+    seed: int = 11,
+    min_photos: int = 6,
+    half: str | None = None,
+    staff_footage_photos: int = 1,
 ) -> Cast:
-    """People from a folder of labelled photos (faces/<person>/*.jpg, manifest.csv beside them)."""
+    """People from a folder of labelled photos (faces/<person>/*.jpg, manifest.csv beside them), only those of
+    one half of the fixed split (evaluation/split.py) when `half` is given. Staff are enrolled from their last
+    three photos and appear in the footage with `staff_footage_photos` others (one a day, in turn)."""
     by_person: dict[str, list[Path]] = defaultdict(list)
     manifest = faces_root / "manifest.csv"
     if manifest.exists():
@@ -85,7 +95,7 @@ def eval_cast(
         for p in sorted(faces_root.glob("*/*")):
             by_person[p.parent.name].append(p)
     rng = random.Random(seed)
-    names = sorted(n for n, ps in by_person.items() if len(ps) >= min_photos)
+    names = sorted(n for n, ps in by_person.items() if len(ps) >= min_photos and (half is None or half_of(n) == half))
     rng.shuffle(names)
     sprites: dict[str, HeadSprite] = {}
     people: list[tuple[str, list[str]]] = []
@@ -115,7 +125,8 @@ def eval_cast(
     staff_list = []
     for name, keys in staff_people:
         # Enrol staff with photos that never appear in the footage.
-        staff_list.append(Person(f"staff_{name}", (keys[0],)))
+        footage_keys = keys[: max(1, min(staff_footage_photos, len(keys) - 3))]
+        staff_list.append(Person(f"staff_{name}", tuple(footage_keys)))
         enrol[f"staff_{name}"] = [_read_image(k) for k in keys[-3:]]
     return Cast(cust, staff_list, sprites, enrol)
 
@@ -130,11 +141,21 @@ def write_world(
     malformed_rows: bool = True,
     seed: int = 7,
     newcomers_per_day: int = 2,
+    faceless_share: float = 0.0,
+    max_waiting: int = 1,
+    staff_photo_per_day: bool = False,
 ) -> None:
     layout = DataLayout(Path(data_dir))
     camera = camera or CameraSpec()
     sim = ShopSimulator(
-        cast.customers, cast.staff, seed=seed, visits_per_day=visits_per_day, newcomers_per_day=newcomers_per_day
+        cast.customers,
+        cast.staff,
+        seed=seed,
+        visits_per_day=visits_per_day,
+        newcomers_per_day=newcomers_per_day,
+        faceless_share=faceless_share,
+        max_waiting=max_waiting,
+        staff_photo_per_day=staff_photo_per_day,
     )
     # A visit uses a different photo of the person each time where there are several.
     scene = ShopScene(camera, cast.sprites, seed=seed)
@@ -146,7 +167,8 @@ def write_world(
     for i, day in enumerate(days):
         plan = sim.plan_day(day, i)
         write_till_day(plan, layout.transactions_dir, malformed=(2 if malformed_rows and i % 3 == 1 else 0))
-        write_truth(plan, layout.root / "truth")
+        recorded = [(c.start, c.end) for c in plan_clips(plan, camera)]
+        write_truth(plan, layout.root / "truth", recorded if footage else None)
         if footage:
             folder = layout.footage_day_dir(day)
             if folder.exists():

@@ -98,3 +98,14 @@ def test_person_tracks_round_trip_through_their_rows():
     assert back[0].times == tracks[0].times
     assert np.allclose([b.as_array() for b in back[0].boxes], [b.as_array() for b in tracks[0].boxes])
     assert person_tracks_from_rows(pd.DataFrame()) == []
+
+
+def test_a_body_whose_faces_said_nobody_is_still_an_unidentified_visit():
+    """Small faces in a dim shop: the body was joined to face tracks, but none of them was identified. Someone
+    was there: an unidentified visit, as long as the body was seen long enough and unless a face got an ID."""
+    bodies = person_tracks([("P1", 5, 30, ["F1", "F2"]), ("P2", 40, 43, ["F3"]), ("P3", 50, 80, ["F4"])])
+    bodies["unidentified_presence"] = False  # all have a face joined
+    out = faceless_visits(bodies, identified_tracks={"F4"})
+    assert out["person_track_id"].tolist() == ["P1"]  # P2 is a passer-by (3 s), P3's face was identified
+    assert out["customer_id"].tolist() == [None] and out["identified"].tolist() == [False]
+    assert faceless_visits(bodies).empty  # without the identity stage's answer: as before

@@ -47,3 +47,14 @@ def test_searching_a_region_finds_the_same_faces_as_the_whole_frame(engine):
     for f in expected:  # boxes come back in frame coordinates, within a pixel or two
         assert min(np.abs(g.box - f.box).max() for g in inside) < 3.0
         assert min(np.abs(g.landmarks - f.landmarks).max() for g in inside) < 3.0
+
+
+def test_sharpness_does_not_take_a_dim_shop_for_blur():
+    from watershop_dagster.core.footage.faces import sharpness_of
+
+    rng = np.random.default_rng(0)
+    face = cv2.resize(rng.integers(30, 230, (28, 28, 3)).astype(np.uint8), (112, 112), interpolation=cv2.INTER_CUBIC)
+    dim = cv2.convertScaleAbs(face, alpha=0.6)
+    blurred = cv2.GaussianBlur(face, (0, 0), 3.0)
+    assert sharpness_of(dim) == pytest.approx(sharpness_of(face), rel=0.1)
+    assert sharpness_of(blurred) < 0.3 * sharpness_of(face)

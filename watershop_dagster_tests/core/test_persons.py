@@ -287,3 +287,52 @@ def test_a_faceless_box_inside_a_seen_persons_body_is_not_another_visit():
     other = PersonTrack("cam1", "P3", list(times), stranger)
     presences = person_only_presences([seen, part, other], {"T1": "P1"}, PersonRules(min_presence_s=5.0))
     assert [tr.track_id for _, _, tr in presences] == ["P3"]
+
+
+def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
+    """The person tracker loses someone standing still between sparse samples and starts a new body track;
+    their face track went on and joined the first body. The second body holds that face: not a new visit."""
+    times = [i * 0.5 for i in range(40)]
+    face = Track(camera="cam1")
+    for t in times:
+        face.times.append(t)
+        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    first = PersonTrack("cam1", "P1", times[:26], [PersonBox(500, 50, 600, 400, 0.9)] * 26)
+    again = PersonTrack("cam1", "P2", times[28:], [PersonBox(502, 52, 602, 402, 0.8)] * 12)
+    stranger = PersonTrack("cam1", "P3", times[28:], [PersonBox(800, 52, 900, 402, 0.8)] * 12)
+    joined = join_faces_to_persons([first, again, stranger], {"F1": face})
+    assert joined == {"F1": "P1"}
+    rules = PersonRules(min_presence_s=5.0)
+    presences = person_only_presences([first, again, stranger], joined, rules, {"F1": face})
+    assert [tr.track_id for _, _, tr in presences] == ["P3"]
+    # without the face tracks (as stored before), the second body is a presence of its own
+    assert [tr.track_id for _, _, tr in person_only_presences([first, again, stranger], joined, rules)] == ["P2", "P3"]
+
+
+def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
+    """Someone with their back to the camera: the detector now and then also boxes their upper body alone, at
+    times between the samples of the whole body. That part is inside a longer faceless track: one visit."""
+    whole = PersonTrack("cam1", "P1", [i * 0.5 for i in range(0, 40, 2)], [PersonBox(460, 218, 615, 660, 0.9)] * 20)
+    part = PersonTrack("cam1", "P2", [1.5, 6.5], [PersonBox(462, 216, 603, 356, 0.8)] * 2)
+    beside = PersonTrack("cam1", "P3", [1.5, 6.5], [PersonBox(700, 216, 840, 356, 0.8)] * 2)
+    presences = person_only_presences([whole, part, beside], {}, PersonRules(min_presence_s=5.0))
+    assert [tr.track_id for _, _, tr in presences] == ["P1", "P3"]
+
+
+def test_a_face_followed_across_a_split_body_joins_it_and_leaves_no_faceless_visit():
+    """The person tracker split one walk-in into three bodies one after another; the face track went on
+    through all three. No body holds half of its faces, but none of them competes with another: the face
+    joins the body with most votes, and the other two, holding that face, are not faceless visits."""
+    times = [i * 0.5 for i in range(44)]
+    face = Track(camera="cam1")
+    for t in times:
+        face.times.append(t)
+        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    box = PersonBox(500, 50, 600, 400, 0.9)
+    first = PersonTrack("cam1", "P1", times[:16], [box] * 16)
+    second = PersonTrack("cam1", "P2", times[18:30], [box] * 12)
+    third = PersonTrack("cam1", "P3", times[32:], [box] * 12)
+    bodies = [first, second, third]
+    joined = join_faces_to_persons(bodies, {"F1": face})
+    assert joined == {"F1": "P1"}
+    assert person_only_presences(bodies, joined, PersonRules(min_presence_s=5.0), {"F1": face}) == []

@@ -223,9 +223,18 @@ class FaceObservation:
     embedded_at: float | None = None  # video time of the frame whose pixels gave the embedding
 
 
+# Sharpness is measured as if the face were lit to this mean grey level (see sharpness_of).
+SHARPNESS_REFERENCE_GREY = 128.0
+
+
 def sharpness_of(aligned: np.ndarray) -> float:
+    """Variance of the Laplacian of the aligned face, scaled to a face of mean grey SHARPNESS_REFERENCE_GREY:
+    the variance grows with the square of the light, so without the scaling a sharp face in a shop lit at 60%
+    would read as a blurred one (x0.36) and a dim shop's customers would never be identified. Blur is what the
+    gate is for; darkness is not."""
     grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY) if aligned.ndim == 3 else aligned
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    mean = max(float(grey.mean()), 16.0)  # a black frame must not blow up
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var()) * (SHARPNESS_REFERENCE_GREY / mean) ** 2
 
 
 def quality_of(face: DetectedFace, sharpness: float) -> float:

@@ -402,9 +402,11 @@ def join_faces_to_persons(
 ) -> dict[str, str]:
     """face track id -> person track id. Each face votes, at its time, for the body on the same camera whose
     upper part holds it best; the track goes to the body with most votes if it won at least min_join_share
-    of the frames that voted. Several face tracks may join one body one after another (a face lost and found
-    again), but not at the same time: one body has one face, so of face tracks seen together on one body only
-    the one with most votes joins it. A face track whose body was never detected joins none."""
+    of the frames that voted for it or for a body seen at the same time as it (votes for bodies before or
+    after it are the same person's body, split by the person tracker). Several face tracks may join one body
+    one after another (a face lost and found again), but not at the same time: one body has one face, so of
+    face tracks seen together on one body only the one with most votes joins it. A face track whose body was
+    never detected joins none."""
     rules = rules or PersonRules()
     winners = []  # (votes, face id, body id)
     for face_id, ft in face_tracks.items():
@@ -422,7 +424,13 @@ def join_faces_to_persons(
                 votes[best[1]] += 1
         if votes:
             winner, n = votes.most_common(1)[0]
-            if n / sum(votes.values()) >= rules.min_join_share:
+            # Only bodies seen at the same time as the winner compete with it: bodies before or after it are
+            # the same person's body lost and found again (the person tracker split it), not rivals.
+            by_id = {p.track_id: p for p in bodies}
+            competing = sum(
+                v for pid, v in votes.items() if pid != winner and _overlap_in_time(by_id[pid], by_id[winner])
+            )
+            if n / (n + competing) >= rules.min_join_share:
                 winners.append((n, face_id, winner))
     joined: dict[str, str] = {}
     for _, face_id, person_id in sorted(winners, key=lambda w: (-w[0], w[1])):
@@ -430,6 +438,11 @@ def join_faces_to_persons(
         if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
             joined[face_id] = person_id
     return joined
+
+
+def _overlap_in_time(a: PersonTrack, b: PersonTrack) -> bool:
+    """Whether two tracks were seen over overlapping spans of time."""
+    return _seconds(a.first_time, b.last_time) >= 0 and _seconds(b.first_time, a.last_time) >= 0
 
 
 def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
@@ -447,22 +460,60 @@ def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bo
 
 
 def person_only_presences(
-    person_tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+    person_tracks: Sequence[PersonTrack],
+    joined: Mapping[str, str],
+    rules: PersonRules | None = None,
+    face_tracks: Mapping[str, FaceTrackLike] | None = None,
 ) -> list[tuple[Any, Any, PersonTrack]]:
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
-    Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out."""
+    Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
+    so is a body mostly inside the larger box of someone whose face was seen or of a faceless person followed
+    for longer (its upper body, found again), and a body that holds, in at least part_share of its samples,
+    the face of a face track joined to another body (`face_tracks`): the person tracker lost that person for a
+    moment (standing still between sparse samples, half hidden) and found them again as a new track, while
+    their face track went on."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
-    out = [
-        (tr.first_time, tr.last_time, tr)
-        for tr in person_tracks
-        if tr.track_id not in with_face
-        and tr.duration_s >= rules.min_presence_s
-        and tr.max_height >= rules.min_box_height_px
-        and not _part_of_someone(tr, faced, rules)
-    ]
+    joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined]
+    out = []
+    for tr in person_tracks:
+        if (
+            tr.track_id in with_face
+            or tr.duration_s < rules.min_presence_s
+            or tr.max_height < rules.min_box_height_px
+            or _holds_a_joined_face(tr, joined_faces, rules)
+        ):
+            continue
+        # the upper body of someone whose face was seen, or of a faceless person followed for longer
+        longer = [o for o in person_tracks if o.track_id not in with_face and o.duration_s > tr.duration_s]
+        if _part_of_someone(tr, faced + longer, rules):
+            continue
+        out.append((tr.first_time, tr.last_time, tr))
     return sorted(out, key=lambda x: x[0])
+
+
+def _holds_a_joined_face(track: PersonTrack, faces: Sequence[FaceTrackLike], rules: PersonRules) -> bool:
+    """Whether, in at least part_share of a body track's samples, a face of an already joined face track sits
+    where its head is (face_fits_body) at the same time."""
+    if not faces:
+        return False
+    holding = 0
+    for t, box in zip(track.times, track.boxes, strict=True):
+        for ft in faces:
+            camera = getattr(ft, "camera", "")
+            if camera and track.camera and camera != track.camera:
+                continue
+            i = bisect.bisect_left(ft.times, t)
+            near = [
+                ft.boxes[j]
+                for j in (i - 1, i)
+                if 0 <= j < len(ft.times) and abs(_seconds(ft.times[j], t)) <= rules.join_max_dt_s
+            ]
+            if any(face_fits_body(face, box, rules) is not None for face in near):
+                holding += 1
+                break
+    return holding >= rules.part_share * len(track.boxes)
 
 
 def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: PersonRules) -> bool:
@@ -490,11 +541,15 @@ def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Pe
 
 
 def person_tracks_frame(
-    day: date, tracks: Sequence[PersonTrack], joined: Mapping[str, str], rules: PersonRules | None = None
+    day: date,
+    tracks: Sequence[PersonTrack],
+    joined: Mapping[str, str],
+    rules: PersonRules | None = None,
+    face_tracks: Mapping[str, FaceTrackLike] | None = None,
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
     visit (person_only_presences)."""
-    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules)}
+    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks)}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)

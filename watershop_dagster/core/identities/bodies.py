@@ -37,10 +37,16 @@ def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.Da
     return out
 
 
-def faceless_visits(person_tracks: pd.DataFrame, rules: PersonRules | None = None) -> pd.DataFrame:
+def faceless_visits(
+    person_tracks: pd.DataFrame, rules: PersonRules | None = None, identified_tracks: set[str] | None = None
+) -> pd.DataFrame:
     """visit_log rows (without day and visit_id) for the person tracks marked as unidentified presences (no face
     joined, long enough, tall enough, not a seen person's upper body); rows stored before that mark existed are
-    judged by face, duration and height alone."""
+    judged by face, duration and height alone.
+
+    With `identified_tracks` (the face tracks the identity stage gave an ID), a body whose joined faces were all
+    left unidentified (too few, too small, too blurred to say who it is: a small face in a dim shop) is an
+    unidentified visit too, if it was seen for min_presence_s: someone was there even if no face says who."""
     rules = rules or PersonRules()
     cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")]
     if person_tracks is None or person_tracks.empty:
@@ -48,7 +54,11 @@ def faceless_visits(person_tracks: pd.DataFrame, rules: PersonRules | None = Non
     rows = []
     for p in person_tracks.itertuples(index=False):
         marked = getattr(p, "unidentified_presence", None)
-        if marked is not None and not pd.isna(marked):
+        faces = list(p.face_track_ids) if p.face_track_ids is not None else []
+        if identified_tracks is not None and faces and not (set(faces) & identified_tracks):
+            if p.duration_seconds < rules.min_presence_s or p.max_box_height < rules.min_box_height_px:
+                continue
+        elif marked is not None and not pd.isna(marked):
             if not marked:
                 continue
         elif (

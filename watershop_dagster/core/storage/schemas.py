@@ -146,7 +146,7 @@ FACE_DETECTIONS = TableSchema(
         ("landmarks", "FLOAT[10]", "5 (x, y) keypoints: eyes, nose, mouth corners"),
         ("det_score", "DOUBLE", "detector confidence"),
         ("face_size", "DOUBLE", "shorter side of the box, pixels"),
-        ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face"),
+        ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face, scaled to a mean grey of 128"),
         ("quality", "DOUBLE", "0-1 score from size, sharpness, detector score"),
         ("usable", "BOOLEAN", "large and sharp enough to recognise"),
         ("reject_reason", "VARCHAR", "too_small / too_blurred / low_score / opted_out (NULL if usable)"),

@@ -6,8 +6,8 @@ visit) pair gets a cost from
 
 * how far the sale lies outside the stay (up to `tolerance_s`; beyond it the pair is impossible),
 * where in the stay it lies: a sale long before the visit's exit is unlikely (people leave soon after paying),
-* order: a visit that arrived while someone who arrived earlier is still there after the sale is not the one
-  being served (first come, first served),
+* order: a visit that arrived while someone who arrived earlier is still there well after the sale (longer than
+  a payer stays to pick up the cans) is not the one being served (first come, first served),
 
 and each sale has its own "no visit" option (the camera missed the payer). A visit may take a second sale at
 an extra cost, and only when the two sales are far apart (a long stay with a second purchase). The day splits
@@ -60,6 +60,9 @@ class LinkRules:
     weight_outside: float = 2.0  # at the tolerance
     weight_position: float = 1.0
     weight_order: float = 1.0  # per earlier arrival still waiting after the sale
+    # An earlier arrival counts as still waiting only if still there this long after the sale: one who paid
+    # just before stays a little to pick up the cans (about pay_to_exit_s) and is not waiting any more.
+    waiting_after_sale_s: float = 8.0
     no_visit_cost: float = 3.0  # a sale left unlinked
     second_use_cost: float = 1.0  # a visit's second sale, on top of that pair's own cost
     second_use_min_gap_s: float = 120.0  # a visit's two sales at least this far apart
@@ -88,7 +91,7 @@ def pair_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rule
     cost = cost + rules.weight_position * np.minimum(1.0, early / rules.early_pay_scale_s)
     # First come, first served: count the visits that arrived earlier and are still there after the sale.
     earlier = entry_s[None, None, :] < entry_s[None, :, None]  # [., j, k]: k arrived before j
-    still_there = exit_s[None, None, :] > sale_s[:, None, None]
+    still_there = exit_s[None, None, :] > sale_s[:, None, None] + rules.waiting_after_sale_s
     waiting_before = (earlier & still_there).sum(axis=2)
     cost = cost + rules.weight_order * np.minimum(waiting_before, 3)
     return np.where(outside <= rules.tolerance_s, cost, IMPOSSIBLE)
