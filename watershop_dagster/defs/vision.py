@@ -39,7 +39,8 @@ from watershop_dagster.core.identities.matching import (
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
-    footage_span_seconds,
+    covered_seconds,
+    recordings,
     staff_by_presence,
     staff_gallery,
     with_staff_reasons,
@@ -420,8 +421,10 @@ def identities(
                 result.assignments[r.track_id] = Assignment(cid, None, False)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
-    span = footage_span_seconds(tables.read("footage_manifest"))
-    presence = staff_by_presence(result, visits, span, registry, next_number, StaffRules(config.staff_max_share))
+    files = recordings(tables.read("footage_manifest"))
+    presence = staff_by_presence(
+        result, visits, covered_seconds(files), registry, next_number, StaffRules(config.staff_max_share), files
+    )
     if presence.promoted:
         result = presence.result
         visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))

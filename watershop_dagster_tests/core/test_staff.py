@@ -163,3 +163,23 @@ def test_enrolled_staff_visits_say_why():
     assert p.promoted == {}  # already staff: nothing to promote
     out = with_staff_reasons(visits, p.reasons)
     assert out["staff_reason"].tolist() == [REASON_ENROLLED]
+
+
+def test_someone_in_most_of_the_days_recordings_is_staff_however_short_their_visits():
+    """A camera that records on motion: one file per burst of customers, each a few minutes. A staff member
+    standing still behind the counter is seen briefly in most files; a regular only in their own."""
+    clerk, regular, other = basis(40), basis(41), basis(42)
+    t0 = datetime(DAY1.year, DAY1.month, DAY1.day, 8, 0)
+    files = [(t0 + timedelta(minutes=60 * k), t0 + timedelta(minutes=60 * k + 4)) for k in range(8)]
+    seen = [(f"c{k}", 60 * k, 60 * k + 1, clerk) for k in (0, 1, 2, 4, 5, 7)]  # 6 of 8 files, a minute each
+    day = tracks([*seen, ("r1", 62, 64, regular), ("r2", 302, 304, regular), ("o1", 182, 184, other)])
+    result = assign_identities(day, [], {}, next_number=1)
+    visits = build_visits(DAY1, day, result.assignments)
+    span = 8 * 4 * 60  # 32 minutes of footage: the share-of-footage rule does not judge such a day
+    p = staff_by_presence(result, visits, span, [], 1, StaffRules(), files)
+    clerk_id = result.assignments["c0"].customer_id
+    assert p.promoted == {clerk_id: "STAFF_UNENROLLED_01"}
+    assert p.reasons["STAFF_UNENROLLED_01"].startswith("seen in 6 of the day's 8 recordings")
+    assert {p.result.assignments[t].customer_id for t in ("r1", "r2", "o1")} <= {"CUST_0001", "CUST_0002"}
+    # with only 4 recordings a regular could be in most of them: not judged
+    assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files[:4]).promoted == {}

@@ -14,7 +14,11 @@ inflates every figure the owner reads (footfall, customers, walk-outs):
    no refill takes hours. `staff_by_presence` turns such identities into staff for that day
    (`STAFF_UNENROLLED_<n>`), does not mint a customer ID for them (the following new customers keep
    consecutive numbers), and says why in `staff_reason`. Their registry row is a staff row, so from the next
-   day on their face is in the staff gallery and a short appearance is staff too.
+   day on their face is in the staff gallery and a short appearance is staff too. The same holds for an
+   identity seen in more than `max_customer_recordings` (60%) of the day's recordings, at least
+   `min_recordings` (5) of them: a camera that records on motion writes one file per burst of customers,
+   and a staff member who stands still behind the counter is seen in every one of them for a few seconds
+   (the sampler looks where something changes), which the share of footage misses.
 
 Plain Python: no Dagster here.
 """
@@ -38,6 +42,8 @@ REASON_ENROLLED = "recognised as enrolled staff"
 class StaffRules:
     max_customer_share: float = 0.6  # visits covering more of the day's footage than this are staff-like
     min_span_s: float = 3600.0  # a day with less footage says nothing about who stays all day
+    max_customer_recordings: float = 0.6  # seen in more of the day's recordings than this: staff-like
+    min_recordings: int = 5  # with fewer recordings (files) a regular could be in most of them
 
 
 @dataclass
@@ -76,12 +82,29 @@ def covered_seconds(intervals: Sequence[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def footage_span_seconds(manifest: pd.DataFrame) -> float:
-    """Seconds of the day recorded by at least one usable file (footage_manifest rows with status ok)."""
+def recordings(manifest: pd.DataFrame) -> list[tuple[datetime, datetime]]:
+    """(start, end) of each usable file of the day (footage_manifest rows with status ok)."""
     if manifest is None or manifest.empty:
-        return 0.0
+        return []
     ok = manifest[(manifest["status"] == "ok") & manifest["start_time"].notna() & manifest["end_time"].notna()]
-    return covered_seconds([(pd.Timestamp(a), pd.Timestamp(b)) for a, b in zip(ok["start_time"], ok["end_time"])])
+    return [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in zip(ok["start_time"], ok["end_time"])]
+
+
+def footage_span_seconds(manifest: pd.DataFrame) -> float:
+    """Seconds of the day recorded by at least one usable file."""
+    return covered_seconds(recordings(manifest))
+
+
+def recording_shares(visits: pd.DataFrame, spans: Sequence[tuple[datetime, datetime]]) -> dict[str, float]:
+    """Non-staff identity -> share of the day's recordings in which it was seen (a visit overlapping them)."""
+    if visits.empty or not spans:
+        return {}
+    shares = {}
+    for cid, rows in visits[~visits["is_staff"].astype(bool) & visits["customer_id"].notna()].groupby("customer_id"):
+        seen = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in zip(rows["entry_time"], rows["exit_time"])]
+        hit = sum(1 for start, end in spans if any(a <= end and b >= start for a, b in seen))
+        shares[str(cid)] = hit / len(spans)
+    return shares
 
 
 def presence_shares(visits: pd.DataFrame, span_s: float) -> dict[str, float]:
@@ -102,6 +125,7 @@ def staff_by_presence(
     registry: Sequence[RegistryEntry],
     next_number: int,
     rules: StaffRules | None = None,
+    spans: Sequence[tuple[datetime, datetime]] = (),
 ) -> PresenceResult:
     """The identity result with every identity present for more than max_customer_share of the footage made
     staff: its tracks get a `STAFF_UNENROLLED_<n>` id (numbered after those already in the registry), IDs
@@ -110,10 +134,19 @@ def staff_by_presence(
     visits built from `result` (rebuild them from the returned result)."""
     rules = rules or StaffRules()
     reasons = {cid: REASON_ENROLLED for cid in result.day_centroids if cid.startswith("STAFF_")}
-    if span_s < rules.min_span_s:
-        return PresenceResult(result, reasons)
-    shares = presence_shares(visits, span_s)
-    staff_like = sorted((c for c, s in shares.items() if s > rules.max_customer_share), key=_first_entry(visits))
+    why: dict[str, str] = {}
+    if span_s >= rules.min_span_s:
+        for c, share in presence_shares(visits, span_s).items():
+            if share > rules.max_customer_share:
+                why[c] = f"present {share:.0%} of the day's footage (more than {rules.max_customer_share:.0%})"
+    if len(spans) >= rules.min_recordings:
+        for c, share in recording_shares(visits, spans).items():
+            if share > rules.max_customer_recordings and c not in why:
+                why[c] = (
+                    f"seen in {round(share * len(spans))} of the day's {len(spans)} recordings "
+                    f"(more than {rules.max_customer_recordings:.0%})"
+                )
+    staff_like = sorted(why, key=_first_entry(visits))
     if not staff_like:
         return PresenceResult(result, reasons)
     taken = {e.customer_id for e in registry if e.customer_id.startswith(UNENROLLED_PREFIX)}
@@ -122,9 +155,7 @@ def staff_by_presence(
     rename: dict[str, str] = {}
     for cid in staff_like:
         rename[cid] = f"{UNENROLLED_PREFIX}{n:02d}"
-        reasons[rename[cid]] = (
-            f"present {shares[cid]:.0%} of the day's footage (more than {rules.max_customer_share:.0%})"
-        )
+        reasons[rename[cid]] = why[cid]
         n += 1
     kept_new = [c for c in result.new_ids if c not in rename]
     for k, cid in enumerate(kept_new):
