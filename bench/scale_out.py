@@ -6,11 +6,13 @@ Writes demo days with footage (the synthetic shop, demo cast) for each shop unde
 `watershop materialize --from D1 --to Dn --workers W` as a subprocess for W = 1 and W = N, each on a fresh copy
 of the data with a fresh warehouse and Dagster instance. The timed span is the whole command: start-up, model
 loads in every worker, footage analysis, every asset, crops, warehouse writes, reports and the chain roll-up.
-Prints both wall times, the speed-up, and whether the two warehouses hold the same rows.
+Prints both wall times with the CPU seconds (user + system) the command and its workers used, the speed-up,
+and whether the two warehouses hold the same rows.
 """
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,6 +46,7 @@ def run(data: Path, days: list[date], workers: int) -> float:
         "WATERSHOP_START_DATE": str(days[0]),
         "WATERSHOP_LOG_LEVEL": "ERROR",
     }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "watershop_dagster.cli", "materialize", "--from", str(days[0]), "--to", str(days[-1]),
@@ -51,9 +54,11 @@ def run(data: Path, days: list[date], workers: int) -> float:
         env=env, capture_output=True, text=True, cwd=REPO,
     )  # fmt: skip
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode:
         raise SystemExit(f"workers={workers} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def snapshot(data: Path) -> dict[str, pd.DataFrame]:
@@ -83,12 +88,17 @@ def main() -> int:
     for workers in (1, args.workers):
         root = out / f"w{workers}"
         shutil.copytree(source, root / "data")
-        results[workers] = (run(root / "data", days, workers), snapshot(root / "data"))
+        wall, cpu = run(root / "data", days, workers)
+        results[workers] = (wall, cpu, snapshot(root / "data"))
     one, many = results[1], results[args.workers]
-    same = all(one[1][t].equals(many[1][t]) for t in TABLES)
-    print(f"| days x shops | 1 worker | {args.workers} workers | speed-up | same rows |")
+    same = all(one[2][t].equals(many[2][t]) for t in TABLES)
+    print(f"| days x shops | 1 worker: wall (CPU) | {args.workers} workers: wall (CPU) | speed-up | same rows |")
     print("|---|---|---|---|---|")
-    print(f"| {args.days} x {args.shops} | {one[0]:.1f} s | {many[0]:.1f} s | {one[0] / many[0]:.2f}x | {same} |")
+    print(
+        f"| {args.days} x {args.shops} | {one[0]:.1f} s ({one[1]:.0f} CPU s) | {many[0]:.1f} s ({many[1]:.0f} CPU s) "
+        f"| {one[0] / many[0]:.2f}x | {same} |"
+    )
+    print(f"load average after: {os.getloadavg()}")
     return 0 if same else 1
 
 
