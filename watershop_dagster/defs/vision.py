@@ -267,9 +267,10 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     bodies = person_tracks_from_rows(tables.read("person_detections"))
     faces_of_tracks = face_tracks_from_tables(table, detections)
     joined = join_faces_to_persons(bodies, faces_of_tracks, PersonRules())
-    people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks)
     enough = (table["usable_faces"] >= IdentityRules.min_usable_faces) & (table["evidence"] >= MIN_TRACK_EVIDENCE)
-    identifiable = int(enough.sum()) if len(table) else 0
+    face_ids = set(table.loc[enough, "track_id"]) if len(table) else set()
+    people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks, face_ids)
+    identifiable = len(face_ids)
     return Written(
         rows={"face_tracks": table, "person_tracks": people},
         metadata={

@@ -309,6 +309,25 @@ def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
     assert [tr.track_id for _, _, tr in person_only_presences([first, again, stranger], joined, rules)] == ["P2", "P3"]
 
 
+def test_a_body_holding_an_identified_face_that_joined_no_body_is_that_person():
+    """A clerk behind the counter: their face track runs all along, but the detector finds their body only in
+    short pieces, none long enough for the face to join. A piece that holds the face is the clerk (whose face
+    makes their visit), not an unidentified visit; a face too weak to identify leaves the body a visit."""
+    times = [i * 0.5 for i in range(40)]
+    face = Track(camera="cam1")
+    for t in times:
+        face.times.append(t)
+        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    piece = PersonTrack("cam1", "P1", times[10:30], [PersonBox(500, 50, 600, 250, 0.8)] * 20)
+    stranger = PersonTrack("cam1", "P2", times[10:30], [PersonBox(800, 52, 900, 402, 0.8)] * 20)
+    rules = PersonRules(min_presence_s=5.0, min_join_share=1.1)  # no face can join: the pieces case
+    assert join_faces_to_persons([piece, stranger], {"F1": face}, rules) == {}
+    presences = person_only_presences([piece, stranger], {}, rules, {"F1": face}, identifiable={"F1"})
+    assert [tr.track_id for _, _, tr in presences] == ["P2"]
+    weak = person_only_presences([piece, stranger], {}, rules, {"F1": face}, identifiable=set())
+    assert [tr.track_id for _, _, tr in weak] == ["P1", "P2"]
+
+
 def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
     """Someone with their back to the camera: the detector now and then also boxes their upper body alone, at
     times between the samples of the whole body. That part is inside a longer faceless track: one visit."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import importlib.resources
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -464,6 +464,7 @@ def person_only_presences(
     joined: Mapping[str, str],
     rules: PersonRules | None = None,
     face_tracks: Mapping[str, FaceTrackLike] | None = None,
+    identifiable: Collection[str] = (),
 ) -> list[tuple[Any, Any, PersonTrack]]:
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
     Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
@@ -471,11 +472,13 @@ def person_only_presences(
     for longer (its upper body, found again), and a body that holds, in at least part_share of its samples,
     the face of a face track joined to another body (`face_tracks`): the person tracker lost that person for a
     moment (standing still between sparse samples, half hidden) and found them again as a new track, while
-    their face track went on."""
+    their face track went on. The same holds for the face of an `identifiable` face track that joined no body
+    (its body was only ever found in pieces, e.g. a clerk behind the counter): that face makes its person's
+    visit, and a body holding it is that person, not somebody else."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
-    joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined]
+    joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined or fid in identifiable]
     out = []
     for tr in person_tracks:
         if (
@@ -546,10 +549,11 @@ def person_tracks_frame(
     joined: Mapping[str, str],
     rules: PersonRules | None = None,
     face_tracks: Mapping[str, FaceTrackLike] | None = None,
+    identifiable: Collection[str] = (),
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
     visit (person_only_presences)."""
-    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks)}
+    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks, identifiable)}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
