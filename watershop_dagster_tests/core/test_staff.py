@@ -183,6 +183,6 @@ def test_someone_in_most_of_the_days_recordings_is_staff_however_short_their_vis
     assert {p.result.assignments[t].customer_id for t in ("r1", "r2", "o1")} <= {"CUST_0001", "CUST_0002"}
     # seen in 3 recordings (of 4): a customer could come three times; not judged
     assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files[:4]).promoted == {}
-    # seen in 6 of 20 recordings: under a third of them, not judged either
+    # seen in 6 of 20 recordings: a regular can come that often; not judged either
     later = [(t0 + timedelta(hours=9 + k / 2), t0 + timedelta(hours=9 + k / 2, minutes=4)) for k in range(12)]
     assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files + later).promoted == {}

@@ -15,8 +15,8 @@ inflates every figure the owner reads (footfall, customers, walk-outs):
    (`STAFF_UNENROLLED_<n>`), does not mint a customer ID for them (the following new customers keep
    consecutive numbers), and says why in `staff_reason`. Their registry row is a staff row, so from the next
    day on their face is in the staff gallery and a short appearance is staff too. The same holds for an
-   identity seen in at least `min_recordings_seen` (4) of the day's recordings and more than a third of
-   them: a camera that records on motion writes one file per burst of customers,
+   identity seen in at least `min_recordings_seen` (5) of the day's recordings and more than half of them:
+   a camera that records on motion writes one file per burst of customers,
    and a staff member who stands still behind the counter is seen in every one of them for a few seconds
    (the sampler looks where something changes), which the share of footage misses.
 
@@ -42,10 +42,11 @@ REASON_ENROLLED = "recognised as enrolled staff"
 class StaffRules:
     max_customer_share: float = 0.6  # visits covering more of the day's footage than this are staff-like
     min_span_s: float = 3600.0  # a day with less footage says nothing about who stays all day
-    # Seen in at least min_recordings_seen of the day's recordings (files) and in more than this share of them:
-    # staff-like. A refill customer comes once or twice a day, so four separate recordings is not a customer.
-    max_customer_recordings: float = 1 / 3
-    min_recordings_seen: int = 4
+    # Seen in at least min_recordings_seen of the day's recordings (files) and in more than half of them:
+    # staff-like. A regular may refill four or five times a day (the simulator's regulars do), so a third of
+    # the recordings, or four of them, can be a customer.
+    max_customer_recordings: float = 0.5
+    min_recordings_seen: int = 5
 
 
 @dataclass
@@ -144,7 +145,9 @@ def staff_by_presence(
     for c, share in recording_shares(visits, spans).items():
         seen = round(share * len(spans))
         if seen >= rules.min_recordings_seen and share > rules.max_customer_recordings and c not in why:
-            why[c] = f"seen in {seen} of the day's {len(spans)} recordings (a customer comes once or twice a day)"
+            why[c] = (
+                f"seen in {seen} of the day's {len(spans)} recordings (more than half: no customer comes that often)"
+            )
     staff_like = sorted(why, key=_first_entry(visits))
     if not staff_like:
         return PresenceResult(result, reasons)
