@@ -37,7 +37,7 @@ import pandas as pd
 from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.named_sql import tables_named_in
 from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
-from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse
+from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse, sql_literal
 from watershop_dagster.defs.partitions import (
     daily_partitions,
     shop_day_partitions,
@@ -119,7 +119,8 @@ class Read:
         added = "".join(f', CAST(NULL AS {c.type}) AS "{c.name}"' for c in missing)
         conditions = []
         if shop is not None and not self.chain:
-            conditions.append(f"shop = {_literal(shop)}" if "shop" in stored else f"{_literal(shop)} = '{MAIN_SHOP}'")
+            shop_sql = sql_literal(shop)
+            conditions.append(f"shop = {shop_sql}" if "shop" in stored else f"{shop_sql} = '{MAIN_SHOP}'")
         if day is not None and self.scope == "day":
             conditions.append(f"day = DATE '{day.isoformat()}'")
         elif day is not None and self.scope == "window":
@@ -151,10 +152,6 @@ class Written:
     rows: dict[str, pd.DataFrame] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     schemas: dict[str, TableSchema] = field(default_factory=dict)  # for tables without a documented schema
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _per_shop(day_mapping: dg.DimensionPartitionMapping) -> dg.MultiPartitionMapping:

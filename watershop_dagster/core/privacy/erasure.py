@@ -19,15 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from watershop_dagster.core.storage.layout import MAIN_SHOP, DataLayout
-from watershop_dagster.core.storage.warehouse import Warehouse, scalar
+from watershop_dagster.core.storage.warehouse import Warehouse, scalar, sql_literal
 
 FORGOTTEN = "forgotten_customers"
 ERASED_TIME_S = 1.0  # a face re-detected this close in time ...
 ERASED_IOU = 0.3  # ... and place to an erased one is the erased person's
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def erased_path(data_dir: Path) -> Path:
@@ -273,7 +269,7 @@ class _ShopErasure:
     def where(self, table: str, alias: str = "") -> str:
         stored = "shop" in self.columns.get(table, set())
         column = f"coalesce({alias}shop, '{MAIN_SHOP}')" if stored else f"'{MAIN_SHOP}'"  # rows from before shops
-        return f" AND {column} = {_literal(self.shop)}"
+        return f" AND {column} = {sql_literal(self.shop)}"
 
     def count(self, sql: str, params: list) -> int:
         return int(scalar(self.conn.execute(sql, params).fetchone()))

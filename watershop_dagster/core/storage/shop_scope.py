@@ -11,11 +11,7 @@ from collections.abc import Iterator
 import duckdb
 import pandas as pd
 
-from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse, sql_literal
 
 
 class ShopWarehouse:
@@ -32,7 +28,7 @@ class ShopWarehouse:
                 # A temporary view shadows the catalog's table of the same name for every unqualified query.
                 conn.execute(
                     f'CREATE OR REPLACE TEMP VIEW "{table}" AS '
-                    f'SELECT * FROM {CATALOG}.main."{table}" WHERE shop = {_literal(self.shop)}'
+                    f'SELECT * FROM {CATALOG}.main."{table}" WHERE shop = {sql_literal(self.shop)}'
                 )
             yield conn
 

@@ -79,7 +79,8 @@ def scalar(row: tuple[Any, ...] | None) -> Any:
     return row[0]
 
 
-def _sql_literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A string as a quoted SQL literal (for values DuckDB takes no parameters for: views, ATTACH, LOAD)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -191,7 +192,7 @@ class Warehouse:
         conn = duckdb.connect(":memory:", config=self.config)
         try:
             if self.encryption_key:
-                conn.execute(f"LOAD {_sql_literal(httpfs_extension_path())}")
+                conn.execute(f"LOAD {sql_literal(httpfs_extension_path())}")
             if self.is_lake:
                 self._attach_lake(conn, read_only)
             else:
@@ -205,28 +206,28 @@ class Warehouse:
     def _attach_file(self, conn: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         options = []
         if self.encryption_key:
-            options.append(f"ENCRYPTION_KEY {_sql_literal(self.encryption_key)}")
+            options.append(f"ENCRYPTION_KEY {sql_literal(self.encryption_key)}")
         if read_only:
             options.append("READ_ONLY")
         opts = f" ({', '.join(options)})" if options else ""
-        conn.execute(f"ATTACH {_sql_literal(str(self.path))} AS {CATALOG}{opts}")
+        conn.execute(f"ATTACH {sql_literal(str(self.path))} AS {CATALOG}{opts}")
 
     def _attach_lake(self, conn: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         catalog = self.location[len(LAKE_PREFIX) :]
         if catalog.startswith("postgres:"):
-            conn.execute(f"LOAD {_sql_literal(postgres_extension_path())}")
-        conn.execute(f"LOAD {_sql_literal(ducklake_extension_path())}")
+            conn.execute(f"LOAD {sql_literal(postgres_extension_path())}")
+        conn.execute(f"LOAD {sql_literal(ducklake_extension_path())}")
         # No inlining: small writes would otherwise live as rows in the Postgres catalog; every row stays in a
         # Parquet file under the data path, which is what purge_history() cleans and what a backup copies.
-        options = [f"DATA_PATH {_sql_literal(str(self.lake_data_path))}", "DATA_INLINING_ROW_LIMIT 0"]
+        options = [f"DATA_PATH {sql_literal(str(self.lake_data_path))}", "DATA_INLINING_ROW_LIMIT 0"]
         if self.lake_metadata_schema:
-            options.append(f"METADATA_SCHEMA {_sql_literal(self.lake_metadata_schema)}")
+            options.append(f"METADATA_SCHEMA {sql_literal(self.lake_metadata_schema)}")
         if self.encryption_key:
             # DuckLake encrypts each Parquet file with its own key, kept in the catalog.
             options.append("ENCRYPTED")
         if read_only:
             options.append("READ_ONLY")
-        conn.execute(f"ATTACH {_sql_literal(self.location)} AS {CATALOG} ({', '.join(options)})")
+        conn.execute(f"ATTACH {sql_literal(self.location)} AS {CATALOG} ({', '.join(options)})")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -407,7 +408,7 @@ class Warehouse:
             f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => now())",
             f"CALL ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)",
             f"CALL ducklake_delete_orphaned_files('{CATALOG}', older_than => now() - INTERVAL "
-            f"{_sql_literal(orphans_older_than)})",
+            f"{sql_literal(orphans_older_than)})",
         ]
         for step in steps:
             self.execute(step)
@@ -419,11 +420,11 @@ class Warehouse:
         fresh = self.path.with_name(self.path.name + ".purge")
         for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
             leftover.unlink(missing_ok=True)
-        key = f" (ENCRYPTION_KEY {_sql_literal(self.encryption_key)})" if self.encryption_key else ""
+        key = f" (ENCRYPTION_KEY {sql_literal(self.encryption_key)})" if self.encryption_key else ""
         with self.connect() as conn:
             # Everything committed into the file first, so the old file's WAL holds nothing the copy misses.
             conn.execute("CHECKPOINT")
-            conn.execute(f"ATTACH {_sql_literal(str(fresh))} AS purged{key}")
+            conn.execute(f"ATTACH {sql_literal(str(fresh))} AS purged{key}")
             conn.execute(f"COPY FROM DATABASE {CATALOG} TO purged")
             conn.execute("DETACH purged")
             # Swapped while this connection still holds the old file's lock: a writer waiting for it retries
