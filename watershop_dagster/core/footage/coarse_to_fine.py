@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -243,6 +243,16 @@ class CoarseToFineSampler:
         self.report = sampler.report
         self.report.detail = {**detail, "whole_file": True}
 
+    def _timed_packets(self, container, stream) -> Iterator[tuple[Any, float]]:
+        """The stream's packets that hold a frame, each with its time in seconds from the file's start
+        (counted in the report as read)."""
+        for packet in container.demux(stream):
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is None or packet.size == 0:
+                continue
+            self.report.frames_read += 1
+            yield packet, ts * self._tb - self._origin
+
     def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
         import av
 
@@ -256,12 +266,7 @@ class CoarseToFineSampler:
             pace = self.coarse_interval_s
             refine_next = False  # faces just vanished: look closely at the next stretch too
             bits = PacketSizes()
-            for packet in container.demux(stream):
-                ts = packet.pts if packet.pts is not None else packet.dts
-                if ts is None or packet.size == 0:
-                    continue
-                self.report.frames_read += 1
-                t = ts * self._tb - self._origin
+            for packet, t in self._timed_packets(container, stream):
                 if not packet.is_keyframe and pace >= self.probe_interval_s and bits.stirred(packet.size):
                     pace = self.coarse_interval_s  # the encoder spent bits on a change: look at the next keyframe
                 since = t - (passed[-1][1] if passed else last.frame.offset_s) if last is not None else np.inf
@@ -350,11 +355,7 @@ class CoarseToFineSampler:
             look: _Look | None = None  # the keyframe that opened the group in `gop`, not yet yielded
             stirred = False
             bits = PacketSizes()
-            for packet in container.demux(stream):
-                ts = packet.pts if packet.pts is not None else packet.dts
-                if ts is None or packet.size == 0:
-                    continue
-                self.report.frames_read += 1
+            for packet, _t in self._timed_packets(container, stream):
                 if packet.is_keyframe and gop:
                     after = self._look(packet, 0)
                     if after is None:  # an undecodable keyframe: the group runs on to the next one
