@@ -4,7 +4,7 @@ import dagster as dg
 
 from watershop_dagster.defs.automation import build_jobs, build_schedules
 from watershop_dagster.defs.chain import chain_assets
-from watershop_dagster.defs.checks import build_checks
+from watershop_dagster.defs.checks import CHECKS
 from watershop_dagster.defs.commerce import till_records
 from watershop_dagster.defs.identity import build_corrections_sensor, identity_correction_job
 from watershop_dagster.defs.insights import insight_assets
@@ -25,10 +25,9 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets(), *chain_assets]
     jobs = build_jobs(assets)
     assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
-    tables = {k.to_user_string() for a in assets for k in a.keys}
     return dg.Definitions(
         assets=[*assets, forgotten_customers, identity_corrections],
-        asset_checks=build_checks(tables),
+        asset_checks=CHECKS,
         jobs=[*jobs.values(), retention_job, forget_customer_job, identity_correction_job],
         schedules=[*build_schedules(jobs), retention_schedule],
         sensors=[

@@ -38,6 +38,7 @@ from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.named_sql import tables_named_in
 from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
 from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse, sql_literal
+from watershop_dagster.defs.checks import schema_check, schema_check_spec
 from watershop_dagster.defs.partitions import (
     daily_partitions,
     shop_day_partitions,
@@ -291,6 +292,8 @@ def warehouse_asset(
         for w in writes
     ]
 
+    checked = [SCHEMAS[t] for t in written_tables if t in SCHEMAS]
+
     def decorate(body: Callable[..., Written]) -> dg.AssetsDefinition:
         hints = typing.get_type_hints(body)
         extra = [
@@ -317,6 +320,8 @@ def warehouse_asset(
                 if w.name in counts:
                     metadata.setdefault("dagster/row_count", counts[w.name])
                 yield dg.MaterializeResult(asset_key=w.name, metadata=metadata)
+            for schema in checked:
+                yield schema_check(wh, schema)
 
         # Dagster reads config and resources from the parameters: the body's own, plus the warehouse.
         run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -333,6 +338,7 @@ def warehouse_asset(
         definition = dg.multi_asset(
             name=name or body.__name__,
             specs=specs,
+            check_specs=[schema_check_spec(schema) for schema in checked],
             partitions_def=partitions_def,
             # Writers take the one writer slot; assets that only read (and write files) run alongside, and so
             # does heavy work (footage analysis), whose short write waits for the warehouse lock instead.
