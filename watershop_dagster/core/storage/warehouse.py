@@ -167,10 +167,12 @@ class Warehouse:
             conn.close()
 
     def _retrying(self, work: Callable[[], T]) -> T:
-        """Run work, again after a growing, jittered pause while another writer is in the way (the file's
-        lock, a lost DuckLake commit); give up after lock_timeout_s."""
+        """Run work, again after a jittered pause while another writer is in the way (the file's lock, a lost
+        DuckLake commit); give up after lock_timeout_s. The file's lock is held for one step's short
+        connection, so a waiter asks again every few milliseconds (a pause that grew to seconds made parallel
+        runs wait far longer than the lock was held); a lost commit is retried after a growing pause."""
         deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.05
+        delay, longest = (0.05, 2.0) if self.is_lake else (0.005, 0.02)
         while True:
             try:
                 return work()
@@ -183,7 +185,7 @@ class Warehouse:
                     ) from exc
                 log.debug("%r busy (%s), retrying in %.2fs", self, exc, delay)
                 time.sleep(delay + random.uniform(0, delay))
-                delay = min(delay * 1.6, 2.0)
+                delay = min(delay * 1.6, longest)
 
     def _is_retryable(self, exc: Exception) -> bool:
         return _is_commit_conflict(exc) if self.is_lake else _is_lock_error(exc)
