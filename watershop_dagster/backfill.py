@@ -1,47 +1,57 @@
 """Materializing days the way `watershop materialize` does it, on Dagster's own in-process execution.
 
 Every piece of work is one Dagster run in the instance at DAGSTER_HOME (it shows in the UI as if launched
-there). What may run at once follows from the assets' declarations:
-- a shop day's footage analysis and tracks (decoding, faces, bodies: the expensive part) read nothing of
-  other days (`history_free`, from the declarations), so the analysis of any shop days can run at once;
-- the rest of a shop's day (identities, links, SQL tables, reports) reads the registry as it stood after the
-  shop's previous day, so a shop's days run in day order, each after its own analysis; different shops are
-  independent (unless the chain shares identities: then each day waits for every shop's previous day);
-- a shop's all-days tables and month reports follow its last day; the chain's roll-up follows every shop.
+there). With one worker, each shop day is one run of `daily_job`, in day order. With more, each shop day is
+cut into phases, and what may run at once follows from the assets' declared reads (`day_phases`):
+- `footage`: the analysis and tracks (decoding, faces, bodies: the expensive part) read nothing of other
+  days, so the analysis of any shop days can run at once;
+- `history`: the tables later days read as history (the registry, identity evidence, the till and its
+  links) and what they are made of: a shop's days run in day order;
+- `tables`: the day's own tables, which read earlier days of history tables only: any days at once, each
+  after its own history;
+- `charts`: what reads earlier days of the day's tables (the 30-day charts) and what follows from them (the
+  day's report): each after the days its window covers.
+A run waits for exactly the runs that write what it reads (`plan_runs`). Different shops are independent,
+unless the chain shares identities: then a shop's history waits for every shop's previous day. A shop's
+all-days tables and month reports follow its days; the chain's day follows every shop's day.
 
-With `workers` > 1 the runs go to that many worker processes, each started once (Dagster and the models load
-once per worker) and limited to its share of the cores. Only the warehouse writes meet: the analysis runs
-outside the `warehouse` pool, and its write waits for the DuckDB file's lock (or retries a DuckLake commit
-conflict) like any other writer.
+The runs go to that many worker processes, forked once from this one (Dagster is imported once; each worker
+loads the models once) and limited to their share of the cores; the runs on the critical path go first.
+Only the warehouse writes meet: the analysis runs outside the `warehouse` pool, and its write waits for the
+DuckDB file's lock (or retries a DuckLake commit conflict) like any other writer.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
 TAGS = {"watershop/launched_by": "cli"}
-# footage / rest, for a split day (a whole daily_job run carries its job's tag, footage): the deployment's run
-# queue limits footage runs by this tag (deploy/dagster.yaml).
+# The phase of a split day (a whole daily_job run carries its job's tag, footage): the deployment's run queue
+# limits footage runs by this tag (deploy/dagster.yaml).
 KIND_TAG = "watershop/kind"
+PHASES = ("footage", "history", "tables", "charts")
+# For the critical path: a footage run costs several times any other run (measured: ~9 s against 1-3 s).
+_RELATIVE_COST = {"footage": 4.0}
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    """One Dagster run: a job, a partition key and (optionally) a subset of the job's assets."""
+    """One Dagster run: a job, a partition key and (optionally) one phase of a day's assets."""
 
     job: str
     key: str
     label: str
     shop: str | None = None
-    phase: str = "all"  # "footage": the heavy assets only; "rest": the others; "all": the whole job
+    phase: str = "all"  # one of PHASES, or "all": the whole job
 
     @property
     def selection(self) -> list[dg.AssetKey] | None:
@@ -50,32 +60,81 @@ class RunRequest:
         from watershop_dagster.definitions import defs
 
         keys = defs.resolve_job_def(self.job).asset_layer.selected_asset_keys
-        free = history_free({k.to_user_string() for k in keys})
-        return sorted(k for k in keys if (k.to_user_string() in free) == (self.phase == "footage"))
+        phases = day_phases(frozenset(k.to_user_string() for k in keys))
+        return sorted(k for k in keys if phases[k.to_user_string()] == self.phase)
 
 
-def history_free(day_assets: set[str]) -> set[str]:
+def _reads(table: str) -> tuple:
+    from watershop_dagster.defs.warehouse_asset import DECLARATIONS
+
+    return DECLARATIONS[table].reads if table in DECLARATIONS else ()
+
+
+def _reads_earlier_days(read) -> bool:
+    return read.scope in ("before", "all") or (read.scope == "window" and read.days > 1)
+
+
+def history_free(day_assets: set[str] | frozenset[str]) -> set[str]:
     """The day's assets whose declared reads, followed through the day's other assets, never reach an
     earlier day (no `before`, `all` or multi-day `window` read): their work for any shop days can run at
     once. Today: the footage analysis and the face and body tracks; the till's ingest already reads earlier
     days (duplicate transaction IDs), and everything after identities reads the registry."""
-    from watershop_dagster.defs.warehouse_asset import DECLARATIONS
-
     memo: dict[str, bool] = {}
 
     def reads_history(table: str) -> bool:
         if table not in memo:
             memo[table] = False  # a cycle (an asset reading its own earlier days) is caught by its scope
-            reads = DECLARATIONS[table].reads if table in DECLARATIONS else ()
             memo[table] = any(
-                r.scope in ("before", "all")
-                or (r.scope == "window" and r.days > 1)
-                or (r.table in day_assets and reads_history(r.table))
-                for r in reads
+                _reads_earlier_days(r) or (r.table in day_assets and reads_history(r.table)) for r in _reads(table)
             )
         return memo[table]
 
     return {a for a in day_assets if not reads_history(a)}
+
+
+@functools.cache
+def day_phases(day_assets: frozenset[str]) -> dict[str, str]:
+    """The phase (PHASES) of each of the day's assets, from their declared reads; see the module's doc. A
+    multi-asset runs whole, and its tables share one declaration of reads: they take the earliest phase among
+    them (a registry's visit log is history, because the registry is)."""
+    from watershop_dagster.defs.warehouse_asset import DECLARATIONS
+
+    def same_day(table: str) -> set[str]:  # every scope but `before` includes the day itself
+        return {r.table for r in _reads(table) if r.table in day_assets and r.scope != "before"}
+
+    footage = history_free(day_assets)
+    history: set[str] = set()
+    seeds = [r.table for t in day_assets for r in _reads(t) if r.table in day_assets and r.scope in ("before", "all")]
+    while seeds:  # what later days read as history, and what it is made of
+        table = seeds.pop()
+        if table not in history and table not in footage:
+            history.add(table)
+            seeds += same_day(table)
+    charts = {
+        t
+        for t in day_assets - footage - history
+        if any(_reads_earlier_days(r) and r.table in day_assets - footage - history for r in _reads(t))
+    }
+    grew = True
+    while grew:  # and what reads them on the same day
+        follow = {t for t in day_assets - charts if same_day(t) & charts}
+        grew = bool(follow)
+        charts |= follow
+    phases = {
+        t: "footage" if t in footage else "history" if t in history else "charts" if t in charts else "tables"
+        for t in day_assets
+    }
+    ops: dict[str, list[str]] = {}
+    for t in day_assets:
+        ops.setdefault(DECLARATIONS[t].asset if t in DECLARATIONS else t, []).append(t)
+    for tables in ops.values():
+        earliest = min((phases[t] for t in tables), key=PHASES.index)
+        phases.update(dict.fromkeys(tables, earliest))
+    for t in day_assets:
+        late = [u for u in same_day(t) if PHASES.index(phases[u]) > PHASES.index(phases[t])]
+        if late:
+            raise RuntimeError(f"{t} ({phases[t]}) reads {late} of the same day, which a later phase writes")
+    return phases
 
 
 def step_errors(result) -> list[tuple[str, str]]:
@@ -130,51 +189,91 @@ def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
     return new
 
 
-def plan_runs(
-    days: list[date], shops: list[str], split_footage: bool, shared_identities: bool = False
-) -> dict[RunRequest, list[RunRequest]]:
-    """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order)."""
+def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunRequest, list[RunRequest]]:
+    """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order).
+    `split`: a shop day as one run per phase (for several workers), else one run of the whole day."""
     from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
 
-    after: dict[RunRequest, list[RunRequest]] = {}
     days = sorted(days)
-    last_rest: dict[str, RunRequest] = {}
+    day_assets = frozenset(k.to_user_string() for k in _job_keys("daily_job"))
+    phase_of = day_phases(day_assets) if split else dict.fromkeys(day_assets, "all")
+    tables_of: dict[str, list[str]] = {}
+    for table, phase in phase_of.items():
+        tables_of.setdefault(phase, []).append(table)
+    runs: dict[tuple[date, str, str], RunRequest] = {}
     for d in days:
-        previous = dict(last_rest)
         for s in shops:
-            needs = [previous[s]] if s in previous else []
-            if shared_identities:  # the registry is the chain's: a day follows every shop's previous day
-                needs = list(previous.values())
-            if split_footage:
-                footage = RunRequest("daily_job", shop_day_key(d, s), f"{d} {s} footage", s, "footage")
-                after[footage] = []
-                needs = [*needs, footage]
-            rest = RunRequest("daily_job", shop_day_key(d, s), f"{d} {s}", s, "rest" if split_footage else "all")
-            after[rest] = needs
-            last_rest[s] = rest
+            for phase in PHASES if split else ("all",):
+                label = f"{d} {s}" + (f" {phase}" if split else "")
+                runs[d, s, phase] = RunRequest("daily_job", shop_day_key(d, s), label, s, phase)
+
+    def planned(first: date, last: date) -> list[date]:
+        return [d for d in days if first <= d <= last]
+
+    after: dict[RunRequest, list[RunRequest]] = {}
+    for (d, s, phase), run in runs.items():
+        needs: dict[RunRequest, None] = {}  # ordered, without repeats
+        earlier = planned(date.min, d - timedelta(days=1))[-1:]  # the backfill's previous day, if any
+        if phase in ("history", "all"):  # a shop's history in day order (so `before` reads need only the last)
+            needs.update(dict.fromkeys(runs[e, s, phase] for e in earlier))
+        for table in tables_of[phase]:
+            for read in _reads(table):
+                if read.table not in phase_of:
+                    continue  # not a day table (forgotten customers, corrections): written outside a backfill
+                read_days = {
+                    "before": earlier,
+                    "window": planned(d - timedelta(days=read.days - 1), d),
+                    "all": planned(date.min, d),
+                }.get(read.scope, [d])
+                for rd in read_days:
+                    for rs in shops if read.chain else [s]:
+                        needs[runs[rd, rs, phase_of[read.table]]] = None
+        needs.pop(run, None)
+        after[run] = list(needs)
     months = sorted({d.replace(day=1) for d in days})
-    for s in shops:
-        shop_days = [last_rest[s]]
-        cross = RunRequest("cross_day_job", s, f"{s} all-days tables", s)
-        after[cross] = shop_days
+
+    def month_end(month: date) -> date:
+        return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+    for s in shops:  # a shop's all-days tables and its month reports read every day of the shop (up to then)
+        shop_runs = [r for (d, rs, _), r in runs.items() if rs == s]
+        after[RunRequest("cross_day_job", s, f"{s} all-days tables", s)] = shop_runs
         for month in months:
-            after[RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)] = [cross]
-    shop_runs = [r for r in after if r.job in ("cross_day_job", "monthly_job")]
-    chain_days = []
-    for d in days:
-        chain_day = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
-        after[chain_day] = shop_runs
-        chain_days.append(chain_day)
+            upto = [r for (d, rs, _), r in runs.items() if rs == s and d <= month_end(month)]
+            after[RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)] = upto
+    chain_days = {}
+    for d in days:  # the chain's day reads that day of every shop
+        chain_days[d] = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
+        after[chain_days[d]] = [r for (rd, _, _), r in runs.items() if rd == d]
     for month in months:
-        after[RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")] = chain_days
+        month_days = [chain_days[d] for d in planned(date.min, month_end(month))]
+        after[RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")] = month_days
     return after
+
+
+def _job_keys(job: str) -> Iterable[dg.AssetKey]:
+    from watershop_dagster.definitions import defs
+
+    return defs.resolve_job_def(job).asset_layer.selected_asset_keys
+
+
+def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRequest, float]:
+    """Each run's priority: the (relative) cost of the longest chain of runs from its start to the end of the
+    backfill. Starting the longest chains first keeps every worker busy until the end."""
+    followers: dict[RunRequest, list[RunRequest]] = {r: [] for r in graph}
+    for run, needs in graph.items():
+        for need in needs:
+            followers[need].append(run)
+    remaining: dict[RunRequest, float] = {}
+    for run in reversed(list(graph)):  # the graph is in a valid order: followers come later
+        tail = max((remaining[f] for f in followers[run]), default=0.0)
+        remaining[run] = _RELATIVE_COST.get(run.phase, 1.0) + tail
+    return remaining
 
 
 def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: Callable[[str], None] = print) -> bool:
     """Every asset of every shop's day, then the all-days, monthly and chain assets. False if a run failed."""
-    from watershop_dagster.defs.partitions import identities_shared
-
-    graph = plan_runs(days, shops, split_footage=workers > 1, shared_identities=identities_shared())
+    graph = plan_runs(days, shops, split=workers > 1)
     all_ok = True
     if workers <= 1:
         for request in graph:
@@ -184,16 +283,16 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
                 log(line)
         return all_ok
     threads = max(1, (os.cpu_count() or 1) // workers)
+    priority = critical_path_first(graph)
     done: set[RunRequest] = set()
-    waiting = list(graph)  # in plan order: earlier days first
+    waiting = sorted(graph, key=lambda r: -priority[r])
     running: dict[Future, RunRequest] = {}
-    # spawn, not fork: a worker must not inherit the parent's loaded definitions or onnxruntime threads.
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=(threads,)) as pool:
+    # fork: the workers start at once with Dagster and the definitions already imported. Safe here: this
+    # process only plans (no models, no warehouse connection, no threads besides the main one).
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, fork, initializer=_start_worker, initargs=(threads,)) as pool:
         while waiting or running:
-            # The rest of a shop's day first (it holds up the next day), then the analysis of the earliest days.
             ready = [r for r in waiting if all(n in done for n in graph[r])]
-            ready.sort(key=lambda r: r.phase == "footage")
             for request in ready[: workers - len(running)]:
                 waiting.remove(request)
                 running[pool.submit(execute, request)] = request

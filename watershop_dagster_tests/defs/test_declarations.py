@@ -99,16 +99,46 @@ def test_a_table_from_an_older_version_reads_its_new_columns_as_null(tmp_path):
     assert TableReader(old, [Read.day("customer_registry")], DAY, "a", shop="north").read("customer_registry").empty
 
 
-def test_the_work_any_shop_days_can_share_follows_from_the_declarations():
-    from watershop_dagster.backfill import history_free
+def _daily_assets() -> frozenset[str]:
     from watershop_dagster.definitions import defs
 
-    day_assets = {k.to_user_string() for k in defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
-    free = history_free(day_assets)
-    assert free == {
+    return frozenset(k.to_user_string() for k in defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys)
+
+
+def test_a_split_day_runs_in_phases_that_follow_from_the_declarations():
+    from watershop_dagster.backfill import day_phases
+
+    phases = day_phases(_daily_assets())
+    assert {t for t, p in phases.items() if p == "footage"} == {
         "footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections", "face_tracks",
         "person_tracks",
     }  # fmt: skip
-    # identities read the registry before the day, and everything after them does too; the till reads its
-    # earlier days for duplicate transaction IDs
-    assert {"customer_registry", "visit_log", "transactions", "daily_report"} <= day_assets - free
+    # later days read the registry, identity evidence, the till and its links as history; the visit log is
+    # written by the same asset as the registry, so it comes with it
+    assert {t for t, p in phases.items() if p == "history"} == {
+        "identity_evidence", "customer_registry", "track_identities", "visit_log", "transactions",
+        "transaction_rejects", "transaction_links", "clock_offsets",
+    }  # fmt: skip
+    assert {t for t, p in phases.items() if p == "charts"} == {"daily_charts", "daily_report"}  # 30-day windows
+    assert phases["daily_revenue"] == phases["repeat_defaulters"] == "tables"
+
+
+def test_each_run_of_a_split_backfill_waits_for_the_runs_that_write_what_it_reads():
+    from datetime import date
+
+    from watershop_dagster.backfill import PHASES, plan_runs
+
+    days = [date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)]
+    graph = plan_runs(days, ["north", "south"], split=True)
+    needs = {r.label: {n.label for n in after} for r, after in graph.items()}
+    assert needs["2024-03-04 north footage"] == set()  # any day's analysis at once
+    assert needs["2024-03-05 north history"] == {"2024-03-05 north footage", "2024-03-04 north history"}
+    assert needs["2024-03-06 north tables"] >= {"2024-03-06 north history", "2024-03-06 north footage"}
+    assert not any("tables" in n or "south" in n for n in needs["2024-03-06 north tables"])  # days at once
+    # the 30-day charts read the day's tables of every earlier day in the backfill
+    assert {"2024-03-04 north tables", "2024-03-05 north tables"} <= needs["2024-03-06 north charts"]
+    assert needs["2024-03-05 chain"] == {f"2024-03-05 {s} {p}" for s in ("north", "south") for p in PHASES}
+    order = list(graph)
+    assert all(order.index(n) < order.index(r) for r, after in graph.items() for n in after)  # a valid order
+    whole = {r.label: {n.label for n in a} for r, a in plan_runs(days, ["north"], split=False).items()}
+    assert whole["2024-03-06 north"] == {"2024-03-04 north", "2024-03-05 north"}  # one run per day, in order

@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from watershop_dagster.backfill import PHASES
 from watershop_dagster_tests.support import REPO, till_only_world
 
 PG = os.environ.get("WATERSHOP_TEST_PG", "")
@@ -128,11 +129,11 @@ def test_a_two_shop_backfill_runs_concurrently_through_postgres_into_a_lake(dags
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.get_run_records()
         assert records and all(r.dagster_run.is_success for r in records)
-        # 2 shops x 2 days x (analysis, rest), 2 all-days and 2 month runs, 2 chain days, 1 chain month
-        assert len(records) == 8 + 4 + 3
+        # 2 shops x 2 days x 4 phases, 2 all-days and 2 month runs, 2 chain days, 1 chain month
+        assert len(records) == 16 + 4 + 3
         spans = sorted((r.start_time, r.end_time) for r in records)
         assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no two runs overlapped"
-        assert {r.dagster_run.tags.get("watershop/kind") for r in records} == {"footage", "rest", None}
+        assert {r.dagster_run.tags.get("watershop/kind") for r in records} == {*PHASES, None}
     lake_rows = {t: _csv(_watershop(data, dagster_home, "sql", _select(t), **lake)) for t in TABLES}
 
     serial, _ = _two_shops(tmp_path / "serial")
