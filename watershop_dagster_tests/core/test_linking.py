@@ -154,7 +154,7 @@ def test_order_of_arrival_settles_what_each_sale_on_its_own_cannot():
     assert linked(links) == {"s1": "A", "s2": "B"}
     assert not links["ambiguous"].any()
     # without the order of the whole period, both ways cost the same: a tie, flagged
-    flat = link_day(s, v, LinkRules(weight_inversion=0.0), clock_offset_s=0).links
+    flat = link_day(s, v, LinkRules(weight_inversion=0.0, weight_exit_inversion=0.0), clock_offset_s=0).links
     assert flat["ambiguous"].all()
 
 
@@ -165,3 +165,13 @@ def test_the_exact_search_and_the_linear_assignment_agree_where_order_says_nothi
     exact = link_day(s, v, clock_offset_s=0).links
     linear = link_day(s, v, LinkRules(exact_max_choices=0), clock_offset_s=0).links
     assert linked(exact) == linked(linear) == {"s1": "A", "s2": "B", "s3": "C"}
+
+
+def test_the_order_of_leaving_settles_two_who_came_in_together():
+    """A and B come in together (the same entry); A leaves 3 s before B. Sales 9 s apart: A paid first."""
+    v = visits(("A", "17:30:32", "17:31:06"), ("B", "17:30:32", "17:31:09"))
+    s = sales(("s1", "17:30:44"), ("s2", "17:30:55"))
+    links = link_day(s, v, clock_offset_s=0).links
+    assert linked(links) == {"s1": "A", "s2": "B"}
+    assert not links["ambiguous"].any()
+    assert link_day(s, v, LinkRules(weight_exit_inversion=0.0), clock_offset_s=0).links["ambiguous"].all()

@@ -73,6 +73,8 @@ class LinkRules:
     # more than order_tolerance_s) cost weight_inversion. Periods small enough (at most exact_max_choices
     # combinations of one choice per sale) are solved exactly with it; larger ones without it.
     weight_inversion: float = 1.0
+    # The same for the order of leaving, weaker: a payer leaves some seconds after paying, and those seconds vary.
+    weight_exit_inversion: float = 0.5
     order_tolerance_s: float = 1.0
     exact_max_choices: int = 20000
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
@@ -132,11 +134,18 @@ class _Period:
     """One busy period's assignment problem: columns are each visit's first use, its second use, and one
     "no visit" column per sale."""
 
-    def __init__(self, costs: np.ndarray, sale_s: np.ndarray, rules: LinkRules, entry_s: np.ndarray | None = None):
+    def __init__(
+        self,
+        costs: np.ndarray,
+        sale_s: np.ndarray,
+        rules: LinkRules,
+        entry_s: np.ndarray | None = None,
+        exit_s: np.ndarray | None = None,
+    ):
         n, m = costs.shape
         self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
         self.costs = costs
-        self.entry_s = entry_s
+        self.entry_s, self.exit_s = entry_s, exit_s
         no_visit = np.full((n, n), IMPOSSIBLE)
         np.fill_diagonal(no_visit, rules.no_visit_cost)
         second = np.where(costs < IMPOSSIBLE, costs + rules.second_use_cost, IMPOSSIBLE)
@@ -186,13 +195,22 @@ class _Period:
                 return np.inf
             total += r.second_use_cost * (len(times) - 1)
         if self.entry_s is not None and r.weight_inversion:
-            linked = [(self.sale_s[i], self.entry_s[j]) for i, j in enumerate(choice) if j >= 0]
-            for a in range(len(linked)):
-                for b in range(a + 1, len(linked)):
-                    (ta, ea), (tb, eb) = linked[a], linked[b]
-                    if ta < tb and ea > eb + r.order_tolerance_s or tb < ta and eb > ea + r.order_tolerance_s:
-                        total += r.weight_inversion
+            total += self._inversions(choice, self.entry_s) * r.weight_inversion
+        if self.exit_s is not None and r.weight_exit_inversion:
+            total += self._inversions(choice, self.exit_s) * r.weight_exit_inversion
         return total
+
+    def _inversions(self, choice: Sequence[int], order_s: np.ndarray) -> int:
+        """Pairs of linked sales whose visits' times (`order_s`) run the other way round than the sales."""
+        linked = [(self.sale_s[i], order_s[j]) for i, j in enumerate(choice) if j >= 0]
+        tol = self.rules.order_tolerance_s
+        return sum(
+            1
+            for a in range(len(linked))
+            for b in range(a + 1, len(linked))
+            if (linked[a][0] < linked[b][0] and linked[a][1] > linked[b][1] + tol)
+            or (linked[b][0] < linked[a][0] and linked[b][1] > linked[a][1] + tol)
+        )
 
     def exact(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Visit index per sale (-1 = none) and each sale's margin (how much the best total rises if that sale
@@ -243,14 +261,14 @@ def _assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: 
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
-        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules, entry_s[visits])
+        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules, entry_s[visits], exit_s[visits])
         exact = period.exact()
         if exact is not None:
             for k, (j, m) in enumerate(zip(*exact, strict=True)):
                 visit_of[sales[k]] = visits[j] if j >= 0 else -1
                 margin[sales[k]] = m
             continue
-        period.entry_s = None  # too large to search: a linear assignment, without the inversions
+        period.entry_s = period.exit_s = None  # too large to search: a linear assignment, without the inversions
         chosen, total = period.solve(period.matrix)
         for k, j in enumerate(chosen):
             visit_of[sales[k]] = visits[j] if j >= 0 else -1
