@@ -28,6 +28,7 @@ from watershop_dagster.core.footage.persons import (
 from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.bodies import (
+    chain_fragments,
     duplicate_bodies,
     extend_by_bodies,
     faceless_visits,
@@ -455,7 +456,9 @@ def identities(
         else set()
     )
     not_visits = post_bodies | duplicate_bodies(bodies, named_bodies)
-    unidentified = faceless_visits(people, identified_tracks=named, not_visits=not_visits)
+    # a faceless person the tracker found in pieces is one visit (core/identities/bodies.py)
+    pieces, absorbed = chain_fragments(people, bodies, named_bodies, not_visits)
+    unidentified = faceless_visits(pieces, identified_tracks=named, not_visits=not_visits | absorbed)
     visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), unidentified)
     table = registry_rows(day, registry, result, visits, rules, constraints.labels)
     links = pd.DataFrame(

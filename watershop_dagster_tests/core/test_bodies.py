@@ -15,6 +15,7 @@ from watershop_dagster.core.footage.persons import (
     person_tracks_from_rows,
 )
 from watershop_dagster.core.identities.bodies import (
+    chain_fragments,
     continues,
     duplicate_bodies,
     extend_by_bodies,
@@ -159,3 +160,24 @@ def test_a_body_that_picks_up_where_a_named_body_left_off_is_that_person():
     out = faceless_visits(bodies, identified_tracks={"F1"}, not_visits={"P1"})
     assert out["person_track_id"].tolist() == ["P4"]
     assert faceless_visits(bodies, identified_tracks={"F1"})["person_track_id"].tolist() == ["P1", "P4"]
+
+
+def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them():
+    """A faceless customer walks in (8 s, a presence), stands still at the counter found once 8 s later, and
+    walks out 8 s after that: one visit from the first piece's entry to the last piece's exit. Two upper-body
+    pieces at the same place (neither a presence) make no visit together."""
+    walk_in = _track("P1", [(s, 378 + 12 * s, 220, 522 + 12 * s, 582) for s in (0, 2, 4, 8)])
+    still = _track("P2", [(16, 469, 226, 597, 591)])
+    walk_out = _track("P3", [(24, 341, 222, 474, 590), (25.5, 101, 220, 244, 598)])
+    upper = [_track("U1", [(40, 470, 220, 601, 373)]), _track("U2", [(48, 474, 222, 600, 355)])]
+    rows = person_tracks([("P1", 0, 8, []), ("P2", 16, 16, []), ("P3", 24, 25.5, []), ("U1", 40, 40, [])])
+    rows = pd.concat([rows, person_tracks([("U2", 48, 48, [])])], ignore_index=True)
+    rows["unidentified_presence"] = [True, False, False, False, False]
+    out, absorbed = chain_fragments(rows, [walk_in, still, walk_out, *upper], named=set())
+    assert absorbed == {"P2", "P3"}
+    visits = faceless_visits(out, not_visits=absorbed)
+    assert visits["person_track_id"].tolist() == ["P1"]
+    assert (visits["entry_time"].iloc[0], visits["exit_time"].iloc[0]) == (at(0), at(25.5))
+    assert rows["last_time"].iloc[0] == at(8)  # input untouched
+    # a named body is never part of a chain
+    assert chain_fragments(rows, [walk_in, still, walk_out], named={"P2"})[1] == set()

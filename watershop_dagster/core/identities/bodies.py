@@ -137,6 +137,55 @@ def duplicate_bodies(
     return out
 
 
+def chain_fragments(
+    person_tracks: pd.DataFrame,
+    tracks: Sequence[PersonTrack],
+    named: Collection[str],
+    not_visits: Collection[str] = (),
+    rules: PersonRules | None = None,
+) -> tuple[pd.DataFrame, set[str]]:
+    """One faceless person standing still at the counter between sparse samples, the detector finding the whole
+    body in one frame and nothing or the upper body in the next, comes out as a string of short tracks; each
+    alone may be shorter than min_presence_s, and the visit they make is cut short. Bodies not `named` (and not
+    in `not_visits`) that continue one another (`continues`) are chained: the chain's first marked presence
+    takes the whole chain's span, and the others are returned as bodies that are no visit of their own. A chain
+    none of whose pieces is a presence (`unidentified_presence`) is left alone. Returns (person_tracks with the
+    spans widened, those bodies)."""
+    rules = rules or PersonRules()
+    if person_tracks is None or person_tracks.empty:
+        return person_tracks, set()
+    free = sorted(
+        (t for t in tracks if t.track_id not in named and t.track_id not in not_visits and t.boxes),
+        key=lambda t: t.first_time,
+    )
+    chains: list[list[PersonTrack]] = []
+    for t in free:
+        for chain in chains:
+            if continues(chain[-1], t, rules):
+                chain.append(t)
+                break
+        else:
+            chains.append([t])
+    out = person_tracks.copy()
+    row = {tid: i for i, tid in zip(out.index, out["track_id"], strict=True)}
+    marked = out["unidentified_presence"] if "unidentified_presence" in out else pd.Series(None, index=out.index)
+    absorbed: set[str] = set()
+    for chain in chains:
+        ids = [t.track_id for t in chain if t.track_id in row]
+        if len(ids) < 2:
+            continue
+        flagged = [i for i in ids if pd.notna(marked.loc[row[i]]) and bool(marked.loc[row[i]])]
+        if not flagged:
+            continue  # pieces none of which is a presence (parts, passers-by) make none together
+        head = flagged[0]
+        first = min(out.loc[row[i], "first_time"] for i in ids)
+        last = max(out.loc[row[i], "last_time"] for i in ids)
+        out.loc[row[head], "first_time"], out.loc[row[head], "last_time"] = first, last
+        out.loc[row[head], "duration_seconds"] = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds()
+        absorbed |= set(ids) - {head}
+    return out, absorbed
+
+
 def with_faceless_visits(day: date, visits: pd.DataFrame, faceless: pd.DataFrame) -> pd.DataFrame:
     """Face visits (identified) and faceless ones in one table, numbered <day>/V<n> by entry time."""
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
