@@ -65,6 +65,11 @@ def main() -> int:
     p.add_argument("--faceless-share", type=float)
     p.add_argument("--max-waiting", type=int)
     p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument(
+        "--reuse",
+        help="an earlier run's folder (--out): analyse its generated days again (footage, till, staff photos, "
+        "truth) with this code instead of generating them; its report.json gives the conditions",
+    )
     args = p.parse_args()
     cond = dict(CONDITIONS[args.condition])
     for key in ("width", "height", "face_px", "light", "codec", "kbps", "faceless_share", "max_waiting"):
@@ -84,17 +89,7 @@ def main() -> int:
         WATERSHOP_DATA_DIR=str(data), DAGSTER_HOME=str(out / "dagster_home"), WATERSHOP_LOG_LEVEL="WARNING"
     )
 
-    from watershop_dagster.cli import materialize
     from watershop_dagster.core.footage.faces import FaceEngine
-    from watershop_dagster.core.storage.warehouse import Warehouse
-    from watershop_dagster.evaluation.scoring import (
-        load_truth,
-        persons_per_identity,
-        score_links,
-        score_shop_hours,
-        score_staff,
-        score_visits,
-    )
     from watershop_dagster.sim.scene import CameraSpec
     from watershop_dagster.sim.world import eval_cast, write_world
 
@@ -109,6 +104,8 @@ def main() -> int:
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
     t0 = time.perf_counter()
+    if args.reuse:
+        return _rescore(Path(args.reuse), out, data, days, t0)
     cast = eval_cast(
         FaceEngine.from_models(),
         shared / "faces",
@@ -129,16 +126,6 @@ def main() -> int:
         max_waiting=int(cond.get("max_waiting", 1)),
         staff_photo_per_day=restaff,
     )
-    t1 = time.perf_counter()
-    ok = materialize(days, log=lambda m: None)
-    t2 = time.perf_counter()
-    wh = Warehouse(data / "warehouse.duckdb")
-    truth = load_truth(data / "truth")
-    visit_log = wh.query("SELECT * FROM visit_log")
-    scores = score_visits(truth, visit_log)
-    staff_ids = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
-    links = score_links(truth, visit_log, wh.query("SELECT * FROM transaction_links"))
-    hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
     report = {
         "condition": args.condition,
         "conditions": {
@@ -150,6 +137,44 @@ def main() -> int:
         },
         "days": args.days,
         "customers_in_cast": len(cast.customers),
+    }
+    return _analyse_and_score(out, data, days, report, t0)
+
+
+def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float) -> int:
+    """The generated days of an earlier run, analysed again: same footage, till files, staff photos, truth."""
+    before = json.loads((earlier / "report.json").read_text())
+    for part in ("footage", "transactions", "staff", "truth"):
+        shutil.copytree(earlier / "data" / part, data / part)
+    report = {k: before[k] for k in ("condition", "conditions", "days", "customers_in_cast")}
+    report["reused_from"] = str(earlier)
+    return _analyse_and_score(out, data, [d for d in days if (data / "truth" / f"{d}.json").exists()], report, t0)
+
+
+def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: float) -> int:
+    from watershop_dagster.cli import materialize
+    from watershop_dagster.core.storage.warehouse import Warehouse
+    from watershop_dagster.evaluation.scoring import (
+        load_truth,
+        persons_per_identity,
+        score_links,
+        score_shop_hours,
+        score_staff,
+        score_visits,
+    )
+
+    t1 = time.perf_counter()
+    ok = materialize(days, log=lambda m: None)
+    t2 = time.perf_counter()
+    wh = Warehouse(data / "warehouse.duckdb")
+    truth = load_truth(data / "truth")
+    visit_log = wh.query("SELECT * FROM visit_log")
+    scores = score_visits(truth, visit_log)
+    staff_ids = wh.query("SELECT DISTINCT customer_id FROM visit_log WHERE is_staff")["customer_id"].tolist()
+    links = score_links(truth, visit_log, wh.query("SELECT * FROM transaction_links"))
+    hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
+    report = {
+        **report,
         "run_ok": ok,
         **scores.as_dict(),
         **links,

@@ -27,7 +27,13 @@ from watershop_dagster.core.footage.persons import (
 )
 from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
-from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
+from watershop_dagster.core.identities.bodies import (
+    chain_fragments,
+    duplicate_bodies,
+    extend_by_bodies,
+    faceless_visits,
+    with_faceless_visits,
+)
 from watershop_dagster.core.identities.corrections import CorrectionLog, cannot_link_pairs, constraints_for_day
 from watershop_dagster.core.identities.matching import (
     Assignment,
@@ -39,10 +45,13 @@ from watershop_dagster.core.identities.matching import (
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
+    at_staff_post,
     covered_seconds,
     recordings,
+    staff_by_post,
     staff_by_presence,
     staff_gallery,
+    staff_posts,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.suggestions import suggest_merges
@@ -379,6 +388,7 @@ def _evidence(tracks: pd.DataFrame, result, constraints) -> pd.DataFrame:
         Read.all("forgotten_customers"),
         Read.day("footage_manifest"),
         Read.day("person_tracks"),
+        Read.day("person_detections"),
         Read.before("identity_evidence"),
         Read.files_of("identity_corrections"),
     ],
@@ -423,13 +433,32 @@ def identities(
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
     files = recordings(tables.read("footage_manifest"))
+    staff_rules = StaffRules(config.staff_max_share)
+    # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
+    bodies = person_tracks_from_rows(tables.read("person_detections"))
+    posts = staff_posts(bodies, files, staff_rules)
+    post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
+    at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
     presence = staff_by_presence(
-        result, visits, covered_seconds(files), registry, next_number, StaffRules(config.staff_max_share), files
+        result, visits, covered_seconds(files), registry, next_number, staff_rules, files, at_post
     )
     if presence.promoted:
         result = presence.result
         visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
-    unidentified = faceless_visits(people, identified_tracks=set(result.assignments))
+    named = set(result.assignments)
+    named_bodies = (
+        {
+            p.track_id
+            for p in people.itertuples(index=False)
+            if p.face_track_ids is not None and set(p.face_track_ids) & named
+        }
+        if len(people)
+        else set()
+    )
+    not_visits = post_bodies | duplicate_bodies(bodies, named_bodies)
+    # a faceless person the tracker found in pieces is one visit (core/identities/bodies.py)
+    pieces, absorbed = chain_fragments(people, bodies, named_bodies, not_visits)
+    unidentified = faceless_visits(pieces, identified_tracks=named, not_visits=not_visits | absorbed)
     visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), unidentified)
     table = registry_rows(day, registry, result, visits, rules, constraints.labels)
     links = pd.DataFrame(

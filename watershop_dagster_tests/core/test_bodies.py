@@ -8,11 +8,20 @@ import pandas as pd
 
 from watershop_dagster.core.footage.persons import (
     PersonBox,
+    PersonRules,
+    PersonTrack,
     build_person_tracks,
     person_detections_frame,
     person_tracks_from_rows,
 )
-from watershop_dagster.core.identities.bodies import extend_by_bodies, faceless_visits, with_faceless_visits
+from watershop_dagster.core.identities.bodies import (
+    chain_fragments,
+    continues,
+    duplicate_bodies,
+    extend_by_bodies,
+    faceless_visits,
+    with_faceless_visits,
+)
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.identities.visits import build_visits
 
@@ -109,3 +118,66 @@ def test_a_body_whose_faces_said_nobody_is_still_an_unidentified_visit():
     assert out["person_track_id"].tolist() == ["P1"]  # P2 is a passer-by (3 s), P3's face was identified
     assert out["customer_id"].tolist() == [None] and out["identified"].tolist() == [False]
     assert faceless_visits(bodies).empty  # without the identity stage's answer: as before
+
+
+def _track(track_id, samples):
+    """samples: (second, x1, y1, x2, y2)."""
+    tr = PersonTrack("cam1", track_id)
+    for s, x1, y1, x2, y2 in samples:
+        tr.add(T0 + timedelta(seconds=s), PersonBox(x1, y1, x2, y2, 0.8))
+    return tr
+
+
+def test_an_upper_body_found_between_the_frames_of_the_whole_body_is_not_a_visit():
+    """The detector finds a customer's whole body in some frames and only the upper body in the frames
+    between (never both in one frame): the upper body is that customer, even 1.5 s from the nearest whole box."""
+    whole = _track("P1", [(s, 470, 228, 606, 595) for s in (0.0, 2.0, 3.5, 6.5, 9.0)])
+    upper = _track("P2", [(s, 468, 231, 598, 360) for s in (0.5, 5.0, 8.0)])
+    assert duplicate_bodies([whole, upper], {"P1"}) == {"P2"}
+    # the same-frame rule alone (join_max_dt_s) misses it
+    assert duplicate_bodies([whole, upper], {"P1"}, PersonRules(part_max_dt_s=0.0)) == set()
+    # a person of their own beside the customer is kept
+    beside = _track("P3", [(s, 700, 231, 830, 600) for s in (0.5, 5.0, 8.0)])
+    assert duplicate_bodies([whole, beside], {"P1"}) == set()
+    # and a body whose face was named is never a duplicate
+    assert duplicate_bodies([whole, upper], {"P1", "P2"}) == set()
+
+
+def test_a_body_that_picks_up_where_a_named_body_left_off_is_that_person():
+    """The tracker loses a customer standing at the counter for 8 s and finds them again; the first piece's
+    face was too small to name. A newcomer walks in from the door, a different place."""
+    first = _track("P1", [(s, 480, 230, 600, 590) for s in (0, 4, 10)])
+    named = _track("P2", [(s, 470, 232, 600, 588) for s in (18, 25, 40)])
+    assert continues(first, named) and continues(named, first)
+    assert duplicate_bodies([first, named], {"P2"}) == {"P1"}
+    newcomer = _track("P3", [(s, 60, 220, 200, 600) for s in (44, 50)])  # at the door, 4 s after P2 left
+    assert not continues(named, newcomer)
+    later = _track("P4", [(s, 480, 230, 600, 590) for s in (55, 60)])  # the same place, 15 s later
+    assert not continues(named, later)
+    assert duplicate_bodies([first, named, newcomer, later], {"P2"}) == {"P1"}
+    # faceless_visits leaves out the bodies it is told are nobody's visit of their own
+    bodies = person_tracks([("P1", 0, 10, ["F9"]), ("P2", 18, 40, ["F1"]), ("P4", 55, 62, [])])
+    out = faceless_visits(bodies, identified_tracks={"F1"}, not_visits={"P1"})
+    assert out["person_track_id"].tolist() == ["P4"]
+    assert faceless_visits(bodies, identified_tracks={"F1"})["person_track_id"].tolist() == ["P1", "P4"]
+
+
+def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them():
+    """A faceless customer walks in (8 s, a presence), stands still at the counter found once 8 s later, and
+    walks out 8 s after that: one visit from the first piece's entry to the last piece's exit. Two upper-body
+    pieces at the same place (neither a presence) make no visit together."""
+    walk_in = _track("P1", [(s, 378 + 12 * s, 220, 522 + 12 * s, 582) for s in (0, 2, 4, 8)])
+    still = _track("P2", [(16, 469, 226, 597, 591)])
+    walk_out = _track("P3", [(24, 341, 222, 474, 590), (25.5, 101, 220, 244, 598)])
+    upper = [_track("U1", [(40, 470, 220, 601, 373)]), _track("U2", [(48, 474, 222, 600, 355)])]
+    rows = person_tracks([("P1", 0, 8, []), ("P2", 16, 16, []), ("P3", 24, 25.5, []), ("U1", 40, 40, [])])
+    rows = pd.concat([rows, person_tracks([("U2", 48, 48, [])])], ignore_index=True)
+    rows["unidentified_presence"] = [True, False, False, False, False]
+    out, absorbed = chain_fragments(rows, [walk_in, still, walk_out, *upper], named=set())
+    assert absorbed == {"P2", "P3"}
+    visits = faceless_visits(out, not_visits=absorbed)
+    assert visits["person_track_id"].tolist() == ["P1"]
+    assert (visits["entry_time"].iloc[0], visits["exit_time"].iloc[0]) == (at(0), at(25.5))
+    assert rows["last_time"].iloc[0] == at(8)  # input untouched
+    # a named body is never part of a chain
+    assert chain_fragments(rows, [walk_in, still, walk_out], named={"P2"})[1] == set()

@@ -142,3 +142,36 @@ def test_a_label_ties_the_tills_ledger_account_to_the_camera_id():
     assert out["customer_id"].tolist() == ["CUST_0003", "CUST_0003", "CUST_0003", "L009"]
     assert out["agrees_with_till"].tolist()[:2] == [True, False]  # the camera saw them (or someone else) pay
     assert pd.isna(out["agrees_with_till"][2]) and pd.isna(out["agrees_with_till"][3])
+
+
+def test_order_of_arrival_settles_what_each_sale_on_its_own_cannot():
+    """Four wait; A and B pay 14 s apart and leave 35 and 26 s after their sales. Each pair's own cost
+    (time to exit, earlier arrivals still waiting) is the same for both ways round; first come, first served
+    over the whole period says A paid first, and the link is not ambiguous."""
+    v = visits(("A", "08:29:38", "08:30:31"), ("B", "08:29:42", "08:30:36"))
+    s = sales(("s1", "08:29:56"), ("s2", "08:30:10"))
+    links = link_day(s, v, clock_offset_s=0).links
+    assert linked(links) == {"s1": "A", "s2": "B"}
+    assert not links["ambiguous"].any()
+    # without the order of the whole period, both ways cost the same: a tie, flagged
+    flat = link_day(s, v, LinkRules(weight_inversion=0.0, weight_exit_inversion=0.0), clock_offset_s=0).links
+    assert flat["ambiguous"].all()
+
+
+def test_the_exact_search_and_the_linear_assignment_agree_where_order_says_nothing():
+    """One sale per visit, arrivals far apart: the exact search gives the linear assignment's links."""
+    v = visits(("A", "09:00:00", "09:02:05"), ("B", "09:00:40", "09:02:50"), ("C", "09:01:00", "09:03:20"))
+    s = sales(("s1", "09:01:30"), ("s2", "09:02:10"), ("s3", "09:03:00"))
+    exact = link_day(s, v, clock_offset_s=0).links
+    linear = link_day(s, v, LinkRules(exact_max_choices=0), clock_offset_s=0).links
+    assert linked(exact) == linked(linear) == {"s1": "A", "s2": "B", "s3": "C"}
+
+
+def test_the_order_of_leaving_settles_two_who_came_in_together():
+    """A and B come in together (the same entry); A leaves 3 s before B. Sales 9 s apart: A paid first."""
+    v = visits(("A", "17:30:32", "17:31:06"), ("B", "17:30:32", "17:31:09"))
+    s = sales(("s1", "17:30:44"), ("s2", "17:30:55"))
+    links = link_day(s, v, clock_offset_s=0).links
+    assert linked(links) == {"s1": "A", "s2": "B"}
+    assert not links["ambiguous"].any()
+    assert link_day(s, v, LinkRules(weight_exit_inversion=0.0), clock_offset_s=0).links["ambiguous"].all()

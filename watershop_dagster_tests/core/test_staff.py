@@ -6,15 +6,25 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, updated_entry
+from watershop_dagster.core.footage.persons import PersonBox, PersonTrack
+from watershop_dagster.core.identities.matching import (
+    Assignment,
+    IdentityRules,
+    RegistryEntry,
+    assign_identities,
+    updated_entry,
+)
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     REASON_ENROLLED,
     StaffRules,
+    at_staff_post,
     covered_seconds,
     footage_span_seconds,
+    staff_by_post,
     staff_by_presence,
     staff_gallery,
+    staff_posts,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.visits import build_visits
@@ -186,3 +196,75 @@ def test_someone_in_most_of_the_days_recordings_is_staff_however_short_their_vis
     # seen in 6 of 20 recordings: a regular can come that often; not judged either
     later = [(t0 + timedelta(hours=9 + k / 2), t0 + timedelta(hours=9 + k / 2, minutes=4)) for k in range(12)]
     assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files + later).promoted == {}
+
+
+def _body(track_id, start_s, end_s, x, y, h, step_s=2.0, walk_px=0.0, camera="cam1"):
+    """A body track from start_s to end_s (seconds after OPEN), centre (x, y), box height h; walk_px moves the
+    centre that far across the track."""
+    tr = PersonTrack(camera, track_id)
+    n = max(1, int((end_s - start_s) / step_s) + 1)
+    for k in range(n):
+        cx = x + walk_px * k / max(n - 1, 1)
+        tr.add(OPEN + timedelta(seconds=start_s + k * step_s), PersonBox(cx - h / 4, y - h / 2, cx + h / 4, y + h / 2))
+    return tr
+
+
+def _recordings(n):
+    """n recordings of 40 s, one an hour from OPEN; (start, end) and the start second of each."""
+    starts = [3600 * k for k in range(n)]
+    return [(OPEN + timedelta(seconds=s), OPEN + timedelta(seconds=s + 40)) for s in starts], starts
+
+
+def test_the_staff_post_is_where_someone_stands_still_at_opening_and_in_many_recordings():
+    """The clerk stands behind the counter (x 1150) when the shop opens, closes, and in 3 of the 6 recordings
+    all told; customers walk in and out, and one stands still at the counter (x 540) in 3 recordings, but
+    never at opening or closing."""
+    files, starts = _recordings(6)
+    clerk = [_body(f"K{k}", starts[k], starts[k] + 6, 1150, 395, 280) for k in (0, 2, 5)]
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3)]
+    walkers = [_body(f"W{k}", starts[k], starts[k] + 20, 300, 420, 400, walk_px=600) for k in range(6)]
+    posts = staff_posts([*clerk, *payer, *walkers], files)
+    assert [(p.camera, round(p.cx), round(p.cy), p.recordings_seen, p.recordings) for p in posts] == [
+        ("cam1", 1150, 395, 3, 6)
+    ]
+    assert all(at_staff_post(b, posts) for b in clerk)
+    assert not any(at_staff_post(b, posts) for b in [*payer, *walkers])
+    # walking through the post is not standing at it
+    assert not at_staff_post(_body("X", 100, 110, 1150, 395, 280, walk_px=300), posts)
+    # seen at opening but only in 2 of 6 recordings: not a post
+    assert staff_posts([clerk[0], clerk[2]], files) == []
+    # in 3 recordings but not at opening or closing: not a post
+    assert staff_posts(payer, files) == []
+
+
+def test_an_identity_seen_on_bodies_at_the_post_is_staff():
+    """The clerk's face is named as a customer (small, dim, unenrolled); the bodies it joined stand at the staff
+    post, so the identity is staff, and a customer whose body only passed by is not."""
+    files, starts = _recordings(6)
+    clerk = [_body(f"K{k}", starts[k], starts[k] + 6, 1150, 395, 280) for k in (0, 2, 5)]
+    customer = _body("C1", starts[1], starts[1] + 20, 300, 420, 400, walk_px=600)
+    posts = staff_posts([*clerk, customer], files)
+    post_bodies = {b.track_id for b in [*clerk, customer] if at_staff_post(b, posts)}
+    assert post_bodies == {"K0", "K2", "K5"}
+    people = pd.DataFrame(
+        [{"track_id": "K0", "face_track_ids": ["f0"]}, {"track_id": "K2", "face_track_ids": ["f2"]}]
+        + [{"track_id": "C1", "face_track_ids": ["f9"]}]
+    )
+    assignments = {
+        "f0": Assignment("CUST_0001", None, False),
+        "f2": Assignment("CUST_0001", None, False),
+        "f9": Assignment("CUST_0002", None, False),
+    }
+    why = staff_by_post(assignments, people, post_bodies, posts)
+    assert list(why) == ["CUST_0001"]
+    assert why["CUST_0001"].startswith("stands at the staff post (2 of 2 bodies;")
+    # staff_by_presence makes it staff (and takes the customer ID back) with that reason
+    day = tracks([("f0", 0, 1, basis(50)), ("f2", 120, 121, basis(50)), ("f9", 60, 61, basis(51))])
+    result = assign_identities(day, [], {}, next_number=1)
+    cid = result.assignments["f0"].customer_id
+    why = staff_by_post(result.assignments, people, post_bodies, posts)
+    visits = build_visits(DAY1, day, result.assignments)
+    p = staff_by_presence(result, visits, 240.0, [], 1, StaffRules(), files, why)
+    assert p.promoted == {cid: "STAFF_UNENROLLED_01"}
+    assert p.reasons["STAFF_UNENROLLED_01"].startswith("stands at the staff post")
+    assert p.result.assignments["f9"].customer_id == "CUST_0001"  # the customer keeps the first number

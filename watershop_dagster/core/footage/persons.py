@@ -198,6 +198,14 @@ class PersonRules:
     min_box_height_px: float = 0.0  # a faceless person never taller than this is too far (0: no limit)
     part_containment: float = 0.8  # a box this much inside a larger box of someone whose face was seen...
     part_share: float = 0.5  # ...in this share of its samples is that person's upper body, found again
+    # A body that ends at most continue_gap_s before an identified body starts (or starts that soon after it
+    # ends), its last box within continue_shift heights of the other's first box (or the other way round), is
+    # that person lost and found again by the tracker, not someone else: a newcomer walks in from the door.
+    # A body mostly inside an identified body's box seen within part_max_dt_s (not only at the same frame): the
+    # detector finds the whole body in some frames and only the upper body in the frames between.
+    part_max_dt_s: float = 3.0
+    continue_gap_s: float = 10.0
+    continue_shift: float = 0.5
 
 
 def _seconds(a: Time, b: Time) -> float:

@@ -11,11 +11,13 @@ Plain Python: no Dagster here.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.footage.persons import PersonRules
+from watershop_dagster.core.footage.persons import PersonBox, PersonRules, PersonTrack, _part_of_someone, _seconds
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
@@ -38,7 +40,10 @@ def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.Da
 
 
 def faceless_visits(
-    person_tracks: pd.DataFrame, rules: PersonRules | None = None, identified_tracks: set[str] | None = None
+    person_tracks: pd.DataFrame,
+    rules: PersonRules | None = None,
+    identified_tracks: set[str] | None = None,
+    not_visits: Collection[str] = (),
 ) -> pd.DataFrame:
     """visit_log rows (without day and visit_id) for the person tracks marked as unidentified presences (no face
     joined, long enough, tall enough, not a seen person's upper body); rows stored before that mark existed are
@@ -46,13 +51,18 @@ def faceless_visits(
 
     With `identified_tracks` (the face tracks the identity stage gave an ID), a body whose joined faces were all
     left unidentified (too few, too small, too blurred to say who it is: a small face in a dim shop) is an
-    unidentified visit too, if it was seen for min_presence_s: someone was there even if no face says who."""
+    unidentified visit too, if it was seen for min_presence_s: someone was there even if no face says who.
+
+    `not_visits`: person tracks that are nobody's visit of their own (staff at their post, a body that is a
+    part or the continuation of an identified one: `duplicate_bodies`)."""
     rules = rules or PersonRules()
     cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")]
     if person_tracks is None or person_tracks.empty:
         return pd.DataFrame(columns=cols)
     rows = []
     for p in person_tracks.itertuples(index=False):
+        if p.track_id in not_visits:
+            continue
         marked = getattr(p, "unidentified_presence", None)
         faces = list(p.face_track_ids) if p.face_track_ids is not None else []
         if identified_tracks is not None and faces and not (set(faces) & identified_tracks):
@@ -83,6 +93,97 @@ def faceless_visits(
             }
         )
     return pd.DataFrame(rows, columns=cols)
+
+
+def _near(a: PersonBox, b: PersonBox, rules: PersonRules) -> bool:
+    h = max(a.height, b.height)
+    ax, ay = (a.x1 + a.x2) / 2, (a.y1 + a.y2) / 2
+    bx, by = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
+    return (
+        abs(ax - bx) <= rules.continue_shift * h
+        and abs(ay - by) <= rules.continue_shift * h
+        and h <= rules.max_height_ratio * max(min(a.height, b.height), 1e-6)
+    )
+
+
+def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
+    """Whether body b picks up where body a left off (or a where b left off): the gap between them at most
+    continue_gap_s and the last box of the earlier one near the first box of the later one."""
+    rules = rules or PersonRules()
+    if a.camera != b.camera or not a.boxes or not b.boxes:
+        return False
+    first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
+    gap = _seconds(first.last_time, then.first_time)
+    return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
+
+
+def duplicate_bodies(
+    tracks: Sequence[PersonTrack], identified: Collection[str], rules: PersonRules | None = None
+) -> set[str]:
+    """Track IDs of the bodies that are not a person of their own, among those not `identified` (joined to a
+    face the identity stage named): a smaller box mostly inside an identified body at the same times or within
+    part_max_dt_s of them (its upper body, found again), or the continuation of an identified body
+    (`continues`: the tracker lost that person for a moment, the new track's face too small or turned to name
+    them)."""
+    rules = rules or PersonRules()
+    named = [t for t in tracks if t.track_id in identified]
+    nearby = replace(rules, join_max_dt_s=max(rules.join_max_dt_s, rules.part_max_dt_s))
+    out = set()
+    for t in tracks:
+        if t.track_id in identified:
+            continue
+        if _part_of_someone(t, named, nearby) or any(continues(t, o, rules) for o in named):
+            out.add(t.track_id)
+    return out
+
+
+def chain_fragments(
+    person_tracks: pd.DataFrame,
+    tracks: Sequence[PersonTrack],
+    named: Collection[str],
+    not_visits: Collection[str] = (),
+    rules: PersonRules | None = None,
+) -> tuple[pd.DataFrame, set[str]]:
+    """One faceless person standing still at the counter between sparse samples, the detector finding the whole
+    body in one frame and nothing or the upper body in the next, comes out as a string of short tracks; each
+    alone may be shorter than min_presence_s, and the visit they make is cut short. Bodies not `named` (and not
+    in `not_visits`) that continue one another (`continues`) are chained: the chain's first marked presence
+    takes the whole chain's span, and the others are returned as bodies that are no visit of their own. A chain
+    none of whose pieces is a presence (`unidentified_presence`) is left alone. Returns (person_tracks with the
+    spans widened, those bodies)."""
+    rules = rules or PersonRules()
+    if person_tracks is None or person_tracks.empty:
+        return person_tracks, set()
+    free = sorted(
+        (t for t in tracks if t.track_id not in named and t.track_id not in not_visits and t.boxes),
+        key=lambda t: t.first_time,
+    )
+    chains: list[list[PersonTrack]] = []
+    for t in free:
+        for chain in chains:
+            if continues(chain[-1], t, rules):
+                chain.append(t)
+                break
+        else:
+            chains.append([t])
+    out = person_tracks.copy()
+    row = {tid: i for i, tid in zip(out.index, out["track_id"], strict=True)}
+    marked = out["unidentified_presence"] if "unidentified_presence" in out else pd.Series(None, index=out.index)
+    absorbed: set[str] = set()
+    for chain in chains:
+        ids = [t.track_id for t in chain if t.track_id in row]
+        if len(ids) < 2:
+            continue
+        flagged = [i for i in ids if pd.notna(marked.loc[row[i]]) and bool(marked.loc[row[i]])]
+        if not flagged:
+            continue  # pieces none of which is a presence (parts, passers-by) make none together
+        head = flagged[0]
+        first = min(out.loc[row[i], "first_time"] for i in ids)
+        last = max(out.loc[row[i], "last_time"] for i in ids)
+        out.loc[row[head], "first_time"], out.loc[row[head], "last_time"] = first, last
+        out.loc[row[head], "duration_seconds"] = (pd.Timestamp(last) - pd.Timestamp(first)).total_seconds()
+        absorbed |= set(ids) - {head}
+    return out, absorbed
 
 
 def with_faceless_visits(day: date, visits: pd.DataFrame, faceless: pd.DataFrame) -> pd.DataFrame:

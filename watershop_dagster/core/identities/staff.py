@@ -25,13 +25,14 @@ Plain Python: no Dagster here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.persons import PersonTrack
 from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, customer_id_of
 
 UNENROLLED_PREFIX = "STAFF_UNENROLLED_"
@@ -47,6 +48,17 @@ class StaffRules:
     # the recordings, or four of them, can be a customer.
     max_customer_recordings: float = 0.5
     min_recordings_seen: int = 5
+    # The staff post: a place where a body stands still (its centre moves less than post_still_share of its
+    # height over the track) at the day's first or last recording (whoever opens or closes the shop) and in at
+    # least post_min_share (and post_min_recordings) of the day's recordings. Still bodies there are staff,
+    # whether or not a face says who they are. Places are compared in box heights (post_radius_share, centres;
+    # post_height_ratio, heights), so a near and a far camera are judged alike.
+    post_still_share: float = 0.25
+    post_radius_share: float = 0.5
+    post_height_ratio: float = 1.25
+    post_min_share: float = 0.4
+    post_min_recordings: int = 3
+    post_min_body_share: float = 0.5  # an identity with at least this share of its bodies at a post is staff
 
 
 @dataclass
@@ -129,12 +141,14 @@ def staff_by_presence(
     next_number: int,
     rules: StaffRules | None = None,
     spans: Sequence[tuple[datetime, datetime]] = (),
+    at_post: dict[str, str] | None = None,
 ) -> PresenceResult:
     """The identity result with every identity present for more than max_customer_share of the footage made
     staff: its tracks get a `STAFF_UNENROLLED_<n>` id (numbered after those already in the registry), IDs
     minted today for such people are taken back, and the other IDs minted today are renumbered from
     `next_number` in the same order, as if the staff member had never been a customer. `visits` are the
-    visits built from `result` (rebuild them from the returned result)."""
+    visits built from `result` (rebuild them from the returned result). `at_post`: identities found standing
+    at the staff post (`staff_by_post`), with the reason, staff too."""
     rules = rules or StaffRules()
     reasons = {cid: REASON_ENROLLED for cid in result.day_centroids if cid.startswith("STAFF_")}
     why: dict[str, str] = {}
@@ -148,6 +162,9 @@ def staff_by_presence(
             why[c] = (
                 f"seen in {seen} of the day's {len(spans)} recordings (more than half: no customer comes that often)"
             )
+    for c, reason in (at_post or {}).items():
+        if c not in why and c in result.day_centroids and not c.startswith("STAFF_"):
+            why[c] = reason
     staff_like = sorted(why, key=_first_entry(visits))
     if not staff_like:
         return PresenceResult(result, reasons)
@@ -189,4 +206,121 @@ def with_staff_reasons(visits: pd.DataFrame, reasons: dict[str, str]) -> pd.Data
         if len(out)
         else pd.Series(dtype=object)
     )
+    return out
+
+
+@dataclass(frozen=True)
+class StaffPost:
+    """A place on one camera where staff stand: centre and box height of the still bodies found there."""
+
+    camera: str
+    cx: float
+    cy: float
+    height: float
+    recordings_seen: int
+    recordings: int
+
+
+def _centre(track: PersonTrack) -> tuple[float, float, float]:
+    xs = [(b.x1 + b.x2) / 2 for b in track.boxes]
+    ys = [(b.y1 + b.y2) / 2 for b in track.boxes]
+    return float(np.median(xs)), float(np.median(ys)), float(np.median([b.height for b in track.boxes]))
+
+
+def is_still(track: PersonTrack, rules: StaffRules | None = None) -> bool:
+    """Whether a body stood still over its whole track (centre spread under post_still_share of its height):
+    someone behind the counter, not a customer walking in, paying and walking out."""
+    rules = rules or StaffRules()
+    if not track.boxes:
+        return False
+    xs = [(b.x1 + b.x2) / 2 for b in track.boxes]
+    ys = [(b.y1 + b.y2) / 2 for b in track.boxes]
+    h = float(np.median([b.height for b in track.boxes]))
+    return max(np.ptp(xs), np.ptp(ys)) <= rules.post_still_share * h
+
+
+def _same_place(a: tuple[float, float, float], b: tuple[float, float, float], rules: StaffRules) -> bool:
+    h = max(a[2], b[2])
+    return (
+        abs(a[0] - b[0]) <= rules.post_radius_share * h
+        and abs(a[1] - b[1]) <= rules.post_radius_share * h
+        and max(a[2], b[2]) <= rules.post_height_ratio * max(min(a[2], b[2]), 1e-6)
+    )
+
+
+def _seen_in(tracks: Sequence[PersonTrack], span: tuple[datetime, datetime]) -> bool:
+    a, b = pd.Timestamp(span[0]), pd.Timestamp(span[1])
+    return any(pd.Timestamp(t.first_time) <= b and pd.Timestamp(t.last_time) >= a for t in tracks)
+
+
+def staff_posts(
+    tracks: Sequence[PersonTrack], spans: Sequence[tuple[datetime, datetime]], rules: StaffRules | None = None
+) -> list[StaffPost]:
+    """The day's staff posts: places where a body stands still at the first or last recording of the day (the
+    shop being opened or closed) and in at least post_min_share and post_min_recordings of the recordings. A
+    motion-triggered camera records every customer, and the clerk standing behind the counter is in those
+    recordings too, often without a face the recogniser can use (small, turned, dim); customers walk in and out,
+    and a spot where they stand still is not occupied when the shop opens or closes."""
+    rules = rules or StaffRules()
+    spans = sorted(spans)
+    if not spans:
+        return []
+    still = [t for t in tracks if is_still(t, rules)]
+    places: list[list[PersonTrack]] = []
+    keys: list[tuple[str, tuple[float, float, float]]] = []
+    for t in sorted(still, key=lambda t: -len(t.boxes)):  # the longest still body founds its place
+        c = _centre(t)
+        for k, (camera, ref) in enumerate(keys):
+            if camera == t.camera and _same_place(ref, c, rules):
+                places[k].append(t)
+                break
+        else:
+            keys.append((t.camera, c))
+            places.append([t])
+    posts = []
+    for (camera, ref), members in zip(keys, places, strict=True):
+        seen = sum(1 for span in spans if _seen_in(members, span))
+        at_ends = _seen_in(members, spans[0]) or _seen_in(members, spans[-1])
+        if at_ends and seen >= rules.post_min_recordings and seen >= rules.post_min_share * len(spans):
+            posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(spans)))
+    return posts
+
+
+def at_staff_post(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> bool:
+    """Whether a body stands still at one of the day's staff posts."""
+    rules = rules or StaffRules()
+    if not posts or not is_still(track, rules):
+        return False
+    c = _centre(track)
+    return any(p.camera == track.camera and _same_place((p.cx, p.cy, p.height), c, rules) for p in posts)
+
+
+def staff_by_post(
+    assignments: dict[str, Assignment],
+    person_tracks: pd.DataFrame,
+    post_bodies: Collection[str],
+    posts: Sequence[StaffPost],
+    rules: StaffRules | None = None,
+) -> dict[str, str]:
+    """Customer IDs whose faces were mostly seen on bodies standing at a staff post (at least
+    post_min_body_share of the bodies their face tracks joined), with the reason: the clerk, whom her face
+    (small, dim, unenrolled) did not name, is where the clerk stands."""
+    rules = rules or StaffRules()
+    if person_tracks is None or person_tracks.empty or not posts:
+        return {}
+    bodies: dict[str, list[str]] = {}
+    for p in person_tracks.itertuples(index=False):
+        for face in p.face_track_ids if p.face_track_ids is not None else []:
+            a = assignments.get(face)
+            if a is not None and not a.is_staff:
+                bodies.setdefault(a.customer_id, []).append(p.track_id)
+    out = {}
+    post = posts[0]
+    for cid, ids in bodies.items():
+        held = sum(1 for t in set(ids) if t in post_bodies)
+        if held and held >= rules.post_min_body_share * len(set(ids)):
+            out[cid] = (
+                f"stands at the staff post ({held} of {len(set(ids))} bodies; someone stands there at opening or "
+                f"closing and in {post.recordings_seen} of the day's {post.recordings} recordings)"
+            )
     return out

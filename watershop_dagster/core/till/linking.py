@@ -25,7 +25,9 @@ itself (a wrong link would vote for itself) and never from later days.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +69,14 @@ class LinkRules:
     second_use_cost: float = 1.0  # a visit's second sale, on top of that pair's own cost
     second_use_min_gap_s: float = 120.0  # a visit's two sales at least this far apart
     margin_full_s: float = 1.0  # an assignment margin of this cost or more is full confidence
+    # First come, first served across the whole period: two sales whose visits arrived in the other order (by
+    # more than order_tolerance_s) cost weight_inversion. Periods small enough (at most exact_max_choices
+    # combinations of one choice per sale) are solved exactly with it; larger ones without it.
+    weight_inversion: float = 1.0
+    # The same for the order of leaving, weaker: a payer leaves some seconds after paying, and those seconds vary.
+    weight_exit_inversion: float = 0.5
+    order_tolerance_s: float = 1.0
+    exact_max_choices: int = 20000
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
 
@@ -124,9 +134,18 @@ class _Period:
     """One busy period's assignment problem: columns are each visit's first use, its second use, and one
     "no visit" column per sale."""
 
-    def __init__(self, costs: np.ndarray, sale_s: np.ndarray, rules: LinkRules):
+    def __init__(
+        self,
+        costs: np.ndarray,
+        sale_s: np.ndarray,
+        rules: LinkRules,
+        entry_s: np.ndarray | None = None,
+        exit_s: np.ndarray | None = None,
+    ):
         n, m = costs.shape
         self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
+        self.costs = costs
+        self.entry_s, self.exit_s = entry_s, exit_s
         no_visit = np.full((n, n), IMPOSSIBLE)
         np.fill_diagonal(no_visit, rules.no_visit_cost)
         second = np.where(costs < IMPOSSIBLE, costs + rules.second_use_cost, IMPOSSIBLE)
@@ -157,6 +176,69 @@ class _Period:
                 return sales
         return None
 
+    def total(self, choice: Sequence[int]) -> float:
+        """The whole period's cost of one choice per sale (-1 = no visit), inversions of arrival order
+        included; inf where not allowed (an impossible pair, a visit used three times or twice too close)."""
+        r = self.rules
+        total, used = 0.0, defaultdict(list)
+        for i, j in enumerate(choice):
+            if j < 0:
+                total += r.no_visit_cost
+                continue
+            c = self.costs[i, j]
+            if c >= IMPOSSIBLE:
+                return np.inf
+            total += c
+            used[j].append(self.sale_s[i])
+        for times in used.values():
+            if len(times) > 2 or (len(times) == 2 and abs(times[1] - times[0]) < r.second_use_min_gap_s):
+                return np.inf
+            total += r.second_use_cost * (len(times) - 1)
+        if self.entry_s is not None and r.weight_inversion:
+            total += self._inversions(choice, self.entry_s) * r.weight_inversion
+        if self.exit_s is not None and r.weight_exit_inversion:
+            total += self._inversions(choice, self.exit_s) * r.weight_exit_inversion
+        return total
+
+    def _inversions(self, choice: Sequence[int], order_s: np.ndarray) -> int:
+        """Pairs of linked sales whose visits' times (`order_s`) run the other way round than the sales."""
+        linked = [(self.sale_s[i], order_s[j]) for i, j in enumerate(choice) if j >= 0]
+        tol = self.rules.order_tolerance_s
+        return sum(
+            1
+            for a in range(len(linked))
+            for b in range(a + 1, len(linked))
+            if (linked[a][0] < linked[b][0] and linked[a][1] > linked[b][1] + tol)
+            or (linked[b][0] < linked[a][0] and linked[b][1] > linked[a][1] + tol)
+        )
+
+    def exact(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Visit index per sale (-1 = none) and each sale's margin (how much the best total rises if that sale
+        must take another choice), over every combination of choices; None where there are too many."""
+        if self.entry_s is None or (self.m + 1) ** self.n > self.rules.exact_max_choices:
+            return None
+        options = [[-1] + [j for j in range(self.m) if self.costs[i, j] < IMPOSSIBLE] for i in range(self.n)]
+        best_of = [dict.fromkeys(o, np.inf) for o in options]  # sale -> choice -> best total with it
+        best, best_total = None, np.inf
+        for choice in itertools.product(*options):
+            total = self.total(choice)
+            if total == np.inf:
+                continue
+            if total < best_total - 1e-9:
+                best, best_total = choice, total
+            for i, j in enumerate(choice):
+                if total < best_of[i][j]:
+                    best_of[i][j] = total
+        if best is None:
+            return np.full(self.n, -1), np.full(self.n, np.inf)
+        margins = np.array(
+            [
+                min((t for j, t in best_of[i].items() if j != best[i]), default=np.inf) - best_total
+                for i in range(self.n)
+            ]
+        )
+        return np.array(best), margins
+
     def margin(self, sale: int, visit: int, best_total: float) -> float:
         """How much the period's best total rises if this sale may not take this choice (a visit, both of its
         uses, or -1 = no visit)."""
@@ -170,14 +252,23 @@ class _Period:
 
 
 def _assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules):
-    """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other)."""
+    """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other): each
+    busy period solved exactly with the order of arrival (`_Period.exact`) where small enough, else as a linear
+    assignment."""
     costs = pair_costs(sale_s, entry_s, exit_s, rules)
     visit_of = np.full(len(sale_s), -1)
     margin = np.full(len(sale_s), np.inf)
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
-        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules)
+        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules, entry_s[visits], exit_s[visits])
+        exact = period.exact()
+        if exact is not None:
+            for k, (j, m) in enumerate(zip(*exact, strict=True)):
+                visit_of[sales[k]] = visits[j] if j >= 0 else -1
+                margin[sales[k]] = m
+            continue
+        period.entry_s = period.exit_s = None  # too large to search: a linear assignment, without the inversions
         chosen, total = period.solve(period.matrix)
         for k, j in enumerate(chosen):
             visit_of[sales[k]] = visits[j] if j >= 0 else -1
