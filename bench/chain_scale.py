@@ -124,6 +124,7 @@ def main() -> int:
     p.add_argument("--visits", type=int, default=4)
     p.add_argument("--workers", default="1,2,4")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "chain"))
+    p.add_argument("--reuse", action="store_true", help="keep the shops already generated under --out/source")
     args = p.parse_args()
     dsn = os.environ.get("WATERSHOP_TEST_PG")
     if not dsn:
@@ -132,11 +133,16 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     days = [date(2024, 6, 3) + timedelta(days=i) for i in range(args.days)]
     out = Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
     source = out / "source"
-    t = time.perf_counter()
-    write_chain(source, args.shops, days, args.visits)
-    print(f"generated {args.shops} shops x {args.days} days in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.reuse and source.is_dir():  # the same shops and days again (generating 10 x 7 took 34 minutes)
+        for old_run in out.glob("w*"):
+            shutil.rmtree(old_run)
+        print(f"reusing {source}", flush=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        write_chain(source, args.shops, days, args.visits)
+        print(f"generated {args.shops} shops x {args.days} days in {time.perf_counter() - t:.0f} s", flush=True)
     results = []
     for workers in [int(w) for w in args.workers.split(",")]:
         result = run(out / f"w{workers}", source, days, workers, dsn)
