@@ -57,9 +57,7 @@ class RunRequest:
     def selection(self) -> list[dg.AssetKey] | None:
         if self.phase == "all":
             return None
-        from watershop_dagster.definitions import defs
-
-        keys = defs.resolve_job_def(self.job).asset_layer.selected_asset_keys
+        keys = list(_job_keys(self.job))
         phases = day_phases(frozenset(k.to_user_string() for k in keys))
         return sorted(k for k in keys if phases[k.to_user_string()] == self.phase)
 
