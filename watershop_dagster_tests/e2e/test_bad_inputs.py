@@ -36,6 +36,21 @@ def zero_fps_avi(path):
     return path
 
 
+def wait_for_step(dagster_home, step_key: str, timeout: float) -> bool:
+    """True once a started run of the instance at `dagster_home` has begun `step_key`."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+            if any(r.event_log_entry.step_key == step_key for r in starts):
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def test_bad_footage_and_till_rows_beside_a_good_day(tmp_path, engine):
     write_world(tmp_path, [DAY], demo_cast(engine), visits_per_day=3)
     folder = tmp_path / "footage" / DAY.isoformat()
@@ -94,7 +109,10 @@ def test_killed_mid_day_leaves_the_warehouse_consistent_and_rerun_completes(tmp_
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    time.sleep(12)
+    # Kill a second into the footage step of a started run: a fixed sleep can land between two runs,
+    # when there is no run to kill and nothing for the rerun to release.
+    assert wait_for_step(tmp_path / "dh", "footage_analysis", timeout=300), "no run reached footage_analysis"
+    time.sleep(1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     # Consistent: day 1 is either the old version or a complete new one, never half.
