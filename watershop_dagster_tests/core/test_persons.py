@@ -209,6 +209,22 @@ def test_two_faces_seen_together_on_one_body_do_not_both_join_it_but_faces_one_a
     assert join_faces_to_persons(persons, faces) == {"front": a_id, "again": a_id}
 
 
+def test_two_customers_side_by_side_each_join_their_own_body_though_one_head_is_nearest_to_both():
+    # A at x=200 and B at x=270 overlap; the right-hand face is 32 px from A's head and 38 px from B's, so
+    # face by face both would choose A. In each frame the faces take distinct bodies.
+    by_time = {at(s): [body(200), body(270)] for s in range(11)}
+    persons = build_person_tracks(by_time, camera="cam", id_prefix="P/")
+    a_id, b_id = (p.track_id for p in sorted(persons, key=lambda p: p.boxes[0].x1))
+    times = [at(s) for s in range(2, 8)]
+    faces = {
+        "left": Track("cam", times=times, boxes=[face_at(205, 140)] * len(times)),
+        "right": Track("cam", times=times, boxes=[face_at(232, 140)] * len(times)),
+    }
+    assert join_faces_to_persons(persons, faces) == {"left": a_id, "right": b_id}
+    # alone in the frame, the right-hand face still goes to the nearest head
+    assert join_faces_to_persons(persons, {"right": faces["right"]}) == {"right": a_id}
+
+
 def test_face_tracks_rebuilt_from_the_tables_join_like_the_live_ones():
     persons = two_bodies()
     b_id = max(persons, key=lambda p: p.boxes[0].x1).track_id

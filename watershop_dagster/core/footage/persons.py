@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.resources
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -408,33 +408,21 @@ def face_fits_body(face: Sequence[float], body: PersonBox, rules: PersonRules) -
 def join_faces_to_persons(
     person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules | None = None
 ) -> dict[str, str]:
-    """face track id -> person track id. Each face votes, at its time, for the body on the same camera whose
-    upper part holds it best; the track goes to the body with most votes if it won at least min_join_share
-    of the frames that voted for it or for a body seen at the same time as it (votes for bodies before or
-    after it are the same person's body, split by the person tracker). Several face tracks may join one body
-    one after another (a face lost and found again), but not at the same time: one body has one face, so of
-    face tracks seen together on one body only the one with most votes joins it. A face track whose body was
-    never detected joins none."""
+    """face track id -> person track id. Each face votes, at its time, for a body on the same camera whose
+    upper part holds it (`frame_votes`); the track goes to the body with most votes if it won at least
+    min_join_share of the frames that voted for it or for a body seen at the same time as it (votes for
+    bodies before or after it are the same person's body, split by the person tracker). Several face tracks
+    may join one body one after another (a face lost and found again), but not at the same time: one body has
+    one face, so of face tracks seen together on one body only the one with most votes joins it. A face track
+    whose body was never detected joins none."""
     rules = rules or PersonRules()
+    by_id = {p.track_id: p for p in person_tracks}
     winners = []  # (votes, face id, body id)
-    for face_id, ft in face_tracks.items():
-        camera = getattr(ft, "camera", "")
-        bodies = [p for p in person_tracks if not (camera and p.camera) or p.camera == camera]
-        votes: Counter[str] = Counter()
-        for t, face in zip(ft.times, ft.boxes):
-            best = None
-            for p in bodies:
-                body = p.box_near(t, rules.join_max_dt_s)
-                fit = face_fits_body(face, body, rules) if body is not None else None
-                if fit is not None and (best is None or fit < best[0]):
-                    best = (fit, p.track_id)
-            if best is not None:
-                votes[best[1]] += 1
+    for face_id, votes in frame_votes(person_tracks, face_tracks, rules).items():
         if votes:
             winner, n = votes.most_common(1)[0]
             # Only bodies seen at the same time as the winner compete with it: bodies before or after it are
             # the same person's body lost and found again (the person tracker split it), not rivals.
-            by_id = {p.track_id: p for p in bodies}
             competing = sum(
                 v for pid, v in votes.items() if pid != winner and _overlap_in_time(by_id[pid], by_id[winner])
             )
@@ -446,6 +434,50 @@ def join_faces_to_persons(
         if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
             joined[face_id] = person_id
     return joined
+
+
+def frame_votes(
+    person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules
+) -> dict[str, Counter[str]]:
+    """face track id -> body id -> frames in which that body held the face. The faces of one frame are given
+    to distinct bodies, the assignment with the best total fit that places the most faces: two customers side
+    by side each get the body they stand in, not both the body whose head is nearest to either of them."""
+    frames: dict[tuple[str, Any], list[tuple[str, Any]]] = defaultdict(list)  # (camera, time) -> (face id, box)
+    for face_id, ft in face_tracks.items():
+        for t, box in zip(ft.times, ft.boxes):
+            frames[(getattr(ft, "camera", ""), t)].append((face_id, box))
+    votes: dict[str, Counter[str]] = {face_id: Counter() for face_id in face_tracks}
+    for (camera, t), faces in frames.items():
+        bodies = [
+            (p.track_id, box)
+            for p in person_tracks
+            if (not (camera and p.camera) or p.camera == camera)
+            and (box := p.box_near(t, rules.join_max_dt_s)) is not None
+        ]
+        fits = np.full((len(faces), len(bodies)), np.inf)
+        for i, (_, face) in enumerate(faces):
+            for j, (_, body) in enumerate(bodies):
+                fit = face_fits_body(face, body, rules)
+                if fit is not None:
+                    fits[i, j] = fit
+        for i, j in _assign(fits):
+            votes[faces[i][0]][bodies[j][0]] += 1
+    return votes
+
+
+def _assign(costs: np.ndarray) -> list[tuple[int, int]]:
+    """(row, column) pairs of finite cost, each row and column used once: most pairs first, then least cost."""
+    finite = np.isfinite(costs)
+    if not finite.any():
+        return []
+    if costs.shape[0] == 1:  # one face in the frame, the common case: its best body
+        j = int(np.argmin(costs[0]))
+        return [(0, j)]
+    from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
+
+    # an unplaced face costs more than any placed one, so the assignment places as many as it can
+    rows, cols = linear_sum_assignment(np.where(finite, costs, 1e6))
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if finite[i, j]]
 
 
 def _overlap_in_time(a: PersonTrack, b: PersonTrack) -> bool:
