@@ -190,6 +190,7 @@ def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
 def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunRequest, list[RunRequest]]:
     """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order).
     `split`: a shop day as one run per phase (for several workers), else one run of the whole day."""
+    from watershop_dagster.core.insights.report_data import month_span
     from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
 
     days = sorted(days)
@@ -228,23 +229,19 @@ def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunReques
                         needs[runs[rd, rs, phase_of[read.table]]] = None
         needs.pop(run, None)
         after[run] = list(needs)
-    months = sorted({d.replace(day=1) for d in days})
-
-    def month_end(month: date) -> date:
-        return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
+    months = sorted({month_span(d) for d in days})
     for s in shops:  # a shop's all-days tables and its month reports read every day of the shop (up to then)
         shop_runs = [r for (d, rs, _), r in runs.items() if rs == s]
         after[RunRequest("cross_day_job", s, f"{s} all-days tables", s)] = shop_runs
-        for month in months:
-            upto = [r for (d, rs, _), r in runs.items() if rs == s and d <= month_end(month)]
+        for month, month_end in months:
+            upto = [r for (d, rs, _), r in runs.items() if rs == s and d <= month_end]
             after[RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)] = upto
     chain_days = {}
     for d in days:  # the chain's day reads that day of every shop
         chain_days[d] = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
         after[chain_days[d]] = [r for (rd, _, _), r in runs.items() if rd == d]
-    for month in months:
-        month_days = [chain_days[d] for d in planned(date.min, month_end(month))]
+    for month, month_end in months:
+        month_days = [chain_days[d] for d in planned(date.min, month_end)]
         after[RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")] = month_days
     return after
 

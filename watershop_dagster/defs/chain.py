@@ -2,12 +2,11 @@
 data/reports/chain/<YYYY-MM>.html. These assets are partitioned by day (or month) alone, so their views hold
 every shop's rows of that day."""
 
-from datetime import timedelta
-
 import dagster as dg
 
 import watershop_dagster.core.insights as insights_package
 from watershop_dagster.core.insights.report import Report, render_html
+from watershop_dagster.core.insights.report_data import month_span
 from watershop_dagster.core.storage.named_sql import queries_beside
 from watershop_dagster.core.storage.schemas import CHAIN_DAILY, CHAIN_HOURS
 from watershop_dagster.defs.partitions import daily_partitions, monthly_partitions
@@ -45,9 +44,8 @@ def chain_day(context: dg.AssetExecutionContext, tables: TableReader) -> Written
 )
 def chain_report(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """Revenue, visits and defaulters per shop for the month, and the best and worst hours across shops."""
-    start = tables.day
-    assert start is not None
-    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    assert tables.day is not None
+    start, end = month_span(tables.day)
     month = {"start": start, "end": end}
     with tables.connect() as conn:
         per_shop = conn.execute(QUERIES["month_per_shop"], month).df()

@@ -159,9 +159,14 @@ def daily_report_data(wh: TableSource, day: date) -> ReportData:
     return ReportData(kpis, tables, notes, _crops(list(unpaid.get("photo", [])) + list(defaulters.get("photo", []))))
 
 
+def month_span(day: date) -> tuple[date, date]:
+    """The first and the last day of the month that holds `day`."""
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
 def monthly_report_data(wh: TableSource, month: date) -> ReportData:
-    start = month.replace(day=1)
-    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    start, end = month_span(month)
     q_start = start.replace(month=3 * ((start.month - 1) // 3) + 1)
     month_days = {"start": start, "end": end}
     with wh.connect() as conn:
