@@ -28,10 +28,8 @@ from watershop_dagster.core.footage.persons import (
 from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.bodies import (
-    chain_fragments,
-    duplicate_bodies,
     extend_by_bodies,
-    faceless_visits,
+    unidentified_visits,
     with_faceless_visits,
 )
 from watershop_dagster.core.identities.corrections import CorrectionLog, cannot_link_pairs, constraints_for_day
@@ -445,20 +443,7 @@ def identities(
     if presence.promoted:
         result = presence.result
         visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
-    named = set(result.assignments)
-    named_bodies = (
-        {
-            p.track_id
-            for p in people.itertuples(index=False)
-            if p.face_track_ids is not None and set(p.face_track_ids) & named
-        }
-        if len(people)
-        else set()
-    )
-    not_visits = post_bodies | duplicate_bodies(bodies, named_bodies)
-    # a faceless person the tracker found in pieces is one visit (core/identities/bodies.py)
-    pieces, absorbed = chain_fragments(people, bodies, named_bodies, not_visits)
-    unidentified = faceless_visits(pieces, identified_tracks=named, not_visits=not_visits | absorbed)
+    unidentified = unidentified_visits(people, bodies, set(result.assignments), post_bodies)
     visits = with_faceless_visits(day, with_staff_reasons(visits, presence.reasons), unidentified)
     table = registry_rows(day, registry, result, visits, rules, constraints.labels)
     links = pd.DataFrame(

@@ -186,6 +186,32 @@ def chain_fragments(
     return out, absorbed
 
 
+def unidentified_visits(
+    person_tracks: pd.DataFrame,
+    tracks: Sequence[PersonTrack],
+    named: Collection[str],
+    staff_bodies: Collection[str] = (),
+    rules: PersonRules | None = None,
+) -> pd.DataFrame:
+    """visit_log rows (without day and visit_id) of the people no face named. `person_tracks` are the day's
+    rows, `tracks` the same bodies with their boxes, `named` the face tracks the identity stage gave an ID and
+    `staff_bodies` the bodies of staff at their post. A body is nobody's visit of its own when it is staff, a
+    part or continuation of a named body (`duplicate_bodies`), or a later piece of one faceless person
+    (`chain_fragments`)."""
+    named_bodies = (
+        {
+            p.track_id
+            for p in person_tracks.itertuples(index=False)
+            if p.face_track_ids is not None and set(p.face_track_ids) & set(named)
+        }
+        if person_tracks is not None and len(person_tracks)
+        else set()
+    )
+    not_visits = set(staff_bodies) | duplicate_bodies(tracks, named_bodies, rules)
+    pieces, absorbed = chain_fragments(person_tracks, tracks, named_bodies, not_visits, rules)
+    return faceless_visits(pieces, rules, identified_tracks=set(named), not_visits=not_visits | absorbed)
+
+
 def with_faceless_visits(day: date, visits: pd.DataFrame, faceless: pd.DataFrame) -> pd.DataFrame:
     """Face visits (identified) and faceless ones in one table, numbered <day>/V<n> by entry time."""
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
