@@ -14,6 +14,7 @@ from watershop_dagster.defs.privacy import (
     forgotten_customers,
     retention_job,
     retention_schedule,
+    warehouse_maintenance,
 )
 from watershop_dagster.defs.resources import default_resources
 from watershop_dagster.defs.sensors import build_footage_sensor, shop_folders
@@ -24,7 +25,7 @@ from watershop_dagster.defs.vision import identity_corrections, vision_assets
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets(), *chain_assets]
     jobs = build_jobs(assets)
-    assets.append(biometric_retention)  # runs on its own schedule, not with the day's data
+    assets += [biometric_retention, warehouse_maintenance]  # on their own schedule, not with the day's data
     return dg.Definitions(
         assets=[*assets, forgotten_customers, identity_corrections],
         asset_checks=CHECKS,

@@ -1,4 +1,4 @@
-"""Retention of biometric data and erasure on request, as Dagster definitions."""
+"""Retention of biometric data, erasure on request and the warehouse's nightly upkeep, as Dagster definitions."""
 
 from datetime import date
 
@@ -59,8 +59,31 @@ def biometric_retention(
     )
 
 
+class MaintenanceConfig(dg.Config):
+    snapshots_kept_days: int = Field(
+        default=7, description="DuckLake: expire snapshots older than this (time travel reaches this far back)"
+    )
+    deleted_files_kept_days: int = Field(
+        default=1, description="DuckLake: delete files unused for this long (a running reader may still scan them)"
+    )
+
+
+@dg.asset(group_name="privacy", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[biometric_retention])
+def warehouse_maintenance(
+    context: dg.AssetExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """After retention: on DuckLake, small files merged, old snapshots expired and the files only they used
+    (every re-run of a day leaves its old ones) deleted; on the DuckDB file, a checkpoint."""
+    wh = warehouse.get()
+    done = wh.maintain(config.snapshots_kept_days, config.deleted_files_kept_days)
+    context.log.info(f"warehouse maintenance ({'DuckLake' if wh.is_lake else 'DuckDB file'}): {done or 'checkpoint'}")
+    return dg.MaterializeResult(metadata={"warehouse": "ducklake" if wh.is_lake else "duckdb file", **done})
+
+
 retention_job = dg.define_asset_job(
-    "retention_job", selection=[biometric_retention], description="Biometric retention, daily."
+    "retention_job",
+    selection=[biometric_retention, warehouse_maintenance],
+    description="Biometric retention, then the warehouse's upkeep; nightly.",
 )
 retention_schedule = dg.ScheduleDefinition(
     name="nightly_retention",

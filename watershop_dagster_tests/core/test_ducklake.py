@@ -190,3 +190,20 @@ def test_resource_is_a_duckdb_resource_on_the_lake(tmp_path):
     resource.get().replace_partition("t", D1, rows(2))
     with resource.get_connection() as conn:
         assert conn.execute("SELECT count(*), current_setting('threads') FROM t").fetchone() == (2, 1)
+
+
+def test_maintenance_deletes_the_files_of_rewritten_days_and_keeps_every_row(wh):
+    for version in range(3):  # a day analysed three times (a backfill again, an owner's correction)
+        wh.replace_partition("visits", D1, rows(3, note=[f"v{version}"] * 3))
+    wh.replace_partition("visits", D2, rows(2, 10, note=["v0"] * 2))
+    data = Path(wh.lake_data_path)
+    before = len(list(data.rglob("*.parquet")))
+    assert wh.maintain(snapshots_kept_days=7, deleted_files_kept_days=0)["files_deleted"] == 0  # time travel
+    assert len(list(data.rglob("*.parquet"))) == before
+    done = wh.maintain(snapshots_kept_days=0, deleted_files_kept_days=0)
+    assert done["snapshots_expired"] > 0 and done["files_deleted"] == 2  # D1's first two versions
+    assert len(list(data.rglob("*.parquet"))) == before - 2
+    assert wh.query("SELECT day, note, count(*) n FROM visits GROUP BY ALL ORDER BY day").values.tolist() == [
+        [pd.Timestamp(D1), "v2", 3],
+        [pd.Timestamp(D2), "v0", 2],
+    ]

@@ -133,3 +133,16 @@ def test_concurrent_runs_do_not_fail_on_the_warehouse_lock(data_dir):
     assert all(results)
     wh = Warehouse(data_dir / "warehouse.duckdb")
     assert wh.query("SELECT count(DISTINCT day) n FROM daily_revenue")["n"][0] == 6
+
+
+def test_the_nightly_job_runs_retention_then_the_warehouse_upkeep(defs, instance, data_dir):
+    days = till_only_world(data_dir, 1)
+    assert run_day(defs, instance, days[0]).success
+    before = Warehouse(data_dir / "warehouse.duckdb").query("SELECT count(*) n FROM transactions")["n"][0]
+    result = defs.resolve_job_def("retention_job").execute_in_process(instance=instance)
+    assert result.success
+    order = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert order == ["biometric_retention", "warehouse_maintenance"]
+    upkeep = result.get_asset_materialization_events()[1].materialization.metadata
+    assert upkeep["warehouse"].value == "duckdb file"
+    assert Warehouse(data_dir / "warehouse.duckdb").query("SELECT count(*) n FROM transactions")["n"][0] == before

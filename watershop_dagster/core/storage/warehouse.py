@@ -417,6 +417,34 @@ class Warehouse:
         else:
             self._purge_file()
 
+    def maintain(self, snapshots_kept_days: int = 7, deleted_files_kept_days: int = 1) -> dict[str, int]:
+        """Routine upkeep, safe beside running writers (run nightly: `warehouse_maintenance`).
+
+        A lake: small files of one partition written by successive snapshots are merged; snapshots older
+        than snapshots_kept_days are expired (time travel reaches that far back, no further), and the files
+        only they used, with those merged away, are deleted once scheduled for deletion longer than
+        deleted_files_kept_days (a reader that began before may still scan them). Every re-run of a day
+        leaves its old files behind until this runs. A DuckDB file: a CHECKPOINT (DuckDB also runs them on
+        its own). Returns what was done, as counts."""
+        if not self.is_lake:
+            self.execute("CHECKPOINT")
+            return {}
+        kept = f"now() - INTERVAL {sql_literal(f'{int(snapshots_kept_days)} days')}"
+        grace = f"now() - INTERVAL {sql_literal(f'{int(deleted_files_kept_days)} days')}"
+        done: dict[str, int] = {}
+
+        def call(name: str, sql: str) -> None:
+            def attempt() -> None:
+                with self.connect() as conn:
+                    done[name] = len(conn.execute(sql).fetchall())
+
+            self._retrying(attempt)
+
+        call("file_groups_merged", f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
+        call("snapshots_expired", f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => {kept})")
+        call("files_deleted", f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => {grace})")
+        return done
+
     def _purge_lake(self, orphans_older_than: str) -> None:
         steps = [
             # A no-op with inlining off, kept for catalogs another client created with inlining on.
