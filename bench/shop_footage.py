@@ -79,8 +79,7 @@ def plan_customers(spec: FootageSpec, people: list[str], images: dict[str, list[
         return []  # an empty room all day
     rng = random.Random(spec.seed)
     start, end = spec.start_time, spec.start_time + timedelta(seconds=spec.seconds)
-    mean_run = 150.0  # seconds from the first arrival of a run to the last departure
-    mean_gap = mean_run * (1 - spec.presence) / max(spec.presence, 0.01)
+    mean_run = 150.0  # seconds from the first arrival of a run to the last arrival
     visits: list[PlannedVisit] = []
     t = start + timedelta(seconds=rng.uniform(8, 25))
     while t < end - timedelta(seconds=40):
@@ -96,7 +95,10 @@ def plan_customers(spec: FootageSpec, people: list[str], images: dict[str, list[
                 visits.append(PlannedVisit(person, arrival, leave, rng.choice(images[person])))
             arrival += timedelta(seconds=rng.expovariate(1 / 25) + 4)
         last_exit = max(v.exit for v in visits) if visits else t
-        t = last_exit + timedelta(seconds=rng.expovariate(1 / max(mean_gap, 1.0)) + 6)
+        # the gap follows the run as it came out (the last arrivals stay up to two minutes past run_end), so
+        # that run / (run + gap) is about the presence asked for
+        gap = (last_exit - t).total_seconds() * (1 - spec.presence) / spec.presence
+        t = last_exit + timedelta(seconds=max(6.0, gap * rng.uniform(0.6, 1.4)))
     return sorted(visits, key=lambda v: v.entry)
 
 
