@@ -176,6 +176,27 @@ def two_bodies():
     return build_person_tracks(by_time, camera="cam", id_prefix="P/")
 
 
+def test_a_walker_passing_in_front_of_someone_standing_keeps_their_own_track():
+    # From a busy evaluation day (720p, samples 0.5-0.7 s apart): a customer stands at the counter (a small
+    # box, further back) while a second walks in close to the camera (a tall box) and passes in front of her,
+    # hiding her for one sample. That sample's one box overlaps her last box more than the walker's last box;
+    # it continues the walker, who was heading there.
+    still = PersonBox(470, 226, 595, 582, 0.9)
+    by_time = {
+        at(0.0): [still, PersonBox(84, 205, 294, 718, 0.9)],
+        at(0.83): [still, PersonBox(245, 202, 442, 720, 0.9)],
+        at(1.33): [PersonBox(486, 225, 604, 590, 0.9), PersonBox(322, 214, 550, 714, 0.9)],
+        at(2.0): [PersonBox(474, 205, 650, 720, 0.9)],  # the walker, in front of her
+        at(2.33): [PersonBox(501, 214, 735, 720, 0.9), PersonBox(480, 221, 583, 590, 0.9)],
+        at(2.83): [PersonBox(614, 210, 795, 709, 0.9), PersonBox(479, 227, 604, 578, 0.9)],
+    }
+    tracks = build_person_tracks(by_time, camera="cam")
+    assert len(tracks) == 2
+    for track in tracks:
+        heights = [b.height for b in track.boxes]
+        assert max(heights) / min(heights) < 1.2, heights  # each track keeps one person's size
+
+
 def test_each_face_joins_the_body_whose_head_it_is():
     persons = two_bodies()
     a_id, b_id = (p.track_id for p in sorted(persons, key=lambda p: p.boxes[0].x1))

@@ -285,15 +285,18 @@ def match_score(
 
     Overlap alone fails at 2 fps on a walk (boxes barely overlap) and centre distance alone lets neighbours
     swap; a box qualifies by either, of a plausible size, and the best-scoring pairs are taken first. The
-    centre is compared with where the last one was heading (velocity in px/s, for at most
+    box and its centre are compared with where the last one was heading (velocity in px/s, for at most
     predict_horizon_s): someone who walked out of the side of the view must not become the next customer
     who walks in from the door a few seconds later."""
     ratio = box.height / max(last.height, 1e-6)
     if not 1.0 / rules.max_height_ratio <= ratio <= rules.max_height_ratio:
         return None
-    overlap = box_iou(last, box)
     ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
-    ax, ay = last.centre[0] + velocity[0] * ahead, last.centre[1] + velocity[1] * ahead
+    dx, dy = velocity[0] * ahead, velocity[1] * ahead
+    # overlap with where the box was heading: when a walker passes in front of someone standing still, the
+    # walker's next box overlaps the still one's last box more than the walker's own last box
+    overlap = box_iou(PersonBox(last.x1 + dx, last.y1 + dy, last.x2 + dx, last.y2 + dy), box)
+    ax, ay = last.centre[0] + dx, last.centre[1] + dy
     bx, by = box.centre
     allowed = min(rules.max_shift, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
     shift = float(np.hypot(bx - ax, by - ay))
