@@ -248,6 +248,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "matrix")
     p.add_argument("--no-dense", action="store_true", help="skip the every-frame reference run (slow)")
     a = p.parse_args(argv)
+    a.out = a.out.resolve()  # the dense reference links to the row's inputs: a relative target would dangle
     if not shutil.which("ffmpeg"):
         p.error("ffmpeg is needed for the plain-decode baseline (apt-get install ffmpeg)")
     cast = load_cast()
