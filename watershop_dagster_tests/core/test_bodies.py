@@ -78,6 +78,14 @@ def test_a_face_visit_takes_the_entry_and_exit_of_its_body():
     assert faces["first_time"].tolist() == [at(20), at(100)]  # input untouched
 
 
+def test_only_the_part_of_a_body_that_is_the_faces_person_widens_the_face_track():
+    faces = face_tracks([("F1", 20, 40)])
+    bodies = person_tracks([("P1", 5, 70, ["F1"])])
+    bodies["face_first_time"], bodies["face_last_time"] = [at(12)], [at(70)]  # 5-12 s: someone else
+    out = extend_by_bodies(faces, bodies)
+    assert (out["first_time"].iloc[0], out["last_time"].iloc[0]) == (at(12), at(70))
+
+
 def test_a_body_without_a_face_is_an_unidentified_visit_counted_with_the_others():
     faces = face_tracks([("F1", 20, 40)])
     bodies = person_tracks([("P1", 5, 70, ["F1"]), ("P2", 30, 90, []), ("P3", 200, 202, [])])

@@ -22,6 +22,7 @@ from watershop_dagster.core.footage.persons import (
     face_tracks_from_tables,
     join_faces_to_persons,
     letterbox,
+    own_spans,
     person_detections_frame,
     person_only_presences,
     person_tracks_frame,
@@ -244,6 +245,20 @@ def test_two_customers_side_by_side_each_join_their_own_body_though_one_head_is_
     assert join_faces_to_persons(persons, faces) == {"left": a_id, "right": b_id}
     # alone in the frame, the right-hand face still goes to the nearest head
     assert join_faces_to_persons(persons, {"right": faces["right"]}) == {"right": a_id}
+
+
+def test_a_body_that_followed_someone_else_first_gives_its_face_only_the_part_after():
+    # The tracker followed X (face seen at x=200 until t=4) and went on with Y (face at x=500 from t=6): the
+    # body's first seconds are X's, so Y's span starts after the last frame the body held X's face.
+    by_time = {at(s): [body(200 if s <= 4 else 500)] for s in range(11)}
+    persons = build_person_tracks(by_time, camera="cam", id_prefix="P/")
+    (swapped,) = persons
+    x = Track("cam", times=[at(s) for s in range(5)], boxes=[face_at(200, 140)] * 5)
+    y = Track("cam", times=[at(s) for s in range(6, 11)], boxes=[face_at(500, 140)] * 5)
+    assert join_faces_to_persons(persons, {"y": y}) == {"y": swapped.track_id}
+    assert own_spans(persons, {"y": swapped.track_id}, {"x": x, "y": y}) == {swapped.track_id: (at(5), at(10))}
+    # with no other face in it, the body's whole span is its person's (they came in with their back to us)
+    assert own_spans(persons, {"y": swapped.track_id}, {"y": y}) == {swapped.track_id: (at(0), at(10))}
 
 
 def test_face_tracks_rebuilt_from_the_tables_join_like_the_live_ones():

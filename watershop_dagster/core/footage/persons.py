@@ -439,17 +439,17 @@ def join_faces_to_persons(
     return joined
 
 
-def frame_votes(
+def frame_assignments(
     person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules
-) -> dict[str, Counter[str]]:
-    """face track id -> body id -> frames in which that body held the face. The faces of one frame are given
-    to distinct bodies, the assignment with the best total fit that places the most faces: two customers side
+) -> list[tuple[Any, str, str]]:
+    """(time, face track id, body id) for every face placed in a body. The faces of one frame are given to
+    distinct bodies, the assignment with the best total fit that places the most faces: two customers side
     by side each get the body they stand in, not both the body whose head is nearest to either of them."""
     frames: dict[tuple[str, Any], list[tuple[str, Any]]] = defaultdict(list)  # (camera, time) -> (face id, box)
     for face_id, ft in face_tracks.items():
         for t, box in zip(ft.times, ft.boxes):
             frames[(getattr(ft, "camera", ""), t)].append((face_id, box))
-    votes: dict[str, Counter[str]] = {face_id: Counter() for face_id in face_tracks}
+    out = []
     for (camera, t), faces in frames.items():
         bodies = [
             (p.track_id, box)
@@ -463,9 +463,52 @@ def frame_votes(
                 fit = face_fits_body(face, body, rules)
                 if fit is not None:
                     fits[i, j] = fit
-        for i, j in _assign(fits):
-            votes[faces[i][0]][bodies[j][0]] += 1
+        out += [(t, faces[i][0], bodies[j][0]) for i, j in _assign(fits)]
+    return out
+
+
+def frame_votes(
+    person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules
+) -> dict[str, Counter[str]]:
+    """face track id -> body id -> frames in which that body held the face (`frame_assignments`)."""
+    votes: dict[str, Counter[str]] = {face_id: Counter() for face_id in face_tracks}
+    for _, face_id, body_id in frame_assignments(person_tracks, face_tracks, rules):
+        votes[face_id][body_id] += 1
     return votes
+
+
+def own_spans(
+    person_tracks: Sequence[PersonTrack],
+    joined: Mapping[str, str],
+    face_tracks: Mapping[str, FaceTrackLike],
+    rules: PersonRules | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """body id -> (first, last) time of the part of the body's track that is the person whose faces joined it.
+    Where people cross, the person tracker can follow one person and go on with another: a body that held
+    another face track's face (`frame_assignments`) before its own faces were first seen, or after they were
+    last seen, was someone else until (or from) then, and its span is cut there. Only bodies a face joined."""
+    rules = rules or PersonRules()
+    own: dict[str, set[str]] = defaultdict(set)
+    for face_id, body_id in joined.items():
+        own[body_id].add(face_id)
+    others: dict[str, list[Any]] = defaultdict(list)  # body id -> times it held a face not its own
+    for t, face_id, body_id in frame_assignments(person_tracks, face_tracks, rules):
+        if body_id in own and face_id not in own[body_id]:
+            others[body_id].append(t)
+    out = {}
+    for body in person_tracks:
+        if body.track_id not in own:
+            continue
+        faces = [face_tracks[f] for f in own[body.track_id] if face_tracks[f].times]
+        if not faces:
+            continue
+        first, last = min(f.times[0] for f in faces), max(f.times[-1] for f in faces)
+        before = [t for t in others[body.track_id] if t < first]
+        after = [t for t in others[body.track_id] if t > last]
+        start = min((t for t in body.times if not before or t > max(before)), default=first)
+        end = max((t for t in body.times if not after or t < min(after)), default=last)
+        out[body.track_id] = (min(start, first), max(end, last))
+    return out
 
 
 def _assign(costs: np.ndarray) -> list[tuple[int, int]]:
@@ -595,8 +638,9 @@ def person_tracks_frame(
     identifiable: Collection[str] = (),
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
-    visit (person_only_presences)."""
+    visit (person_only_presences), with the span of its joined faces' person (`own_spans`)."""
     presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks, identifiable)}
+    spans = own_spans(tracks, joined, face_tracks, rules) if face_tracks else {}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
@@ -612,6 +656,8 @@ def person_tracks_frame(
             "mean_score": float(np.mean([b.score for b in tr.boxes])),
             "face_track_ids": faces_of.get(tr.track_id, []),
             "unidentified_presence": tr.track_id in presences,
+            "face_first_time": spans.get(tr.track_id, (None, None))[0],
+            "face_last_time": spans.get(tr.track_id, (None, None))[1],
         }
         for tr in tracks
     ]

@@ -22,13 +22,18 @@ from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
 def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.DataFrame:
-    """face_tracks rows with first_time/last_time widened to the span of the body each was joined to."""
+    """face_tracks rows with first_time/last_time widened to the span of the body each was joined to: the part
+    of it that is the face's person (face_first_time, face_last_time; the whole body in rows stored before)."""
     if tracks.empty or person_tracks is None or person_tracks.empty:
         return tracks
     span = {}
     for p in person_tracks.itertuples(index=False):
+        first = getattr(p, "face_first_time", None)
+        last = getattr(p, "face_last_time", None)
+        first = p.first_time if first is None or pd.isna(first) else first
+        last = p.last_time if last is None or pd.isna(last) else last
         for face_id in p.face_track_ids if p.face_track_ids is not None else []:
-            span[face_id] = (p.first_time, p.last_time)
+            span[face_id] = (first, last)
     out = tracks.copy()
     firsts, lasts = [], []
     for tid, a, b in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):

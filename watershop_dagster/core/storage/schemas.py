@@ -324,6 +324,13 @@ PERSON_TRACKS = TableSchema(
             "BOOLEAN",
             "an unidentified visit: no face joined, long enough, and not a seen person's upper body found again",
         ),
+        (
+            "face_first_time",
+            "TIMESTAMP",
+            "with a face: the first body box that is its person (earlier boxes held another face: the tracker "
+            "followed someone else there); NULL without one",
+        ),
+        ("face_last_time", "TIMESTAMP", "the same for the last body box"),
     ),
 )
 
