@@ -80,8 +80,8 @@ def test_a_face_visit_takes_the_entry_and_exit_of_its_body():
 
 def test_only_the_part_of_a_body_that_is_the_faces_person_widens_the_face_track():
     faces = face_tracks([("F1", 20, 40)])
+    faces["body_first_time"], faces["body_last_time"] = [at(12)], [at(70)]  # the body's 5-12 s: someone else
     bodies = person_tracks([("P1", 5, 70, ["F1"])])
-    bodies["face_first_time"], bodies["face_last_time"] = [at(12)], [at(70)]  # 5-12 s: someone else
     out = extend_by_bodies(faces, bodies)
     assert (out["first_time"].iloc[0], out["last_time"].iloc[0]) == (at(12), at(70))
 

@@ -249,16 +249,31 @@ def test_two_customers_side_by_side_each_join_their_own_body_though_one_head_is_
 
 def test_a_body_that_followed_someone_else_first_gives_its_face_only_the_part_after():
     # The tracker followed X (face seen at x=200 until t=4) and went on with Y (face at x=500 from t=6): the
-    # body's first seconds are X's, so Y's span starts after the last frame the body held X's face.
+    # body's first seconds are X's, so Y's span starts after the longest break between X's last face and Y's
+    # first (here every break is a second: the first sample after X's face).
     by_time = {at(s): [body(200 if s <= 4 else 500)] for s in range(11)}
     persons = build_person_tracks(by_time, camera="cam", id_prefix="P/")
     (swapped,) = persons
     x = Track("cam", times=[at(s) for s in range(5)], boxes=[face_at(200, 140)] * 5)
     y = Track("cam", times=[at(s) for s in range(6, 11)], boxes=[face_at(500, 140)] * 5)
     assert join_faces_to_persons(persons, {"y": y}) == {"y": swapped.track_id}
-    assert own_spans(persons, {"y": swapped.track_id}, {"x": x, "y": y}) == {swapped.track_id: (at(5), at(10))}
+    assert own_spans(persons, {"y": swapped.track_id}, {"x": x, "y": y}) == {"y": (at(5), at(10))}
     # with no other face in it, the body's whole span is its person's (they came in with their back to us)
-    assert own_spans(persons, {"y": swapped.track_id}, {"y": y}) == {swapped.track_id: (at(0), at(10))}
+    assert own_spans(persons, {"y": swapped.track_id}, {"y": y}) == {"y": (at(0), at(10))}
+
+
+def test_the_next_customer_in_the_same_spot_does_not_share_the_last_ones_span():
+    # A stands at the counter 0-20 s (face until 19 s) and leaves; B steps into the same spot 4 s later
+    # (22-40 s, face from 26 s). The tracker bridges the 4-s gap (one body 0-40 s) and both faces join it,
+    # one after the other; each face keeps its side of the gap.
+    by_time = {at(s): [body(300)] for s in [*range(0, 21), *range(24, 41)]}
+    by_time.update({at(s): [] for s in range(21, 24)})
+    (spot,) = build_person_tracks(by_time, camera="cam", id_prefix="P/")
+    a = Track("cam", times=[at(s) for s in range(2, 20)], boxes=[face_at(300, 140)] * 18)
+    b = Track("cam", times=[at(s) for s in range(26, 40)], boxes=[face_at(302, 141)] * 14)
+    joined = join_faces_to_persons([spot], {"a": a, "b": b})
+    assert joined == {"a": spot.track_id, "b": spot.track_id}
+    assert own_spans([spot], joined, {"a": a, "b": b}) == {"a": (at(0), at(20)), "b": (at(24), at(40))}
 
 
 def test_face_tracks_rebuilt_from_the_tables_join_like_the_live_ones():

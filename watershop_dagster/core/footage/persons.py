@@ -483,32 +483,46 @@ def own_spans(
     face_tracks: Mapping[str, FaceTrackLike],
     rules: PersonRules | None = None,
 ) -> dict[str, tuple[Any, Any]]:
-    """body id -> (first, last) time of the part of the body's track that is the person whose faces joined it.
-    Where people cross, the person tracker can follow one person and go on with another: a body that held
-    another face track's face (`frame_assignments`) before its own faces were first seen, or after they were
-    last seen, was someone else until (or from) then, and its span is cut there. Only bodies a face joined."""
+    """face track id -> (first, last) time of the part of its joined body's track that is the face's person.
+
+    The person tracker can follow one person and go on with another: two people crossing, or the next customer
+    stepping into the spot the last one left a few seconds before. A body that held another face (any face
+    track but this one, `frame_assignments`) before this face was first seen was someone else until then: the
+    face's part starts after the longest break in the body's samples between the two (the spot stood empty,
+    or the people swapped), and likewise after this face was last seen. A face lost and found on one body
+    splits the body between its two tracks; both get one ID, and their visits join again."""
     rules = rules or PersonRules()
-    own: dict[str, set[str]] = defaultdict(set)
-    for face_id, body_id in joined.items():
-        own[body_id].add(face_id)
-    others: dict[str, list[Any]] = defaultdict(list)  # body id -> times it held a face not its own
+    held: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # body id -> (time, face id) it held
     for t, face_id, body_id in frame_assignments(person_tracks, face_tracks, rules):
-        if body_id in own and face_id not in own[body_id]:
-            others[body_id].append(t)
+        held[body_id].append((t, face_id))
+    bodies = {p.track_id: p for p in person_tracks}
     out = {}
-    for body in person_tracks:
-        if body.track_id not in own:
+    for face_id, body_id in joined.items():
+        body, face = bodies.get(body_id), face_tracks.get(face_id)
+        if body is None or face is None or not face.times:
             continue
-        faces = [face_tracks[f] for f in own[body.track_id] if face_tracks[f].times]
-        if not faces:
-            continue
-        first, last = min(f.times[0] for f in faces), max(f.times[-1] for f in faces)
-        before = [t for t in others[body.track_id] if t < first]
-        after = [t for t in others[body.track_id] if t > last]
-        start = min((t for t in body.times if not before or t > max(before)), default=first)
-        end = max((t for t in body.times if not after or t < min(after)), default=last)
-        out[body.track_id] = (min(start, first), max(end, last))
+        first, last = face.times[0], face.times[-1]
+        other = [t for t, f in held[body_id] if f != face_id]
+        before = [t for t in other if t < first]
+        after = [t for t in other if t > last]
+        start = _after_longest_break(body.times, max(before), first) if before else body.first_time
+        end = _before_longest_break(body.times, last, min(after)) if after else body.last_time
+        out[face_id] = (min(start, first), max(end, last))
     return out
+
+
+def _after_longest_break(times: Sequence[Any], lo: Any, hi: Any) -> Any:
+    """The sample after the longest gap between consecutive samples in [lo, hi] (hi when there is none)."""
+    inside = [t for t in times if lo <= t <= hi]
+    gaps = [(_seconds(a, b), b) for a, b in zip(inside, inside[1:])]
+    return max(gaps, key=lambda g: g[0])[1] if gaps else hi
+
+
+def _before_longest_break(times: Sequence[Any], lo: Any, hi: Any) -> Any:
+    """The sample before the longest gap between consecutive samples in [lo, hi] (lo when there is none)."""
+    inside = [t for t in times if lo <= t <= hi]
+    gaps = [(_seconds(a, b), a) for a, b in zip(inside, inside[1:])]
+    return max(gaps, key=lambda g: g[0])[1] if gaps else lo
 
 
 def _assign(costs: np.ndarray) -> list[tuple[int, int]]:
@@ -638,9 +652,8 @@ def person_tracks_frame(
     identifiable: Collection[str] = (),
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
-    visit (person_only_presences), with the span of its joined faces' person (`own_spans`)."""
+    visit (person_only_presences)."""
     presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks, identifiable)}
-    spans = own_spans(tracks, joined, face_tracks, rules) if face_tracks else {}
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
@@ -656,8 +669,6 @@ def person_tracks_frame(
             "mean_score": float(np.mean([b.score for b in tr.boxes])),
             "face_track_ids": faces_of.get(tr.track_id, []),
             "unidentified_presence": tr.track_id in presences,
-            "face_first_time": spans.get(tr.track_id, (None, None))[0],
-            "face_last_time": spans.get(tr.track_id, (None, None))[1],
         }
         for tr in tracks
     ]

@@ -22,22 +22,25 @@ from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
 def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.DataFrame:
-    """face_tracks rows with first_time/last_time widened to the span of the body each was joined to: the part
-    of it that is the face's person (face_first_time, face_last_time; the whole body in rows stored before)."""
-    if tracks.empty or person_tracks is None or person_tracks.empty:
+    """face_tracks rows with first_time/last_time widened to the part of the joined body that is the face's
+    person (body_first_time, body_last_time); rows stored before those columns take the whole body's span
+    from person_tracks."""
+    if tracks.empty:
         return tracks
     span = {}
-    for p in person_tracks.itertuples(index=False):
-        first = getattr(p, "face_first_time", None)
-        last = getattr(p, "face_last_time", None)
-        first = p.first_time if first is None or pd.isna(first) else first
-        last = p.last_time if last is None or pd.isna(last) else last
-        for face_id in p.face_track_ids if p.face_track_ids is not None else []:
-            span[face_id] = (first, last)
+    if person_tracks is not None and not person_tracks.empty:
+        for p in person_tracks.itertuples(index=False):
+            for face_id in p.face_track_ids if p.face_track_ids is not None else []:
+                span[face_id] = (p.first_time, p.last_time)
     out = tracks.copy()
+    own = zip(
+        out.get("body_first_time", pd.Series(None, index=out.index)),
+        out.get("body_last_time", pd.Series(None, index=out.index)),
+        strict=True,
+    )
     firsts, lasts = [], []
-    for tid, a, b in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):
-        body = span.get(tid)
+    for tid, a, b, (own_a, own_b) in zip(out["track_id"], out["first_time"], out["last_time"], own, strict=True):
+        body = (own_a, own_b) if pd.notna(own_a) and pd.notna(own_b) else span.get(tid)
         firsts.append(min(a, body[0]) if body else a)
         lasts.append(max(b, body[1]) if body else b)
     out["first_time"], out["last_time"] = firsts, lasts

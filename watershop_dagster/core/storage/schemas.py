@@ -188,6 +188,13 @@ FACE_TRACKS = TableSchema(
             "DOUBLE",
             "sum of the ROC size weights of its embedded faces; identified from 1.7 (core/footage/evidence.py)",
         ),
+        (
+            "body_first_time",
+            "TIMESTAMP",
+            "first box of the joined body that is this face's person (the visit starts there; earlier, the "
+            "body held another face: the person tracker followed someone else); NULL without a body",
+        ),
+        ("body_last_time", "TIMESTAMP", "the same for the last box"),
     ),
 )
 
@@ -324,13 +331,6 @@ PERSON_TRACKS = TableSchema(
             "BOOLEAN",
             "an unidentified visit: no face joined, long enough, and not a seen person's upper body found again",
         ),
-        (
-            "face_first_time",
-            "TIMESTAMP",
-            "with a face: the first body box that is its person (earlier boxes held another face: the tracker "
-            "followed someone else there); NULL without one",
-        ),
-        ("face_last_time", "TIMESTAMP", "the same for the last body box"),
     ),
 )
 
