@@ -20,6 +20,7 @@ from watershop_dagster.core.footage.persons import (
     PersonRules,
     build_person_tracks,
     face_tracks_from_tables,
+    frame_assignments,
     join_faces_to_persons,
     own_spans,
     person_detections_frame,
@@ -274,10 +275,12 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     table["evidence"] = track_evidence(table, detections, vectors)
     bodies = person_tracks_from_rows(tables.read("person_detections"))
     faces_of_tracks = face_tracks_from_tables(table, detections)
-    joined = join_faces_to_persons(bodies, faces_of_tracks, PersonRules())
-    spans = own_spans(bodies, joined, faces_of_tracks, PersonRules())
-    table["body_first_time"] = [spans.get(t, (None, None))[0] for t in table["track_id"]]
-    table["body_last_time"] = [spans.get(t, (None, None))[1] for t in table["track_id"]]
+    held = frame_assignments(bodies, faces_of_tracks, PersonRules())  # which body held each face, frame by frame
+    joined = join_faces_to_persons(bodies, faces_of_tracks, PersonRules(), held)
+    spans = own_spans(bodies, joined, faces_of_tracks, PersonRules(), held)
+    table["body_first_time"], table["body_last_time"] = (
+        [spans.get(t, (None, None))[i] for t in table["track_id"]] for i in (0, 1)
+    )
     enough = (table["usable_faces"] >= IdentityRules.min_usable_faces) & (table["evidence"] >= MIN_TRACK_EVIDENCE)
     face_ids = set(table.loc[enough, "track_id"]) if len(table) else set()
     people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks, face_ids)

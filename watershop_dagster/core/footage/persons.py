@@ -409,7 +409,10 @@ def face_fits_body(face: Sequence[float], body: PersonBox, rules: PersonRules) -
 
 
 def join_faces_to_persons(
-    person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules | None = None
+    person_tracks: Sequence[PersonTrack],
+    face_tracks: Mapping[str, FaceTrackLike],
+    rules: PersonRules | None = None,
+    assignments: Sequence[tuple[Any, str, str]] | None = None,
 ) -> dict[str, str]:
     """face track id -> person track id. Each face votes, at its time, for a body on the same camera whose
     upper part holds it (`frame_votes`); the track goes to the body with most votes if it won at least
@@ -417,11 +420,14 @@ def join_faces_to_persons(
     bodies before or after it are the same person's body, split by the person tracker). Several face tracks
     may join one body one after another (a face lost and found again), but not at the same time: one body has
     one face, so of face tracks seen together on one body only the one with most votes joins it. A face track
-    whose body was never detected joins none."""
+    whose body was never detected joins none. `assignments`: frame_assignments of the same tracks, if the
+    caller has them already."""
     rules = rules or PersonRules()
+    if assignments is None:
+        assignments = frame_assignments(person_tracks, face_tracks, rules)
     by_id = {p.track_id: p for p in person_tracks}
     winners = []  # (votes, face id, body id)
-    for face_id, votes in frame_votes(person_tracks, face_tracks, rules).items():
+    for face_id, votes in frame_votes(face_tracks, assignments).items():
         if votes:
             winner, n = votes.most_common(1)[0]
             # Only bodies seen at the same time as the winner compete with it: bodies before or after it are
@@ -468,11 +474,11 @@ def frame_assignments(
 
 
 def frame_votes(
-    person_tracks: Sequence[PersonTrack], face_tracks: Mapping[str, FaceTrackLike], rules: PersonRules
+    face_tracks: Mapping[str, FaceTrackLike], assignments: Sequence[tuple[Any, str, str]]
 ) -> dict[str, Counter[str]]:
-    """face track id -> body id -> frames in which that body held the face (`frame_assignments`)."""
+    """face track id -> body id -> frames in which that body held the face (from `frame_assignments`)."""
     votes: dict[str, Counter[str]] = {face_id: Counter() for face_id in face_tracks}
-    for _, face_id, body_id in frame_assignments(person_tracks, face_tracks, rules):
+    for _, face_id, body_id in assignments:
         votes[face_id][body_id] += 1
     return votes
 
@@ -482,6 +488,7 @@ def own_spans(
     joined: Mapping[str, str],
     face_tracks: Mapping[str, FaceTrackLike],
     rules: PersonRules | None = None,
+    assignments: Sequence[tuple[Any, str, str]] | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """face track id -> (first, last) time of the part of its joined body's track that is the face's person.
 
@@ -490,10 +497,13 @@ def own_spans(
     track but this one, `frame_assignments`) before this face was first seen was someone else until then: the
     face's part starts after the longest break in the body's samples between the two (the spot stood empty,
     or the people swapped), and likewise after this face was last seen. A face lost and found on one body
-    splits the body between its two tracks; both get one ID, and their visits join again."""
+    splits the body between its two tracks; both get one ID, and their visits join again. `assignments`:
+    frame_assignments of the same tracks, if the caller has them already."""
     rules = rules or PersonRules()
+    if assignments is None:
+        assignments = frame_assignments(person_tracks, face_tracks, rules)
     held: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # body id -> (time, face id) it held
-    for t, face_id, body_id in frame_assignments(person_tracks, face_tracks, rules):
+    for t, face_id, body_id in assignments:
         held[body_id].append((t, face_id))
     bodies = {p.track_id: p for p in person_tracks}
     out = {}
@@ -505,24 +515,20 @@ def own_spans(
         other = [t for t, f in held[body_id] if f != face_id]
         before = [t for t in other if t < first]
         after = [t for t in other if t > last]
-        start = _after_longest_break(body.times, max(before), first) if before else body.first_time
-        end = _before_longest_break(body.times, last, min(after)) if after else body.last_time
+        start, end = body.first_time, body.last_time
+        if before:
+            start = (_longest_break(body.times, max(before), first) or (None, first))[1]
+        if after:
+            end = (_longest_break(body.times, last, min(after)) or (last, None))[0]
         out[face_id] = (min(start, first), max(end, last))
     return out
 
 
-def _after_longest_break(times: Sequence[Any], lo: Any, hi: Any) -> Any:
-    """The sample after the longest gap between consecutive samples in [lo, hi] (hi when there is none)."""
+def _longest_break(times: Sequence[Any], lo: Any, hi: Any) -> tuple[Any, Any] | None:
+    """The two consecutive samples in [lo, hi] with the longest gap between them (None with fewer than two)."""
     inside = [t for t in times if lo <= t <= hi]
-    gaps = [(_seconds(a, b), b) for a, b in zip(inside, inside[1:])]
-    return max(gaps, key=lambda g: g[0])[1] if gaps else hi
-
-
-def _before_longest_break(times: Sequence[Any], lo: Any, hi: Any) -> Any:
-    """The sample before the longest gap between consecutive samples in [lo, hi] (lo when there is none)."""
-    inside = [t for t in times if lo <= t <= hi]
-    gaps = [(_seconds(a, b), a) for a, b in zip(inside, inside[1:])]
-    return max(gaps, key=lambda g: g[0])[1] if gaps else lo
+    pairs = list(zip(inside, inside[1:]))
+    return max(pairs, key=lambda ab: _seconds(*ab)) if pairs else None
 
 
 def _assign(costs: np.ndarray) -> list[tuple[int, int]]:
