@@ -87,9 +87,6 @@ def run(root: Path, source: Path, days: list[date], workers: int, dsn: str) -> d
     import dagster as dg
 
     os.environ["DAGSTER_PG_URL"] = url
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        # deploy/README.md: a lake takes many writers, so the writer pool is raised from 1 (a DuckDB file) to 8
-        instance.event_log_storage.set_concurrency_slots("warehouse", 8)
     started = time.perf_counter()
     out = watershop(env, "materialize", "--from", str(days[0]), "--to", str(days[-1]), "--workers", str(workers))
     wall = time.perf_counter() - started

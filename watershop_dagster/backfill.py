@@ -17,8 +17,8 @@ all-days tables and month reports follow its days; the chain's day follows every
 
 The runs go to that many worker processes, forked once from this one (Dagster is imported once; each worker
 loads the models once) and limited to their share of the cores; the runs on the critical path go first.
-Only the warehouse writes meet: the analysis runs outside the `warehouse` pool, and its write waits for the
-DuckDB file's lock (or retries a DuckLake commit conflict) like any other writer.
+Only the warehouse connections meet: each waits for the DuckDB file's gate (or retries a DuckLake commit
+conflict); there is no Dagster pool (see `warehouse_asset`).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
     """One run, in this process (also a worker's entry point): success, and lines for the log."""
     from watershop_dagster.definitions import defs
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = defs.resolve_job_def(request.job).execute_in_process(
         partition_key=request.key,
         instance=dg.DagsterInstance.get(),
@@ -162,9 +162,9 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
             **({"watershop/shop": request.shop} if request.shop else {}),
         },
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     status = "ok" if result.success else "FAILED"
-    lines = [f"{request.label}: {status} (run {result.run_id[:8]}, {seconds:.1f} s)"]
+    lines = [f"{request.label}: {status} (run {result.run_id[:8]}, {seconds:.1f} s, {cpu:.1f} CPU s)"]
     lines += [f"  {step}: {message}" for step, message in step_errors(result)]
     return result.success, lines
 

@@ -10,11 +10,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 INSTANCE_YAML = """\
-# Written by `watershop` on first use. One writer at a time on the DuckDB file: every warehouse asset is in
-# the "warehouse" pool, limited to one step at a time across all runs (backfills launch several runs).
+# Written by `watershop` on first use.
 concurrency:
-  pools:
-    default_limit: 1
   runs:
     tag_concurrency_limits:
       # identity refreshes after an owner's correction: one shop's days one at a time, in day order
@@ -57,9 +54,9 @@ def _alive(pid: int) -> bool:
 
 
 def release_dead_runs(instance, log=print) -> int:
-    """A `watershop` process that died mid-run (killed, power cut) leaves its run 'started' and its
-    warehouse-pool slot taken, and every later run would wait for that slot forever. Runs this command
-    started carry its PID: mark those whose process is gone as failed and give their slots back."""
+    """A `watershop` process that died mid-run (killed, power cut) leaves its run 'started' (and any
+    concurrency slot it held taken). Runs this command started carry its PID: mark those whose process is
+    gone as failed and give their slots back. The warehouse's own lock died with the process."""
     import dagster as dg
 
     released = 0

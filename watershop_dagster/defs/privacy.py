@@ -8,7 +8,7 @@ from pydantic import Field
 from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, forget_customer
 from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.defs.partitions import identities_shared
-from watershop_dagster.defs.resources import WAREHOUSE_POOL, ShopDataResource, WarehouseResource
+from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
 
 # Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
 forgotten_customers = dg.AssetSpec(
@@ -34,7 +34,7 @@ class RetentionConfig(dg.Config):
     today: str = Field(default="", description="YYYY-MM-DD to measure age from; default: the real date")
 
 
-@dg.asset(group_name="privacy", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
+@dg.asset(group_name="privacy", kinds={"duckdb"})
 def biometric_retention(
     context: dg.AssetExecutionContext, config: RetentionConfig, shop: ShopDataResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -68,7 +68,7 @@ class MaintenanceConfig(dg.Config):
     )
 
 
-@dg.asset(group_name="privacy", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[biometric_retention])
+@dg.asset(group_name="privacy", kinds={"duckdb"}, deps=[biometric_retention])
 def warehouse_maintenance(
     context: dg.AssetExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -104,7 +104,7 @@ class ForgetConfig(dg.Config):
     )
 
 
-@dg.op(pool=WAREHOUSE_POOL)
+@dg.op
 def erase_customer(
     context: dg.OpExecutionContext, config: ForgetConfig, warehouse: WarehouseResource, shop: ShopDataResource
 ) -> None:

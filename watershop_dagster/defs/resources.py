@@ -18,8 +18,6 @@ from watershop_dagster.core.storage.layout import MAIN_SHOP, DataLayout, discove
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.core.till.records import PriceList
 
-# One writer at a time on the DuckDB file: every asset that writes the warehouse runs in this pool.
-WAREHOUSE_POOL = "warehouse"
 MODEL_THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"  # onnxruntime threads per face model (0: every core)
 
 

@@ -181,7 +181,6 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
     ],
     reads=[Read.day("footage_manifest")],
     group=VISION,
-    heavy=True,
 )
 def footage_analysis(
     context: dg.AssetExecutionContext,

@@ -1,7 +1,7 @@
 """One declaration per asset: the tables it reads (and which days of them) and the tables it writes.
 
 Everything Dagster needs follows from that declaration: the asset keys and their descriptions, the upstream
-dependencies with their partition mappings, the concurrency pool, the inputs the body can load and the one
+dependencies with their partition mappings, the inputs the body can load and the one
 transaction that writes its outputs. The body never sees the warehouse itself, only a `TableReader` that
 knows the declared reads. An undeclared read cannot happen: the reader's connection holds one view per
 declared table, cut to the declared days, and nothing else (`USE memory`), so a query naming any other
@@ -45,7 +45,7 @@ from watershop_dagster.defs.partitions import (
     shop_month_partitions,
     split_key,
 )
-from watershop_dagster.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from watershop_dagster.defs.resources import WarehouseResource
 
 Scope = Literal["day", "window", "before", "all", "file"]
 
@@ -268,10 +268,9 @@ def warehouse_asset(
     code_version: str | None = None,
     extra_metadata: dict[str, Any] | None = None,
     name: str | None = None,
-    heavy: bool = False,
 ) -> Callable[[Callable[..., Written]], dg.AssetsDefinition]:
     """Turn a body `(context, tables, **resources_and_config) -> Written` into a Dagster multi-asset whose
-    keys, dependencies, pool and write all come from `reads` and `writes`."""
+    keys, dependencies and write all come from `reads` and `writes`."""
     partitioned = partitions_def is not None
     written_tables = [w.name for w in writes if w.table]
     declaration = AssetDeclaration(tuple(reads), tuple(writes), partitioned)
@@ -340,9 +339,9 @@ def warehouse_asset(
             specs=specs,
             check_specs=[schema_check_spec(schema) for schema in checked],
             partitions_def=partitions_def,
-            # Writers take the one writer slot; assets that only read (and write files) run alongside, and so
-            # does heavy work (footage analysis), whose short write waits for the warehouse lock instead.
-            pool=WAREHOUSE_POOL if written_tables and not heavy else None,
+            # No Dagster pool: the warehouse lets one writer in at a time per connection (the DuckDB file's
+            # gate) or takes many (DuckLake), so steps of several runs overlap and meet only at the writes.
+            # A pool also made waiting steps spin: Dagster 1.13 polls a slot with no pause in between.
         )(run)
         for w in writes:
             DECLARATIONS[w.name] = dataclasses.replace(declaration, asset=run.__name__)

@@ -89,6 +89,50 @@ def test_writer_waits_for_another_process_lock_instead_of_failing(tmp_path):
     assert Warehouse(path).query("SELECT count(*) n FROM t")["n"][0] == 1
 
 
+def _hold_connection(path, seconds, ready, read_only):
+    with Warehouse(path).connect(read_only=read_only):
+        ready.set()
+        time.sleep(seconds)
+
+
+def _held_elsewhere(path, seconds, read_only=False):
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_connection, args=(path, seconds, ready, read_only))
+    holder.start()
+    assert ready.wait(30)
+    return holder
+
+
+def test_a_waiting_writer_sleeps_until_the_other_process_closes(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).replace_partition("t", D1, rows(1))
+    holder = _held_elsewhere(path, 2.0)
+    started, cpu = time.monotonic(), time.process_time()
+    Warehouse(path, lock_timeout_s=60).replace_partition("t", D2, rows(2))
+    waited, spent = time.monotonic() - started, time.process_time() - cpu
+    holder.join()
+    assert waited > 1.0
+    # Trying DuckDB's own lock costs ~10 ms of CPU a try: a waiter asking every few ms burned half a core.
+    assert spent < 0.25 * waited
+    assert Warehouse(path).query("SELECT count(*) n FROM t")["n"][0] == 3
+
+
+def test_readers_share_the_file_and_a_nested_connection_does_not_wait_for_its_own_process(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path, lock_timeout_s=1)
+    wh.replace_partition("t", D1, rows(1))
+    holder = _held_elsewhere(path, 3.0, read_only=True)
+    with wh.connect(read_only=True) as reader:  # beside another reader: no wait
+        assert reader.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
+    holder.join()
+    started = time.monotonic()
+    # A connection inside another: DuckDB's own error at once, not a wait for this process's own gate.
+    with wh.connect(), pytest.raises(duckdb.BinderException, match="already attached"), wh.connect(read_only=True):
+        pass
+    assert time.monotonic() - started < 0.9
+
+
 def test_encrypted_warehouse_needs_its_key(tmp_path):
     path = tmp_path / "enc.duckdb"
     marker = "CUSTOMER-NAME-THAT-MUST-NOT-LEAK"

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01")
 
 
-@dg.asset(partitions_def=DAYS, pool="warehouse")
+@dg.asset(partitions_def=DAYS)
 def shop_day(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"day": context.partition_key})
 
@@ -53,10 +53,6 @@ def dagster_home(tmp_path, monkeypatch):
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", _pg_url(dbname))  # inherited by the worker processes
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        # Set the writer pool's slots once, as a deployment does (`dagster instance concurrency set warehouse 1`):
-        # two runs that both find the pool unset race to create its row in Postgres, and one of them fails.
-        instance.event_log_storage.set_concurrency_slots("warehouse", 1)
     yield home
     conn.cursor().execute(f"DROP DATABASE {dbname} WITH (FORCE)")
     conn.close()
