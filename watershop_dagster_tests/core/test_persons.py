@@ -64,12 +64,14 @@ def test_the_model_ships_in_the_package_with_its_licence():
 # -- pre- and post-processing --------------------------------------------------------------------------------
 
 
-def test_letterbox_scales_to_fit_and_pads_bottom_right_with_grey():
+def test_letterbox_scales_the_long_side_and_pads_bottom_right_with_grey_to_a_multiple_of_32():
     image = np.zeros((100, 200, 3), np.uint8)
     canvas, r = letterbox(image, 416)
-    assert canvas.shape == (416, 416, 3) and r == pytest.approx(2.08)
+    assert canvas.shape == (224, 416, 3) and r == pytest.approx(2.08)  # 208 rows, padded to 224
     assert (canvas[:208, :416] == 0).all()  # the frame sits at the top-left
     assert (canvas[208:] == 114).all()
+    square, r = letterbox(image, 416, square=True)  # a model whose input is fixed
+    assert square.shape == (416, 416, 3) and r == pytest.approx(2.08) and (square[208:] == 114).all()
 
 
 def test_anchor_grid_is_three_row_major_grids_in_stride_order():
@@ -78,6 +80,10 @@ def test_anchor_grid_is_three_row_major_grids_in_stride_order():
     assert cells[1].tolist() == [1, 0] and cells[52].tolist() == [0, 1]  # x runs fastest
     assert steps[2703, 0] == 8 and steps[2704, 0] == 16 and cells[2704].tolist() == [0, 0]
     assert steps[-1, 0] == 32 and cells[-1].tolist() == [12, 12]
+    cells, steps = anchor_grid(256, 416)  # a 16:9 frame: 32 rows of 52 cells at stride 8
+    assert len(cells) == 32 * 52 + 16 * 26 + 8 * 13
+    assert cells[52].tolist() == [0, 1] and cells[32 * 52 - 1].tolist() == [51, 31]
+    assert cells[-1].tolist() == [12, 7] and steps[-1, 0] == 32
 
 
 def test_decoding_keeps_people_scores_obj_times_class_and_suppresses_duplicates():
@@ -103,6 +109,29 @@ def test_detector_finds_the_six_people_of_a_group_photo(detector):
     assert len(people) == 6
     assert all(0 <= p.x1 < p.x2 <= w and 0 <= p.y1 < p.y2 <= h for p in people)
     assert all(p.score >= 0.5 and p.height > 300 for p in people)  # all seated or standing at the table
+
+
+def test_a_wide_frame_on_a_canvas_of_its_shape_finds_the_people_a_square_canvas_finds(detector):
+    image = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    wide = image[: image.shape[1] * 9 // 16]  # cut to 16:9
+    assert not detector.square
+    free = detector.detect(wide)
+    detector.square = True
+    try:
+        square = detector.detect(wide)
+    finally:
+        detector.square = False
+    assert len(free) == len(square) >= 4
+    for a in free:
+        b = max(square, key=lambda b: _iou(a, b))
+        assert _iou(a, b) > 0.9 and abs(a.score - b.score) < 0.1
+
+
+def _iou(a: PersonBox, b: PersonBox) -> float:
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = ix * iy
+    return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter)
 
 
 def test_detector_in_a_region_reports_frame_pixels_and_only_what_is_inside(detector):

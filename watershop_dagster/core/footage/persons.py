@@ -79,27 +79,50 @@ def _session_options(threads: int):
     return opts
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """The frame scaled to fit `size` x `size` (aspect kept, INTER_LINEAR) and pasted at the top-left of a
-    grey (114) canvas, as YOLOX was trained; returns the canvas and the scale r (network px = frame px * r)."""
+def _next_stride(x: float) -> int:
+    return max(STRIDES[-1], int(np.ceil(x / STRIDES[-1])) * STRIDES[-1])
+
+
+def letterbox(image: np.ndarray, size: int, square: bool = False) -> tuple[np.ndarray, float]:
+    """The frame scaled so its longer side is `size` (aspect kept, INTER_LINEAR) and pasted at the top-left
+    of a grey (114) canvas, as YOLOX was trained; returns the canvas and the scale r (network px = frame px
+    * r). The canvas's sides are the next multiples of the largest stride (a 16:9 frame: 416x256, 36% less
+    work than 416x416 and the same people), or `size` x `size` when `square` (a model with a fixed input)."""
     h, w = image.shape[:2]
     r = min(size / h, size / w)
     nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
-    canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    shape = (size, size) if square else (_next_stride(nh), _next_stride(nw))
+    canvas = np.full((*shape, 3), PAD_VALUE, np.uint8)
     canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return canvas, r
 
 
-def anchor_grid(size: int, strides: Sequence[int] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
-    """Cell (x, y) and stride of every output row: grids of size/8, size/16, size/32 cells, row-major, in that
-    order (3549 rows at 416)."""
+def anchor_grid(
+    height: int, width: int | None = None, strides: Sequence[int] = STRIDES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cell (x, y) and stride of every output row for a height x width input (square when width is None):
+    grids of (height/s) x (width/s) cells for s = 8, 16, 32, row-major, in that order (3549 rows at 416)."""
+    width = height if width is None else width
     cells, steps = [], []
     for s in strides:
-        n = size // s
-        ys, xs = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        ny, nx = height // s, width // s
+        ys, xs = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
         cells.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-        steps.append(np.full((n * n, 1), s))
+        steps.append(np.full((ny * nx, 1), s))
     return np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32)
+
+
+def _with_free_input_size(path: Path | str) -> bytes:
+    """The model with its input's height and width (and so its output's rows) left free. YOLOX is fully
+    convolutional, but exports write the 416x416 they were traced at into the graph's declared shapes."""
+    import onnx
+
+    model = onnx.load(str(path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "rows"
+    del model.graph.value_info[:]  # intermediate shapes traced at 416x416; onnxruntime infers them per input
+    return model.SerializeToString()
 
 
 def decode_persons(
@@ -124,24 +147,43 @@ def decode_persons(
 class PersonDetector:
     """YOLOX-Nano (COCO) through onnxruntime, people only. One job: frame in, person boxes out.
 
-    The frame (or the region of it) is letterboxed to the network's fixed 416x416 input as raw BGR 0-255
-    (YOLOX exports take no mean/std), decoded over the three stride grids, scored obj x cls(person), and
-    NMS-ed. Threshold 0.3 counted people correctly on the shop-like clips (SOURCES.md of the shared models)."""
+    The frame (or the region of it) is letterboxed so its longer side is the network's 416 (the shorter one
+    padded to a multiple of 32 only, not to a square) as raw BGR 0-255 (YOLOX exports take no mean/std),
+    decoded over the three stride grids, scored obj x cls(person), and NMS-ed. Threshold 0.3 counted people
+    correctly on the shop-like clips (SOURCES.md of the shared models). A model whose graph will not take
+    another input shape runs on square canvases, as exported."""
 
     def __init__(self, path: Path | str, threshold: float = 0.3, nms_iou: float = 0.45, threads: int = 1):
         import onnxruntime
 
-        self.session = onnxruntime.InferenceSession(
-            str(path), sess_options=_session_options(threads), providers=["CPUExecutionProvider"]
-        )
-        inp = self.session.get_inputs()[0]
+        def session(model: bytes | str) -> onnxruntime.InferenceSession:
+            return onnxruntime.InferenceSession(
+                model, sess_options=_session_options(threads), providers=["CPUExecutionProvider"]
+            )
+
+        fixed = session(str(path))
+        inp = fixed.get_inputs()[0]
         self.input_name = inp.name
         self.input_size = int(inp.shape[-1])
         self.threshold, self.nms_iou = threshold, nms_iou
-        self.cells, self.steps = anchor_grid(self.input_size)
-        rows = int(self.session.get_outputs()[0].shape[1])
-        if rows != len(self.cells):
-            raise ValueError(f"{path}: {rows} output rows, expected {len(self.cells)} for a YOLOX at {self.input_size}")
+        rows, expected = int(fixed.get_outputs()[0].shape[1]), len(anchor_grid(self.input_size)[0])
+        if rows != expected:
+            raise ValueError(f"{path}: {rows} output rows, expected {expected} for a YOLOX at {self.input_size}")
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.square = False
+        try:
+            self.session = session(_with_free_input_size(path))
+            probe = (STRIDES[-1] * 2, STRIDES[-1] * 3)
+            out = self.session.run(None, {self.input_name: np.zeros((1, 3, *probe), np.float32)})[0]
+            if out.shape[1] != len(self._grid(*probe)[0]):
+                raise ValueError(f"{out.shape[1]} rows")
+        except Exception:  # an export with shapes fixed inside the graph: square canvases, as traced
+            self.session, self.square = fixed, True
+
+    def _grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        if (height, width) not in self._grids:
+            self._grids[height, width] = anchor_grid(height, width)
+        return self._grids[height, width]
 
     @classmethod
     def default(cls, threshold: float = 0.3, threads: int = 1) -> PersonDetector:
@@ -150,18 +192,19 @@ class PersonDetector:
 
     def detect(self, image_bgr: np.ndarray, region: Region | None = None) -> list[PersonBox]:
         """People in a BGR frame, or only in `region` of it (boxes are still in frame pixels). The region is
-        letterboxed to the full network input, so a small region is enlarged: it costs as much as a frame
-        but finds smaller (farther) people in it."""
+        letterboxed to the network's size, so a small region is enlarged: it costs as much as a frame of its
+        shape but finds smaller (farther) people in it."""
         h, w = image_bgr.shape[:2]
         x1, y1, x2, y2 = region if region is not None else (0, 0, w, h)
         x1, y1, x2, y2 = max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2))
         crop = image_bgr[y1:y2, x1:x2]
         if crop.size == 0:
             return []
-        canvas, r = letterbox(crop, self.input_size)
+        canvas, r = letterbox(crop, self.input_size, square=self.square)
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         output = self.session.run(None, {self.input_name: blob})[0]
-        found = decode_persons(output, self.cells, self.steps, self.threshold, self.nms_iou)
+        cells, steps = self._grid(*canvas.shape[:2])
+        found = decode_persons(output, cells, steps, self.threshold, self.nms_iou)
         out = []
         for bx1, by1, bx2, by2, score in found:
             # back to frame pixels, clipped to the searched area (boxes may reach into the letterbox padding)
