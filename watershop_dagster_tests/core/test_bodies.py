@@ -151,6 +151,16 @@ def test_an_upper_body_found_between_the_frames_of_the_whole_body_is_not_a_visit
     assert duplicate_bodies([whole, upper], {"P1", "P2"}) == set()
 
 
+def test_the_next_customer_walking_the_same_path_a_moment_earlier_is_a_visit_of_their_own():
+    """A faceless customer walks from the door to the counter 2 s ahead of a named one, on the same path and
+    as tall: each of her boxes lies inside one of his within the 3 s an upper body is looked for, but a
+    whole body as tall as the box around it is somebody else (measured on a busy day: 410-423 px in 420-429)."""
+    path = [(0.0, 60), (1.0, 200), (2.0, 330), (3.0, 460), (4.0, 470), (6.0, 470), (8.0, 470)]
+    ahead = _track("P1", [(s, x, 219, x + 150, 632) for s, x in path])  # 413 px tall
+    named = _track("P2", [(s + 2.0, x - 5, 212, x + 155, 632) for s, x in path])  # 420 px tall, 2 s behind
+    assert duplicate_bodies([ahead, named], {"P2"}) == set()
+
+
 def test_a_body_that_picks_up_where_a_named_body_left_off_is_that_person():
     """The tracker loses a customer standing at the counter for 8 s and finds them again; the first piece's
     face was too small to name. A newcomer walks in from the door, a different place."""

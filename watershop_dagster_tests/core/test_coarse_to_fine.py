@@ -196,6 +196,12 @@ def test_only_the_region_is_converted_to_colour_and_it_matches_a_full_conversion
     inside = (slice(52, 120), slice(104, 168))
     assert np.abs(part[inside].astype(int) - full[inside].astype(int)).max() <= 4
     assert part[:40, :80].max() == 0  # outside the region nothing was converted
+    # The person detector still sees the whole scene, at its own scale (at most 160 px wide here)
+    small, scale = decoded.whole(160)
+    assert small.shape == (90, 160, 3) and scale == 0.5
+    expected = cv2.resize(full, (160, 90), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(small.astype(int) - expected.astype(int)).mean() < 3
+    assert small[:20, :40].min() > 60  # the room outside the region: grey 90, not the unconverted black
 
 
 def write_empty_room_with_clock(path, seconds=60, size=(640, 360)):

@@ -195,8 +195,12 @@ class FaceStage:
         self.times.embedding += time.perf_counter() - embedding
         bodies: tuple[PersonBox, ...] = ()
         if self.persons is not None:
+            # Bodies on the whole frame at the detector's own scale, not in the region: a region enlarged to
+            # the network's input shows people larger than in training (shaded figures seen from behind were
+            # missed there, found in the whole frame), and a customer who stands still may lie outside it.
             started = time.perf_counter()
-            bodies = tuple(self.persons.detect(frame.image, frame.region))
+            whole, scale = frame.whole(self.persons.input_size)
+            bodies = tuple(b.scaled(1.0 / scale) for b in self.persons.detect(whole))
             self.times.persons += time.perf_counter() - started
         return FrameFindings(observations, bodies)
 

@@ -44,8 +44,27 @@ class DecodedFrame:
         stays black): faces are searched, aligned and cropped inside it."""
         if self._image is None:
             self._image = _to_bgr(self._av_frame, self.region)
-            self._av_frame = None
+            if self.region is None:
+                self._av_frame = None  # a frame converted in part keeps its source for whole()
         return self._image
+
+    def whole(self, long_side: int) -> tuple[np.ndarray, float]:
+        """The whole frame, BGR, scaled down so its longer side is at most `long_side`, and that scale: for a
+        detector that takes in the whole scene at its own input size, whatever the region (scaling in the
+        decoder's converter costs about 0.4 ms at 720p)."""
+        if self._av_frame is not None:
+            w, h = self._av_frame.width, self._av_frame.height
+            scale = min(1.0, long_side / max(w, h))
+            nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+            small = self._av_frame.reformat(width=nw, height=nh, format="bgr24", interpolation="BILINEAR")
+            return small.to_ndarray(), nw / w
+        image = self.image  # a frame given whole (no decoder frame behind it)
+        h, w = image.shape[:2]
+        scale = min(1.0, long_side / max(w, h))
+        if scale == 1.0:
+            return image, 1.0
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR), nw / w
 
 
 def _to_bgr(frame, region: tuple[int, int, int, int] | None) -> np.ndarray:
