@@ -74,7 +74,7 @@ def materialize(data: Path, day: str) -> str:
 
 
 def main() -> int:
-    shared = Path(os.environ.get("WATERSHOP_SHARED_DATA", REPO.parent / "shared" / "data"))
+    shared = Path(os.environ.get("WATERSHOP_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
     if not (shared / "videos").is_dir():
         print(f"no clips under {shared}/videos: set WATERSHOP_SHARED_DATA", file=sys.stderr)
         return 2

@@ -112,6 +112,19 @@ def test_start_from_creation_time_and_end_stamp_cross_check(tmp_path):
     assert named.missing_minutes == pytest.approx(295 / 60, abs=0.01)  # the name promised more than was recorded
 
 
+def test_a_link_to_a_missing_file_is_a_row_with_its_reason_not_skipped(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "cam1_090000.mp4", frames=20)
+    (folder / "cam1_100000.mp4").symlink_to(tmp_path / "nas" / "cam1_100000.mp4")  # the share is not mounted
+    (folder / "cam1_110000.mp4").symlink_to(folder / "cam1_090000.mp4")  # a link that works is a file
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    assert rows["cam1_090000.mp4"].ok and rows["cam1_110000.mp4"].ok
+    broken = rows["cam1_100000.mp4"]
+    assert broken.status == "error" and broken.size_bytes == 0
+    assert broken.error == f"cam1_100000.mp4: a link to {tmp_path / 'nas' / 'cam1_100000.mp4'}, which does not exist"
+
+
 def test_power_cut_file_is_recovered_from_another_file_of_its_camera(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)

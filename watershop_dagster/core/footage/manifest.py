@@ -290,12 +290,14 @@ def _join(*parts: str | None) -> str | None:
 def error_row(rel: str, path: Path, reason: str, name: FootageName | None = None) -> ManifestRow:
     """The row of a file that cannot be used: its reason, and the camera and start when the name gave them."""
     camera, start = (name.camera, name.start) if name else (None, None)
-    size = path.stat().st_size
+    size = path.stat().st_size if path.exists() else 0
     return ManifestRow(rel, camera, start, None, None, None, None, None, size, "error", reason, str(path))
 
 
 def examine_file(path: Path, day: date, rel: str) -> _Examined:
     """One file's manifest row from its name and a probe; a power-cut MP4 is marked for recovery."""
+    if not path.exists():  # a link whose target is gone (an unmounted NAS share, a moved export)
+        return _Examined(error_row(rel, path, f"{path.name}: a link to {path.readlink()}, which does not exist"))
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
         return _Examined(error_row(rel, path, f"{path.name}: not a video extension ({', '.join(VIDEO_EXTENSIONS)})"))
     try:
@@ -418,7 +420,7 @@ def scan_day(
     recovered_dir = recovered_dir or folder.parent.parent / "footage_recovered" / folder.name
     items = [
         examine_file(path, day, str(path.relative_to(relative_to)) if relative_to else path.name)
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        for path in sorted(p for p in folder.iterdir() if _footage_entry(p))
     ]
     for item in (i for i in items if i.power_cut):
         references = [
@@ -430,6 +432,11 @@ def scan_day(
         recover_file(item, references, recovered_dir, relative_to)
     fill_missing_minutes(items)
     return [i.row for i in items]
+
+
+def _footage_entry(path: Path) -> bool:
+    """A file of the day's folder, or a link whose target is missing (recorded with that reason, not skipped)."""
+    return not path.name.startswith(".") and (path.is_file() or (path.is_symlink() and not path.exists()))
 
 
 def _stored(value):
