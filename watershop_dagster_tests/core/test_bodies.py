@@ -180,6 +180,16 @@ def test_a_body_that_picks_up_where_a_named_body_left_off_is_that_person():
     assert faceless_visits(bodies, identified_tracks={"F1"})["person_track_id"].tolist() == ["P1", "P4"]
 
 
+def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():
+    """On the real walk-in clip (camera high behind the visitors, 768x432) one visitor leaves the standing
+    table and the next is found 7 s later 0.42 box heights away: two visits, not one person re-found."""
+    last = _track("P1", [(24.0, 385, 3, 547, 371), (42.0, 384, 4, 546, 372), (43.8, 431, 14, 674, 402)])
+    next_one = _track("P2", [(50.9, 275, 121, 502, 431), (52.0, 393, 5, 558, 407), (54.0, 379, 0, 554, 390)])
+    assert not continues(last, next_one)
+    refound = _track("P3", [(50.9, 470, 40, 700, 420), (54.0, 470, 40, 700, 420)])  # 0.2 heights from her last box
+    assert continues(last, refound)
+
+
 def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them():
     """A faceless customer walks in (8 s, a presence), stands still at the counter found once 8 s later, and
     walks out 8 s after that: one visit from the first piece's entry to the last piece's exit. Two upper-body
