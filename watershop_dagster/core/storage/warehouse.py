@@ -203,24 +203,22 @@ class Warehouse:
             assert self.lake_data_path is not None  # set in __init__ for every DuckLake
             if not _is_remote(self.lake_data_path):
                 Path(self.lake_data_path).mkdir(parents=True, exist_ok=True)
-        else:
-            assert self.path is not None  # set in __init__ for every file warehouse
-            if read_only and not self.path.exists():
-                raise FileNotFoundError(f"warehouse {self.path} does not exist yet: materialize something first")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.is_lake:
             conn = self._lake_cursor(read_only)
             try:
                 yield conn
             finally:
                 conn.close()
             return
+        path = self.path
+        assert path is not None  # set in __init__ for every file warehouse
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"warehouse {path} does not exist yet: materialize something first")
+        path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as held:
 
             def gate_then_open() -> duckdb.DuckDBPyConnection:
-                assert self.path is not None
                 with contextlib.ExitStack() as attempt:
-                    attempt.enter_context(_file_gate(self.path, shared=read_only))
+                    attempt.enter_context(_file_gate(path, shared=read_only))
                     conn = self._open(read_only)
                     held.push(attempt.pop_all())  # the gate stays held until the connection is closed
                     return conn
