@@ -115,12 +115,10 @@ def anchor_grid(
     return np.concatenate(cells).astype(np.float32), np.concatenate(steps).astype(np.float32)
 
 
-def _with_free_input_size(path: Path | str) -> bytes:
-    """The model with its input's height and width (and so its output's rows) left free. YOLOX is fully
-    convolutional, but exports write the 416x416 they were traced at into the graph's declared shapes."""
-    import onnx
-
-    model = onnx.load(str(path))
+def _with_free_input_size(model: Any) -> bytes:
+    """The model (an onnx ModelProto, changed in place) with its input's height and width (and so its output's
+    rows) left free. YOLOX is fully convolutional, but exports write the 416x416 they were traced at into the
+    graph's declared shapes."""
     dims = model.graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_param, dims[3].dim_param = "height", "width"
     model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "rows"
@@ -157,6 +155,7 @@ class PersonDetector:
     another input shape runs on square canvases, as exported."""
 
     def __init__(self, path: Path | str, threshold: float = 0.3, nms_iou: float = 0.45, threads: int = 1):
+        import onnx
         import onnxruntime
 
         def session(model: bytes | str) -> onnxruntime.InferenceSession:
@@ -164,24 +163,25 @@ class PersonDetector:
                 model, sess_options=_session_options(threads), providers=["CPUExecutionProvider"]
             )
 
-        fixed = session(str(path))
-        inp = fixed.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_size = int(inp.shape[-1])
+        # The declared shapes are read from the graph itself: one session is built, not one to read them.
+        model = onnx.load(str(path))
+        self.input_name = model.graph.input[0].name
+        self.input_size = int(model.graph.input[0].type.tensor_type.shape.dim[-1].dim_value)
         self.threshold, self.nms_iou = threshold, nms_iou
-        rows, expected = int(fixed.get_outputs()[0].shape[1]), len(anchor_grid(self.input_size)[0])
+        rows = int(model.graph.output[0].type.tensor_type.shape.dim[1].dim_value)
+        expected = len(anchor_grid(self.input_size)[0])
         if rows != expected:
             raise ValueError(f"{path}: {rows} output rows, expected {expected} for a YOLOX at {self.input_size}")
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.square = False
         try:
-            self.session = session(_with_free_input_size(path))
+            self.session = session(_with_free_input_size(model))
             probe = (STRIDES[-1] * 2, STRIDES[-1] * 3)
             out = self.session.run(None, {self.input_name: np.zeros((1, 3, *probe), np.float32)})[0]
             if out.shape[1] != len(self._grid(*probe)[0]):
                 raise ValueError(f"{out.shape[1]} rows")
         except Exception:  # an export with shapes fixed inside the graph: square canvases, as traced
-            self.session, self.square = fixed, True
+            self.session, self.square = session(str(path)), True
 
     def _grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         if (height, width) not in self._grids:
