@@ -16,6 +16,7 @@ from watershop_dagster.core.footage.persons import (
     PersonRules,
     PersonTrack,
     anchor_grid,
+    box_iou,
     build_person_tracks,
     bundled_model_path,
     decode_persons,
@@ -123,15 +124,8 @@ def test_a_wide_frame_on_a_canvas_of_its_shape_finds_the_people_a_square_canvas_
         detector.square = False
     assert len(free) == len(square) >= 4
     for a in free:
-        b = max(square, key=lambda b: _iou(a, b))
-        assert _iou(a, b) > 0.9 and abs(a.score - b.score) < 0.1
-
-
-def _iou(a: PersonBox, b: PersonBox) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter)
+        b = max(square, key=lambda b: box_iou(a, b))
+        assert box_iou(a, b) > 0.9 and abs(a.score - b.score) < 0.1
 
 
 def test_detector_in_a_region_reports_frame_pixels_and_only_what_is_inside(detector):
