@@ -16,7 +16,8 @@ unless the chain shares identities: then a shop's history waits for every shop's
 all-days tables and month reports follow its days; the chain's day follows every shop's day.
 
 The runs go to that many worker processes, forked once from this one (Dagster is imported once; each worker
-loads the models once) and limited to their share of the cores; the runs on the critical path go first.
+loads the models once) and limited to their share of the cores; ready history runs go first, then the
+longest chains (`start_order`).
 Only the warehouse connections meet: each waits for the DuckDB file's gate (or retries a DuckLake commit
 conflict); there is no Dagster pool (see `warehouse_asset`).
 """
@@ -266,6 +267,16 @@ def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRe
     return remaining
 
 
+def start_order(graph: dict[RunRequest, list[RunRequest]]) -> list[RunRequest]:
+    """The order in which runs start once what they follow is done: a shop's history runs first, then the
+    longest chains (`critical_path_first`). A history run waits for the previous day's, so one that can
+    start is the link every later day of its shop waits for; left behind a footage run (as the longest chain
+    alone would leave it: measured, the four history runs of a 4-day backfill then ran one after another
+    once all the footage was done), it holds up the whole tail of the backfill."""
+    priority = critical_path_first(graph)
+    return sorted(graph, key=lambda r: (r.phase != "history", -priority[r]))
+
+
 def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: Callable[[str], None] = print) -> bool:
     """Every asset of every shop's day, then the all-days, monthly and chain assets. False if a run failed."""
     graph = plan_runs(days, shops, split=workers > 1)
@@ -278,9 +289,8 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
                 log(line)
         return all_ok
     threads = max(1, (os.cpu_count() or 1) // workers)
-    priority = critical_path_first(graph)
     done: set[RunRequest] = set()
-    waiting = sorted(graph, key=lambda r: -priority[r])
+    waiting = start_order(graph)
     running: dict[Future, RunRequest] = {}
     # fork: the workers start at once with Dagster and the definitions already imported. Safe here: this
     # process only plans (no models, no warehouse connection, no threads besides the main one).

@@ -142,3 +142,19 @@ def test_each_run_of_a_split_backfill_waits_for_the_runs_that_write_what_it_read
     assert all(order.index(n) < order.index(r) for r, after in graph.items() for n in after)  # a valid order
     whole = {r.label: {n.label for n in a} for r, a in plan_runs(days, ["north"], split=False).items()}
     assert whole["2024-03-06 north"] == {"2024-03-04 north", "2024-03-05 north"}  # one run per day, in order
+
+
+def test_a_ready_history_run_starts_before_more_footage():
+    from datetime import date
+
+    from watershop_dagster.backfill import plan_runs, start_order
+
+    days = [date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)]
+    order = [r.label for r in start_order(plan_runs(days, ["north"], split=True))]
+    # the history runs chain the days together: one left behind a long footage run holds up every later day
+    assert max(i for i, r in enumerate(order) if r.endswith("history")) < min(
+        i for i, r in enumerate(order) if r.endswith("footage")
+    )
+    # then the longest chains first: an earlier day's analysis leads to more of the backfill than a later one's
+    footage = [r for r in order if r.endswith("footage")]
+    assert footage == [f"{d} north footage" for d in days]
