@@ -27,15 +27,26 @@ REPO = Path(__file__).resolve().parents[1]
 TABLES = ["frames", "face_detections", "face_tracks", "visit_log", "customer_registry", "daily_revenue", "chain_daily"]
 
 
-def write_data(root: Path, days: list[date], shops: int) -> Path:
+def write_data(root: Path, days: list[date], shops: int, visits_per_day: int) -> Path:
     from watershop_dagster.core.footage.faces import FaceEngine
     from watershop_dagster.sim.world import demo_cast, write_world
 
     cast = demo_cast(FaceEngine.from_models())
     data = root / "data"
     for s in range(shops):
-        write_world(data / "shops" / f"shop{s + 1}", days, cast, visits_per_day=8, seed=s + 1)
+        write_world(data / "shops" / f"shop{s + 1}", days, cast, visits_per_day=visits_per_day, seed=s + 1)
     return data
+
+
+def footage_minutes(data: Path) -> float:
+    """Minutes of footage in the data, for the table: what each day's analysis had to look at."""
+    import av
+
+    seconds = 0.0
+    for video in data.glob("shops/*/footage/*/*.mp4"):
+        with av.open(str(video)) as container:
+            seconds += (container.duration or 0) / av.time_base
+    return seconds / 60
 
 
 def run(data: Path, days: list[date], workers: int) -> float:
@@ -77,13 +88,14 @@ def main() -> int:
     p.add_argument("--days", type=int, default=4)
     p.add_argument("--shops", type=int, default=1)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--visits-per-day", type=int, default=8, help="customer visits a day; each adds footage")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "scale"))
     args = p.parse_args()
     sys.path.insert(0, str(REPO))
     days = [date(2024, 5, 6) + timedelta(days=i) for i in range(args.days)]
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    source = write_data(out / "source", days, args.shops)
+    source = write_data(out / "source", days, args.shops, args.visits_per_day)
     results = {}
     for workers in (1, args.workers):
         root = out / f"w{workers}"
@@ -92,6 +104,8 @@ def main() -> int:
         results[workers] = (wall, cpu, snapshot(root / "data"))
     one, many = results[1], results[args.workers]
     same = all(one[2][t].equals(many[2][t]) for t in TABLES)
+    per_day = footage_minutes(source) / (args.days * args.shops)
+    print(f"footage: {per_day:.1f} min a shop day ({args.visits_per_day} visits a day)")
     print(f"| days x shops | 1 worker: wall (CPU) | {args.workers} workers: wall (CPU) | speed-up | same rows |")
     print("|---|---|---|---|---|")
     print(
