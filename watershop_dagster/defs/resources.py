@@ -109,8 +109,9 @@ class FaceEngineResource(dg.ConfigurableResource):
 
     threads: int = Field(
         default=0,
-        description="onnxruntime threads per face model (0: every core); `watershop materialize --workers N` "
-        "gives each worker its share (WATERSHOP_MODEL_THREADS)",
+        description="onnxruntime threads per face model, and the video decoder's threads (0: every core for the "
+        "models, 2 for the decoder); `watershop materialize --workers N` gives each worker its share "
+        "(WATERSHOP_MODEL_THREADS)",
     )
 
     def engine(self) -> FaceEngine:

@@ -112,10 +112,13 @@ class FootageAnalysisConfig(dg.Config):
         "sampler is measured against; many times slower)",
     )
 
-    def sampler(self) -> FrameSource:
+    def sampler(self, decoder_threads: int | None = None) -> FrameSource:
+        """The configured sampler; `decoder_threads` (None: the sampler's default) for the process's share of
+        the cores."""
         if self.dense_reference:
             return DenseSampler(self.sample_fps, analyse_every=True)
         return CoarseToFineSampler(
+            decoder_threads=decoder_threads or CoarseToFineSampler.decoder_threads,
             sample_fps=self.sample_fps,
             coarse_interval_s=self.coarse_interval_s,
             steady_interval_s=self.steady_interval_s,
@@ -202,7 +205,8 @@ def footage_analysis(
         manifest,
         engine,
         layout.crops_dir(day) if config.save_crops else None,
-        sampler_factory=config.sampler,
+        # a backfill worker's share of the cores bounds its decoder's threads as it bounds the models'
+        sampler_factory=lambda: config.sampler(decoder_threads=faces.threads or None),
         optout=optout,
         progress=context.log.info,
         persons=PersonDetector.default() if config.detect_persons else None,

@@ -101,6 +101,15 @@ def test_same_entries_and_exits_as_every_sampled_frame_for_a_fraction_of_the_dec
     assert not [t for t in quiet if any(a <= t <= b for a, b in PRESENT)]  # never quiet with someone there
 
 
+def test_a_decoder_on_one_thread_gives_the_same_samples(tmp_path):
+    """A backfill worker decodes on one thread (its share of the cores): frame threads only change when the
+    decoder hands frames out, never which frames or their times."""
+    path = write_h264(tmp_path / "cam1_080000.mp4", bframes=True)
+    threaded, _ = consume(CoarseToFineSampler(2.0), path)
+    single, _ = consume(CoarseToFineSampler(2.0, decoder_threads=1), path)
+    assert single == threaded and len(visits(single)) == 2
+
+
 def test_faces_are_searched_only_where_the_picture_changed(tmp_path):
     path = write_h264(tmp_path / "cam1_080000.mp4")
     regions = [

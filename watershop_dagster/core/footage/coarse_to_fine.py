@@ -184,6 +184,10 @@ class CoarseToFineSampler:
     scan_width: int = 160
     room_samples: int = 24
     region_margin: float = 0.12  # widen the changed area by this share of the frame on each side
+    # The decoder's frame threads: 2 where the process has the machine's two cores, 1 where it has one (a
+    # backfill worker): beside a busy core, two threads wait for each other (a 14-min 360p day's sampling
+    # took 2.0 s with two against 1.4 s with one; alone, two are 3% faster at 720p and slower at 360p).
+    decoder_threads: int = 2
     fallback: Callable[[float], FrameSource] = DenseSampler
     report: DecodeReport = field(default_factory=DecodeReport)
 
@@ -569,11 +573,11 @@ class CoarseToFineSampler:
             # The codec name comes from the file, so av's stubs cannot tell it is a video decoder.
             self._decoder = cast("av.VideoCodecContext", av.CodecContext.create(self._codec, "r"))
             self._decoder.extradata = self._extradata
-            # Frame threads on two cores, as the plain-decode baseline gets: refined spans and long-GOP groups
-            # decode tens of frames in a row (measured on a 2-s-GOP 720p file, loaded machine: the same CPU
-            # time, 2.1-2.5 s wall against 3.4 s with slice threads, which x264's one-slice frames cannot use).
+            # Frame threads, as the plain-decode baseline gets: refined spans and long-GOP groups decode tens of
+            # frames in a row (measured on a 2-s-GOP 720p file, loaded machine: the same CPU time, 2.1-2.5 s
+            # wall against 3.4 s with slice threads, which x264's one-slice frames cannot use).
             self._decoder.thread_type = "AUTO"
-            self._decoder.thread_count = 2
+            self._decoder.thread_count = self.decoder_threads
         self._decoder.skip_frame = "NONREF" if skip_nonref else "DEFAULT"
         try:
             for packet in packets + [None]:
