@@ -1,6 +1,7 @@
 """Parallel footage analysis: a backfill of several days with 1 worker against N, same data, same rows.
 
-    WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/scale_out.py --days 4 --shops 1 --workers 2
+    WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/scale_out.py --days 4 --shops 1 --workers 2 \
+        [--visits-per-day 30 --out bench/out/scale30] [--reuse]
 
 Writes demo days with footage (the synthetic shop, demo cast) for each shop under bench/out/scale/, then runs
 `watershop materialize --from D1 --to Dn --workers W` as a subprocess for W = 1 and W = N, each on a fresh copy
@@ -89,13 +90,20 @@ def main() -> int:
     p.add_argument("--shops", type=int, default=1)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--visits-per-day", type=int, default=8, help="customer visits a day; each adds footage")
+    p.add_argument("--reuse", action="store_true", help="keep the data an earlier run wrote under --out")
     p.add_argument("--out", default=str(REPO / "bench" / "out" / "scale"))
     args = p.parse_args()
     sys.path.insert(0, str(REPO))
     days = [date(2024, 5, 6) + timedelta(days=i) for i in range(args.days)]
     out = Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    source = write_data(out / "source", days, args.shops, args.visits_per_day)
+    # --reuse: the footage an earlier run rendered (4 days of 30 visits take about 13 minutes)
+    if args.reuse and (out / "source" / "data").is_dir():
+        source = out / "source" / "data"
+        for stale in out.glob("w*"):
+            shutil.rmtree(stale)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        source = write_data(out / "source", days, args.shops, args.visits_per_day)
     results = {}
     for workers in (1, args.workers):
         root = out / f"w{workers}"
