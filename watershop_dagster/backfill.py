@@ -255,7 +255,7 @@ def _job_keys(job: str) -> Iterable[dg.AssetKey]:
 
 def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRequest, float]:
     """Each run's priority: the (relative) cost of the longest chain of runs from its start to the end of the
-    backfill. Starting the longest chains first keeps every worker busy until the end."""
+    backfill: of two runs that can start, the one more of the backfill waits on."""
     followers: dict[RunRequest, list[RunRequest]] = {r: [] for r in graph}
     for run, needs in graph.items():
         for need in needs:
@@ -268,13 +268,21 @@ def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRe
 
 
 def start_order(graph: dict[RunRequest, list[RunRequest]]) -> list[RunRequest]:
-    """The order in which runs start once what they follow is done: a shop's history runs first, then the
-    longest chains (`critical_path_first`). A history run waits for the previous day's, so one that can
-    start is the link every later day of its shop waits for; left behind a footage run (as the longest chain
-    alone would leave it: measured, the four history runs of a 4-day backfill then ran one after another
-    once all the footage was done), it holds up the whole tail of the backfill."""
+    """The order in which runs start once what they follow is done (a preference among ready runs, not a
+    dependency order): a shop's history runs first, then the longest chains (`critical_path_first`). A
+    history run waits for the previous day's, so one that can start is the link every later day of its shop
+    waits for; left behind a footage run (as the longest chain alone would leave it: measured, the four
+    history runs of a 4-day backfill then ran one after another once all the footage was done), it holds up
+    the whole tail of the backfill."""
     priority = critical_path_first(graph)
     return sorted(graph, key=lambda r: (r.phase != "history", -priority[r]))
+
+
+def next_to_start(
+    waiting: list[RunRequest], graph: dict[RunRequest, list[RunRequest]], done: set[RunRequest], free: int
+) -> list[RunRequest]:
+    """Up to `free` runs of `waiting` (in `start_order`) whose runs to follow are all done."""
+    return [r for r in waiting if all(n in done for n in graph[r])][:free]
 
 
 def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: Callable[[str], None] = print) -> bool:
@@ -297,8 +305,7 @@ def materialize_days(days: list[date], shops: list[str], workers: int = 1, log: 
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, fork, initializer=_start_worker, initargs=(threads,)) as pool:
         while waiting or running:
-            ready = [r for r in waiting if all(n in done for n in graph[r])]
-            for request in ready[: workers - len(running)]:
+            for request in next_to_start(waiting, graph, done, workers - len(running)):
                 waiting.remove(request)
                 running[pool.submit(execute, request)] = request
             if not running:

@@ -147,14 +147,18 @@ def test_each_run_of_a_split_backfill_waits_for_the_runs_that_write_what_it_read
 def test_a_ready_history_run_starts_before_more_footage():
     from datetime import date
 
-    from watershop_dagster.backfill import plan_runs, start_order
+    from watershop_dagster.backfill import next_to_start, plan_runs, start_order
 
     days = [date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)]
-    order = [r.label for r in start_order(plan_runs(days, ["north"], split=True))]
+    graph = plan_runs(days, ["north"], split=True)
+    by_label = {r.label: r for r in graph}
+    # the first two days analysed: a worker is free, the third day's footage and the first day's history wait
+    done = {by_label["2024-03-04 north footage"], by_label["2024-03-05 north footage"]}
+    waiting = [r for r in start_order(graph) if r not in done]
     # the history runs chain the days together: one left behind a long footage run holds up every later day
-    assert max(i for i, r in enumerate(order) if r.endswith("history")) < min(
-        i for i, r in enumerate(order) if r.endswith("footage")
-    )
-    # then the longest chains first: an earlier day's analysis leads to more of the backfill than a later one's
-    footage = [r for r in order if r.endswith("footage")]
-    assert footage == [f"{d} north footage" for d in days]
+    assert [r.label for r in next_to_start(waiting, graph, done, 1)] == ["2024-03-04 north history"]
+    assert [r.label for r in next_to_start(waiting, graph, done, 2)] == [
+        "2024-03-04 north history", "2024-03-06 north footage",
+    ]  # fmt: skip
+    # with nothing done: the longest chains first, an earlier day's analysis before a later one's
+    assert [r.label for r in next_to_start(start_order(graph), graph, set(), 3)] == [f"{d} north footage" for d in days]
