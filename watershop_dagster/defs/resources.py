@@ -18,7 +18,7 @@ from watershop_dagster.core.storage.layout import MAIN_SHOP, DataLayout, discove
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.core.till.records import PriceList
 
-MODEL_THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"  # onnxruntime threads per face model (0: every core)
+MODEL_THREADS_VARIABLE = "WATERSHOP_MODEL_THREADS"  # a process's share of the cores: model and decoder threads
 
 
 class ShopDataResource(dg.ConfigurableResource):
@@ -109,9 +109,8 @@ class FaceEngineResource(dg.ConfigurableResource):
 
     threads: int = Field(
         default=0,
-        description="onnxruntime threads per face model, and the video decoder's threads (0: every core for the "
-        "models, 2 for the decoder); `watershop materialize --workers N` gives each worker its share "
-        "(WATERSHOP_MODEL_THREADS)",
+        description="onnxruntime threads per face model (0: every core); also caps the video decoder's threads "
+        "(2 at most); `watershop materialize --workers N` gives each worker its share (WATERSHOP_MODEL_THREADS)",
     )
 
     def engine(self) -> FaceEngine:

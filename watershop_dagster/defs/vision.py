@@ -112,13 +112,13 @@ class FootageAnalysisConfig(dg.Config):
         "sampler is measured against; many times slower)",
     )
 
-    def sampler(self, decoder_threads: int | None = None) -> FrameSource:
-        """The configured sampler; `decoder_threads` (None: the sampler's default) for the process's share of
-        the cores."""
+    def sampler(self, decoder_threads: int = _SAMPLER.decoder_threads) -> FrameSource:
+        """The configured sampler, its decoder on `decoder_threads` (the dense reference decodes on PyAV's
+        defaults)."""
         if self.dense_reference:
             return DenseSampler(self.sample_fps, analyse_every=True)
         return CoarseToFineSampler(
-            decoder_threads=decoder_threads or CoarseToFineSampler.decoder_threads,
+            decoder_threads=decoder_threads,
             sample_fps=self.sample_fps,
             coarse_interval_s=self.coarse_interval_s,
             steady_interval_s=self.steady_interval_s,
@@ -199,14 +199,15 @@ def footage_analysis(
     engine = face_engine(faces)
     optout_faces = list(photo_gallery(engine, layout.optout_dir).values())
     optout = OptOutList(np.concatenate(optout_faces) if optout_faces else None)
+    # A backfill worker's share of the cores (faces.threads) bounds its decoder's threads as it bounds its models'.
+    decoder_threads = min(faces.threads, _SAMPLER.decoder_threads) if faces.threads else _SAMPLER.decoder_threads
     started = time.perf_counter()
     result = analyse_day(
         day,
         manifest,
         engine,
         layout.crops_dir(day) if config.save_crops else None,
-        # a backfill worker's share of the cores bounds its decoder's threads as it bounds the models'
-        sampler_factory=lambda: config.sampler(decoder_threads=faces.threads or None),
+        sampler_factory=lambda: config.sampler(decoder_threads),
         optout=optout,
         progress=context.log.info,
         persons=PersonDetector.default() if config.detect_persons else None,

@@ -105,8 +105,15 @@ def test_a_decoder_on_one_thread_gives_the_same_samples(tmp_path):
     """A backfill worker decodes on one thread (its share of the cores): frame threads only change when the
     decoder hands frames out, never which frames or their times."""
     path = write_h264(tmp_path / "cam1_080000.mp4", bframes=True)
-    threaded, _ = consume(CoarseToFineSampler(2.0), path)
-    single, _ = consume(CoarseToFineSampler(2.0, decoder_threads=1), path)
+    one = CoarseToFineSampler(2.0, decoder_threads=1)
+    threaded, threaded_samples = consume(CoarseToFineSampler(2.0), path)
+    single, single_samples = consume(one, path)
+    assert one._decoder is not None and one._decoder.thread_count == 1
+
+    def sampled(samples):
+        return [(s.frame.offset_s, s.analysed, s.frame.fine) for s in samples]
+
+    assert sampled(single_samples) == sampled(threaded_samples)
     assert single == threaded and len(visits(single)) == 2
 
 

@@ -184,9 +184,8 @@ class CoarseToFineSampler:
     scan_width: int = 160
     room_samples: int = 24
     region_margin: float = 0.12  # widen the changed area by this share of the frame on each side
-    # The decoder's frame threads: 2 where the process has the machine's two cores, 1 where it has one (a
-    # backfill worker): beside a busy core, two threads wait for each other (a 14-min 360p day's sampling
-    # took 2.0 s with two against 1.4 s with one; alone, two are 3% faster at 720p and slower at 360p).
+    # The decoder's frame threads. Fewer where the process has fewer cores to itself (a backfill worker):
+    # frame threads beside a busy core wait for each other (measured in the README's "Scaling out").
     decoder_threads: int = 2
     fallback: Callable[[float], FrameSource] = DenseSampler
     report: DecodeReport = field(default_factory=DecodeReport)

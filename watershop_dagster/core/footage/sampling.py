@@ -18,10 +18,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-# Frame conversions (PyAV's swscale) on one thread. PyAV's default is one thread per core, and those threads
-# wait for each other when another process holds a core (a backfill's other worker): a day's 477 whole-frame
-# conversions took 0.41 s alone and 1.45 s beside a busy core. Alone, one thread was faster at 720p (a 3-min
-# matrix day's footage stages 4.3 s against 4.7 s) and slower at 1080p (6.6 s against 6.2 s).
+# Frame conversions (PyAV's swscale) on one thread, in every process. PyAV's default is one thread per core,
+# and those threads wait for each other when another process holds a core (a backfill's other worker: 3.5x
+# slower conversions); alone, one thread was faster at 720p and slower at 1080p. Figures: README, "Scaling
+# out" and the footage matrix.
 SCALER_THREADS = 1
 
 
