@@ -12,6 +12,7 @@ and whether the two warehouses hold the same rows.
 """
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -96,14 +97,19 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     days = [date(2024, 5, 6) + timedelta(days=i) for i in range(args.days)]
     out = Path(args.out)
-    # --reuse: the footage an earlier run rendered (4 days of 30 visits take about 13 minutes)
-    if args.reuse and (out / "source" / "data").is_dir():
+    # --reuse: the footage an earlier run rendered with the same settings (4 days of 30 visits take 13 minutes)
+    params = {"days": args.days, "shops": args.shops, "visits_per_day": args.visits_per_day}
+    written = out / "source" / "params.json"
+    if args.reuse and written.is_file():
+        if json.loads(written.read_text()) != params:
+            raise SystemExit(f"--reuse: {out} holds {written.read_text()}, not {params}: run without --reuse")
         source = out / "source" / "data"
-        for stale in out.glob("w*"):
+        for stale in out.glob("w[0-9]*"):
             shutil.rmtree(stale)
     else:
         shutil.rmtree(out, ignore_errors=True)
         source = write_data(out / "source", days, args.shops, args.visits_per_day)
+        written.write_text(json.dumps(params))
     results = {}
     for workers in (1, args.workers):
         root = out / f"w{workers}"
