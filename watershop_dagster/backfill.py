@@ -145,6 +145,13 @@ def _run_config() -> dict:
     return {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
 
 
+@functools.cache
+def _instance(pid: int) -> dg.DagsterInstance:
+    """This process's Dagster instance, made once: `DagsterInstance.get()` reads dagster.yaml and opens its
+    storages, about 0.1 s a run. Keyed by PID so that a forked worker makes its own."""
+    return dg.DagsterInstance.get()
+
+
 def execute(request: RunRequest) -> tuple[bool, list[str]]:
     """One run, in this process (also a worker's entry point): success, and lines for the log."""
     from watershop_dagster.definitions import defs
@@ -152,7 +159,7 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
     started, cpu_started = time.perf_counter(), time.process_time()
     result = defs.resolve_job_def(request.job).execute_in_process(
         partition_key=request.key,
-        instance=dg.DagsterInstance.get(),
+        instance=_instance(os.getpid()),
         asset_selection=request.selection,
         raise_on_error=False,
         run_config=_run_config(),
