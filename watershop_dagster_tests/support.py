@@ -42,6 +42,23 @@ def resources_for(data_dir: Path) -> dict:
     }
 
 
+def ephemeral_instance():
+    """An ephemeral Dagster instance without compute-log capture. Its `tail -F` mirrors of each run's output
+    fall back to polling when the machine is out of inotify instances, and then take a minute per run to
+    stop: seen once in a full test run, where every run of the browser's merge took 60 s and the browser
+    gave up waiting for the page."""
+    import dagster as dg
+
+    return dg.instance_for_test(
+        overrides={
+            "compute_logs": {
+                "module": "dagster._core.storage.noop_compute_log_manager",
+                "class": "NoOpComputeLogManager",
+            }
+        }
+    )
+
+
 def register_shops(instance, *shops: str) -> None:
     """Make the shops known to a test instance (the shop_folders sensor does this in a deployment)."""
     new = [s for s in shops if not instance.has_dynamic_partition("shops", s)]

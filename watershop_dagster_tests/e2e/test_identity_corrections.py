@@ -6,7 +6,6 @@ import re
 import shutil
 from datetime import date
 
-import dagster as dg
 import pytest
 
 from watershop_dagster.core.identities.corrections import CorrectionLog
@@ -14,7 +13,14 @@ from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.defs.partitions import shop_day_key
 from watershop_dagster.identity_commands import CorrectionRefused, correct
-from watershop_dagster_tests.support import REPO, eval_world, follow_suggestions, register_shops, resources_for
+from watershop_dagster_tests.support import (
+    REPO,
+    ephemeral_instance,
+    eval_world,
+    follow_suggestions,
+    register_shops,
+    resources_for,
+)
 
 pytestmark = pytest.mark.shared_data
 # Thresholds that split people across days and visits (the default 0.30 / 0.40 make no error on this world).
@@ -30,7 +36,7 @@ def shared_models():
 
 def run_days(data_dir, days, run_config=FORCED):
     defs = build_definitions(resources_for(data_dir))
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         for d in days:
             result = defs.resolve_job_def("daily_job").execute_in_process(
@@ -64,7 +70,7 @@ def test_suggested_merges_in_order_bring_bcubed_f1_back_to_one_and_survive_a_bac
     data_dir, days = shop
     wh = Warehouse(data_dir / "warehouse.duckdb")
     defs = build_definitions(resources_for(data_dir))
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         result = follow_suggestions(wh, data_dir, defs, instance, FORCED)
     assert result["f1_before"] < 0.8
@@ -92,7 +98,7 @@ def test_split_not_same_staff_ignore_and_undo(shop):
     keep = busiest[0]
     visits = wh.query("SELECT visit_id FROM visit_log WHERE customer_id = ? ORDER BY visit_id", [keep])["visit_id"]
     moved = visits.iloc[-1]
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
 
         def do(kind, ids, **kw):
@@ -217,7 +223,7 @@ def test_browser_merges_a_suggested_pair_and_the_figures_change(shop, tmp_path):
     wh = Warehouse(data_dir / "warehouse.duckdb")
     defs = build_definitions(resources_for(data_dir))
     driver = _chromium()
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         app = create_app(data_dir, wh, defs=defs, instance=instance, run_config=FORCED)
         server, thread, url = _serve(app)
@@ -266,14 +272,14 @@ def test_a_model_swap_keeps_every_correction(shop, tmp_path):
     data_dir, days = shop
     wh = Warehouse(data_dir / "warehouse.duckdb")
     defs = build_definitions(resources_for(data_dir))
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         assert follow_suggestions(wh, data_dir, defs, instance, FORCED)["f1_after"] == 1.0
     (data_dir / "warehouse.duckdb").unlink()
     shutil.rmtree(data_dir / "crops")
     swapped = {**resources_for(data_dir), "faces": FaceEngineResource(model_dir=str(model_dir))}
     defs = build_definitions(swapped)
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         for d in days:
             result = defs.resolve_job_def("daily_job").execute_in_process(
@@ -287,7 +293,7 @@ def test_a_model_swap_keeps_every_correction(shop, tmp_path):
     CorrectionLog(data_dir).path.rename(tmp_path / "corrections.jsonl")
     from watershop_dagster.identity_commands import refresh
 
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         register_shops(instance, "main")
         assert refresh(defs, instance, days, lambda _m: None, FORCED)
     assert score_visits(truth, wh.query("SELECT * FROM visit_log")).bcubed_f1 < 0.9
