@@ -14,14 +14,13 @@ from pathlib import Path
 
 
 def _run(data_dir: str, day: str) -> tuple[str, bool, float]:
-    import dagster as dg
 
     from watershop_dagster.definitions import build_definitions
-    from watershop_dagster_tests.support import resources_for, run_shop_day
+    from watershop_dagster_tests.support import ephemeral_instance, resources_for, run_shop_day
 
     defs = build_definitions(resources_for(Path(data_dir)))
     t = time.perf_counter()
-    with dg.instance_for_test() as inst:
+    with ephemeral_instance() as inst:
         ok = run_shop_day(defs, inst, day).success
     return day, ok, time.perf_counter() - t
 

@@ -27,12 +27,11 @@ sys.path.insert(0, str(REPO))
 
 
 def suggestions_bench(args) -> None:
-    import dagster as dg
-
     from watershop_dagster.core.storage.warehouse import Warehouse
     from watershop_dagster.definitions import build_definitions
     from watershop_dagster.defs.partitions import shop_day_key
     from watershop_dagster_tests.support import (
+        ephemeral_instance,
         eval_world,
         follow_suggestions,
         register_shops,
@@ -55,7 +54,7 @@ def suggestions_bench(args) -> None:
         shutil.copytree(out, data)
         config = {"ops": {"identities": {"config": {"match_threshold": match, "cluster_threshold": cluster}}}}
         defs = build_definitions(resources_for(data))
-        with dg.instance_for_test() as instance:
+        with ephemeral_instance() as instance:
             register_shops(instance, "main")
             started = time.perf_counter()
             for d in days:

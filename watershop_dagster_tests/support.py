@@ -43,10 +43,10 @@ def resources_for(data_dir: Path) -> dict:
 
 
 def ephemeral_instance():
-    """An ephemeral Dagster instance without compute-log capture. Its `tail -F` mirrors of each run's output
-    fall back to polling when the machine is out of inotify instances, and then take a minute per run to
-    stop: seen once in a full test run, where every run of the browser's merge took 60 s and the browser
-    gave up waiting for the page."""
+    """An ephemeral Dagster instance without compute-log capture, for every test and benchmark that runs jobs.
+    The capture's `tail -F` mirrors of each run's output fall back to polling when the machine is out of
+    inotify instances, and then take a minute per run to stop: seen once in a full test run, where every run
+    of the browser's merge took 60 s and the browser gave up waiting for the page."""
     import dagster as dg
 
     return dg.instance_for_test(

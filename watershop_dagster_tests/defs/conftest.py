@@ -1,8 +1,7 @@
-import dagster as dg
 import pytest
 
 from watershop_dagster.definitions import build_definitions
-from watershop_dagster_tests.support import resources_for
+from watershop_dagster_tests.support import ephemeral_instance, resources_for
 
 
 @pytest.fixture
@@ -17,5 +16,5 @@ def defs(data_dir):
 
 @pytest.fixture
 def instance():
-    with dg.instance_for_test() as inst:
+    with ephemeral_instance() as inst:
         yield inst

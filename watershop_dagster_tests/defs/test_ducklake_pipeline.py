@@ -4,13 +4,18 @@ chain, materialized into a lake (Postgres catalog, Parquet files) give the rows 
 import os
 import uuid
 
-import dagster as dg
 import pandas as pd
 import pytest
 
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.defs.resources import WarehouseResource
-from watershop_dagster_tests.support import resources_for, run_shop_day, run_shop_job, till_only_world
+from watershop_dagster_tests.support import (
+    ephemeral_instance,
+    resources_for,
+    run_shop_day,
+    run_shop_job,
+    till_only_world,
+)
 
 PG = os.environ.get("WATERSHOP_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
@@ -24,7 +29,7 @@ def materialize(data_dir, resources):
     days = []
     for shop in ("north", "south"):
         days = till_only_world(data_dir / "shops" / shop, 2)
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         for shop in ("north", "south"):
             for day in days:
                 assert run_shop_day(defs, instance, day, shop).success

@@ -8,6 +8,7 @@ import pandas as pd
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster_tests.support import (
     FIRST_DAY,
+    ephemeral_instance,
     register_shops,
     resources_for,
     run_shop_day,
@@ -116,12 +117,11 @@ def test_daily_schedule_requests_each_shops_day_that_just_closed(defs, instance)
 
 
 def _run_partition(data_dir, day):
-    import dagster as dg
 
     from watershop_dagster.definitions import build_definitions
 
     defs = build_definitions(resources_for(data_dir))
-    with dg.instance_for_test() as inst:
+    with ephemeral_instance() as inst:
         return run_shop_day(defs, inst, day).success
 
 

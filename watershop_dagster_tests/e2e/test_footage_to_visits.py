@@ -3,7 +3,6 @@
 import shutil
 from datetime import date, timedelta
 
-import dagster as dg
 import numpy as np
 import pytest
 
@@ -11,14 +10,14 @@ from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.evaluation.scoring import load_truth, score_links, score_shop_hours, score_visits
 from watershop_dagster.sim.world import demo_cast, eval_cast, write_world
-from watershop_dagster_tests.support import resources_for, run_shop_day, run_shop_job
+from watershop_dagster_tests.support import ephemeral_instance, resources_for, run_shop_day, run_shop_job
 
 DAY = date(2024, 4, 1)
 
 
 def run_days(data_dir, days):
     defs = build_definitions(resources_for(data_dir))
-    with dg.instance_for_test() as instance:
+    with ephemeral_instance() as instance:
         for d in days:
             assert run_shop_day(defs, instance, d).success, f"{d} failed"
         assert run_shop_job(defs, instance, "cross_day_job", "main").success
