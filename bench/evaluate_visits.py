@@ -70,6 +70,13 @@ def main() -> int:
         help="an earlier run's folder (--out): analyse its generated days again (footage, till, staff photos, "
         "truth) with this code instead of generating them; its report.json gives the conditions",
     )
+    p.add_argument(
+        "--till-clock-offset",
+        type=float,
+        default=0.0,
+        help="seconds the till's clock runs behind the camera's (camera = till + offset), on the first day",
+    )
+    p.add_argument("--till-clock-drift", type=float, default=0.0, help="seconds the offset grows each day")
     args = p.parse_args()
     cond = dict(CONDITIONS[args.condition])
     for key in ("width", "height", "face_px", "light", "codec", "kbps", "faceless_share", "max_waiting"):
@@ -91,6 +98,7 @@ def main() -> int:
 
     from watershop_dagster.core.footage.faces import FaceEngine
     from watershop_dagster.sim.scene import CameraSpec
+    from watershop_dagster.sim.shop import set_till_clock
     from watershop_dagster.sim.world import eval_cast, write_world
 
     camera = CameraSpec()
@@ -104,8 +112,9 @@ def main() -> int:
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
     t0 = time.perf_counter()
+    till_clock = (args.till_clock_offset, args.till_clock_drift)
     if args.reuse:
-        return _rescore(Path(args.reuse), out, data, days, t0)
+        return _rescore(Path(args.reuse), out, data, days, t0, till_clock)
     cast = eval_cast(
         FaceEngine.from_models(),
         shared / "faces",
@@ -126,6 +135,7 @@ def main() -> int:
         max_waiting=int(cond.get("max_waiting", 1)),
         staff_photo_per_day=restaff,
     )
+    set_till_clock(data, *till_clock)
     report = {
         "condition": args.condition,
         "conditions": {
@@ -134,6 +144,8 @@ def main() -> int:
             "max_waiting": int(cond.get("max_waiting", 1)),
             "staff_photo_per_day": restaff,
             "half": args.half,
+            "till_clock_offset_s": args.till_clock_offset,
+            "till_clock_drift_s_per_day": args.till_clock_drift,
         },
         "days": args.days,
         "customers_in_cast": len(cast.customers),
@@ -141,12 +153,27 @@ def main() -> int:
     return _analyse_and_score(out, data, days, report, t0)
 
 
-def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float) -> int:
-    """The generated days of an earlier run, analysed again: same footage, till files, staff photos, truth."""
+def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_clock: tuple[float, float]) -> int:
+    """The generated days of an earlier run, analysed again: same footage, till files, staff photos, truth;
+    the till's clock set as this run asks (the earlier till files are taken as the camera's time)."""
+    from watershop_dagster.sim.shop import set_till_clock
+
     before = json.loads((earlier / "report.json").read_text())
     for part in ("footage", "transactions", "staff", "truth"):
         shutil.copytree(earlier / "data" / part, data / part)
+    earlier_clock = (
+        before["conditions"].get("till_clock_offset_s", 0.0),
+        before["conditions"].get("till_clock_drift_s_per_day", 0.0),
+    )
+    if any(earlier_clock):
+        raise SystemExit(f"{earlier}: its till clock was already set off ({earlier_clock}); reuse a synchronised run")
+    set_till_clock(data, *till_clock)
     report = {k: before[k] for k in ("condition", "conditions", "days", "customers_in_cast")}
+    report["conditions"] = {
+        **report["conditions"],
+        "till_clock_offset_s": till_clock[0],
+        "till_clock_drift_s_per_day": till_clock[1],
+    }
     report["reused_from"] = str(earlier)
     return _analyse_and_score(out, data, [d for d in days if (data / "truth" / f"{d}.json").exists()], report, t0)
 
@@ -157,6 +184,7 @@ def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: floa
     from watershop_dagster.evaluation.scoring import (
         load_truth,
         persons_per_identity,
+        score_clock,
         score_links,
         score_shop_hours,
         score_staff,
@@ -180,6 +208,7 @@ def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: floa
         **links,
         **score_staff(data / "truth", truth, visit_log),
         **hours,
+        **score_clock(data / "truth", wh.query("SELECT * FROM clock_offsets")),
         "staff_ids_seen": staff_ids,
         "generate_s": round(t1 - t0, 1),
         "materialize_s": round(t2 - t1, 1),

@@ -237,6 +237,26 @@ def score_links(truth: pd.DataFrame, visit_log: pd.DataFrame, links: pd.DataFram
     }
 
 
+def score_clock(truth_dir: Path, clock_offsets: pd.DataFrame) -> dict:
+    """How far each day's estimated till-to-camera offset lies from the one the till was given (days whose
+    truth records none had synchronised clocks: offset 0)."""
+    errors, methods = [], []
+    for path in sorted(truth_dir.glob("*.json")):
+        t = json.loads(path.read_text())
+        row = clock_offsets[clock_offsets["day"].astype(str) == t["day"]]
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        methods.append(str(r["method"]))
+        if pd.notna(r["offset_seconds"]):
+            errors.append(round(float(r["offset_seconds"]) - float(t.get("till_clock_offset_s", 0.0)), 1))
+    return {
+        "clock_offset_error_s": errors,
+        "clock_offset_error_s_max": max((abs(e) for e in errors), default=float("nan")),
+        "clock_methods": methods,
+    }
+
+
 def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, float]:
     errors_open, errors_close = [], []
     for path in sorted(truth_dir.glob("*.json")):

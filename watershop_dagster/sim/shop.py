@@ -8,6 +8,7 @@ customers take cans without paying; a couple of malformed till rows exercise the
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from dataclasses import asdict, dataclass, field
@@ -275,3 +276,33 @@ def write_till_day(plan: DayPlan, transactions_dir: Path, malformed: int = 0) ->
     path = transactions_dir / f"{plan.day.isoformat()}.csv"
     write_till_csv(till_rows(plan, malformed), path)
     return path
+
+
+TILL_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def set_till_clock(data_dir: Path, offset_s: float, drift_s_per_day: float = 0.0) -> dict[str, float]:
+    """Put the till's clock off the camera's, as a real shop's drifts: every till file under
+    `data_dir/transactions` is rewritten with its sales `offset_s + i * drift_s_per_day` seconds earlier on day
+    i (camera time = till time + offset, the convention of `clock_offsets`), and each day's truth file records
+    the offset it was given. Rows whose timestamp does not parse (the malformed ones) are left as they are.
+    Returns the offset per day."""
+    offsets: dict[str, float] = {}
+    for i, path in enumerate(sorted((data_dir / "transactions").glob("*.csv"))):
+        offset = float(round(offset_s + i * drift_s_per_day))  # whole seconds, as the till writes its times
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            try:
+                camera_time = datetime.strptime(row["timestamp"], TILL_TIME_FORMAT)
+            except ValueError:
+                continue
+            row["timestamp"] = (camera_time - timedelta(seconds=offset)).strftime(TILL_TIME_FORMAT)
+        write_till_csv(rows, path)
+        truth = data_dir / "truth" / f"{path.stem}.json"
+        if truth.exists():
+            payload = json.loads(truth.read_text())
+            payload["till_clock_offset_s"] = offset
+            truth.write_text(json.dumps(payload, indent=1, default=str))
+        offsets[path.stem] = offset
+    return offsets

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.footage.persons import PersonDetector
-from watershop_dagster.evaluation.scoring import load_truth, score_links, score_staff, score_visits
+from watershop_dagster.core.till.records import write_till_csv
+from watershop_dagster.evaluation.scoring import load_truth, score_clock, score_links, score_staff, score_visits
 from watershop_dagster.evaluation.split import half_of
 from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, plan_clips, render_day
-from watershop_dagster.sim.shop import DayPlan, Person, PlannedVisit, ShopSimulator, write_truth
+from watershop_dagster.sim.shop import DayPlan, Person, PlannedVisit, ShopSimulator, set_till_clock, write_truth
 
 SHOPCAM = CameraSpec(width=1280, height=720, face_px=(28.0, 40.0), light=0.6, codec="h264", kbps=400)
 T0 = datetime(2024, 4, 1, 10, 0, 0)
@@ -177,3 +178,25 @@ def test_the_split_of_people_is_fixed_and_halves_them():
     share = sum(half_of(n) == "report" for n in names) / len(names)
     assert 0.4 < share < 0.6
     assert half_of("abdullah_gul") == half_of("abdullah_gul")
+
+
+def test_a_till_clock_set_off_shifts_every_parseable_sale_and_the_truth_records_it(tmp_path):
+    """Two days, the till 7 min behind the camera on the first and a minute more on the second; a malformed row
+    is left as it was; the scorer reads each day's error against the offset its truth file records."""
+    for day, stamps in (
+        ("2024-04-01", ["2024-04-01 10:00:30", "2024-04-01 10:0x"]),
+        ("2024-04-02", ["2024-04-02 11:00:00"]),
+    ):
+        rows = [{"transaction_id": f"T{i}", "timestamp": ts, "amount": "20"} for i, ts in enumerate(stamps)]
+        write_till_csv(rows, tmp_path / "transactions" / f"{day}.csv")
+        (tmp_path / "truth").mkdir(exist_ok=True)
+        (tmp_path / "truth" / f"{day}.json").write_text(json.dumps({"day": day, "visits": []}))
+    assert set_till_clock(tmp_path, 420.4, 60.0) == {"2024-04-01": 420.0, "2024-04-02": 480.0}
+    first = pd.read_csv(tmp_path / "transactions" / "2024-04-01.csv", dtype=str)
+    assert first["timestamp"].tolist() == ["2024-04-01 09:53:30", "2024-04-01 10:0x"]
+    assert pd.read_csv(tmp_path / "transactions" / "2024-04-02.csv")["timestamp"].tolist() == ["2024-04-02 10:52:00"]
+    estimated = pd.DataFrame(
+        {"day": ["2024-04-01", "2024-04-02"], "offset_seconds": [418.5, None], "method": ["estimated", "too_few_sales"]}
+    )
+    scored = score_clock(tmp_path / "truth", estimated)
+    assert scored["clock_offset_error_s"] == [-1.5] and scored["clock_methods"] == ["estimated", "too_few_sales"]

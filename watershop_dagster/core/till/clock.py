@@ -9,10 +9,14 @@ inside customers' stays, each a typical few seconds before someone's last face:
    fall inside some non-staff visit, weighted up where the sale lies the typical pay-to-exit gap before that
    visit's exit;
 2. refine with the sales that only one customer could have made at that offset (quiet moments): the median of
-   their exit - sale gaps, minus the typical gap.
+   their exit - sale gaps, minus the typical gap;
+3. fit: move to the nearest offset at which (all but a few of) the sales have the physical room inside a
+   stay: some seconds after the entry (to reach the counter) and before the exit.
 
-The result is only as good as the typical gap (`pay_to_exit_s`): a shop that pays and leaves faster than
-assumed gets an offset off by the difference. Convention: camera time = till time + offset_seconds.
+The typical gap (`pay_to_exit_s`) is a habit: where customers leave sooner after paying than that, step 2
+alone puts sales before their payers could have reached the counter, and step 3 moves them back (on the
+evaluation days, whose payers leave a median 6-8 s after paying, from 9-11 s off to 1-4 s; README, "Sales
+linked to visits"). Convention: camera time = till time + offset_seconds.
 """
 
 from __future__ import annotations
@@ -65,6 +69,13 @@ class ClockRules:
     fine_width_s: float = 8.0
     pay_to_exit_s: float = 17.0  # typical seconds from the till ringing to the payer's last face
     min_sales: int = 8  # below this a day says nothing about its clock
+    # Room a sale needs inside its payer's stay: nobody pays the moment they walk in (to the counter, hand over
+    # the cans) or walks out the moment the till rings. Physical floors, unlike the typical gap above, which
+    # is a habit and differs from shop to shop.
+    min_entry_to_pay_s: float = 5.0
+    min_pay_to_exit_s: float = 2.0
+    fit_window_s: float = 30.0  # how far the fit may move the typical-gap estimate
+    fit_slack_share: float = 0.05  # sales the fit may leave out (till rung late, a payer the camera missed)
     peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best
 
 
@@ -103,6 +114,24 @@ def _quiet_gaps(sales: np.ndarray, entry: np.ndarray, exit_: np.ndarray, offset:
     return exit_[owner] - t[single, 0]
 
 
+def _fit_stays(sales: np.ndarray, entry: np.ndarray, exit_: np.ndarray, around: float, cfg: ClockRules) -> float:
+    """The offset nearest `around` (within fit_window_s) at which the most sales fit inside a stay with the
+    physical room on both sides.
+
+    The typical gap places sales where a shop of that habit would ring them; where that leaves sales before
+    their payer could have reached the counter (a shop whose customers leave sooner after paying than the
+    typical gap), the offset moves just far enough for them to fit."""
+    grid = around + np.arange(-cfg.fit_window_s, cfg.fit_window_s + 0.25, 0.5)
+    first = entry[None, :] + cfg.min_entry_to_pay_s - sales[:, None]  # offsets at which sale i fits visit j
+    last = exit_[None, :] - cfg.min_pay_to_exit_s - sales[:, None]
+    fitted = np.zeros((len(sales), len(grid)), dtype=bool)
+    for k, off in enumerate(grid):
+        fitted[:, k] = ((first <= off) & (off <= last)).any(axis=1)
+    count = fitted.sum(axis=0)
+    best = grid[count >= count.max() - np.floor(cfg.fit_slack_share * len(sales))]
+    return float(best[np.argmin(np.abs(best - around))])
+
+
 def estimate_clock_offset(
     sale_times, visits: pd.DataFrame, rules: ClockRules | None = None, camera: str = "all"
 ) -> ClockOffset:
@@ -128,6 +157,7 @@ def estimate_clock_offset(
         # The median gap of the certain sales is the typical gap when the offset is right; the difference is
         # what the scan's 1 s grid and its kernel leave over.
         offset += float(np.median(gaps)) - cfg.pay_to_exit_s
+    offset = _fit_stays(sales, entry, exit_, offset, cfg)
     t = sales[:, None] + offset
     explained = float(((t >= entry[None, :]) & (t <= exit_[None, :])).any(axis=1).mean())
     peak = float(coarse_scores.max())
