@@ -91,20 +91,32 @@ def _seconds(times) -> np.ndarray:
     return pd.to_datetime(pd.Series(times)).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
 
 
-def pair_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
-    """sales x visits cost of "this visit made this sale" (IMPOSSIBLE beyond the tolerance), from the three
-    kinds of evidence in the module docstring."""
+def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
+    """sales x visits cost of where the sale lies in the stay (outside it, or long before the usual moment
+    before leaving); IMPOSSIBLE beyond the tolerance."""
     t, entry, exit_ = sale_s[:, None], entry_s[None, :], exit_s[None, :]
     outside = np.maximum(0.0, np.maximum(entry - t, t - exit_))
     early = np.maximum(0.0, (exit_ - t) - rules.pay_to_exit_s)
     cost = rules.weight_outside * outside / rules.tolerance_s
     cost = cost + rules.weight_position * np.minimum(1.0, early / rules.early_pay_scale_s)
-    # First come, first served: count the visits that arrived earlier and are still there after the sale.
-    earlier = entry_s[None, None, :] < entry_s[None, :, None]  # [., j, k]: k arrived before j
-    still_there = exit_s[None, None, :] > sale_s[:, None, None] + rules.waiting_after_sale_s
-    waiting_before = (earlier & still_there).sum(axis=2)
-    cost = cost + rules.weight_order * np.minimum(waiting_before, 3)
     return np.where(outside <= rules.tolerance_s, cost, IMPOSSIBLE)
+
+
+def waiting_before(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
+    """[sale i, visit j, visit k]: k arrived before j and is still there `waiting_after_sale_s` after sale i,
+    so if j made sale i, k was (or looked) served later than someone who came after them."""
+    earlier = entry_s[None, None, :] < entry_s[None, :, None]
+    still_there = exit_s[None, None, :] > sale_s[:, None, None] + rules.waiting_after_sale_s
+    return earlier & still_there
+
+
+def pair_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
+    """sales x visits cost of "this visit made this sale" (IMPOSSIBLE beyond the tolerance), from the three
+    kinds of evidence in the module docstring: the pair's fit, plus first come, first served counted pair by
+    pair (every earlier arrival still there after the sale)."""
+    fit = fit_costs(sale_s, entry_s, exit_s, rules)
+    waiting = waiting_before(sale_s, entry_s, exit_s, rules).sum(axis=2)
+    return np.where(fit < IMPOSSIBLE, fit + rules.weight_order * np.minimum(waiting, 3), IMPOSSIBLE)
 
 
 def _busy_periods(candidate: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -146,6 +158,12 @@ class _Period:
         self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
         self.costs = costs
         self.entry_s, self.exit_s = entry_s, exit_s
+        if entry_s is not None and exit_s is not None:
+            # The exact search judges first come, first served on the whole choice: an earlier arrival still
+            # there who paid before this sale was served, one who pays after it is an inversion (counted
+            # there), and only one who pays nothing in this choice was still waiting.
+            self.fit = fit_costs(sale_s, entry_s, exit_s, rules)
+            self.waiting = waiting_before(sale_s, entry_s, exit_s, rules)
         no_visit = np.full((n, n), IMPOSSIBLE)
         np.fill_diagonal(no_visit, rules.no_visit_cost)
         second = np.where(costs < IMPOSSIBLE, costs + rules.second_use_cost, IMPOSSIBLE)
@@ -185,11 +203,13 @@ class _Period:
             if j < 0:
                 total += r.no_visit_cost
                 continue
-            c = self.costs[i, j]
+            c = self.fit[i, j] if self.entry_s is not None else self.costs[i, j]
             if c >= IMPOSSIBLE:
                 return np.inf
             total += c
             used[j].append(self.sale_s[i])
+        if self.entry_s is not None and r.weight_order and used:
+            total += self._still_waiting(choice) * r.weight_order
         for times in used.values():
             if len(times) > 2 or (len(times) == 2 and abs(times[1] - times[0]) < r.second_use_min_gap_s):
                 return np.inf
@@ -199,6 +219,15 @@ class _Period:
         if self.exit_s is not None and r.weight_exit_inversion:
             total += self._inversions(choice, self.exit_s) * r.weight_exit_inversion
         return total
+
+    def _still_waiting(self, choice: Sequence[int]) -> int:
+        """Per linked sale, the earlier arrivals still there after it who pay nothing in this choice (at most 3
+        each, as in pair_costs), summed."""
+        sales = [i for i, j in enumerate(choice) if j >= 0]
+        visits = [choice[i] for i in sales]
+        unpaid = np.ones(self.m, dtype=bool)
+        unpaid[visits] = False
+        return int(np.minimum((self.waiting[sales, visits] & unpaid).sum(axis=1), 3).sum())
 
     def _inversions(self, choice: Sequence[int], order_s: np.ndarray) -> int:
         """Pairs of linked sales whose visits' times (`order_s`) run the other way round than the sales."""
