@@ -77,7 +77,15 @@ def main() -> int:
         help="seconds the till's clock runs behind the camera's (camera = till + offset), on the first day",
     )
     p.add_argument("--till-clock-drift", type=float, default=0.0, help="seconds the offset grows each day")
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the run already in --out again with this scorer (nothing generated or analysed)",
+    )
     args = p.parse_args()
+    if args.rescore:
+        out = Path(args.out)
+        return _score(out, out / "data", json.loads((out / "report.json").read_text()))
     cond = dict(CONDITIONS[args.condition])
     for key in ("width", "height", "face_px", "light", "codec", "kbps", "faceless_share", "max_waiting"):
         if getattr(args, key) is not None:
@@ -180,6 +188,16 @@ def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_c
 
 def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: float) -> int:
     from watershop_dagster.cli import materialize
+
+    t1 = time.perf_counter()
+    ok = materialize(days, log=lambda m: None)
+    t2 = time.perf_counter()
+    report = {**report, "run_ok": ok, "generate_s": round(t1 - t0, 1), "materialize_s": round(t2 - t1, 1)}
+    return _score(out, data, report)
+
+
+def _score(out: Path, data: Path, report: dict) -> int:
+    """Score the run's warehouse against its truth and write report.json (the run's own fields kept)."""
     from watershop_dagster.core.storage.warehouse import Warehouse
     from watershop_dagster.evaluation.scoring import (
         load_truth,
@@ -191,9 +209,6 @@ def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: floa
         score_visits,
     )
 
-    t1 = time.perf_counter()
-    ok = materialize(days, log=lambda m: None)
-    t2 = time.perf_counter()
     wh = Warehouse(data / "warehouse.duckdb")
     truth = load_truth(data / "truth")
     visit_log = wh.query("SELECT * FROM visit_log")
@@ -203,22 +218,19 @@ def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: floa
     hours = score_shop_hours(data / "truth", wh.query("SELECT * FROM shop_hours"))
     report = {
         **report,
-        "run_ok": ok,
         **scores.as_dict(),
         **links,
         **score_staff(data / "truth", truth, visit_log),
         **hours,
         **score_clock(data / "truth", wh.query("SELECT * FROM clock_offsets")),
         "staff_ids_seen": staff_ids,
-        "generate_s": round(t1 - t0, 1),
-        "materialize_s": round(t2 - t1, 1),
     }
     print(json.dumps(report, indent=1))
     (out / "report.json").write_text(json.dumps(report, indent=1))
     mixed = {cid: people for cid, people in persons_per_identity(truth, visit_log).items() if len(people) > 1}
     if mixed:
         print("IDs holding more than one true person:", json.dumps(mixed, indent=1))
-    return 0 if ok else 1
+    return 0 if report.get("run_ok", True) else 1
 
 
 if __name__ == "__main__":

@@ -111,6 +111,30 @@ def _visit(day, cid, a, b, vid, staff=False):
     }
 
 
+def test_a_rightly_named_staff_visit_does_not_take_a_customers_match():
+    """The clerk is in view through the whole 42-s recording; a faceless customer's visit (35 s) was found cut
+    to 18 s. The staff visit overlaps the customer's better (IoU 0.83 against 0.51) but is the clerk's: the
+    customer's visit is found, and nobody is a customer labelled staff. A second customer seen only inside a
+    staff visit is."""
+    day, s = "2024-04-02", timedelta(seconds=1)
+    truth = pd.DataFrame(
+        [
+            {"day": day, "person": p, "entry": a, "exit": b, "is_staff": False, "transaction_id": None, "faceless": fl}
+            for p, a, b, fl in [("colin", T0 + 4 * s, T0 + 39 * s, True), ("dora", T0 + 600 * s, T0 + 630 * s, False)]
+        ]
+    )
+    visit_log = pd.DataFrame(
+        [
+            _visit(day, "STAFF_carlos", T0, T0 + 42 * s, "V1", staff=True),
+            _visit(day, None, T0 + 4 * s, T0 + 22 * s, "V2"),
+            _visit(day, "STAFF_carlos", T0 + 598 * s, T0 + 632 * s, "V3", staff=True),
+        ]
+    )
+    scores = score_visits(truth, visit_log)
+    assert scores.recall_faceless == 1.0 and scores.precision == 1.0
+    assert scores.recall_faced == 0.0 and scores.customers_labelled_staff == 1
+
+
 def test_the_scorer_reports_recall_apart_for_faceless_visits_and_staff_counted_as_customers(tmp_path):
     t = [T0 + timedelta(minutes=5 * i) for i in range(5)]
     s20 = timedelta(seconds=20)
