@@ -28,6 +28,12 @@ import pandas as pd
 
 CLOCK_METHODS = ("given", "estimated", "estimated_unsure", "too_few_sales")
 
+# How payers leave, for the clock and for linking. The typical gap from the till ringing to the payer's last
+# face is a habit (picking up the cans; set on the counter simulator's seeds 0-9); the floor is physical: nobody
+# is out of the door the moment the till rings.
+TYPICAL_PAY_TO_EXIT_S = 17.0
+MIN_PAY_TO_EXIT_S = 2.0
+
 
 @dataclass(frozen=True)
 class ClockOffset:
@@ -67,13 +73,13 @@ class ClockRules:
     coarse_step_s: float = 10.0
     coarse_width_s: float = 20.0  # how sharply a sale near the typical pay point scores, coarse scan
     fine_width_s: float = 8.0
-    pay_to_exit_s: float = 17.0  # typical seconds from the till ringing to the payer's last face
+    pay_to_exit_s: float = TYPICAL_PAY_TO_EXIT_S
     min_sales: int = 8  # below this a day says nothing about its clock
     # Room a sale needs inside its payer's stay: nobody pays the moment they walk in (to the counter, hand over
     # the cans) or walks out the moment the till rings. Physical floors, unlike the typical gap above, which
     # is a habit and differs from shop to shop.
     min_entry_to_pay_s: float = 5.0
-    min_pay_to_exit_s: float = 2.0
+    min_pay_to_exit_s: float = MIN_PAY_TO_EXIT_S
     fit_window_s: float = 30.0  # how far the fit may move the typical-gap estimate
     fit_slack_share: float = 0.05  # sales the fit may leave out (till rung late, a payer the camera missed)
     peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best

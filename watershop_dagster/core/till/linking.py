@@ -6,6 +6,7 @@ visit) pair gets a cost from
 
 * how far the sale lies outside the stay (up to `tolerance_s`; beyond it the pair is impossible),
 * where in the stay it lies: a sale long before the visit's exit is unlikely (people leave soon after paying),
+  and so is one in the last seconds before it (nobody is out of the door the moment the till rings),
 * order: a visit that arrived while someone who arrived earlier is still there well after the sale (longer than
   a payer stays to pick up the cans) is not the one being served (first come, first served),
 
@@ -33,7 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.till.clock import ClockOffset, ClockRules, estimate_clock_offset
+from watershop_dagster.core.till.clock import (
+    MIN_PAY_TO_EXIT_S,
+    TYPICAL_PAY_TO_EXIT_S,
+    ClockOffset,
+    ClockRules,
+    estimate_clock_offset,
+)
 
 LINK_COLUMNS = [
     "transaction_id",
@@ -57,7 +64,8 @@ IMPOSSIBLE = 1e6  # cost of a pair that may not be chosen; far above any real da
 class LinkRules:
     tolerance_s: float = 60.0  # a sale this far outside a stay can still belong to it
     ambiguous_below: float = 0.5  # confidence under which a link is flagged ambiguous
-    pay_to_exit_s: float = 17.0  # typical seconds from the till ringing to the payer's last face
+    pay_to_exit_s: float = TYPICAL_PAY_TO_EXIT_S
+    min_pay_to_exit_s: float = MIN_PAY_TO_EXIT_S  # a sale closer to the exit than this costs up to weight_position
     early_pay_scale_s: float = 60.0  # paying this much earlier than typical before leaving costs weight_position
     weight_outside: float = 2.0  # at the tolerance
     weight_position: float = 1.0
@@ -97,8 +105,12 @@ def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules
     t, entry, exit_ = sale_s[:, None], entry_s[None, :], exit_s[None, :]
     outside = np.maximum(0.0, np.maximum(entry - t, t - exit_))
     early = np.maximum(0.0, (exit_ - t) - rules.pay_to_exit_s)
+    # Leaving within a second or two of the till ringing is as unlikely as paying long before leaving: the
+    # payer still has the cans to pick up.
+    late = np.clip(rules.min_pay_to_exit_s - (exit_ - t), 0.0, rules.min_pay_to_exit_s)
     cost = rules.weight_outside * outside / rules.tolerance_s
     cost = cost + rules.weight_position * np.minimum(1.0, early / rules.early_pay_scale_s)
+    cost = cost + rules.weight_position * late / rules.min_pay_to_exit_s
     return np.where(outside <= rules.tolerance_s, cost, IMPOSSIBLE)
 
 
@@ -313,7 +325,11 @@ def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, o
     if not rules.estimate_clock:
         # Told not to estimate: the clocks are taken as synchronised (an assumption, hence confidence 0).
         return ClockOffset(0.0, 0.0, len(transactions), "given")
-    found = estimate_clock_offset(transactions["timestamp"], visits, ClockRules(pay_to_exit_s=rules.pay_to_exit_s))
+    found = estimate_clock_offset(
+        transactions["timestamp"],
+        visits,
+        ClockRules(pay_to_exit_s=rules.pay_to_exit_s, min_pay_to_exit_s=rules.min_pay_to_exit_s),
+    )
     if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
         return ClockOffset(found.offset_seconds, found.confidence, found.sales_used, "estimated_unsure")
     return found
