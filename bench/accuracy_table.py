@@ -1,8 +1,10 @@
-"""The README's accuracy table from bench/evaluate_visits.py reports (report.json in each --out folder).
+"""The README's accuracy tables from bench/evaluate_visits.py reports (report.json in each --out folder).
 
     .venv/bin/python bench/accuracy_table.py bench/out/eval_*/report.json
+    .venv/bin/python bench/accuracy_table.py --clock bench/out/clk_*/report.json
 
-One row per report: the footage conditions, then the figures the issue sets targets for.
+One row per report: the footage conditions, then the figures the issue sets targets for; with --clock, the
+till clock the run was given, each day's error in the estimated offset and the sales figures.
 """
 
 import json
@@ -38,7 +40,33 @@ def row(r: dict) -> str:
     )
 
 
+def clock_row(r: dict) -> str:
+    c = r["conditions"]
+    offset, drift = c.get("till_clock_offset_s", 0.0), c.get("till_clock_drift_s_per_day", 0.0)
+    clock = "in step" if not (offset or drift) else f"{offset:+.0f} s, {drift:+.0f} s a day"
+    errors = ", ".join(f"{e:+.1f}" for e in r["clock_offset_error_s"])
+    return " | ".join(
+        [
+            f"| `{r['condition']}`",
+            f"{r['days']} d",
+            clock,
+            errors,
+            f"{r['linked_to_right_person']}/{r['sales']} ({_f(r['link_accuracy'])})",
+            f"{r['ambiguous_share']:.1%} |",
+        ]
+    )
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--clock"]:
+        print(
+            "| condition | run | till clock (camera - till) | offset error per day (s) | sales linked right "
+            "| ambiguous |"
+        )
+        print("|---|---|---|---|---|---|")
+        for path in sys.argv[2:]:
+            print(clock_row(json.loads(Path(path).read_text())))
+        return 0
     print(
         "| condition | camera | faceless | max waiting | staff | run | recall faced / faceless | precision "
         "| BCubed F1 | IDs / true (with a face) | sales linked right | ambiguous | staff visits as customers |"

@@ -20,6 +20,10 @@ Conditions (--condition; each flag below overrides its value):
 
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
 thresholds are tuned on the other half.
+
+--till-clock-offset S [--till-clock-drift D] sets the till's clock off the camera's (camera = till + S + i*D
+on day i; the truth records it) and the report scores each day's estimated offset; with --reuse it applies to
+the reused days. --rescore scores the run already in --out again (a scorer change needs no re-analysis).
 """
 
 import argparse
