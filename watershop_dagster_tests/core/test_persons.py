@@ -399,6 +399,27 @@ def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
     assert [tr.track_id for _, _, tr in person_only_presences([first, again, stranger], joined, rules)] == ["P2", "P3"]
 
 
+def test_a_body_beside_the_face_s_own_body_is_somebody_else_however_well_the_face_sits_on_it():
+    """A group at the counter (a fresh shopcam_all day): a faceless customer walks in and stands at the shoulder
+    of a named one, their boxes overlapping, and the named customer's face sits on the newcomer's head region
+    as well as on its own body's. While the face's own body is in view the newcomer is somebody else: a visit
+    of their own. Where the own body is gone (the tracker lost it), the same body is that person found again."""
+    times = [i * 0.5 for i in range(40)]
+    face = Track(camera="cam1")
+    for t in times:
+        face.times.append(t)
+        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    named = PersonTrack("cam1", "P1", times, [PersonBox(500, 50, 600, 400, 0.9)] * 40)
+    beside = PersonTrack("cam1", "P2", times[10:], [PersonBox(470, 48, 590, 402, 0.8)] * 30)
+    joined = join_faces_to_persons([named, beside], {"F1": face})
+    assert joined == {"F1": "P1"}
+    rules = PersonRules(min_presence_s=5.0)
+    presences = person_only_presences([named, beside], joined, rules, {"F1": face})
+    assert [tr.track_id for _, _, tr in presences] == ["P2"]
+    lost = PersonTrack("cam1", "P1", times[:10], [PersonBox(500, 50, 600, 400, 0.9)] * 10)
+    assert person_only_presences([lost, beside], {"F1": "P1"}, rules, {"F1": face}) == []
+
+
 def test_a_body_holding_an_identified_face_that_joined_no_body_is_that_person():
     """A clerk behind the counter: their face track runs all along, but the detector finds their body only in
     short pieces, none long enough for the face to join. A piece that holds the face is the clerk (whose face

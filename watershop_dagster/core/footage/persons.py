@@ -636,7 +636,12 @@ def person_only_presences(
     rules = rules or PersonRules()
     with_face = set(joined.values())
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
-    joined_faces = [ft for fid, ft in (face_tracks or {}).items() if fid in joined or fid in identifiable]
+    body = {tr.track_id: tr for tr in person_tracks}
+    joined_faces = [
+        (ft, body.get(joined.get(fid, "")))
+        for fid, ft in (face_tracks or {}).items()
+        if fid in joined or fid in identifiable
+    ]
     out = []
     for tr in person_tracks:
         if (
@@ -654,14 +659,19 @@ def person_only_presences(
     return sorted(out, key=lambda x: x[0])
 
 
-def _holds_a_joined_face(track: PersonTrack, faces: Sequence[FaceTrackLike], rules: PersonRules) -> bool:
+def _holds_a_joined_face(
+    track: PersonTrack, faces: Sequence[tuple[FaceTrackLike, PersonTrack | None]], rules: PersonRules
+) -> bool:
     """Whether, in at least part_share of a body track's samples, a face of an already joined face track sits
-    where its head is (face_fits_body) at the same time."""
+    where its head is (face_fits_body) at the same time, while the body that face joined is out of view.
+    `faces` pairs each face track with the body it joined (None for none). One person is one body at a time:
+    a body seen beside the face's own body is somebody else, however well the face sits on it (a customer at
+    another's shoulder in a group at the counter, the two boxes overlapping), not that person found again."""
     if not faces:
         return False
     holding = 0
     for t, box in zip(track.times, track.boxes, strict=True):
-        for ft in faces:
+        for ft, own in faces:
             camera = getattr(ft, "camera", "")
             if camera and track.camera and camera != track.camera:
                 continue
@@ -671,6 +681,8 @@ def _holds_a_joined_face(track: PersonTrack, faces: Sequence[FaceTrackLike], rul
                 for j in (i - 1, i)
                 if 0 <= j < len(ft.times) and abs(_seconds(ft.times[j], t)) <= rules.join_max_dt_s
             ]
+            if own is not None and own is not track and own.box_near(t, rules.join_max_dt_s) is not None:
+                continue  # that face's own body is in view at this moment: this body is somebody else
             if any(face_fits_body(face, box, rules) is not None for face in near):
                 holding += 1
                 break
