@@ -82,7 +82,7 @@ class LinkRules:
     # combinations of one choice per sale) are solved exactly with it; larger ones without it.
     weight_inversion: float = 1.0
     # The same for the order of leaving, weaker: a payer leaves some seconds after paying, and those seconds vary.
-    weight_exit_inversion: float = 0.5
+    weight_exit_inversion: float = 0.4
     order_tolerance_s: float = 1.0
     exact_max_choices: int = 20000
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
