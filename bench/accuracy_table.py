@@ -9,6 +9,7 @@ till clock the run was given, each day's error in the estimated offset and the s
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -57,23 +58,43 @@ def clock_row(r: dict) -> str:
     )
 
 
+CLOCK_HEADER = [
+    "condition",
+    "run",
+    "till clock (camera - till)",
+    "offset error per day (s)",
+    "sales linked right",
+    "ambiguous",
+]
+HEADER = [
+    "condition",
+    "camera",
+    "faceless",
+    "max waiting",
+    "staff",
+    "run",
+    "recall faced / faceless",
+    "precision",
+    "BCubed F1",
+    "IDs / true (with a face)",
+    "sales linked right",
+    "ambiguous",
+    "staff visits as customers",
+]
+
+
+def print_table(header: list[str], row_of: Callable[[dict], str], paths: list[str]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for path in paths:
+        print(row_of(json.loads(Path(path).read_text())))
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--clock"]:
-        print(
-            "| condition | run | till clock (camera - till) | offset error per day (s) | sales linked right "
-            "| ambiguous |"
-        )
-        print("|---|---|---|---|---|---|")
-        for path in sys.argv[2:]:
-            print(clock_row(json.loads(Path(path).read_text())))
-        return 0
-    print(
-        "| condition | camera | faceless | max waiting | staff | run | recall faced / faceless | precision "
-        "| BCubed F1 | IDs / true (with a face) | sales linked right | ambiguous | staff visits as customers |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for path in sys.argv[1:]:
-        print(row(json.loads(Path(path).read_text())))
+        print_table(CLOCK_HEADER, clock_row, sys.argv[2:])
+    else:
+        print_table(HEADER, row, sys.argv[1:])
     return 0
 
 
