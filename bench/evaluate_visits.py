@@ -23,7 +23,8 @@ thresholds are tuned on the other half.
 
 --till-clock-offset S [--till-clock-drift D] sets the till's clock off the camera's (camera = till + S + i*D
 on day i; the truth records it) and the report scores each day's estimated offset; with --reuse it applies to
-the reused days. --rescore scores the run already in --out again (a scorer change needs no re-analysis).
+the reused days (a reused run whose clock was set off keeps it). --rescore scores the run already in --out
+again (a scorer change needs no re-analysis).
 """
 
 import argparse
@@ -167,7 +168,8 @@ def main() -> int:
 
 def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_clock: tuple[float, float]) -> int:
     """The generated days of an earlier run, analysed again: same footage, till files, staff photos, truth;
-    the till's clock set as this run asks (the earlier till files are taken as the camera's time)."""
+    the till's clock set as this run asks (the earlier till files are taken as the camera's time), or, where
+    the earlier run set it off already, kept as it was."""
     from watershop_dagster.sim.shop import set_till_clock
 
     before = json.loads((earlier / "report.json").read_text())
@@ -177,9 +179,12 @@ def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_c
         before["conditions"].get("till_clock_offset_s", 0.0),
         before["conditions"].get("till_clock_drift_s_per_day", 0.0),
     )
-    if any(earlier_clock):
+    if any(earlier_clock) and any(till_clock):
         raise SystemExit(f"{earlier}: its till clock was already set off ({earlier_clock}); reuse a synchronised run")
-    set_till_clock(data, *till_clock)
+    if any(earlier_clock):
+        till_clock = earlier_clock  # its till files and truth already carry that clock: analysed as they are
+    else:
+        set_till_clock(data, *till_clock)
     report = {k: before[k] for k in ("condition", "conditions", "days", "customers_in_cast")}
     report["conditions"] = {
         **report["conditions"],
