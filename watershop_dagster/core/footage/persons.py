@@ -492,7 +492,7 @@ def join_faces_to_persons(
     joined: dict[str, str] = {}
     for _, face_id, person_id in sorted(winners, key=lambda w: (-w[0], w[1])):
         rivals = [face_tracks[f].times for f, p in joined.items() if p == person_id]
-        if not any(_seen_together(face_tracks[face_id].times, other) for other in rivals):
+        if not any(_seen_together(face_tracks[face_id].times, other, rules.join_max_dt_s) for other in rivals):
             joined[face_id] = person_id
     return joined
 
@@ -603,11 +603,18 @@ def _overlap_in_time(a: PersonTrack, b: PersonTrack) -> bool:
     return _seconds(a.first_time, b.last_time) >= 0 and _seconds(b.first_time, a.last_time) >= 0
 
 
-def _seen_together(a: Sequence[Any], b: Sequence[Any]) -> bool:
-    """Whether two face tracks' spans of time overlap (a shared frame counts). Two tracks one after the other,
-    however close, are a face lost for a sample and found again (a blurred frame, a turned head), not two
-    faces on one body: the face tracker's own gap, not a join tolerance, separates them."""
-    return bool(a) and bool(b) and _seconds(a[0], b[-1]) >= 0 and _seconds(b[0], a[-1]) >= 0
+def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
+    """Whether two sorted time lists have a pair of times within tolerance_s of each other."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        d = _seconds(a[i], b[j])  # b - a
+        if abs(d) <= tolerance_s:
+            return True
+        if d > 0:
+            i += 1
+        else:
+            j += 1
+    return False
 
 
 def person_only_presences(
