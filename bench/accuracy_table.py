@@ -17,6 +17,11 @@ def _f(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _seed(r: dict) -> str:
+    """The generator's seed, where the report records it (reports before it was recorded do not)."""
+    return f", seed {r['seed']}" if "seed" in r else ""
+
+
 def row(r: dict) -> str:
     c = r["conditions"]
     faceless = f"{c['faceless_share']:.0%}"
@@ -29,7 +34,8 @@ def row(r: dict) -> str:
             faceless,
             str(c["max_waiting"]),
             "new photo daily" if c["staff_photo_per_day"] else "same photo",
-            f"{r['days']} d, {r['truth_visits']} visits ({r['truth_faceless_visits']} faceless), {c['half']} half",
+            f"{r['days']} d{_seed(r)}, {r['truth_visits']} visits ({r['truth_faceless_visits']} faceless), "
+            f"{c['half']} half",
             recall,
             _f(r["precision"]),
             _f(r["bcubed_f1"]),
@@ -49,7 +55,7 @@ def clock_row(r: dict) -> str:
     return " | ".join(
         [
             f"| `{r['condition']}`",
-            f"{r['days']} d",
+            f"{r['days']} d{_seed(r)}",
             clock,
             errors,
             f"{r['linked_to_right_person']}/{r['sales']} ({_f(r['link_accuracy'])})",

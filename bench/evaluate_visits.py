@@ -162,6 +162,7 @@ def main() -> int:
         },
         "days": args.days,
         "customers_in_cast": len(cast.customers),
+        "seed": args.seed,
     }
     return _analyse_and_score(out, data, days, report, t0)
 
@@ -185,7 +186,7 @@ def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_c
         till_clock = earlier_clock  # its till files and truth already carry that clock: analysed as they are
     else:
         set_till_clock(data, *till_clock)
-    report = {k: before[k] for k in ("condition", "conditions", "days", "customers_in_cast")}
+    report = {k: before[k] for k in ("condition", "conditions", "days", "customers_in_cast", "seed") if k in before}
     report["conditions"] = {
         **report["conditions"],
         "till_clock_offset_s": till_clock[0],
