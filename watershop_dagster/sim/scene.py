@@ -9,6 +9,7 @@ time, plus the shutter going up at opening and down at closing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,7 +106,22 @@ def draw_figure(
     fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
     if fx1 <= fx0 or fy1 <= fy0:
         return
-    layer = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    person, alpha = figure_layer(name, f, step, faceless, cx - x0, head_cy - y0, (y1 - y0, x1 - x0))
+    sy0, sx0 = fy0 - y0, fx0 - x0
+    sl = (slice(sy0, sy0 + fy1 - fy0), slice(sx0, sx0 + fx1 - fx0))
+    region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
+    frame[fy0:fy1, fx0:fx1] = np.clip(region * (1 - alpha[sl]) + person[sl] * alpha[sl], 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=32)
+def figure_layer(
+    name: str, f: float, step: float, faceless: bool, hx: float, hy: float, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shaded figure of `draw_figure` in its own layer of `shape`, head centred at (hx, hy) in it: the
+    colours (float32) and the alpha to blend them with. Pure and cached: someone standing still (the clerk
+    behind the counter, a customer waiting) is the same layer frame after frame, and the blurs that shade it
+    are most of a rendered day's time. Callers must not write into the arrays."""
+    layer = np.zeros((*shape, 3), np.uint8)
     mask = np.zeros(layer.shape[:2], np.uint8)
     shirt = _colour(name)
     d = hashlib.md5(("legs/" + name).encode()).digest()
@@ -113,7 +129,6 @@ def draw_figure(
     skin = SKIN[d[3] % len(SKIN)]
     hair = HAIR[d[4] % len(HAIR)]
     aa = cv2.LINE_AA
-    hx, hy = cx - x0, head_cy - y0  # head centre in the layer
     neck_y, sh_y = hy + 0.75 * f, hy + 1.05 * f
     hip_y = sh_y + 3.0 * f
     foot_y = hip_y + 3.5 * f
@@ -213,10 +228,8 @@ def draw_figure(
     texture = rng.normal(1.0, 0.04, m.shape).astype(np.float32)
     person = layer.astype(np.float32) * (shade * texture)[..., None]
     alpha = cv2.GaussianBlur(m, (0, 0), 0.6)[..., None]
-    sy0, sx0 = fy0 - y0, fx0 - x0
-    sl = (slice(sy0, sy0 + fy1 - fy0), slice(sx0, sx0 + fx1 - fx0))
-    region = frame[fy0:fy1, fx0:fx1].astype(np.float32)
-    frame[fy0:fy1, fx0:fx1] = np.clip(region * (1 - alpha[sl]) + person[sl] * alpha[sl], 0, 255).astype(np.uint8)
+    person.flags.writeable = alpha.flags.writeable = False  # shared by every frame that draws this figure
+    return person, alpha
 
 
 def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, cx: int, cy: int) -> None:

@@ -11,7 +11,15 @@ from watershop_dagster.core.footage.persons import PersonDetector
 from watershop_dagster.core.till.records import write_till_csv
 from watershop_dagster.evaluation.scoring import load_truth, score_clock, score_links, score_staff, score_visits
 from watershop_dagster.evaluation.split import half_of
-from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, plan_clips, render_day
+from watershop_dagster.sim.scene import (
+    CameraSpec,
+    HeadSprite,
+    ShopScene,
+    draw_figure,
+    figure_layer,
+    plan_clips,
+    render_day,
+)
 from watershop_dagster.sim.shop import DayPlan, Person, PlannedVisit, ShopSimulator, set_till_clock, write_truth
 
 SHOPCAM = CameraSpec(width=1280, height=720, face_px=(28.0, 40.0), light=0.6, codec="h264", kbps=400)
@@ -37,6 +45,24 @@ def test_faceless_visits_are_people_to_the_detector_and_show_no_face(engine):
         found += any(b.x1 <= x <= b.x2 and b.height > 250 for b in detector.detect(frame))
         assert engine.observe(frame, embed=False) == []
     assert found >= 9
+
+
+def test_a_figure_drawn_from_the_cache_is_the_figure_drawn_afresh():
+    # The clerk standing still is the same figure frame after frame: the second draw comes from the cache and
+    # must be the same pixels as a fresh render, also where the figure is cut by the frame's edge.
+    background = np.random.default_rng(0).integers(0, 255, (360, 640, 3), np.uint8)
+    for cx in (300.4, 630.0):
+        figure_layer.cache_clear()
+        first, again, fresh = background.copy(), background.copy(), background.copy()
+        draw_figure(first, "clerk", cx, 120.7, 30.0, 0.5)
+        draw_figure(again, "clerk", cx, 120.7, 30.0, 0.5)
+        assert figure_layer.cache_info().hits == 1
+        figure_layer.cache_clear()
+        draw_figure(fresh, "clerk", cx, 120.7, 30.0, 0.5)
+        assert np.array_equal(again, fresh) and np.array_equal(first, fresh)
+        assert not np.array_equal(fresh, background)
+    person, alpha = figure_layer("clerk", 30.0, 0.5, False, 66.0, 39.0, (288, 132))
+    assert not person.flags.writeable and not alpha.flags.writeable
 
 
 def test_faces_are_drawn_at_the_condition_size():
