@@ -379,14 +379,16 @@ def test_a_faceless_box_inside_a_seen_persons_body_is_not_another_visit():
     assert [tr.track_id for _, _, tr in presences] == ["P3"]
 
 
+def still_face(times: list[float]) -> Track:
+    """A face standing still at the counter on cam1, seen at every one of `times`."""
+    return Track("cam1", times=list(times), boxes=[np.array([535, 60, 565, 100], np.float32)] * len(times))
+
+
 def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
     """The person tracker loses someone standing still between sparse samples and starts a new body track;
     their face track went on and joined the first body. The second body holds that face: not a new visit."""
     times = [i * 0.5 for i in range(40)]
-    face = Track(camera="cam1")
-    for t in times:
-        face.times.append(t)
-        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    face = still_face(times)
     first = PersonTrack("cam1", "P1", times[:26], [PersonBox(500, 50, 600, 400, 0.9)] * 26)
     again = PersonTrack("cam1", "P2", times[28:], [PersonBox(502, 52, 602, 402, 0.8)] * 12)
     stranger = PersonTrack("cam1", "P3", times[28:], [PersonBox(800, 52, 900, 402, 0.8)] * 12)
@@ -405,10 +407,7 @@ def test_a_body_beside_the_face_s_own_body_is_somebody_else_however_well_the_fac
     as well as on its own body's. While the face's own body is in view the newcomer is somebody else: a visit
     of their own. Where the own body is gone (the tracker lost it), the same body is that person found again."""
     times = [i * 0.5 for i in range(40)]
-    face = Track(camera="cam1")
-    for t in times:
-        face.times.append(t)
-        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    face = still_face(times)
     named = PersonTrack("cam1", "P1", times, [PersonBox(500, 50, 600, 400, 0.9)] * 40)
     beside = PersonTrack("cam1", "P2", times[10:], [PersonBox(470, 48, 590, 402, 0.8)] * 30)
     joined = join_faces_to_persons([named, beside], {"F1": face})
@@ -425,10 +424,7 @@ def test_a_body_holding_an_identified_face_that_joined_no_body_is_that_person():
     short pieces, none long enough for the face to join. A piece that holds the face is the clerk (whose face
     makes their visit), not an unidentified visit; a face too weak to identify leaves the body a visit."""
     times = [i * 0.5 for i in range(40)]
-    face = Track(camera="cam1")
-    for t in times:
-        face.times.append(t)
-        face.boxes.append(np.array([535, 60, 565, 100], np.float32))
+    face = still_face(times)
     piece = PersonTrack("cam1", "P1", times[10:30], [PersonBox(500, 50, 600, 250, 0.8)] * 20)
     stranger = PersonTrack("cam1", "P2", times[10:30], [PersonBox(800, 52, 900, 402, 0.8)] * 20)
     rules = PersonRules(min_presence_s=5.0, min_join_share=1.1)  # no face can join: the pieces case

@@ -675,14 +675,14 @@ def _holds_a_joined_face(
             camera = getattr(ft, "camera", "")
             if camera and track.camera and camera != track.camera:
                 continue
+            if own is not None and own is not track and own.box_near(t, rules.join_max_dt_s) is not None:
+                continue  # that face's own body is in view at this moment: this body is somebody else
             i = bisect.bisect_left(ft.times, t)
             near = [
                 ft.boxes[j]
                 for j in (i - 1, i)
                 if 0 <= j < len(ft.times) and abs(_seconds(ft.times[j], t)) <= rules.join_max_dt_s
             ]
-            if own is not None and own is not track and own.box_near(t, rules.join_max_dt_s) is not None:
-                continue  # that face's own body is in view at this moment: this body is somebody else
             if any(face_fits_body(face, box, rules) is not None for face in near):
                 holding += 1
                 break
