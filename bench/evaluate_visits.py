@@ -181,7 +181,10 @@ def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_c
         before["conditions"].get("till_clock_drift_s_per_day", 0.0),
     )
     if any(earlier_clock) and any(till_clock):
-        raise SystemExit(f"{earlier}: its till clock was already set off ({earlier_clock}); reuse a synchronised run")
+        raise SystemExit(
+            f"{earlier}: its till clock was already set off ({earlier_clock}); reuse it as it is (no "
+            "--till-clock-offset/--till-clock-drift) or set the clock on a synchronised run"
+        )
     if any(earlier_clock):
         till_clock = earlier_clock  # its till files and truth already carry that clock: analysed as they are
     else:
