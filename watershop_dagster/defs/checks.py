@@ -24,7 +24,7 @@ def schema_check_spec(schema: TableSchema) -> dg.AssetCheckSpec:
 
 def schema_check(warehouse: Warehouse, schema: TableSchema) -> dg.AssetCheckResult:
     """The table as stored against its documented columns and types."""
-    with warehouse.connect() as conn:
+    with warehouse.connect_to_read() as conn:
         actual = dict(conn.execute(QUERIES["table_columns"], {"table": schema.name}).fetchall())
     problems = [
         f"{c.name}: missing" if c.name not in actual else f"{c.name}: {actual[c.name]} (documented {c.type})"

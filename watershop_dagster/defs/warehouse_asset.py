@@ -185,7 +185,7 @@ class TableReader:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
         """A connection that sees the declared reads under their view names and no other table."""
-        with self.warehouse.connect() as conn:
+        with self.warehouse.connect_to_read() as conn:
             existing = self.warehouse.table_names(conn)
             stored = self.warehouse.stored_columns(conn)
             conn.execute("USE memory")

@@ -133,6 +133,22 @@ def test_readers_share_the_file_and_a_nested_connection_does_not_wait_for_its_ow
     assert time.monotonic() - started < 0.9
 
 
+def test_reads_share_the_file_with_other_processes_reads_once_it_exists(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path, lock_timeout_s=1)
+    with wh.connect_to_read() as conn:  # no file yet: made, as any first connection makes it
+        assert conn.execute("SELECT 1").fetchall() == [(1,)]
+    wh.replace_partition("t", D1, rows(1))
+    holder = _held_elsewhere(path, 3.0, read_only=True)  # another run reading
+    started = time.monotonic()
+    with wh.connect_to_read() as conn:  # an asset's reads do not wait for it (a write would, for 3 s)
+        assert conn.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
+        with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+            conn.execute("DELETE FROM t")
+    assert time.monotonic() - started < 0.9
+    holder.join()
+
+
 def test_encrypted_warehouse_needs_its_key(tmp_path):
     path = tmp_path / "enc.duckdb"
     marker = "CUSTOMER-NAME-THAT-MUST-NOT-LEAK"

@@ -214,20 +214,30 @@ class Warehouse:
         if read_only and not path.exists():
             raise FileNotFoundError(f"warehouse {path} does not exist yet: materialize something first")
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The DuckDB instance is made before the gate is taken: making one costs about 13 ms, which another
+        # run waiting for the gate need not wait for. Only attaching the file happens behind the gate.
+        conn = self._instance()
         with contextlib.ExitStack() as held:
+            held.callback(conn.close)  # closed before the gate is released (the stack unwinds in reverse)
 
-            def gate_then_open() -> duckdb.DuckDBPyConnection:
+            def gate_then_attach() -> None:
                 with contextlib.ExitStack() as attempt:
                     attempt.enter_context(_file_gate(path, shared=read_only))
-                    conn = self._open(read_only)
+                    self._attach_file(conn, read_only)
+                    conn.execute(f"USE {CATALOG}")
                     held.push(attempt.pop_all())  # the gate stays held until the connection is closed
-                    return conn
 
-            conn = self._retrying(gate_then_open)
-            try:
-                yield conn
-            finally:
-                conn.close()
+            self._retrying(gate_then_attach)
+            yield conn
+
+    @contextlib.contextmanager
+    def connect_to_read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reads only. On the DuckDB file, read-only once the file exists, so that runs
+        reading at the same time share the file (a writer waits for them, and they for it); on a lake, the
+        process's attached lake (DuckLake's snapshots already keep readers and writers apart)."""
+        read_only = not self.is_lake and self.path is not None and self.path.exists()
+        with self.connect(read_only=read_only) as conn:
+            yield conn
 
     def _lake_cursor(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         """A connection of its own (transaction, temp views, `USE`) on this process's attached lake. Attaching
@@ -236,7 +246,7 @@ class Warehouse:
         key = (os.getpid(), self.location, self.lake_data_path, read_only, self.encryption_key,
                self.lake_metadata_schema, tuple(sorted(self.config.items())))  # fmt: skip
         if key not in _ATTACHED_LAKES:
-            _ATTACHED_LAKES[key] = self._open(read_only)
+            _ATTACHED_LAKES[key] = self._open_lake(read_only)
         cursor = _ATTACHED_LAKES[key].cursor()
         cursor.execute(f"USE {CATALOG}")
         return cursor
@@ -267,15 +277,21 @@ class Warehouse:
             return True
         return _is_commit_conflict(exc) if self.is_lake else _is_lock_error(exc)
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _instance(self) -> duckdb.DuckDBPyConnection:
+        """A fresh in-memory DuckDB with this warehouse's settings and extensions, nothing attached yet."""
         conn = duckdb.connect(":memory:", config=self.config)
         try:
             if self.encryption_key:
                 conn.execute(f"LOAD {sql_literal(httpfs_extension_path())}")
-            if self.is_lake:
-                self._attach_lake(conn, read_only)
-            else:
-                self._attach_file(conn, read_only)
+        except Exception:
+            conn.close()
+            raise
+        return conn
+
+    def _open_lake(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        conn = self._instance()
+        try:
+            self._attach_lake(conn, read_only)
             conn.execute(f"USE {CATALOG}")
             return conn
         except Exception:
