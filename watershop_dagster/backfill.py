@@ -40,8 +40,11 @@ TAGS = {"watershop/launched_by": "cli"}
 # limits footage runs by this tag (deploy/dagster.yaml).
 KIND_TAG = "watershop/kind"
 PHASES = ("footage", "history", "tables", "charts")
-# For the critical path: a footage run costs several times any other run (measured: ~9 s against 1-3 s).
-_RELATIVE_COST = {"footage": 4.0}
+# For the critical path: each kind of run's seconds on a demo day (bench/scale_out.py, 2 workers, 4 days):
+# footage 6-9 s, history 3, tables 3-4.5, charts 1.7-2.8, a shop's all-days tables 3-4.5 (growing with the
+# days), a month report 2, a chain day 0.7-1, the chain's month 0.5. By phase for a day's runs, else by job.
+_SECONDS = {"footage": 8.0, "history": 3.0, "tables": 4.0, "charts": 2.0, "all": 17.0,
+            "cross_day_job": 4.0, "monthly_job": 2.0, "chain_daily_job": 1.0, "chain_monthly_job": 0.5}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -197,61 +200,71 @@ def register_shops(instance: dg.DagsterInstance, shops: list[str]) -> list[str]:
 
 def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunRequest, list[RunRequest]]:
     """Every run of the backfill, each with the runs it must follow (a dependency graph, in a valid order).
-    `split`: a shop day as one run per phase (for several workers), else one run of the whole day."""
+    `split`: a shop day as one run per phase (for several workers), else one run of the whole day. Every run
+    (a day's phase, a shop's all-days tables, a month report, the chain's day and month) follows exactly the
+    runs that write the days and shops of the tables its assets declare they read."""
     from watershop_dagster.core.insights.report_data import month_span
     from watershop_dagster.defs.partitions import shop_day_key, shop_month_key
 
     days = sorted(days)
     day_assets = frozenset(k.to_user_string() for k in _job_keys("daily_job"))
     phase_of = day_phases(day_assets) if split else dict.fromkeys(day_assets, "all")
-    tables_of: dict[str, list[str]] = {}
-    for table, phase in phase_of.items():
-        tables_of.setdefault(phase, []).append(table)
-    runs: dict[tuple[date, str, str], RunRequest] = {}
-    for d in days:
-        for s in shops:
-            for phase in PHASES if split else ("all",):
-                label = f"{d} {s}" + (f" {phase}" if split else "")
-                runs[d, s, phase] = RunRequest("daily_job", shop_day_key(d, s), label, s, phase)
+    writer: dict[tuple[str, date, str | None], RunRequest] = {}  # (table, day, shop or None for the chain)
+    after: dict[RunRequest, list[RunRequest]] = {}
 
     def planned(first: date, last: date) -> list[date]:
         return [d for d in days if first <= d <= last]
 
-    after: dict[RunRequest, list[RunRequest]] = {}
-    for (d, s, phase), run in runs.items():
-        needs: dict[RunRequest, None] = {}  # ordered, without repeats
+    def add(run: RunRequest, tables: Iterable[str], d: date, shop: str | None, also: Iterable[RunRequest] = ()):
+        """Plan `run`, which writes `tables` for day `d` (or up to it) of `shop` (None: every shop)."""
+        needs: dict[RunRequest, None] = dict.fromkeys(also)  # ordered, without repeats
         earlier = planned(date.min, d - timedelta(days=1))[-1:]  # the backfill's previous day, if any
-        if phase in ("history", "all"):  # a shop's history in day order (so `before` reads need only the last)
-            needs.update(dict.fromkeys(runs[e, s, phase] for e in earlier))
-        for table in tables_of[phase]:
+        for table in tables:
             for read in _reads(table):
-                if read.table not in phase_of:
-                    continue  # not a day table (forgotten customers, corrections): written outside a backfill
                 read_days = {
                     "before": earlier,
                     "window": planned(d - timedelta(days=read.days - 1), d),
                     "all": planned(date.min, d),
                 }.get(read.scope, [d])
+                read_shops = shops if read.chain or shop is None else [shop]
                 for rd in read_days:
-                    for rs in shops if read.chain else [s]:
-                        needs[runs[rd, rs, phase_of[read.table]]] = None
+                    # None: a chain table; a table no planned run writes (forgotten customers, corrections,
+                    # the run's own tables) is left out
+                    for rs in (*read_shops, None):
+                        if (read.table, rd, rs) in writer:
+                            needs[writer[read.table, rd, rs]] = None
         needs.pop(run, None)
         after[run] = list(needs)
+
+    day_runs: dict[tuple[date, str, str], RunRequest] = {}
+    for d in days:
+        for s in shops:
+            for phase in PHASES if split else ("all",):
+                label = f"{d} {s}" + (f" {phase}" if split else "")
+                run = day_runs[d, s, phase] = RunRequest("daily_job", shop_day_key(d, s), label, s, phase)
+                tables = [t for t, p in phase_of.items() if p == phase]
+                # a shop's history in day order (so that a `before` read needs only the previous day)
+                previous = [day_runs[e, s, phase] for e in planned(date.min, d - timedelta(days=1))[-1:]]
+                add(run, tables, d, s, also=previous if phase in ("history", "all") else ())
+                writer.update({(t, d, s): run for t in tables})
     months = sorted({month_span(d) for d in days})
-    for s in shops:  # a shop's all-days tables and its month reports read every day of the shop (up to then)
-        shop_runs = [r for (d, rs, _), r in runs.items() if rs == s]
-        after[RunRequest("cross_day_job", s, f"{s} all-days tables", s)] = shop_runs
+    for s in shops:  # a shop's all-days tables and its month reports read the shop's days (up to then)
+        add(RunRequest("cross_day_job", s, f"{s} all-days tables", s), _tables("cross_day_job"), days[-1], s)
         for month, month_end in months:
-            upto = [r for (d, rs, _), r in runs.items() if rs == s and d <= month_end]
-            after[RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)] = upto
-    chain_days = {}
+            report = RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)
+            add(report, _tables("monthly_job"), month_end, s)
     for d in days:  # the chain's day reads that day of every shop
-        chain_days[d] = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
-        after[chain_days[d]] = [r for (rd, _, _), r in runs.items() if rd == d]
+        chain_day = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
+        add(chain_day, _tables("chain_daily_job"), d, None)
+        writer.update({(t, d, None): chain_day for t in _tables("chain_daily_job")})
     for month, month_end in months:
-        month_days = [chain_days[d] for d in planned(date.min, month_end)]
-        after[RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")] = month_days
+        chain_month = RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")
+        add(chain_month, _tables("chain_monthly_job"), month_end, None)
     return after
+
+
+def _tables(job: str) -> list[str]:
+    return sorted(k.to_user_string() for k in _job_keys(job))
 
 
 def _job_keys(job: str) -> Iterable[dg.AssetKey]:
@@ -261,8 +274,8 @@ def _job_keys(job: str) -> Iterable[dg.AssetKey]:
 
 
 def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRequest, float]:
-    """Each run's priority: the (relative) cost of the longest chain of runs from its start to the end of the
-    backfill: of two runs that can start, the one more of the backfill waits on."""
+    """Each run's priority: the (typical) seconds of the longest chain of runs from its start to the end of
+    the backfill: of two runs that can start, the one more of the backfill waits on."""
     followers: dict[RunRequest, list[RunRequest]] = {r: [] for r in graph}
     for run, needs in graph.items():
         for need in needs:
@@ -270,7 +283,7 @@ def critical_path_first(graph: dict[RunRequest, list[RunRequest]]) -> dict[RunRe
     remaining: dict[RunRequest, float] = {}
     for run in reversed(list(graph)):  # the graph is in a valid order: followers come later
         tail = max((remaining[f] for f in followers[run]), default=0.0)
-        remaining[run] = _RELATIVE_COST.get(run.phase, 1.0) + tail
+        remaining[run] = _SECONDS[run.phase if run.job == "daily_job" else run.job] + tail
     return remaining
 
 

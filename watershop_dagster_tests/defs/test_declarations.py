@@ -137,7 +137,12 @@ def test_each_run_of_a_split_backfill_waits_for_the_runs_that_write_what_it_read
     assert not any("tables" in n or "south" in n for n in needs["2024-03-06 north tables"])  # days at once
     # the 30-day charts read the day's tables of every earlier day in the backfill
     assert {"2024-03-04 north tables", "2024-03-05 north tables"} <= needs["2024-03-06 north charts"]
-    assert needs["2024-03-05 chain"] == {f"2024-03-05 {s} {p}" for s in ("north", "south") for p in PHASES}
+    # the runs after the days wait for the phases that write what they read: the chain's day for each shop's
+    # day tables, a shop's all-days tables and month report for its days' tables, never the 30-day charts
+    assert needs["2024-03-05 chain"] == {"2024-03-05 north tables", "2024-03-05 south tables"}
+    assert needs["north all-days tables"] == {f"{d} north {p}" for d in days for p in PHASES if p != "charts"}
+    assert needs["2024-03 north report"] == {f"{d} north {p}" for d in days for p in ("history", "tables")}
+    assert needs["2024-03 chain report"] == {f"{d} chain" for d in days}
     order = list(graph)
     assert all(order.index(n) < order.index(r) for r, after in graph.items() for n in after)  # a valid order
     whole = {r.label: {n.label for n in a} for r, a in plan_runs(days, ["north"], split=False).items()}
