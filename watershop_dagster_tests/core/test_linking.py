@@ -196,6 +196,13 @@ def test_a_visit_that_ends_the_moment_the_till_rings_is_not_the_payer():
     assert not links["ambiguous"].any()
 
 
+def test_no_room_before_leaving_turns_that_cost_off_instead_of_dividing_by_zero():
+    v = visits(("S", "11:42:56", "11:43:32"), ("R", "11:43:00", "11:43:38"))
+    rules = LinkRules(min_pay_to_exit_s=0.0)
+    links = link_day(sales(("s1", "11:43:14"), ("s2", "11:43:38")), v, clock_offset_s=0, rules=rules).links
+    assert linked(links) == {"s1": "S", "s2": "R"} and links["confidence"].notna().all()
+
+
 def test_the_exact_search_and_the_linear_assignment_agree_where_order_says_nothing():
     """One sale per visit, arrivals far apart: the exact search gives the linear assignment's links."""
     v = visits(("A", "09:00:00", "09:02:05"), ("B", "09:00:40", "09:02:50"), ("C", "09:01:00", "09:03:20"))
