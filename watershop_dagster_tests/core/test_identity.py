@@ -78,6 +78,18 @@ def test_crossing_people_are_not_swapped():
         assert sims.min() > 0.4  # every face in the track is the same person
 
 
+def test_a_fast_walker_s_blurred_face_continues_the_track_where_the_walk_was_heading():
+    """Faces 60 px wide crossing at 240 px/s, sampled every 0.5 s: consecutive boxes do not overlap. The
+    sharp faces match by their embeddings; the blurred ones (no embedding) only where the walk was heading."""
+    script = [(s * 0.5, "A" if s < 3 else None, 100 + 120 * s) for s in range(6)]
+    dets, embs = detections(script)
+    tracks = build_tracks(dets, embs)
+    assert [len(t.detection_ids) for t in tracks] == [6]
+    # someone standing still is not joined to a face that has just come into view beside them
+    still = [(s * 0.5, "A", 100) for s in range(4)] + [(1.5, None, 260)]
+    assert len(build_tracks(*detections(still))) == 2
+
+
 def _tracks_for(names_and_starts):
     script = []
     for name, start in names_and_starts:

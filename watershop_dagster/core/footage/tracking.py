@@ -19,7 +19,12 @@ from watershop_dagster.core.storage.schemas import EMBEDDING_DIM, FACE_TRACKS
 @dataclass(frozen=True)
 class TrackingRules:
     max_gap_s: float = 6.0  # a track survives this long without a face (the sampler may look only every 4 s)
-    min_iou: float = 0.15
+    min_iou: float = 0.15  # with the last box, or with where it was heading:
+    # a walk is extrapolated from the last two faces (at most velocity_max_dt_s apart) for at most
+    # predict_horizon_s, as the body tracker does (PersonRules): a face crossing the room at 130 px/s moves two
+    # of its widths between samples, and a blurred face has no embedding to be matched by
+    predict_horizon_s: float = 1.0
+    velocity_max_dt_s: float = 2.0
     min_similarity_with_overlap: float = 0.2  # overlapping boxes must not be clearly different people
     min_similarity_alone: float = 0.5  # no overlap (fast move, missed frames): the face must match
 
@@ -42,6 +47,17 @@ class Track:
     @property
     def last_time(self) -> datetime:
         return self.times[-1]
+
+    def heading_box(self, now: datetime, rules: TrackingRules) -> np.ndarray:
+        """The last box moved on at the speed of the last two, for min(now - last, horizon) seconds; the last
+        box itself when those two are far apart in time (sparse samples of a still room say nothing of a walk)."""
+        if len(self.boxes) < 2:
+            return self.last_box
+        dt = (self.times[-1] - self.times[-2]).total_seconds()
+        if not 0 < dt <= rules.velocity_max_dt_s:
+            return self.last_box
+        ahead = min(max((now - self.times[-1]).total_seconds(), 0.0), rules.predict_horizon_s)
+        return self.last_box + (self.boxes[-1] - self.boxes[-2]) / dt * ahead
 
     def recent_embedding(self) -> np.ndarray | None:
         if not self.embeddings:
@@ -119,7 +135,7 @@ def build_tracks(
                 box = np.array([d.x1, d.y1, d.x2, d.y2], np.float32)
                 emb = embeddings.get(d.detection_id)
                 for ti, tr in enumerate(active):
-                    overlap = iou(box, tr.last_box)
+                    overlap = max(iou(box, tr.last_box), iou(box, tr.heading_box(now, rules)))
                     ref = tr.recent_embedding()
                     sim = float(ref @ emb) if (ref is not None and emb is not None) else None
                     if overlap >= rules.min_iou and (sim is None or sim >= rules.min_similarity_with_overlap):
