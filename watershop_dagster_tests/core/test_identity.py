@@ -78,6 +78,12 @@ def test_crossing_people_are_not_swapped():
         assert sims.min() > 0.4  # every face in the track is the same person
 
 
+def test_a_still_face_looked_at_every_six_seconds_is_one_track():
+    """The sampler looks every 6 s in a still room; at 29.97 fps its looks land 6.006 s apart."""
+    dets, embs = detections([(k * 6.006, "A", 100) for k in range(4)])
+    assert [len(t.detection_ids) for t in build_tracks(dets, embs)] == [4]
+
+
 def test_a_fast_walker_s_blurred_face_continues_the_track_where_the_walk_was_heading():
     """Faces 60 px wide crossing at 240 px/s, sampled every 0.5 s: consecutive boxes do not overlap. The
     sharp faces match by their embeddings; the blurred ones (no embedding) only where the walk was heading."""

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.footage.tracking import greedy_pairs
+from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S, greedy_pairs
 from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS
 
 Region = tuple[int, int, int, int]  # x1, y1, x2, y2: where in the frame to look (None: everywhere)
@@ -229,7 +229,7 @@ class PersonRules:
 
     Shifts are in person-box heights, so the same rules hold for a near and a far camera."""
 
-    max_gap_s: float = 7.0  # a track survives a miss this long; > the 6 s the sampler may wait in a still room
+    max_gap_s: float = SURVIVES_MISS_S
     min_iou: float = 0.2  # overlapping boxes of consecutive samples are the same person...
     min_shift: float = 0.35  # ...and so is a box whose centre moved at most this (detector jitter, bending)
     shift_per_s: float = 0.8  # plus this per second between samples (walking ~1.4 m/s ~ 0.8 heights/s)

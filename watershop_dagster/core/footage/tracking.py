@@ -15,10 +15,15 @@ import pandas as pd
 
 from watershop_dagster.core.storage.schemas import EMBEDDING_DIM, FACE_TRACKS
 
+# A track (of a face or of a body) survives a miss this long: more than the longest the sampler waits between
+# looks (CoarseToFineSampler.probe_interval_s, 6 s in a still room) and the frame its look lands on (a still
+# customer close to the camera was looked at 6.006 s apart at 29.97 fps: four one-face tracks at 6.0 s).
+SURVIVES_MISS_S = 7.0
+
 
 @dataclass(frozen=True)
 class TrackingRules:
-    max_gap_s: float = 6.0  # a track survives this long without a face (the sampler may look only every 4 s)
+    max_gap_s: float = SURVIVES_MISS_S
     min_iou: float = 0.15  # with the last box, or with where it was heading:
     # a walk is extrapolated from the last two faces (at most velocity_max_dt_s apart) for at most
     # predict_horizon_s, as the body tracker does (PersonRules): a face crossing the room at 130 px/s moves two
