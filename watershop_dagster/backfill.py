@@ -209,16 +209,25 @@ def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunReques
     days = sorted(days)
     day_assets = frozenset(k.to_user_string() for k in _job_keys("daily_job"))
     phase_of = day_phases(day_assets) if split else dict.fromkeys(day_assets, "all")
+    tables_of: dict[str, list[str]] = {}
+    for table, phase in phase_of.items():
+        tables_of.setdefault(phase, []).append(table)
+    tables_of.update({job: _tables(job) for job in ("cross_day_job", "monthly_job", "chain_daily_job",
+                                                     "chain_monthly_job")})  # fmt: skip
     writer: dict[tuple[str, date, str | None], RunRequest] = {}  # (table, day, shop or None for the chain)
     after: dict[RunRequest, list[RunRequest]] = {}
 
     def planned(first: date, last: date) -> list[date]:
         return [d for d in days if first <= d <= last]
 
+    def previous(d: date) -> list[date]:
+        """The backfill's day before d, if any."""
+        return planned(date.min, d - timedelta(days=1))[-1:]
+
     def add(run: RunRequest, tables: Iterable[str], d: date, shop: str | None, also: Iterable[RunRequest] = ()):
         """Plan `run`, which writes `tables` for day `d` (or up to it) of `shop` (None: every shop)."""
         needs: dict[RunRequest, None] = dict.fromkeys(also)  # ordered, without repeats
-        earlier = planned(date.min, d - timedelta(days=1))[-1:]  # the backfill's previous day, if any
+        earlier = previous(d)
         for table in tables:
             for read in _reads(table):
                 read_days = {
@@ -242,24 +251,23 @@ def plan_runs(days: list[date], shops: list[str], split: bool) -> dict[RunReques
             for phase in PHASES if split else ("all",):
                 label = f"{d} {s}" + (f" {phase}" if split else "")
                 run = day_runs[d, s, phase] = RunRequest("daily_job", shop_day_key(d, s), label, s, phase)
-                tables = [t for t, p in phase_of.items() if p == phase]
                 # a shop's history in day order (so that a `before` read needs only the previous day)
-                previous = [day_runs[e, s, phase] for e in planned(date.min, d - timedelta(days=1))[-1:]]
-                add(run, tables, d, s, also=previous if phase in ("history", "all") else ())
-                writer.update({(t, d, s): run for t in tables})
+                in_order = [day_runs[e, s, phase] for e in previous(d)] if phase in ("history", "all") else []
+                add(run, tables_of[phase], d, s, also=in_order)
+                writer.update({(t, d, s): run for t in tables_of[phase]})
     months = sorted({month_span(d) for d in days})
     for s in shops:  # a shop's all-days tables and its month reports read the shop's days (up to then)
-        add(RunRequest("cross_day_job", s, f"{s} all-days tables", s), _tables("cross_day_job"), days[-1], s)
+        add(RunRequest("cross_day_job", s, f"{s} all-days tables", s), tables_of["cross_day_job"], days[-1], s)
         for month, month_end in months:
             report = RunRequest("monthly_job", shop_month_key(month, s), f"{month:%Y-%m} {s} report", s)
-            add(report, _tables("monthly_job"), month_end, s)
+            add(report, tables_of["monthly_job"], month_end, s)
     for d in days:  # the chain's day reads that day of every shop
         chain_day = RunRequest("chain_daily_job", d.isoformat(), f"{d} chain")
-        add(chain_day, _tables("chain_daily_job"), d, None)
-        writer.update({(t, d, None): chain_day for t in _tables("chain_daily_job")})
+        add(chain_day, tables_of["chain_daily_job"], d, None)
+        writer.update({(t, d, None): chain_day for t in tables_of["chain_daily_job"]})
     for month, month_end in months:
         chain_month = RunRequest("chain_monthly_job", month.isoformat(), f"{month:%Y-%m} chain report")
-        add(chain_month, _tables("chain_monthly_job"), month_end, None)
+        add(chain_month, tables_of["chain_monthly_job"], month_end, None)
     return after
 
 
