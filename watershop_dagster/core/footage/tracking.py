@@ -135,13 +135,15 @@ def build_tracks(
                 (still if (now - tr.last_time).total_seconds() <= rules.max_gap_s else finished).append(tr)
             active = still
             dets = list(frame.itertuples(index=False))
+            # per track, once a frame: where it was and where it was heading, and its recent look
+            heading = [(tr.last_box, tr.heading_box(now, rules)) for tr in active]
+            recent = [tr.recent_embedding() for tr in active]
             candidates = []
             for di, d in enumerate(dets):
                 box = np.array([d.x1, d.y1, d.x2, d.y2], np.float32)
                 emb = embeddings.get(d.detection_id)
-                for ti, tr in enumerate(active):
-                    overlap = max(iou(box, tr.last_box), iou(box, tr.heading_box(now, rules)))
-                    ref = tr.recent_embedding()
+                for ti, ((last, ahead), ref) in enumerate(zip(heading, recent, strict=True)):
+                    overlap = max(iou(box, last), iou(box, ahead))
                     sim = float(ref @ emb) if (ref is not None and emb is not None) else None
                     if overlap >= rules.min_iou and (sim is None or sim >= rules.min_similarity_with_overlap):
                         candidates.append((overlap + (sim or 0.0), di, ti))
