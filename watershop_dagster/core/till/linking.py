@@ -107,11 +107,10 @@ def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules
     early = np.maximum(0.0, (exit_ - t) - rules.pay_to_exit_s)
     # Leaving within a second or two of the till ringing is as unlikely as paying long before leaving: the
     # payer still has the cans to pick up.
-    # (min_pay_to_exit_s = 0: no such cost)
     late = np.clip(rules.min_pay_to_exit_s - (exit_ - t), 0.0, rules.min_pay_to_exit_s)
     cost = rules.weight_outside * outside / rules.tolerance_s
     cost = cost + rules.weight_position * np.minimum(1.0, early / rules.early_pay_scale_s)
-    cost = cost + rules.weight_position * late / max(rules.min_pay_to_exit_s, 1e-9)
+    cost = cost + rules.weight_position * late / max(rules.min_pay_to_exit_s, 1e-9)  # 0 s: late is 0, no cost
     return np.where(outside <= rules.tolerance_s, cost, IMPOSSIBLE)
 
 
