@@ -16,6 +16,7 @@ from watershop_dagster.core.footage.persons import (
     PersonRules,
     PersonTrack,
     anchor_grid,
+    body_look,
     box_iou,
     build_person_tracks,
     bundled_model_path,
@@ -23,6 +24,7 @@ from watershop_dagster.core.footage.persons import (
     face_tracks_from_tables,
     join_faces_to_persons,
     letterbox,
+    look_distance,
     own_spans,
     person_detections_frame,
     person_only_presences,
@@ -185,6 +187,59 @@ def test_someone_leaving_by_one_side_is_not_the_next_one_coming_in():
 def test_a_box_of_very_different_size_is_someone_else():
     tracks = build_person_tracks({at(0): [body(300, height=300)], at(0.5): [body(300, height=100)]})
     assert len(tracks) == 2
+
+
+RED, BLUE = (60.0, 170.0, 160.0), (45.0, 150.0, 80.0)  # CIELAB (8-bit) of a red and a blue shirt
+
+
+def dressed(box: PersonBox, look: tuple[float, float, float]) -> PersonBox:
+    return PersonBox(box.x1, box.y1, box.x2, box.y2, box.score, look)
+
+
+def test_a_body_looks_like_its_shirt_and_a_neighbour_covering_part_of_it_does_not_change_that():
+    frame = np.full((400, 400, 3), 200, np.uint8)
+    box = PersonBox(100, 50, 200, 350)
+    frame[120:230, 120:180] = (40, 40, 200)  # a red shirt (BGR) over the middle of the body
+    alone = body_look(frame, box)
+    frame[120:230, 160:180] = (200, 60, 40)  # a blue neighbour's arm over a third of the patch
+    beside = body_look(frame, box)
+    assert alone is not None and beside is not None
+    red = cv2.cvtColor(np.uint8([[[40, 40, 200]]]), cv2.COLOR_BGR2LAB)[0, 0]
+    assert look_distance(alone, tuple(float(v) for v in red)) < 1.0
+    assert look_distance(alone, beside) < 1.0
+    assert body_look(frame, PersonBox(10, 10, 14, 14)) is None  # too small to say
+    frame[120:230, 120:180] = 8
+    assert body_look(frame, box) is None  # too dark for a colour
+    assert look_distance(RED, BLUE) > PersonRules().look_max
+    assert look_distance(RED, (RED[0] + 80, *RED[1:])) == 0.0  # lighter (the door's daylight), the same shirt
+
+
+def test_two_people_side_by_side_keep_their_shirts_where_their_boxes_would_swap():
+    # From a busy evaluation day: at the counter, one customer steps right as the other steps left. By boxes
+    # alone each box continues the other person's track (the nearer centre); their shirts say who is who.
+    by_time = {
+        at(0.0): [dressed(body(200), RED), dressed(body(300), BLUE)],
+        at(0.5): [dressed(body(210), RED), dressed(body(290), BLUE)],
+        at(2.5): [dressed(body(290), RED), dressed(body(215), BLUE)],
+        at(3.0): [dressed(body(300), RED), dressed(body(205), BLUE)],
+    }
+    for tr in build_person_tracks(by_time):
+        assert len(tr.boxes) == 4 and len({b.look for b in tr.boxes}) == 1
+    blind = PersonRules(look_weight=0.0, look_max=1e9)  # the same boxes without looks: swapped
+    assert any(len({b.look for b in tr.boxes}) == 2 for tr in build_person_tracks(by_time, blind))
+
+
+def test_someone_else_in_the_same_spot_is_a_new_track_and_one_odd_look_is_not():
+    leaving = {at(i * 0.5): [dressed(body(300), RED)] for i in range(4)}
+    # 3 s later someone in a blue shirt stands where the red one stood
+    tracks = build_person_tracks(leaving | {at(4.5): [dressed(body(305), BLUE)], at(5.0): [dressed(body(305), BLUE)]})
+    assert [len(t.boxes) for t in tracks] == [4, 2]
+    # one box seen partly hidden (its look a quarter of the way to blue) is still the red one, and the track's
+    # look stays its recent median: the next red box follows at no cost
+    partly = tuple(r + (b - r) / 4 for r, b in zip(RED, BLUE))
+    steady = leaving | {at(2.0): [dressed(body(300), partly)], at(2.5): [dressed(body(300), RED)]}
+    (track,) = build_person_tracks(steady)
+    assert len(track.boxes) == 6 and track.look() == RED
 
 
 # -- joining faces to bodies ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -21,7 +21,7 @@ import pandas as pd
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage.manifest import ManifestRow
-from watershop_dagster.core.footage.persons import PersonBox, PersonDetector
+from watershop_dagster.core.footage.persons import PersonBox, PersonDetector, body_look
 from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
 from watershop_dagster.core.footage.tracking import iou
 from watershop_dagster.core.privacy.erasure import ErasedFaces
@@ -200,7 +200,7 @@ class FaceStage:
             # missed there, found in the whole frame), and a customer who stands still may lie outside it.
             started = time.perf_counter()
             whole, scale = frame.whole(self.persons.input_size)
-            bodies = tuple(b.scaled(1.0 / scale) for b in self.persons.detect(whole))
+            bodies = tuple(replace(b, look=body_look(whole, b)).scaled(1.0 / scale) for b in self.persons.detect(whole))
             self.times.persons += time.perf_counter() - started
         return FrameFindings(observations, bodies)
 

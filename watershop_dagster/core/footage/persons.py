@@ -45,6 +45,9 @@ class PersonBox:
     x2: float
     y2: float
     score: float = 1.0
+    # What the clothes look like (`body_look`), where the frame was at hand: tells two people apart where
+    # their boxes alone cannot (a crowded counter). None for boxes read back from the tables.
+    look: tuple[float, float, float] | None = field(default=None, compare=False)
 
     @property
     def width(self) -> float:
@@ -62,7 +65,32 @@ class PersonBox:
         return np.array([self.x1, self.y1, self.x2, self.y2], np.float32)
 
     def scaled(self, factor: float) -> PersonBox:
-        return PersonBox(self.x1 * factor, self.y1 * factor, self.x2 * factor, self.y2 * factor, self.score)
+        return PersonBox(self.x1 * factor, self.y1 * factor, self.x2 * factor, self.y2 * factor, self.score, self.look)
+
+
+def body_look(image_bgr: np.ndarray, box: PersonBox) -> tuple[float, float, float] | None:
+    """The median colour (CIELAB, 8-bit scale) of the middle of a body's box: below the head of a standing
+    person and inside the arms, so mostly shirt. The median, not the mean: a neighbour covering less than half
+    of the patch (people side by side at a counter) does not move it. None when the patch is too small to say,
+    or too dark or too bright for its colour to show (near black or white, CIELAB's colour axes collapse)."""
+    w, h = box.width, box.height
+    x1, x2 = int(box.x1 + 0.3 * w), int(box.x2 - 0.3 * w)
+    y1, y2 = int(box.y1 + 0.25 * h), int(box.y1 + 0.55 * h)
+    patch = image_bgr[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
+    if patch.shape[0] * patch.shape[1] < 16:
+        return None
+    lab = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_BGR2LAB).reshape(-1, 3)
+    lightness, a, b = np.median(lab, axis=0)
+    if not 25 <= lightness <= 230:
+        return None
+    return float(lightness), float(a), float(b)
+
+
+def look_distance(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """How different two looks are in colour (CIELAB a* and b*), whatever their lightness: the light of a door
+    or a dim corner changes how light a shirt looks far more than its colour (on the real walk-in clip one
+    visitor's shirt went from 109 to 195 in lightness on his way out, and 6 in colour)."""
+    return float(np.hypot(a[1] - b[1], a[2] - b[2]))
 
 
 def bundled_model_path() -> Path:
@@ -236,6 +264,15 @@ class PersonRules:
     max_shift: float = 1.0  # but never more, however long the gap: a still room does not hide a walk
     max_height_ratio: float = 2.0  # a box twice as tall or half as tall is someone else (or a merged pair)
     predict_horizon_s: float = 1.0  # a walk is extrapolated this far at most (people stop, turn)
+    # Clothes (`body_look`, `look_distance`): a box that looks unlike the track's recent boxes scores less, by up
+    # to look_weight at look_scale, and one further than look_max is someone else. Set on the tune half's
+    # evaluation days (`bench/evaluate_visits.py --half tune --seed 5 --condition shopcam_all`, 3 days): a
+    # track's box to its next box 98% under 2.2 (1.2% over 10, mostly the tracker switching people), two
+    # people in one frame 12% under 20, 82% over 30; on the real walk-in clip one body moved up to 14.
+    look_scale: float = 20.0
+    look_weight: float = 1.0
+    look_max: float = 30.0
+    look_samples: int = 5  # a track's look is the median of its last this many looks (one occluded box is not it)
     join_max_dt_s: float = 0.5  # a face and a body box are "at the same time" within this
     face_top_share: float = 0.5  # the face centre lies in the top half of the body box (seated, from above)
     face_side_margin: float = 0.1  # ...and within its width, with this share of slack on each side
@@ -298,6 +335,14 @@ class PersonTrack:
         self.times.append(t)
         self.boxes.append(box)
 
+    def look(self, samples: int = 5) -> tuple[float, float, float] | None:
+        """The median of the last `samples` looks (None when no box had one)."""
+        recent = [b.look for b in self.boxes[-samples:] if b.look is not None]
+        if not recent:
+            return None
+        lightness, a, b = np.median(np.array(recent), axis=0)
+        return float(lightness), float(a), float(b)
+
     def velocity(self, max_dt_s: float = 2.0) -> tuple[float, float]:
         """Centre speed (px/s) between the last two samples; zero when they are far apart in time (sparse
         samples of a still room say nothing about a walk)."""
@@ -331,7 +376,12 @@ def box_iou(a: PersonBox, b: PersonBox) -> float:
 
 
 def match_score(
-    last: PersonBox, box: PersonBox, dt_s: float, rules: PersonRules, velocity: tuple[float, float] = (0.0, 0.0)
+    last: PersonBox,
+    box: PersonBox,
+    dt_s: float,
+    rules: PersonRules,
+    velocity: tuple[float, float] = (0.0, 0.0),
+    look: tuple[float, float, float] | None = None,
 ) -> float | None:
     """How well `box`, seen dt_s after `last`, continues the same person; None when it cannot.
 
@@ -339,10 +389,17 @@ def match_score(
     swap; a box qualifies by either, of a plausible size, and the best-scoring pairs are taken first. The
     box and its centre are compared with where the last one was heading (velocity in px/s, for at most
     predict_horizon_s): someone who walked out of the side of the view must not become the next customer
-    who walks in from the door a few seconds later."""
+    who walks in from the door a few seconds later. Where both the track (`look`) and the box have a look,
+    the clothes count too: four people at a counter overlap each other's boxes, their shirts do not."""
     ratio = box.height / max(last.height, 1e-6)
     if not 1.0 / rules.max_height_ratio <= ratio <= rules.max_height_ratio:
         return None
+    unlike = 0.0
+    if look is not None and box.look is not None:
+        distance = look_distance(look, box.look)
+        if distance > rules.look_max:
+            return None
+        unlike = rules.look_weight * min(1.0, distance / rules.look_scale)
     ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
     dx, dy = velocity[0] * ahead, velocity[1] * ahead
     # overlap with where the box was heading: when a walker passes in front of someone standing still, the
@@ -354,7 +411,7 @@ def match_score(
     shift = float(np.hypot(bx - ax, by - ay))
     if overlap < rules.min_iou and shift > allowed:
         return None
-    return overlap + max(0.0, 1.0 - shift / max(allowed, 1e-6))
+    return overlap + max(0.0, 1.0 - shift / max(allowed, 1e-6)) - unlike
 
 
 class PersonTracker:
@@ -373,9 +430,11 @@ class PersonTracker:
             (still if _seconds(tr.last_time, t) <= self.rules.max_gap_s else self.finished).append(tr)
         self.active = still
         candidates = []
+        looks = [tr.look(self.rules.look_samples) for tr in self.active]
         for di, box in enumerate(boxes):
             for ti, tr in enumerate(self.active):
-                score = match_score(tr.boxes[-1], box, _seconds(tr.last_time, t), self.rules, tr.velocity())
+                dt = _seconds(tr.last_time, t)
+                score = match_score(tr.boxes[-1], box, dt, self.rules, tr.velocity(), looks[ti])
                 if score is not None:
                     candidates.append((score, di, ti))
         pairs = greedy_pairs(candidates)
