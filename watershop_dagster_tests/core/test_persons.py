@@ -490,6 +490,24 @@ def test_a_body_holding_an_identified_face_that_joined_no_body_is_that_person():
     assert [tr.track_id for _, _, tr in weak] == ["P1", "P2"]
 
 
+def test_a_faceless_body_that_walked_in_and_stood_in_front_of_a_named_face_is_somebody_else():
+    """From a busy evaluation day: a named customer waits at the counter (her face track all along, her body
+    found only in pieces), and a customer with his back to the camera walks in from the door and stands in
+    front of her, their two bodies one box with her face at its top. The body was seen at the door while her
+    face was at the counter: it is not hers, and his visit stays."""
+    times = [i * 0.5 for i in range(40)]
+    face = still_face(times)  # at x 550, the counter
+    walking_in = [PersonBox(100 + 80 * k, 60, 200 + 80 * k, 400, 0.8) for k in range(5)]
+    in_front = [PersonBox(500, 60, 600, 400, 0.8)] * 25
+    him = PersonTrack("cam1", "P1", times[10:40], walking_in + in_front)
+    rules = PersonRules(min_presence_s=5.0, min_join_share=1.1)
+    presences = person_only_presences([him], {}, rules, {"F1": face}, identifiable={"F1"})
+    assert [tr.track_id for _, _, tr in presences] == ["P1"]
+    # seen away from her face only twice (under apart_samples): taken for her body found again, as before
+    brief = PersonTrack("cam1", "P1", times[13:40], walking_in[3:] + in_front)
+    assert person_only_presences([brief], {}, rules, {"F1": face}, identifiable={"F1"}) == []
+
+
 def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
     """Someone with their back to the camera: the detector now and then also boxes their upper body alone, at
     times between the samples of the whole body. That part is inside a longer faceless track: one visit."""

@@ -281,6 +281,10 @@ class PersonRules:
     min_box_height_px: float = 0.0  # a faceless person never taller than this is too far (0: no limit)
     part_containment: float = 0.8  # a box this much inside a larger box of someone whose face was seen...
     part_share: float = 0.5  # ...in this share of its samples is that person's upper body, found again
+    # ...unless that face was seen away from the body's head in this many of the body's samples: then the body
+    # is somebody else who stood in front of that person (a faceless customer walking in from the door to stand
+    # before a named one at the counter, their two bodies one box)
+    apart_samples: int = 3
     # ...if at most this share of the larger box's height: a whole body as tall as the box it stands in is the
     # next person in the queue, seen a moment earlier or later on the same path (0.96-0.98 on a busy day).
     part_max_height_share: float = 0.85
@@ -725,12 +729,15 @@ def _holds_a_joined_face(
     where its head is (face_fits_body) at the same time, while the body that face joined is out of view.
     `faces` pairs each face track with the body it joined (None for none). One person is one body at a time:
     a body seen beside the face's own body is somebody else, however well the face sits on it (a customer at
-    another's shoulder in a group at the counter, the two boxes overlapping), not that person found again."""
+    another's shoulder in a group at the counter, the two boxes overlapping), not that person found again; and
+    so is a body seen elsewhere than that face while both were in view (apart_samples), which later stood in
+    front of that person."""
     if not faces:
         return False
-    holding = 0
-    for t, box in zip(track.times, track.boxes, strict=True):
-        for ft, own in faces:
+    fits: list[set[int]] = [set() for _ in faces]  # per face: the body's samples where it sits on its head
+    apart = [0] * len(faces)  # ...and where it was seen away from it
+    for k, (t, box) in enumerate(zip(track.times, track.boxes, strict=True)):
+        for f, (ft, own) in enumerate(faces):
             camera = getattr(ft, "camera", "")
             if camera and track.camera and camera != track.camera:
                 continue
@@ -743,9 +750,11 @@ def _holds_a_joined_face(
                 if 0 <= j < len(ft.times) and abs(_seconds(ft.times[j], t)) <= rules.join_max_dt_s
             ]
             if any(face_fits_body(face, box, rules) is not None for face in near):
-                holding += 1
-                break
-    return holding >= rules.part_share * len(track.boxes)
+                fits[f].add(k)
+            elif near:
+                apart[f] += 1
+    held = set().union(*(fits[f] for f in range(len(faces)) if apart[f] < rules.apart_samples))
+    return len(held) >= rules.part_share * len(track.boxes)
 
 
 def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: PersonRules) -> bool:
