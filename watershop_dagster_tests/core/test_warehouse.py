@@ -192,3 +192,17 @@ def test_readonly_query_on_the_file(warehouse):
     # READ_ONLY as a second fence, e.g. for a table function that writes
     with pytest.raises(duckdb.Error), warehouse.connect(read_only=True) as conn:
         conn.execute("CREATE TABLE x (a INT)")
+
+
+def test_a_lake_catalog_created_by_another_process_at_the_same_moment_is_retried_not_fatal():
+    # What Postgres answered the slower of four processes attaching a new DuckLake at once (CI): the catalog's
+    # tables were made by another one a moment before. Attached again, the catalog is there.
+    from watershop_dagster.core.storage.warehouse import _is_commit_conflict
+
+    race = duckdb.Error(
+        'Failed to initialize DuckLake: Failed to execute query "CREATE TABLE "c_e44c4e1a48cb"."ducklake_metadata"'
+        '("key" VARCHAR NOT NULL, "value" VARCHAR NOT NULL, "scope" VARCHAR, "scope_id" BIGINT);": ERROR:  '
+        'relation "ducklake_metadata" already exists'
+    )
+    assert _is_commit_conflict(race)
+    assert not _is_commit_conflict(duckdb.Error("Catalog Error: Table with name visit_log already exists!"))

@@ -135,8 +135,12 @@ def _is_lock_error(exc: Exception) -> bool:
 
 def _is_commit_conflict(exc: Exception) -> bool:
     """DuckLake lost a race for the next snapshot: a logical conflict it would not resolve itself, its own
-    retries used up, or Postgres refusing the duplicate snapshot id / a catalog created twice at once."""
+    retries used up, or Postgres refusing the duplicate snapshot id / a catalog created twice at once (several
+    processes attaching a new lake: the first creates its tables, the others' CREATE fails; attached again,
+    they find the catalog)."""
     msg = str(exc).lower()
+    if "failed to initialize ducklake" in msg and "already exists" in msg:
+        return True
     return any(
         sign in msg
         for sign in (
