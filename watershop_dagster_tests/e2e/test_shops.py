@@ -2,6 +2,7 @@
 identities, the chain's roll-up, and the same rows whether the footage of several days runs at once or not."""
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -112,13 +113,14 @@ def south_customers(data) -> dict[str, str]:
 
 def test_identities_are_per_shop_unless_the_chain_shares_them(tmp_path):
     alone = demo_chain(tmp_path / "alone")
+    shared = tmp_path / "shared" / "data"
+    shutil.copytree(alone, shared)  # the same days again: rendering them took longer than both runs
     assert watershop(alone, "materialize", "--from", str(FIRST), "--to", str(SECOND), "--workers", "2").returncode == 0
     north = rows(alone, "SELECT DISTINCT customer_id FROM visit_log WHERE shop = 'north'")["customer_id"]
     south = south_customers(alone)
     assert south and not any(c.startswith("CUST_north") for c in south)  # south knows nobody on its first day
     assert set(south) <= set(north) | {None}  # each shop numbers its own customers from CUST_0001
 
-    shared = demo_chain(tmp_path / "shared")
     out = watershop(
         shared, "materialize", "--from", str(FIRST), "--to", str(SECOND), "--workers", "2",
         WATERSHOP_SHARED_IDENTITIES="1",
