@@ -3,6 +3,7 @@
 import hashlib
 import importlib.resources
 import tomllib
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import cv2
@@ -193,7 +194,7 @@ RED, BLUE = (60.0, 170.0, 160.0), (45.0, 150.0, 80.0)  # CIELAB (8-bit) of a red
 
 
 def dressed(box: PersonBox, look: tuple[float, float, float]) -> PersonBox:
-    return PersonBox(box.x1, box.y1, box.x2, box.y2, box.score, look)
+    return replace(box, look=look)
 
 
 def test_a_body_looks_like_its_shirt_and_a_neighbour_covering_part_of_it_does_not_change_that():
@@ -239,7 +240,7 @@ def test_someone_else_in_the_same_spot_is_a_new_track_and_one_odd_look_is_not():
     partly = tuple(r + (b - r) / 4 for r, b in zip(RED, BLUE))
     steady = leaving | {at(2.0): [dressed(body(300), partly)], at(2.5): [dressed(body(300), RED)]}
     (track,) = build_person_tracks(steady)
-    assert len(track.boxes) == 6 and track.look() == RED
+    assert len(track.boxes) == 6 and track.look(PersonRules().look_samples) == RED
 
 
 # -- joining faces to bodies ---------------------------------------------------------------------------------

@@ -339,7 +339,7 @@ class PersonTrack:
         self.times.append(t)
         self.boxes.append(box)
 
-    def look(self, samples: int = 5) -> tuple[float, float, float] | None:
+    def look(self, samples: int) -> tuple[float, float, float] | None:
         """The median of the last `samples` looks (None when no box had one)."""
         recent = [b.look for b in self.boxes[-samples:] if b.look is not None]
         if not recent:
