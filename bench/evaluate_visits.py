@@ -18,6 +18,9 @@ Conditions (--condition; each flag below overrides its value):
 * shopcam_restaff: shopcam, the staff member in a different photo every day (none of them enrolled).
 * shopcam_all: all of the above at once.
 
+The camera's encoding can be set apart from the condition, as DVRs are configured: --codec hevc (libx265,
+3 B-frames), --gop S (a keyframe every S seconds; 2 by default) and --fps F (12 by default).
+
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
 thresholds are tuned on the other half.
 
@@ -65,8 +68,10 @@ def main() -> int:
     p.add_argument("--height", type=int)
     p.add_argument("--face-px", help="face detector box shorter side, 'lo,hi' px (drawn per visit)")
     p.add_argument("--light", type=float, help="lights when open, 1.0 = full")
-    p.add_argument("--codec", choices=["mp4v", "h264"])
-    p.add_argument("--kbps", type=int, help="H.264 bitrate (= maxrate = bufsize)")
+    p.add_argument("--codec", choices=["mp4v", "h264", "hevc"])
+    p.add_argument("--kbps", type=int, help="H.264 / HEVC bitrate (= maxrate = bufsize)")
+    p.add_argument("--gop", type=float, dest="gop_seconds", help="H.264 / HEVC: seconds between keyframes (2)")
+    p.add_argument("--fps", type=float, help="frames a second the camera records (12)")
     p.add_argument("--faceless-share", type=float)
     p.add_argument("--max-waiting", type=int)
     p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)
@@ -92,7 +97,18 @@ def main() -> int:
         out = Path(args.out)
         return _score(out, out / "data", json.loads((out / "report.json").read_text()))
     cond = dict(CONDITIONS[args.condition])
-    for key in ("width", "height", "face_px", "light", "codec", "kbps", "faceless_share", "max_waiting"):
+    for key in (
+        "width",
+        "height",
+        "face_px",
+        "light",
+        "codec",
+        "kbps",
+        "gop_seconds",
+        "fps",
+        "faceless_share",
+        "max_waiting",
+    ):
         if getattr(args, key) is not None:
             cond[key] = getattr(args, key)
     if args.staff_photo_per_day is not None:
@@ -115,7 +131,7 @@ def main() -> int:
     from watershop_dagster.sim.world import eval_cast, write_world
 
     camera = CameraSpec()
-    for key in ("width", "height", "light", "codec", "kbps"):
+    for key in ("width", "height", "light", "codec", "kbps", "gop_seconds", "fps"):
         if key in cond:
             camera = replace(camera, **{key: cond[key]})
     if "face_px" in cond:

@@ -20,6 +20,8 @@ import numpy as np
 
 from watershop_dagster.sim.shop import DayPlan, PlannedVisit
 
+DVR_CODECS = {"h264": "H.264", "hevc": "HEVC"}  # CameraSpec.codec values encoded as a DVR does, and their names
+
 
 @dataclass(frozen=True)
 class CameraSpec:
@@ -34,14 +36,20 @@ class CameraSpec:
     # side in px, drawn per visit from this range (None: face_fraction of the frame height, every visit).
     face_px: tuple[float, float] | None = None
     light: float = 1.0  # lights when the shop is open (0.6: a dim shop)
-    codec: str = "mp4v"  # mp4v (OpenCV) or h264 (libx264 at a capped bitrate, as shop DVRs record)
-    kbps: int = 400  # h264 only: bitrate, maxrate and bufsize
-    gop_seconds: float = 2.0  # h264 only: a keyframe this often
+    # mp4v (OpenCV), or h264 / hevc (libx264 / libx265 at a capped bitrate with B-frames, as shop DVRs record)
+    codec: str = "mp4v"
+    kbps: int = 400  # h264 and hevc: bitrate, maxrate and bufsize
+    gop_seconds: float = 2.0  # h264 and hevc: a keyframe this often
 
     def describe(self) -> str:
         """The conditions in words, for reports: resolution, face size, light, codec."""
         face = f"{self.face_px[0]:g}-{self.face_px[1]:g} px" if self.face_px else f"{self.face_fraction:.0%} of height"
-        codec = f"H.264 {self.kbps} kbit/s" if self.codec == "h264" else "mp4v"
+        codec = "mp4v"
+        if self.codec in DVR_CODECS:
+            # The keyframe interval and frame rate are named only where they differ from the usual 2 s, 12 fps.
+            extras = [f"keyframe every {self.gop_seconds:g} s"] if self.gop_seconds != 2.0 else []
+            extras += [f"{self.fps:g} fps"] if self.fps != 12.0 else []
+            codec = f"{DVR_CODECS[self.codec]} {self.kbps} kbit/s" + "".join(f", {e}" for e in extras)
         return f"{self.width}x{self.height}, face {face}, light {self.light:.0%}, {codec}"
 
 
@@ -390,9 +398,9 @@ class _Mp4vWriter:
         self.writer.release()
 
 
-class _H264Writer:
-    """libx264 at a capped bitrate (bitrate = maxrate = bufsize), B-frames, a keyframe every gop_seconds: what
-    a shop DVR writes (as bench/shop_footage.py encodes)."""
+class _DvrWriter:
+    """libx264 or libx265 at a capped bitrate (bitrate = maxrate = bufsize), 3 B-frames, a keyframe every
+    gop_seconds: what a shop DVR writes (as bench/shop_footage.py encodes)."""
 
     def __init__(self, path: Path, cam: CameraSpec):
         import av
@@ -400,18 +408,29 @@ class _H264Writer:
         fps = int(round(cam.fps))
         gop = max(1, int(round(cam.gop_seconds * fps)))
         self.out = av.open(str(path), "w")
-        self.stream = self.out.add_stream("libx264", rate=fps)
+        if cam.codec == "hevc":
+            self.stream = self.out.add_stream("libx265", rate=fps)
+            self.stream.options = {
+                "preset": "veryfast",
+                "x265-params": (
+                    f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:bitrate={cam.kbps}:"
+                    f"vbv-maxrate={cam.kbps}:vbv-bufsize={cam.kbps}:log-level=error"
+                ),
+            }
+            self.stream.codec_tag = "hvc1"
+        else:
+            self.stream = self.out.add_stream("libx264", rate=fps)
+            self.stream.options = {
+                "preset": "veryfast",
+                "bf": "3",
+                "g": str(gop),
+                "keyint_min": str(gop),
+                "sc_threshold": "0",
+                "b": f"{cam.kbps}k",
+                "maxrate": f"{cam.kbps}k",
+                "bufsize": f"{cam.kbps}k",
+            }
         self.stream.width, self.stream.height, self.stream.pix_fmt = cam.width, cam.height, "yuv420p"
-        self.stream.options = {
-            "preset": "veryfast",
-            "bf": "3",
-            "g": str(gop),
-            "keyint_min": str(gop),
-            "sc_threshold": "0",
-            "b": f"{cam.kbps}k",
-            "maxrate": f"{cam.kbps}k",
-            "bufsize": f"{cam.kbps}k",
-        }
 
     def write(self, frame: np.ndarray) -> None:
         import av
@@ -434,7 +453,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
         n = int((clip.end - start).total_seconds() * cam.fps)
-        writer = _H264Writer(path, cam) if cam.codec == "h264" else _Mp4vWriter(path, cam)
+        writer = _DvrWriter(path, cam) if cam.codec in DVR_CODECS else _Mp4vWriter(path, cam)
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
             lights = (

@@ -126,6 +126,18 @@ def test_h264_condition_writes_capped_bitrate_files(tmp_path):
     assert kbps < 400 * 1.3, kbps
 
 
+def test_hevc_condition_writes_the_keyframe_interval_and_frame_rate_asked_for(tmp_path):
+    cam = CameraSpec(width=640, height=360, codec="hevc", kbps=300, gop_seconds=4.0, fps=10.0)
+    assert cam.describe().endswith("HEVC 300 kbit/s, keyframe every 4 s, 10 fps")
+    plan = DayPlan(date(2024, 4, 1), [PlannedVisit("c", T0, T0 + timedelta(seconds=10), "blob")])
+    (path,) = render_day(plan, ShopScene(cam, _sprites()), tmp_path)
+    with av.open(str(path)) as f:
+        stream = f.streams.video[0]
+        assert (stream.codec_context.name, float(stream.average_rate)) == ("hevc", 10.0)
+        keyframes = [float(p.pts * p.time_base) for p in f.demux(stream) if p.is_keyframe and p.pts is not None]
+    assert len(keyframes) >= 4 and set(np.round(np.diff(keyframes), 3)) == {4.0}, keyframes
+
+
 def _visit(day, cid, a, b, vid, staff=False):
     return {
         "day": day,
