@@ -104,8 +104,12 @@ def test_a_body_without_a_face_is_an_unidentified_visit_counted_with_the_others(
 
 
 def test_person_tracks_round_trip_through_their_rows():
+    # Clothes measured on most boxes; one box without (a patch too dark to tell) stays without.
+    look = (120.0, 150.5, 110.25)
     boxes = {
-        T0 + timedelta(seconds=s): [PersonBox(100 + 10 * s, 50, 200 + 10 * s, 350, 0.9)] if s < 6 else []
+        T0 + timedelta(seconds=s): [PersonBox(100 + 10 * s, 50, 200 + 10 * s, 350, 0.9, None if s == 2 else look)]
+        if s < 6
+        else []
         for s in range(10)
     }
     tracks = build_person_tracks(boxes, camera="cam1", id_prefix=f"{DAY}/cam1/")
@@ -114,6 +118,7 @@ def test_person_tracks_round_trip_through_their_rows():
     assert [t.track_id for t in back] == [tracks[0].track_id]
     assert back[0].times == tracks[0].times
     assert np.allclose([b.as_array() for b in back[0].boxes], [b.as_array() for b in tracks[0].boxes])
+    assert [b.look for b in back[0].boxes] == [look, look, None, look, look, look]
     assert person_tracks_from_rows(pd.DataFrame()) == []
 
 

@@ -46,7 +46,7 @@ class PersonBox:
     y2: float
     score: float = 1.0
     # What the clothes look like (`body_look`), where the frame was at hand: tells two people apart where
-    # their boxes alone cannot (a crowded counter). None for boxes read back from the tables.
+    # their boxes alone cannot (a crowded counter). Stored with the box (person_detections.look_*).
     look: tuple[float, float, float] | None = field(default=None, compare=False)
 
     @property
@@ -826,6 +826,7 @@ def person_detections_frame(tracks: Sequence[PersonTrack]) -> pd.DataFrame:
             "x2": b.x2,
             "y2": b.y2,
             "score": b.score,
+            **dict(zip(("look_l", "look_a", "look_b"), b.look or (None, None, None), strict=True)),
         }
         for tr in tracks
         for t, b in zip(tr.times, tr.boxes)
@@ -841,8 +842,10 @@ def person_tracks_from_rows(rows: pd.DataFrame) -> list[PersonTrack]:
         return tracks
     for track_id, part in rows.sort_values(["track_id", "time"]).groupby("track_id", sort=True):
         tr = PersonTrack(str(part["camera"].iloc[0]), str(track_id))
-        for r in part.itertuples(index=False):
+        looks = part.reindex(columns=["look_l", "look_a", "look_b"]).astype(float).to_numpy()
+        for r, look in zip(part.itertuples(index=False), looks, strict=True):
             t = r.time.to_pydatetime() if hasattr(r.time, "to_pydatetime") else r.time
-            tr.add(t, PersonBox(float(r.x1), float(r.y1), float(r.x2), float(r.y2), float(r.score)))
+            kept = None if np.isnan(look).any() else (float(look[0]), float(look[1]), float(look[2]))
+            tr.add(t, PersonBox(float(r.x1), float(r.y1), float(r.x2), float(r.y2), float(r.score), kept))
         tracks.append(tr)
     return tracks

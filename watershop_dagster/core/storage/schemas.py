@@ -347,6 +347,9 @@ PERSON_DETECTIONS = TableSchema(
         ("x2", "DOUBLE", "box right"),
         ("y2", "DOUBLE", "box bottom"),
         ("score", "DOUBLE", "detector score (objectness x person)"),
+        ("look_l", "DOUBLE", "clothes: median CIELAB lightness of the middle of the box, 0-255 (NULL: not measured)"),
+        ("look_a", "DOUBLE", "clothes: median CIELAB a* (green-red, 128 = grey) of the same patch"),
+        ("look_b", "DOUBLE", "clothes: median CIELAB b* (blue-yellow, 128 = grey) of the same patch"),
     ),
 )
 
