@@ -21,8 +21,11 @@ setup: $(BIN)/watershop
 demo: setup  ## a demo week under data/, every asset materialized
 	$(BIN)/watershop demo
 
+# Test processes (pytest-xdist); auto is one per core. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 check: setup  ## lint, format and types: zero findings
 	$(BIN)/ruff check .
