@@ -37,6 +37,11 @@ class LinkConfig(dg.Config):
     ambiguous_below: float = Field(
         default=LinkRules.ambiguous_below, description="links less sure than this are flagged ambiguous"
     )
+    pay_to_exit_s: float = Field(
+        default=LinkRules.pay_to_exit_s,
+        description="this shop's habit: seconds from the till ringing to the payer leaving; the estimated clock "
+        "offset puts the payers' gaps around it, so a shop whose customers linger longer sets it higher",
+    )
     estimate_clock: bool = Field(
         default=LinkRules.estimate_clock, description="estimate the till/camera clock offset from the day's data"
     )
@@ -48,6 +53,7 @@ class LinkConfig(dg.Config):
         return LinkRules(
             tolerance_s=self.tolerance_s,
             ambiguous_below=self.ambiguous_below,
+            pay_to_exit_s=self.pay_to_exit_s,
             estimate_clock=self.estimate_clock,
             min_clock_confidence=self.min_clock_confidence,
         )

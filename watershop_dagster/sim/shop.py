@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from watershop_dagster.core.till.records import write_till_csv
 from watershop_dagster.sim.counter import CounterRules
 
@@ -306,3 +308,26 @@ def set_till_clock(data_dir: Path, offset_s: float, drift_s_per_day: float = 0.0
             truth.write_text(json.dumps(payload, indent=1, default=str))
         offsets[path.stem] = offset
     return offsets
+
+
+def linker_view(
+    plan: DayPlan, clock_offset_s: float = 0.0, measured_sd_s: float = 0.4, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A planned day as the till linker sees it, without rendering footage: the till's sales (till clock:
+    camera time - clock_offset_s) and the visits, customers' entries and exits off by a normal error of
+    `measured_sd_s` as the footage stages measure them (the staff member's day as planned). For measuring the
+    clock and the linking on many days at little cost (bench/clock_bench.py)."""
+    rng = random.Random(f"{seed}/{plan.day.isoformat()}/measured")
+    sales, visits = [], []
+    for n, v in enumerate(plan.visits):
+        entry, exit_ = v.entry, v.exit
+        if not v.is_staff:
+            entry += timedelta(seconds=rng.gauss(0.0, measured_sd_s))
+            exit_ += timedelta(seconds=rng.gauss(0.0, measured_sd_s))
+        visits.append({"visit_id": f"V{n:03d}", "customer_id": None, "entry_time": entry, "exit_time": exit_,
+                       "is_staff": v.is_staff})  # fmt: skip
+        if v.sale is not None:
+            till_time = v.sale.timestamp - timedelta(seconds=clock_offset_s)
+            sales.append({"transaction_id": v.sale.transaction_id, "timestamp": till_time, "customer_id": None})
+    transactions = pd.DataFrame(sales, columns=["transaction_id", "timestamp", "customer_id"])
+    return transactions.sort_values("timestamp", ignore_index=True), pd.DataFrame(visits)

@@ -37,6 +37,7 @@ import pandas as pd
 from watershop_dagster.core.till.clock import (
     MIN_PAY_TO_EXIT_S,
     TYPICAL_PAY_TO_EXIT_S,
+    Assign,
     ClockOffset,
     ClockRules,
     estimate_clock_offset,
@@ -317,6 +318,12 @@ def _assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: 
     return visit_of, margin, (costs < IMPOSSIBLE).sum(axis=1)
 
 
+def stay_linker(rules: LinkRules) -> Assign:
+    """This linker as the clock's step 2 sees it: sale seconds (camera clock) and the customer stays' entry and
+    exit seconds -> the stay each sale goes to (-1: none)."""
+    return lambda sale_s, entry_s, exit_s: _assign(sale_s, entry_s, exit_s, rules)[0]
+
+
 def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, offset_s: float | None):
     """The offset to apply: the given one, else the day's estimate (kept for the record even when too weak
     to apply)."""
@@ -329,6 +336,7 @@ def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, o
         transactions["timestamp"],
         visits,
         ClockRules(pay_to_exit_s=rules.pay_to_exit_s, min_pay_to_exit_s=rules.min_pay_to_exit_s),
+        assign=stay_linker(rules),
     )
     if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
         return ClockOffset(found.offset_seconds, found.confidence, found.sales_used, "estimated_unsure")
