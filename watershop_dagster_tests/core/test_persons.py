@@ -173,8 +173,21 @@ def test_a_short_miss_and_sparse_samples_of_a_still_room_do_not_split_a_track():
 
 def test_a_long_absence_starts_a_new_track():
     rules = PersonRules()
-    tracks = build_person_tracks({at(0): [body(300)], at(rules.max_gap_s + 0.5): [body(300)]}, rules)
-    assert len(tracks) == 2
+    # looked at in between and not there: gone
+    by_time = {at(0): [body(300)], at(3.0): [], at(rules.max_gap_s + 0.5): [body(300)]}
+    assert len(build_person_tracks(by_time, rules)) == 2
+
+
+def test_a_long_wait_between_looks_is_no_absence():
+    # A long-GOP file (a keyframe every 8 s, the same people at both ends: nothing decoded between them): a
+    # faceless customer at the counter is seen once a keyframe and is one track, not pieces of one box each.
+    by_time = {at(8.0 * k): [body(300 + k)] for k in range(5)}
+    tracks = build_person_tracks(by_time)
+    assert len(tracks) == 1 and tracks[0].duration_s == 32.0
+    # but a gap between two recordings is not a wait: nobody watched
+    rules = PersonRules()
+    by_time = {at(0): [body(300)], at(rules.max_unlooked_s + 1.0): [body(300)]}
+    assert len(build_person_tracks(by_time, rules)) == 2
 
 
 def test_someone_leaving_by_one_side_is_not_the_next_one_coming_in():

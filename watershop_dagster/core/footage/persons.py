@@ -258,6 +258,10 @@ class PersonRules:
     Shifts are in person-box heights, so the same rules hold for a near and a far camera."""
 
     max_gap_s: float = SURVIVES_MISS_S
+    # ...and a track seen at the previous analysed frame survives the wait until the next one up to this long
+    # (the sampler did not look between them: a long group of pictures, keyframes 8-20 s apart on DVRs set to
+    # save disk). Longer is a gap between recordings, where nobody was watching.
+    max_unlooked_s: float = 20.0
     min_iou: float = 0.2  # overlapping boxes of consecutive samples are the same person...
     min_shift: float = 0.35  # ...and so is a box whose centre moved at most this (detector jitter, bending)
     shift_per_s: float = 0.8  # plus this per second between samples (walking ~1.4 m/s ~ 0.8 heights/s)
@@ -426,13 +430,22 @@ class PersonTracker:
         self.camera = camera
         self.active: list[PersonTrack] = []
         self.finished: list[PersonTrack] = []
+        self.previous: Time | None = None  # the frame analysed before the one being fed
 
     def update(self, t: Time, boxes: Sequence[PersonBox]) -> None:
-        """The people found in the frame sampled at t (an empty list is a frame with nobody: it ages tracks)."""
+        """The people found in the frame sampled at t (an empty list is a frame with nobody: it ages tracks).
+
+        A track survives a miss of `max_gap_s`, and a wait of up to `max_unlooked_s` from the analysed frame in
+        which it was last seen to the next one: where the sampler did not look (a long group of pictures with
+        the same people at both keyframes), nobody was missed. Ending those tracks cut faceless customers into
+        pieces too short to be visits (keyframes every 8 s)."""
         still: list[PersonTrack] = []
         for tr in self.active:
-            (still if _seconds(tr.last_time, t) <= self.rules.max_gap_s else self.finished).append(tr)
+            gap = _seconds(tr.last_time, t)
+            unlooked = self.previous is not None and tr.last_time == self.previous and gap <= self.rules.max_unlooked_s
+            (still if unlooked or gap <= self.rules.max_gap_s else self.finished).append(tr)
         self.active = still
+        self.previous = t
         candidates = []
         looks = [tr.look(self.rules.look_samples) for tr in self.active]
         for di, box in enumerate(boxes):
@@ -454,7 +467,7 @@ class PersonTracker:
     def finish(self, id_prefix: str = "") -> list[PersonTrack]:
         """All tracks, ordered by first sighting and numbered `<id_prefix>P0001`, ...; the tracker is emptied."""
         tracks = sorted(self.finished + self.active, key=lambda tr: tr.times[0])
-        self.active, self.finished = [], []
+        self.active, self.finished, self.previous = [], [], None
         for n, tr in enumerate(tracks, start=1):
             tr.track_id = f"{id_prefix}P{n:04d}"
         return tracks
