@@ -10,6 +10,7 @@ import pytest
 
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler, EmptyRoom, faces_differ
 from watershop_dagster.core.footage.sampling import DenseSampler, Sighting
+from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S
 
 FPS = 10.0
 SIZE = (320, 180)
@@ -151,6 +152,19 @@ def test_long_gops_decode_only_the_groups_where_something_happens(tmp_path, gop_
     assert detail["gops_decoded"] == 4 and detail["gops"] == -(-100 // gop_s)
     assert sampler.report.frames_decoded < 0.5 * 1000  # skipped groups and non-reference frames
     assert sum(s.analysed for s in samples) < 0.5 * len(samples)
+
+
+def test_keyframes_further_apart_than_a_track_survives_are_looked_inside_while_people_wait(tmp_path):
+    """Keyframes every 10 s, a customer waiting through two whole groups (at the keyframes at 40, 50 and 60 s):
+    those groups are looked inside, so no two sightings of her are further apart than a track survives a
+    miss; the empty room's groups are still not decoded."""
+    present = [(31.3, 67.7)]
+    path = write_h264(tmp_path / "cam1_080000.mp4", gop_s=10.0, bframes=True, present=present)
+    sampler = CoarseToFineSampler(2.0)
+    times, _ = consume(sampler, path)
+    assert sampler.report.detail["gops_decoded"] == 4  # her entry, the two she waits through, her exit
+    assert max(np.diff(times)) < SURVIVES_MISS_S
+    assert abs(times[0] - 31.3) <= 1.0 and abs(times[-1] - 67.7) <= 1.0
 
 
 def test_a_file_with_one_keyframe_is_decoded_whole(tmp_path):

@@ -46,7 +46,7 @@ from watershop_dagster.core.footage.sampling import (
     changed_share,
     small_grey_of,
 )
-from watershop_dagster.core.footage.tracking import iou
+from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S, iou
 
 Region = tuple[int, int, int, int]
 
@@ -386,7 +386,9 @@ class CoarseToFineSampler:
         replaced), or something moved with nobody seen at either: the same people at both ends (a queue
         waiting, staff at work) cost two keyframes, not the pictures between. (A visit that begins and ends
         between two keyframes while the same people are at both is not seen: at most `max_keyframe_gap_s`
-        to the keyframe interval, 6-10 s, far shorter than buying a can.)"""
+        to the keyframe interval, 6-10 s, far shorter than buying a can.) Keyframes further apart than a
+        track survives a miss (`SURVIVES_MISS_S`) with people at both are looked inside every
+        `steady_interval_s`."""
         self.report.detail["gops"] += 1
         differs = room.changed_share(start.grey) >= self.change_threshold
         end_differs = end is not None and room.changed_share(end.grey) >= self.change_threshold
@@ -404,17 +406,26 @@ class CoarseToFineSampler:
             start.seen = list(start.findings.sightings)
         yield start.sample(start.findings)
         room.learn(start.grey, differs, moved, len(start.seen or []))
+        waiting = False  # the same people at both keyframes, too far apart to leave unlooked
         if end is not None:
             end.frame.region = self._region(end.grey, start.grey, room)
             end.findings = self._ask(end.frame)
             end.seen = list(end.findings.sightings)
             nobody = not start.seen and not end.seen
             if not faces_differ(start.seen, end.seen) and not (nobody and (moved or stirred)):
-                return  # the same people at both keyframes
+                # Keyframes further apart than a track survives a miss (8-10 s on many DVRs): the trackers
+                # would see the people gone between them, and someone leaving as another takes their place
+                # would go unseen for the whole group. Look inside every steady_interval_s, as a file with
+                # frequent keyframes is looked at while the same people wait.
+                if nobody or end.frame.offset_s - start.frame.offset_s <= SURVIVES_MISS_S:
+                    return  # the same people at both keyframes
+                waiting = True
         self.report.detail["gops_decoded"] += 1
         grid = self._grid(packets, start, end, room)
-        # looks every coarse_interval_s inside the group, then bisection between neighbouring looks
-        every = max(1, int(round(self.coarse_interval_s * self.sample_fps)))
+        # looks every coarse_interval_s inside the group (steady_interval_s while the same people wait), then
+        # bisection between neighbouring looks
+        pace = self.steady_interval_s if waiting else self.coarse_interval_s
+        every = max(1, int(round(pace * self.sample_fps)))
         if end is None:  # no keyframe after it to compare with: every grid frame
             yield from self._settle(grid, list(range(len(grid))), start.seen, None)
         else:
