@@ -17,8 +17,9 @@ import random
 from datetime import date, timedelta
 
 import numpy as np
+from linking_bench import seed_range
 
-from watershop_dagster.core.till.clock import ClockRules, estimate_clock_offset
+from watershop_dagster.core.till.clock import estimate_clock_offset
 from watershop_dagster.core.till.linking import LinkRules, stay_linker
 from watershop_dagster.sim.shop import Person, ShopSimulator, linker_view
 
@@ -41,17 +42,12 @@ def errors(seeds: list[int], max_waiting: int, with_linker: bool) -> np.ndarray:
         found = estimate_clock_offset(
             transactions["timestamp"],
             visits,
-            ClockRules(pay_to_exit_s=rules.pay_to_exit_s, min_pay_to_exit_s=rules.min_pay_to_exit_s),
+            rules.clock_rules(),
             assign=stay_linker(rules) if with_linker else None,
         )
         if found.offset_seconds is not None:
             out.append(found.offset_seconds - offset)
     return np.array(out)
-
-
-def seed_range(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
 
 
 def main() -> None:

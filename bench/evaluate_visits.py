@@ -43,6 +43,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 SHOPCAM = {"width": 1280, "height": 720, "face_px": "28,40", "light": 0.6, "codec": "h264", "kbps": 400}
+# Flags that set a CameraSpec field of the same name (face_px is parsed apart: a "lo,hi" range).
+CAMERA_FLAGS = ("width", "height", "light", "codec", "kbps", "gop_seconds", "fps")
 CONDITIONS: dict[str, dict] = {
     "clear": {},
     "shopcam": SHOPCAM,
@@ -97,18 +99,7 @@ def main() -> int:
         out = Path(args.out)
         return _score(out, out / "data", json.loads((out / "report.json").read_text()))
     cond = dict(CONDITIONS[args.condition])
-    for key in (
-        "width",
-        "height",
-        "face_px",
-        "light",
-        "codec",
-        "kbps",
-        "gop_seconds",
-        "fps",
-        "faceless_share",
-        "max_waiting",
-    ):
+    for key in (*CAMERA_FLAGS, "face_px", "faceless_share", "max_waiting"):
         if getattr(args, key) is not None:
             cond[key] = getattr(args, key)
     if args.staff_photo_per_day is not None:
@@ -131,7 +122,7 @@ def main() -> int:
     from watershop_dagster.sim.world import eval_cast, write_world
 
     camera = CameraSpec()
-    for key in ("width", "height", "light", "codec", "kbps", "gop_seconds", "fps"):
+    for key in CAMERA_FLAGS:
         if key in cond:
             camera = replace(camera, **{key: cond[key]})
     if "face_px" in cond:

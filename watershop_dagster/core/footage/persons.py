@@ -440,18 +440,22 @@ class PersonTracker:
         the same people at both keyframes), nobody was missed. Ending those tracks cut faceless customers into
         pieces too short to be visits (keyframes every 8 s)."""
         still: list[PersonTrack] = []
+        gaps: list[float] = []  # per track kept: seconds since it was last seen
         for tr in self.active:
             gap = _seconds(tr.last_time, t)
             unlooked = self.previous is not None and tr.last_time == self.previous and gap <= self.rules.max_unlooked_s
-            (still if unlooked or gap <= self.rules.max_gap_s else self.finished).append(tr)
+            if unlooked or gap <= self.rules.max_gap_s:
+                still.append(tr)
+                gaps.append(gap)
+            else:
+                self.finished.append(tr)
         self.active = still
         self.previous = t
         candidates = []
         looks = [tr.look(self.rules.look_samples) for tr in self.active]
         for di, box in enumerate(boxes):
             for ti, tr in enumerate(self.active):
-                dt = _seconds(tr.last_time, t)
-                score = match_score(tr.boxes[-1], box, dt, self.rules, tr.velocity(), looks[ti])
+                score = match_score(tr.boxes[-1], box, gaps[ti], self.rules, tr.velocity(), looks[ti])
                 if score is not None:
                     candidates.append((score, di, ti))
         pairs = greedy_pairs(candidates)
@@ -827,6 +831,9 @@ def person_tracks_frame(
     return pd.DataFrame(rows, columns=[c for c in PERSON_TRACKS.column_names if c != "day"])
 
 
+LOOK_COLUMNS = ("look_l", "look_a", "look_b")  # PERSON_DETECTIONS' columns for a box's look (CIELAB)
+
+
 def person_detections_frame(tracks: Sequence[PersonTrack]) -> pd.DataFrame:
     """Rows of PERSON_DETECTIONS (without `day`): every body box, with the track it went to."""
     rows = [
@@ -839,7 +846,7 @@ def person_detections_frame(tracks: Sequence[PersonTrack]) -> pd.DataFrame:
             "x2": b.x2,
             "y2": b.y2,
             "score": b.score,
-            **dict(zip(("look_l", "look_a", "look_b"), b.look or (None, None, None), strict=True)),
+            **dict(zip(LOOK_COLUMNS, b.look or (None, None, None), strict=True)),
         }
         for tr in tracks
         for t, b in zip(tr.times, tr.boxes)
@@ -855,7 +862,7 @@ def person_tracks_from_rows(rows: pd.DataFrame) -> list[PersonTrack]:
         return tracks
     for track_id, part in rows.sort_values(["track_id", "time"]).groupby("track_id", sort=True):
         tr = PersonTrack(str(part["camera"].iloc[0]), str(track_id))
-        looks = part.reindex(columns=["look_l", "look_a", "look_b"]).astype(float).to_numpy()
+        looks = part.reindex(columns=list(LOOK_COLUMNS)).astype(float).to_numpy()
         for r, look in zip(part.itertuples(index=False), looks, strict=True):
             t = r.time.to_pydatetime() if hasattr(r.time, "to_pydatetime") else r.time
             kept = None if np.isnan(look).any() else (float(look[0]), float(look[1]), float(look[2]))

@@ -104,7 +104,7 @@ class ClockRules:
     fit_window_s: float = 30.0  # how far the fit may move the typical-gap estimate
     fit_slack_share: float = 0.05  # sales the fit may leave out (till rung late, a payer the camera missed)
     peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best
-    refine_passes: int = 2  # step 2 with a linker: link, move by the mean gap, link again, move again
+    refine_passes: int = 2  # step 2 with a linker: link, move by the gaps' centre, link again, move again
 
 
 def _as_seconds(times) -> np.ndarray:

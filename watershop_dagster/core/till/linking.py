@@ -89,6 +89,10 @@ class LinkRules:
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
 
+    def clock_rules(self) -> ClockRules:
+        """The clock estimate's rules, with this linker's view of how payers leave."""
+        return ClockRules(pay_to_exit_s=self.pay_to_exit_s, min_pay_to_exit_s=self.min_pay_to_exit_s)
+
 
 @dataclass(frozen=True)
 class LinkResult:
@@ -335,7 +339,7 @@ def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, o
     found = estimate_clock_offset(
         transactions["timestamp"],
         visits,
-        ClockRules(pay_to_exit_s=rules.pay_to_exit_s, min_pay_to_exit_s=rules.min_pay_to_exit_s),
+        rules.clock_rules(),
         assign=stay_linker(rules),
     )
     if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
