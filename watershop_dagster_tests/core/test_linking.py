@@ -216,6 +216,19 @@ def test_a_visit_that_ends_the_moment_the_till_rings_is_not_the_payer():
     assert not links["ambiguous"].any()
 
 
+def test_a_visit_that_leaves_seconds_after_the_till_rang_is_not_the_payer():
+    """Four came in within 12 s (after a long-GOP DVR day); the second paid nothing. Arrival order alone allows
+    the sales to go 1-2-3 or 1-3-4; the second and third leaving 3 s after the rings (too soon to have picked
+    up the cans) against 15 s and 30 s settles it."""
+    v = visits(
+        ("A", "17:35:14", "17:35:47"), ("B", "17:35:18", "17:35:53"),
+        ("C", "17:35:23", "17:36:05"), ("D", "17:35:26", "17:36:32"),
+    )  # fmt: skip
+    s = sales(("s1", "17:35:31"), ("s2", "17:35:50"), ("s3", "17:36:02"))
+    links = link_day(s, v, clock_offset_s=0).links
+    assert linked(links) == {"s1": "A", "s2": "C", "s3": "D"}
+
+
 def test_no_room_before_leaving_turns_that_cost_off_instead_of_dividing_by_zero():
     v = visits(("S", "11:42:56", "11:43:32"), ("R", "11:43:00", "11:43:38"))
     rules = LinkRules(min_pay_to_exit_s=0.0)
