@@ -86,6 +86,15 @@ def body_look(image_bgr: np.ndarray, box: PersonBox) -> tuple[float, float, floa
     return float(lightness), float(a), float(b)
 
 
+def median_look(boxes: Sequence[PersonBox]) -> tuple[float, float, float] | None:
+    """The median look of some boxes (one occluded box is not the person); None when no box had one."""
+    looks = [b.look for b in boxes if b.look is not None]
+    if not looks:
+        return None
+    lightness, a, b = np.median(np.array(looks), axis=0)
+    return float(lightness), float(a), float(b)
+
+
 def look_distance(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
     """How different two looks are in colour (CIELAB a* and b*), whatever their lightness: the light of a door
     or a dim corner changes how light a shirt looks far more than its colour (on the real walk-in clip one
@@ -303,6 +312,15 @@ class PersonRules:
     # table, began 0.42 box heights from where the last one was last seen; a person re-found where they
     # stood moves less (the evaluation days' rows are the same at 0.35 and at 0.5).
     continue_shift: float = 0.35
+    # Two people standing side by side come out of the detector as one wider box; the tracker follows it as one
+    # of them, the other's track ends, and when they part the one that comes out of it starts a new track,
+    # too short to be a visit (`relink_merged`). Such a pair is told apart again when they part, by their
+    # clothes before and after, if they stood as one box at most merge_max_s and the box was at least
+    # merge_min_widen times as wide as the host's own, and the clothes say which way round by merge_look_margin.
+    merge_max_s: float = 180.0
+    merge_min_widen: float = 1.15
+    merge_look_margin: float = 4.0
+    merge_touch: float = 0.25  # boxes this share of their height apart (or overlapping) touch
 
 
 def _seconds(a: Time, b: Time) -> float:
@@ -345,11 +363,7 @@ class PersonTrack:
 
     def look(self, samples: int) -> tuple[float, float, float] | None:
         """The median of the last `samples` looks (None when no box had one)."""
-        recent = [b.look for b in self.boxes[-samples:] if b.look is not None]
-        if not recent:
-            return None
-        lightness, a, b = np.median(np.array(recent), axis=0)
-        return float(lightness), float(a), float(b)
+        return median_look(self.boxes[-samples:])
 
     def velocity(self, max_dt_s: float = 2.0) -> tuple[float, float]:
         """Centre speed (px/s) between the last two samples; zero when they are far apart in time (sparse
@@ -470,10 +484,8 @@ class PersonTracker:
 
     def finish(self, id_prefix: str = "") -> list[PersonTrack]:
         """All tracks, ordered by first sighting and numbered `<id_prefix>P0001`, ...; the tracker is emptied."""
-        tracks = sorted(self.finished + self.active, key=lambda tr: tr.times[0])
+        tracks = numbered(self.finished + self.active, id_prefix)
         self.active, self.finished, self.previous = [], [], None
-        for n, tr in enumerate(tracks, start=1):
-            tr.track_id = f"{id_prefix}P{n:04d}"
         return tracks
 
 
@@ -488,7 +500,135 @@ def build_person_tracks(
     tracker = PersonTracker(rules, camera)
     for t in sorted(detections_by_time):
         tracker.update(t, detections_by_time[t])
-    return tracker.finish(id_prefix)
+    return numbered(relink_merged(tracker.finish(), rules), id_prefix)
+
+
+def numbered(tracks: Sequence[PersonTrack], id_prefix: str = "") -> list[PersonTrack]:
+    """The tracks ordered by first sighting and numbered `<id_prefix>P0001`, ..."""
+    out = sorted(tracks, key=lambda tr: tr.times[0])
+    for n, tr in enumerate(out, start=1):
+        tr.track_id = f"{id_prefix}P{n:04d}"
+    return out
+
+
+def _touching(a: PersonBox, b: PersonBox, slack: float) -> bool:
+    """Whether two boxes overlap or lie within `slack` of the taller one's height of each other."""
+    gap = slack * max(a.height, b.height)
+    return a.x1 - gap <= b.x2 and b.x1 - gap <= a.x2 and a.y1 - gap <= b.y2 and b.y1 - gap <= a.y2
+
+
+def _samples(track: PersonTrack, after: Time | None = None, before: Time | None = None) -> list[tuple[Any, PersonBox]]:
+    """The track's (time, box) samples strictly after `after` and strictly before `before` (None: no bound)."""
+    return [
+        (t, b)
+        for t, b in zip(track.times, track.boxes, strict=True)
+        if (after is None or _seconds(after, t) > 0) and (before is None or _seconds(t, before) > 0)
+    ]
+
+
+def _track_of(camera: str, samples: Sequence[tuple[Any, PersonBox]]) -> PersonTrack:
+    track = PersonTrack(camera)
+    for t, b in samples:
+        track.add(t, b)
+    return track
+
+
+def _merge_split(
+    ended: PersonTrack, host: PersonTrack, started: PersonTrack, rules: PersonRules
+) -> tuple[PersonTrack, PersonTrack] | None:
+    """If `ended` walked into `host`'s box (one wider box for both) and `started` walked out of it, the two
+    people as tracks again, (host's person, ended's person), both holding the merged boxes; else None."""
+    split = started.first_time
+    merged = _samples(host, after=ended.last_time, before=split)
+    before = _samples(host, before=ended.last_time)[-rules.look_samples :]
+    after = _samples(host, after=split)[: rules.look_samples]
+    at_merge = [
+        b for t, b in zip(host.times, host.boxes, strict=True) if 0 <= _seconds(ended.last_time, t) <= rules.max_gap_s
+    ]
+    at_split = _samples(host, before=split)
+    if not (merged and before and after and at_merge and at_split):
+        return None
+    if not (
+        _touching(ended.boxes[-1], at_merge[0], rules.merge_touch)
+        and _touching(at_split[-1][1], started.boxes[0], rules.merge_touch)
+    ):
+        return None
+    widths = np.median([b.width for _, b in merged]) / max(np.median([b.width for _, b in before]), 1e-6)
+    if widths < rules.merge_min_widen:
+        return None
+    host_before = median_look([b for _, b in before])
+    host_after = median_look([b for _, b in after])
+    ended_look = median_look(ended.boxes[-rules.look_samples :])
+    started_look = median_look(started.boxes[: rules.look_samples])
+    if host_before is None or host_after is None or ended_look is None or started_look is None:
+        return None
+    keep = look_distance(host_before, host_after) + look_distance(ended_look, started_look)
+    swap = look_distance(host_before, started_look) + look_distance(ended_look, host_after)
+    camera = host.camera
+    ended_samples = list(zip(ended.times, ended.boxes, strict=True))
+    started_samples = list(zip(started.times, started.boxes, strict=True))
+    if keep + rules.merge_look_margin <= swap:  # the host came out as itself: `started` is `ended` again
+        return host, _track_of(camera, ended_samples + merged + started_samples)
+    if swap + rules.merge_look_margin <= keep:  # the tracker kept the other one: each takes the other's way out
+        host_person = _track_of(camera, _samples(host, before=split) + started_samples)
+        return host_person, _track_of(camera, ended_samples + merged + _samples(host, after=split, before=None))
+    return None
+
+
+def relink_merged(tracks: Sequence[PersonTrack], rules: PersonRules | None = None) -> list[PersonTrack]:
+    """Person tracks with each merge and split of two people told apart again (`PersonRules.merge_max_s`).
+
+    Side by side at a counter two people are often one box. The tracker follows that box as one of them (the
+    host) and ends the other's track where they met; when they part, whoever comes out of the box starts a new
+    track. Both pieces are short (a walk in, a walk out), and the person they belong to loses the visit. For a
+    track that ended touching a host whose box then widened, and a track that started touching that host's box
+    within merge_max_s while the host went on, the clothes decide: if the one who came out looks like the one
+    who went in, the two pieces are one person through the merged boxes; if it looks like the host before the
+    merge while the host after the split looks like the one who went in, the tracker kept the wrong person
+    and each takes the other's way out. Otherwise nothing is changed."""
+    rules = rules or PersonRules()
+    out = list(tracks)
+    changed = True
+    while changed:
+        changed = False
+        for ended in sorted(out, key=lambda tr: tr.last_time):
+            starts = sorted(
+                (
+                    tr
+                    for tr in out
+                    if tr is not ended
+                    and tr.camera == ended.camera
+                    and 0 < _seconds(ended.last_time, tr.first_time) <= rules.merge_max_s
+                ),
+                key=lambda tr: tr.first_time,
+            )
+            hosts = [
+                tr
+                for tr in out
+                if tr is not ended
+                and tr.camera == ended.camera
+                and _seconds(tr.first_time, ended.last_time) > 0  # there before `ended` was last seen
+                and _seconds(ended.last_time, tr.last_time) > 0  # and still there after
+            ]
+            for started in starts:
+                found = next(
+                    (
+                        (host, pair)
+                        for host in hosts
+                        if host is not started
+                        and _seconds(started.first_time, host.last_time) > 0
+                        and (pair := _merge_split(ended, host, started, rules)) is not None
+                    ),
+                    None,
+                )
+                if found is not None:
+                    host, pair = found
+                    out = [tr for tr in out if all(tr is not gone for gone in (ended, host, started))] + list(pair)
+                    changed = True
+                    break
+            if changed:
+                break
+    return out
 
 
 class FaceTrackLike(Protocol):
