@@ -517,61 +517,46 @@ def _touching(a: PersonBox, b: PersonBox, slack: float) -> bool:
     return a.x1 - gap <= b.x2 and b.x1 - gap <= a.x2 and a.y1 - gap <= b.y2 and b.y1 - gap <= a.y2
 
 
-def _samples(track: PersonTrack, after: Time | None = None, before: Time | None = None) -> list[tuple[Any, PersonBox]]:
-    """The track's (time, box) samples strictly after `after` and strictly before `before` (None: no bound)."""
-    return [
-        (t, b)
-        for t, b in zip(track.times, track.boxes, strict=True)
-        if (after is None or _seconds(after, t) > 0) and (before is None or _seconds(t, before) > 0)
-    ]
-
-
-def _track_of(camera: str, samples: Sequence[tuple[Any, PersonBox]]) -> PersonTrack:
-    track = PersonTrack(camera)
-    for t, b in samples:
-        track.add(t, b)
-    return track
+def _track_of(camera: str, times: Sequence[Any], boxes: Sequence[PersonBox]) -> PersonTrack:
+    return PersonTrack(camera, times=list(times), boxes=list(boxes))
 
 
 def _merge_split(
     ended: PersonTrack, host: PersonTrack, started: PersonTrack, rules: PersonRules
 ) -> tuple[PersonTrack, PersonTrack] | None:
     """If `ended` walked into `host`'s box (one wider box for both) and `started` walked out of it, the two
-    people as tracks again, (host's person, ended's person), both holding the merged boxes; else None."""
-    split = started.first_time
-    merged = _samples(host, after=ended.last_time, before=split)
-    before = _samples(host, before=ended.last_time)[-rules.look_samples :]
-    after = _samples(host, after=split)[: rules.look_samples]
-    at_merge = [
-        b for t, b in zip(host.times, host.boxes, strict=True) if 0 <= _seconds(ended.last_time, t) <= rules.max_gap_s
-    ]
-    at_split = _samples(host, before=split)
-    if not (merged and before and after and at_merge and at_split):
+    people as tracks again, (host's person, ended's person), both holding the merged boxes; else None. The
+    host's samples are found by bisection: a staff member's track holds a whole day of boxes."""
+    k = rules.look_samples
+    met = bisect.bisect_left(host.times, ended.last_time)  # the host's first sample from `ended`'s last on
+    inside = bisect.bisect_right(host.times, ended.last_time)  # ...and first one after it: the merged box
+    split = bisect.bisect_left(host.times, started.first_time)  # the host's first sample from the split on
+    if not (met > 0 and inside < split < len(host.times)):
         return None
-    if not (
-        _touching(ended.boxes[-1], at_merge[0], rules.merge_touch)
-        and _touching(at_split[-1][1], started.boxes[0], rules.merge_touch)
+    if _seconds(ended.last_time, host.times[met]) > rules.max_gap_s:
+        return None
+    touching = _touching(ended.boxes[-1], host.boxes[met], rules.merge_touch) and _touching(
+        host.boxes[split - 1], started.boxes[0], rules.merge_touch
+    )
+    before, merged, after = host.boxes[max(0, met - k) : met], host.boxes[inside:split], host.boxes[split : split + k]
+    if not touching or np.median([b.width for b in merged]) < rules.merge_min_widen * np.median(
+        [b.width for b in before]
     ):
         return None
-    widths = np.median([b.width for _, b in merged]) / max(np.median([b.width for _, b in before]), 1e-6)
-    if widths < rules.merge_min_widen:
-        return None
-    host_before = median_look([b for _, b in before])
-    host_after = median_look([b for _, b in after])
-    ended_look = median_look(ended.boxes[-rules.look_samples :])
-    started_look = median_look(started.boxes[: rules.look_samples])
+    host_before, host_after = median_look(before), median_look(after)
+    ended_look, started_look = median_look(ended.boxes[-k:]), median_look(started.boxes[:k])
     if host_before is None or host_after is None or ended_look is None or started_look is None:
         return None
     keep = look_distance(host_before, host_after) + look_distance(ended_look, started_look)
     swap = look_distance(host_before, started_look) + look_distance(ended_look, host_after)
-    camera = host.camera
-    ended_samples = list(zip(ended.times, ended.boxes, strict=True))
-    started_samples = list(zip(started.times, started.boxes, strict=True))
+    merged_times = host.times[inside:split]
     if keep + rules.merge_look_margin <= swap:  # the host came out as itself: `started` is `ended` again
-        return host, _track_of(camera, ended_samples + merged + started_samples)
+        times = ended.times + merged_times + started.times
+        return host, _track_of(host.camera, times, ended.boxes + merged + started.boxes)
     if swap + rules.merge_look_margin <= keep:  # the tracker kept the other one: each takes the other's way out
-        host_person = _track_of(camera, _samples(host, before=split) + started_samples)
-        return host_person, _track_of(camera, ended_samples + merged + _samples(host, after=split, before=None))
+        host_person = _track_of(host.camera, host.times[:split] + started.times, host.boxes[:split] + started.boxes)
+        times = ended.times + merged_times + host.times[split:]
+        return host_person, _track_of(host.camera, times, ended.boxes + merged + host.boxes[split:])
     return None
 
 
