@@ -46,9 +46,9 @@ class CameraSpec:
         face = f"{self.face_px[0]:g}-{self.face_px[1]:g} px" if self.face_px else f"{self.face_fraction:.0%} of height"
         codec = "mp4v"
         if self.codec in DVR_CODECS:
-            # The keyframe interval and frame rate are named only where they differ from the usual 2 s, 12 fps.
-            extras = [f"keyframe every {self.gop_seconds:g} s"] if self.gop_seconds != 2.0 else []
-            extras += [f"{self.fps:g} fps"] if self.fps != 12.0 else []
+            # The keyframe interval and frame rate are named only where they differ from the defaults.
+            extras = [f"keyframe every {self.gop_seconds:g} s"] if self.gop_seconds != CameraSpec.gop_seconds else []
+            extras += [f"{self.fps:g} fps"] if self.fps != CameraSpec.fps else []
             codec = f"{DVR_CODECS[self.codec]} {self.kbps} kbit/s" + "".join(f", {e}" for e in extras)
         return f"{self.width}x{self.height}, face {face}, light {self.light:.0%}, {codec}"
 

@@ -587,6 +587,8 @@ def relink_merged(tracks: Sequence[PersonTrack], rules: PersonRules | None = Non
                 ),
                 key=lambda tr: tr.first_time,
             )
+            if not starts:
+                continue
             hosts = [
                 tr
                 for tr in out
