@@ -33,6 +33,7 @@ from watershop_dagster.core.identities.bodies import (
     extend_by_bodies,
     unidentified_visits,
     with_faceless_visits,
+    with_looks,
 )
 from watershop_dagster.core.identities.corrections import CorrectionLog, cannot_link_pairs, constraints_for_day
 from watershop_dagster.core.identities.matching import (
@@ -418,8 +419,10 @@ def identities(
     if identities_shared():  # one registry for the chain: each shop mints IDs of its own
         rules = dataclasses.replace(rules, id_prefix=f"CUST_{tables.shop}_")
     people = tables.read("person_tracks")
-    # a face track takes the entry and exit of the body it was joined to (core/identities/bodies.py)
-    tracks = extend_by_bodies(identifiable_tracks(tables.read("face_tracks")), people)
+    bodies = person_tracks_from_rows(tables.read("person_detections"))
+    # a face track takes the entry and exit of the body it was joined to, and the clothes seen on it then
+    # (core/identities/bodies.py)
+    tracks = with_looks(extend_by_bodies(identifiable_tracks(tables.read("face_tracks")), people), people, bodies)
     registry, next_number, forgotten = registry_before(tables)
     staff: dict[str, np.ndarray] = {}
     if len(tracks):
@@ -444,7 +447,6 @@ def identities(
     files = recordings(tables.read("footage_manifest"))
     staff_rules = StaffRules(config.staff_max_share)
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
-    bodies = person_tracks_from_rows(tables.read("person_detections"))
     posts = staff_posts(bodies, files, staff_rules)
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
+from watershop_dagster.core.identities.corrections import IdentityConstraints
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities, updated_entry
 from watershop_dagster.core.identities.visits import build_visits
 
@@ -164,3 +165,32 @@ def test_one_person_on_their_first_day_gets_one_id_even_when_the_day_clusters_sp
     # Clearly different people on the same day still get two IDs.
     day["embedding"] = [PEOPLE["A"].tolist(), PEOPLE["B"].tolist()]
     assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002"]
+
+
+def test_one_person_back_the_same_day_in_the_same_clothes_keeps_one_id():
+    # Faces 0.24 alike (small faces: one person's clusters of one day were 0.16-0.27 alike on the DVR
+    # evaluation days), under the 0.30 a later day would match at; the body's clothes the same both times.
+    day = _tracks_for([("A", 0), ("B", 600), ("C", 1200)])
+    b_like_a = unit(0.24 * PEOPLE["A"] + 0.971 * PEOPLE["B"])
+    assert 0.2 < float(PEOPLE["A"] @ b_like_a) < 0.3
+    day["embedding"] = [PEOPLE["A"].tolist(), b_like_a.tolist(), PEOPLE["C"].tolist()]
+    red, blue = (120.0, 170.0, 150.0), (110.0, 120.0, 90.0)
+    day["look"] = [red, (123.0, 168.0, 151.0), red]
+    r = assign_identities(day, [], {}, next_number=1)
+    assert [r.assignments[t].customer_id for t in day["track_id"]] == ["CUST_0001", "CUST_0001", "CUST_0002"]
+    assert r.assignments[day["track_id"][1]].similarity is None  # an ID minted today: no registry similarity
+    # Other clothes: someone else whose face happens to be a little alike.
+    day["look"] = [red, blue, red]
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+    # In view at the same time: two people, whatever they wear.
+    day["look"] = [red, red, red]
+    together = day.copy()
+    together.loc[1, ["first_time", "last_time"]] = together.loc[0, ["first_time", "last_time"]].to_numpy()
+    assert assign_identities(together, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+    # The owner said the two visits are different people: clothes do not overrule that.
+    day["look"] = [red, red, red]
+    apart = IdentityConstraints(apart=[({day["track_id"][0]}, {day["track_id"][1]})])
+    assert assign_identities(day, [], {}, 1, constraints=apart).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+    # No clothes seen (no body joined): faces alone decide, as before.
+    day["look"] = [None, None, None]
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]

@@ -17,7 +17,14 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.footage.persons import PersonBox, PersonRules, PersonTrack, _part_of_someone, _seconds
+from watershop_dagster.core.footage.persons import (
+    PersonBox,
+    PersonRules,
+    PersonTrack,
+    _part_of_someone,
+    _seconds,
+    median_look,
+)
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
@@ -44,6 +51,29 @@ def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.Da
         firsts.append(min(a, body[0]) if body else a)
         lasts.append(max(b, body[1]) if body else b)
     out["first_time"], out["last_time"] = firsts, lasts
+    return out
+
+
+def with_looks(tracks: pd.DataFrame, person_tracks: pd.DataFrame, bodies: Sequence[PersonTrack]) -> pd.DataFrame:
+    """face_tracks rows (after `extend_by_bodies`) with a `look` column: the median clothes colour
+    (`body_look`) of the joined body's boxes within the track's own span, the part of the body that is this
+    face's person; None without a body or where no box had a look."""
+    out = tracks.copy()
+    if tracks.empty:
+        out["look"] = pd.Series(dtype=object)
+        return out
+    body_of: dict[str, str] = {}
+    if person_tracks is not None and not person_tracks.empty:
+        for p in person_tracks.itertuples(index=False):
+            for face_id in p.face_track_ids if p.face_track_ids is not None else []:
+                body_of[face_id] = p.track_id
+    by_id = {b.track_id: b for b in bodies}
+    looks = []
+    for tid, first, last in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):
+        body = by_id.get(body_of.get(tid, ""))
+        own = [box for t, box in zip(body.times, body.boxes, strict=True) if first <= t <= last] if body else []
+        looks.append(median_look(own))
+    out["look"] = looks
     return out
 
 

@@ -213,6 +213,16 @@ class IdentityConstraints:
     def empty(self) -> bool:
         return not (self.groups or self.forbidden or self.apart or self.aliases or self.staff or self.track_staff)
 
+    def apart_from(self, tracks: Iterable[str], given: dict[str, list[str]]) -> set[str]:
+        """The IDs of `given` (ID -> its tracks) whose tracks the owner kept apart from `tracks`."""
+        mine = set(tracks)
+        return {
+            cid
+            for cid, theirs in given.items()
+            for side_a, side_b in self.apart
+            if (mine & side_a and set(theirs) & side_b) or (mine & side_b and set(theirs) & side_a)
+        }
+
     def group_of(self, track_id: str) -> str | None:
         for g, tracks in self.groups.items():
             if track_id in tracks:

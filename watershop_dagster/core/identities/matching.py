@@ -19,6 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.persons import look_distance
 from watershop_dagster.core.footage.tracking import stack_embeddings
 from watershop_dagster.core.identities.corrections import IdentityConstraints
 
@@ -31,6 +32,14 @@ class IdentityRules:
     min_usable_faces: int = 2  # a track with fewer embedded faces cannot be identified
     weight_cap: float = 50.0  # old evidence keeps at most this weight, so a face can age
     id_prefix: str = "CUST_"  # a chain sharing one registry gives each shop its own: CUST_<shop>_
+    # Back the same day in the same clothes: a cluster that would get a new ID takes one given earlier that
+    # day instead when their faces are at least this alike, the clothes of their bodies (`look_distance`, on
+    # each camera both were seen by) within `same_clothes_max_colour`, and they were never in view of one
+    # camera at the same time. At 28-40 px one person's clusters of one day were 0.16-0.27 alike, under
+    # `match_threshold`, in the same clothes; different people of one day with clothes that close were under
+    # 0.15 (README, "Back in the same clothes").
+    same_clothes_min_similarity: float = 0.15
+    same_clothes_max_colour: float = 5.0
 
 
 def customer_id_of(number: int, prefix: str = "CUST_") -> str:
@@ -142,6 +151,7 @@ def assign_identities(
     result = IdentityResult({}, unidentified_tracks=len(tracks) - len(usable))
     if usable.empty:
         return result
+    usable = usable.reset_index(drop=True)
     embs = stack_embeddings(usable["embedding"])
     weights = (usable["usable_faces"].to_numpy() * usable["mean_quality"].to_numpy()).astype(np.float64) + 1e-3
     labels = cluster_tracks(embs, rules.cluster_threshold)
@@ -157,6 +167,7 @@ def assign_identities(
     ]
     centroids = np.stack([e.centroid for e in customers]) if customers else np.zeros((0, embs.shape[1]), np.float32)
     group_assignment: dict[str, Assignment] = {}
+    today: dict[str, list[int]] = {}  # customer ID given today -> its tracks (rows of `usable`)
     # Clusters in order of first appearance: new IDs are numbered the way the day unfolded.
     order = []
     for label in labels:
@@ -183,11 +194,20 @@ def assign_identities(
         # Staff only when the face is more like the staff member than like any known customer: look-alikes
         # (siblings) exist, and a customer hidden as staff disappears from every figure.
         minted = None
+        # IDs this cluster must not take by its clothes: the owner's word that its tracks are someone else
+        given_today = {cid: [track_ids[i] for i in rows] for cid, rows in today.items()} if c.apart else {}
+        not_theirs = forbidden | c.apart_from(members, given_today)
         if staff_id is not None and staff_sim >= rules.staff_threshold and staff_sim >= best_sim:
             assignment = Assignment(staff_id, staff_sim, True)
         elif best_sim >= rules.match_threshold:
             matched = customers[best].customer_id
             assignment = Assignment(c.aliases.get(matched, matched), best_sim, False)
+        elif (back := _back_in_same_clothes(usable, idx, mean, today, result, not_theirs, rules)) is not None:
+            # similarity to the registry identity; None for one minted today, as for a new one
+            known = next(
+                (k for k, e in enumerate(customers) if e.customer_id == back and e.first_seen != date.min), None
+            )
+            assignment = Assignment(back, float(sims[known]) if known is not None else None, False)
         else:
             minted = customer_id_of(next_number, rules.id_prefix)
             next_number += 1
@@ -224,6 +244,8 @@ def assign_identities(
             result.new_ids.append(minted)
         if assignment.customer_id in c.staff:
             assignment = Assignment(assignment.customer_id, assignment.similarity, c.staff[assignment.customer_id])
+        if not assignment.is_staff:
+            today.setdefault(assignment.customer_id, []).extend(int(i) for i in idx)
         for t in members:
             a = assignment
             if t in c.track_staff and a.is_staff != c.track_staff[t]:
@@ -236,6 +258,54 @@ def assign_identities(
         else:
             result.day_centroids[assignment.customer_id] = (mean, weight, best_row["best_crop_path"])
     return result
+
+
+def _back_in_same_clothes(
+    usable: pd.DataFrame,
+    idx: np.ndarray,
+    mean: np.ndarray,
+    today: dict[str, list[int]],
+    result: IdentityResult,
+    forbidden: set[str],
+    rules: IdentityRules,
+) -> str | None:
+    """The customer ID given earlier today whose person this cluster's is, by clothes (see IdentityRules):
+    the most alike face among those in the same clothes and never in view with it; None when there is none."""
+    if "look" not in usable.columns:
+        return None
+    mine = _looks_by_camera(usable, idx)
+    best, best_sim = None, rules.same_clothes_min_similarity
+    for cid, rows in today.items():
+        if cid in forbidden or cid not in result.day_centroids:
+            continue
+        sim = float(result.day_centroids[cid][0] @ mean)
+        if sim < best_sim or _in_view_together(usable, idx, rows):
+            continue
+        theirs = _looks_by_camera(usable, rows)
+        common = mine.keys() & theirs.keys()
+        if common and all(look_distance(mine[k], theirs[k]) <= rules.same_clothes_max_colour for k in common):
+            best, best_sim = cid, sim
+    return best
+
+
+def _looks_by_camera(usable: pd.DataFrame, rows) -> dict[str, tuple[float, float, float]]:
+    """Per camera, the median clothes colour of some tracks (camera colours differ: compared camera by camera)."""
+    by_camera: dict[str, list] = {}
+    for r in usable.iloc[list(rows)].itertuples(index=False):
+        if r.look is not None and not (isinstance(r.look, float) and np.isnan(r.look)):
+            by_camera.setdefault(str(r.camera), []).append(r.look)
+    medians = {k: np.median(np.array(looks, float), axis=0) for k, looks in by_camera.items()}
+    return {k: (float(m[0]), float(m[1]), float(m[2])) for k, m in medians.items()}
+
+
+def _in_view_together(usable: pd.DataFrame, a, b) -> bool:
+    """Whether a track of `a` and one of `b` were seen by the same camera at the same time (two people)."""
+    rows_a, rows_b = usable.iloc[list(a)], usable.iloc[list(b)]
+    return any(
+        x.camera == y.camera and min(x.last_time, y.last_time) > max(x.first_time, y.first_time)
+        for x in rows_a.itertuples(index=False)
+        for y in rows_b.itertuples(index=False)
+    )
 
 
 def updated_entry(
