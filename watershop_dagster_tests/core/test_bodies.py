@@ -1,6 +1,7 @@
 """Visits from people, identities from faces: face tracks take their body's span, faceless bodies are
 unidentified visits. Exact fixtures, no models."""
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -183,6 +184,19 @@ def test_a_body_that_picks_up_where_a_named_body_left_off_is_that_person():
     out = faceless_visits(bodies, identified_tracks={"F1"}, not_visits={"P1"})
     assert out["person_track_id"].tolist() == ["P4"]
     assert faceless_visits(bodies, identified_tracks={"F1"})["person_track_id"].tolist() == ["P1", "P4"]
+
+
+def test_the_next_customer_at_the_door_in_other_clothes_does_not_continue_the_last_one():
+    """A customer seen once at the door (a keyframe) is found 4 s later at the counter as another track; the
+    next customer comes in at the same door 2 s after that, near the first box. Their clothes are far apart:
+    not the same person picked up again."""
+    door = _track("P1", [(0.0, 79, 221, 201, 579)])
+    door.boxes[0] = replace(door.boxes[0], look=(142.0, 88.0, 143.0))
+    nxt = _track("P2", [(5.8, 144, 212, 321, 690), (6.3, 231, 218, 423, 697)])
+    nxt.boxes[:] = [replace(b, look=(107.0, 138.0, 124.0)) for b in nxt.boxes]
+    assert not continues(door, nxt)
+    nxt.boxes[:] = [replace(b, look=(140.0, 90.0, 141.0)) for b in nxt.boxes]  # the same shirt: picked up again
+    assert continues(door, nxt)
 
 
 def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():

@@ -256,6 +256,30 @@ def test_someone_else_in_the_same_spot_is_a_new_track_and_one_odd_look_is_not():
     assert len(track.boxes) == 6 and track.look(PersonRules().look_samples) == RED
 
 
+def test_a_walk_from_the_door_to_the_counter_between_keyframes_4_s_apart_is_one_person_in_the_same_clothes():
+    # From a DVR evaluation day (H.264, a keyframe every 4 s): a faceless customer seen at the door, then 4 s
+    # later at the counter 1.1 box heights away; the next customer comes in at the door 2 s after that. By
+    # boxes alone (at most 1.0 heights however long the wait) the walker is two tracks and the next customer
+    # continues the first one, so two visits swapped their entries.
+    tan, green = (142.0, 88.0, 143.0), (107.0, 138.0, 124.0)
+    by_time = {
+        at(0.0): [dressed(body(140, height=360), tan)],
+        at(4.0): [dressed(body(535, height=360), tan)],
+        at(5.8): [dressed(body(535, height=360), tan), dressed(body(232, height=360), green)],
+        at(6.3): [dressed(body(535, height=360), tan), dressed(body(320, height=360), green)],
+    }
+    tracks = build_person_tracks(by_time)
+    assert sorted((len(t.boxes), t.boxes[0].look) for t in tracks) == [(2, green), (4, tan)]
+    # in other clothes the long step is someone else, as before
+    other = {
+        t: [replace(b, look=green if b.centre[0] > 500 else b.look) for b in boxes] for t, boxes in by_time.items()
+    }
+    assert len(build_person_tracks({at(0.0): other[at(0.0)], at(4.0): other[at(4.0)]})) == 2
+    # and without looks the limit is 1.0 heights
+    blind = {t: [replace(b, look=None) for b in boxes] for t, boxes in by_time.items()}
+    assert len(build_person_tracks({at(0.0): blind[at(0.0)], at(4.0): blind[at(4.0)]})) == 2
+
+
 GREY_A, GREY_B = (140.0, 96.0, 127.0), (140.0, 104.0, 131.0)  # two grey-beige shirts 9 apart: the tracker
 # cannot tell them apart in one wide box (look_max 30), but before and after it can
 

@@ -275,6 +275,10 @@ class PersonRules:
     min_shift: float = 0.35  # ...and so is a box whose centre moved at most this (detector jitter, bending)
     shift_per_s: float = 0.8  # plus this per second between samples (walking ~1.4 m/s ~ 0.8 heights/s)
     max_shift: float = 1.0  # but never more, however long the gap: a still room does not hide a walk
+    # ...except in the same clothes (look within same_clothes): a customer walks from the door to the counter,
+    # 1.1 box heights, between two keyframes 4 s apart; the next one to come in at the door is someone else.
+    max_shift_same_clothes: float = 2.0
+    same_clothes: float = 5.0
     max_height_ratio: float = 2.0  # a box twice as tall or half as tall is someone else (or a merged pair)
     predict_horizon_s: float = 1.0  # a walk is extrapolated this far at most (people stop, turn)
     # Clothes (`body_look`, `look_distance`): a box that looks unlike the track's recent boxes scores less, by up
@@ -417,11 +421,14 @@ def match_score(
     if not 1.0 / rules.max_height_ratio <= ratio <= rules.max_height_ratio:
         return None
     unlike = 0.0
+    limit = rules.max_shift
     if look is not None and box.look is not None:
         distance = look_distance(look, box.look)
         if distance > rules.look_max:
             return None
         unlike = rules.look_weight * min(1.0, distance / rules.look_scale)
+        if distance <= rules.same_clothes:
+            limit = rules.max_shift_same_clothes
     ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
     dx, dy = velocity[0] * ahead, velocity[1] * ahead
     # overlap with where the box was heading: when a walker passes in front of someone standing still, the
@@ -429,7 +436,7 @@ def match_score(
     overlap = box_iou(PersonBox(last.x1 + dx, last.y1 + dy, last.x2 + dx, last.y2 + dy), box)
     ax, ay = last.centre[0] + dx, last.centre[1] + dy
     bx, by = box.centre
-    allowed = min(rules.max_shift, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
+    allowed = min(limit, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
     shift = float(np.hypot(bx - ax, by - ay))
     if overlap < rules.min_iou and shift > allowed:
         return None

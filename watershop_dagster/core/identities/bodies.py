@@ -23,6 +23,7 @@ from watershop_dagster.core.footage.persons import (
     PersonTrack,
     _part_of_someone,
     _seconds,
+    look_distance,
     median_look,
 )
 from watershop_dagster.core.storage.schemas import VISIT_LOG
@@ -152,7 +153,12 @@ def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) 
         return False
     first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
     gap = _seconds(first.last_time, then.first_time)
-    return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
+    if not (0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)):
+        return False
+    # Clothes the tracker would call someone else's (look_max) are: the next customer walking in from the
+    # door where a customer was last seen before walking on to the counter is another person.
+    before, after = median_look(first.boxes[-rules.look_samples :]), median_look(then.boxes[: rules.look_samples])
+    return before is None or after is None or look_distance(before, after) <= rules.look_max
 
 
 def duplicate_bodies(

@@ -37,7 +37,7 @@ class IdentityRules:
     # each camera both were seen by) within `same_clothes_max_colour`, and they were never in view of one
     # camera at the same time. At 28-40 px one person's clusters of one day were 0.16-0.27 alike, under
     # `match_threshold`, in the same clothes; different people of one day with clothes that close were under
-    # 0.15 (README, "Back in the same clothes").
+    # 0.15 (README, "Back the same day in the same clothes").
     same_clothes_min_similarity: float = 0.15
     same_clothes_max_colour: float = 5.0
 
