@@ -165,3 +165,49 @@ def test_small_steps_do_not_add_up_to_another_face():
             now[0].embedding = np.zeros(512, np.float32)
         cache.remember(now, float(step))
     assert 0 < reused < 10
+
+
+class _NoFaces:
+    def observe(self, image, embed=True, region=None):
+        return []
+
+    def embed(self, observations):
+        pass
+
+
+class _OneBody:
+    """A body detector that finds one person in the middle of whatever frame it is given."""
+
+    input_size = 64
+
+    def __init__(self):
+        import threading
+
+        self.threads: set[str] = set()
+        self._threading = threading
+
+    def detect(self, image, region=None):
+        from watershop_dagster.core.footage.persons import PersonBox
+
+        self.threads.add(self._threading.current_thread().name)
+        h, w = image.shape[:2]
+        return [PersonBox(w / 4, h / 8, 3 * w / 4, h, 0.9)]
+
+
+def test_the_face_stage_finds_bodies_on_a_thread_beside_the_faces_in_frame_pixels():
+    from watershop_dagster.core.footage.analysis import FaceStage, StageTimes
+    from watershop_dagster.core.footage.sampling import DecodedFrame
+
+    times, bodies = StageTimes(), _OneBody()
+    stage = FaceStage(_NoFaces(), times, bodies)  # type: ignore[arg-type]
+    frame = np.zeros((256, 128, 3), np.uint8)
+    frame[:, :] = (40, 40, 200)  # a red shirt everywhere
+    found = [stage.look(DecodedFrame(i, i * 0.5, image=frame)) for i in range(3)]
+    stage.close()
+    for findings in found:
+        (box,) = findings.persons
+        # found on a 32x64 copy (the detector's 64 on the long side), reported in the frame's own pixels
+        assert (box.x1, box.y1, box.x2, box.y2) == (32.0, 32.0, 96.0, 256.0)
+        assert box.look is not None and box.look[1] > 150  # the clothes were seen on the copy it searched
+    assert bodies.threads and all(name.startswith("bodies") for name in bodies.threads)
+    assert times.persons > 0 and stage.analysed == 3
