@@ -143,9 +143,24 @@ class IdentityConfig(dg.Config):
         default=StaffRules.max_customer_share,
         description="an identity present for more than this share of the day's footage is staff, not a customer",
     )
+    same_clothes_min_similarity: float = Field(
+        default=IdentityRules.same_clothes_min_similarity,
+        description="back the same day in the same clothes: faces this alike keep that day's earlier ID (over 1: off)",
+    )
+    same_clothes_max_colour: float = Field(
+        default=IdentityRules.same_clothes_max_colour,
+        description="...when their clothes are at most this far apart in colour (CIELAB a*b*)",
+    )
 
     def rules(self) -> IdentityRules:
-        return IdentityRules(self.match_threshold, self.cluster_threshold, self.staff_threshold, self.min_usable_faces)
+        return IdentityRules(
+            self.match_threshold,
+            self.cluster_threshold,
+            self.staff_threshold,
+            self.min_usable_faces,
+            same_clothes_min_similarity=self.same_clothes_min_similarity,
+            same_clothes_max_colour=self.same_clothes_max_colour,
+        )
 
 
 @warehouse_asset(writes=[_described("footage_manifest")], group=VISION)
