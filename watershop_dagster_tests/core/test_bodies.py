@@ -22,6 +22,7 @@ from watershop_dagster.core.identities.bodies import (
     extend_by_bodies,
     faceless_visits,
     with_faceless_visits,
+    with_looks,
 )
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.identities.visits import build_visits
@@ -228,3 +229,15 @@ def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them()
     assert rows["last_time"].iloc[0] == at(8)  # input untouched
     # a named body is never part of a chain
     assert chain_fragments(rows, [walk_in, still, walk_out], named={"P2"})[1] == set()
+
+
+def test_a_face_track_wears_the_clothes_its_body_wore_while_it_was_that_person():
+    """The staff member's body held a customer for its first 10 s (the tracker followed the wrong person): the
+    face track of 20-30 s takes the look of the body's boxes in its own span, not the body's whole median."""
+    red, blue = (60.0, 170.0, 160.0), (45.0, 150.0, 80.0)
+    body = _track("P1", [(float(s), 470, 230, 600, 590) for s in range(0, 41, 2)])
+    body.boxes[:] = [replace(b, look=red if t < at(10) else blue) for t, b in zip(body.times, body.boxes)]
+    assert sum(b.look == red for b in body.boxes) == 5  # a quarter of its boxes: the median alone says blue
+    rows = person_tracks([("P1", 0, 40, ["F1", "F2"]), ("P2", 0, 40, [])])
+    looks = with_looks(face_tracks([("F1", 0, 8), ("F2", 20, 30), ("F3", 0, 40)]), rows, [body])
+    assert looks["look"].tolist() == [red, blue, None]  # F3 joined no body

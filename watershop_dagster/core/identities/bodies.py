@@ -11,6 +11,7 @@ Plain Python: no Dagster here.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date
@@ -69,11 +70,15 @@ def with_looks(tracks: pd.DataFrame, person_tracks: pd.DataFrame, bodies: Sequen
             for face_id in p.face_track_ids if p.face_track_ids is not None else []:
                 body_of[face_id] = p.track_id
     by_id = {b.track_id: b for b in bodies}
-    looks = []
+    looks: list[tuple[float, float, float] | None] = []
     for tid, first, last in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):
         body = by_id.get(body_of.get(tid, ""))
-        own = [box for t, box in zip(body.times, body.boxes, strict=True) if first <= t <= last] if body else []
-        looks.append(median_look(own))
+        if body is None:
+            looks.append(None)
+            continue
+        # the boxes in the face track's span, found by bisection: a staff member's body can hold a day of boxes
+        lo, hi = bisect_left(body.times, first), bisect_right(body.times, last)
+        looks.append(median_look(body.boxes[lo:hi]))
     out["look"] = looks
     return out
 
