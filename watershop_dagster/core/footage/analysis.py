@@ -201,7 +201,7 @@ class FaceStage:
     def look(self, frame: DecodedFrame) -> FrameFindings:
         self.analysed += 1
         pending = None
-        if self._beside is not None:
+        if self.persons is not None and self._beside is not None:
             # Bodies on the whole frame at the detector's own scale, not in the region: a region enlarged to
             # the network's input shows people larger than in training (shaded figures seen from behind were
             # missed there, found in the whole frame), and a customer who stands still may lie outside it.
@@ -209,7 +209,7 @@ class FaceStage:
             # when the two ran one after the other (the decoder's own scaler finds other boxes: 407 against
             # 375 on a busy 3-minute day).
             frame.image  # noqa: B018 (converts)
-            pending = self._beside.submit(self._bodies, *frame.whole(self.persons.input_size))  # type: ignore[union-attr]
+            pending = self._beside.submit(self._bodies, *frame.whole(self.persons.input_size))
         started = time.perf_counter()
         observations = self.engine.observe(frame.image, embed=False, region=frame.region)
         embedding = time.perf_counter()
