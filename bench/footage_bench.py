@@ -6,10 +6,11 @@
 
 Prints, for one video in one run: the wall time of a full decode-only pass (PyAV, one thread and
 threaded; the faster is the baseline), the wall time of the footage-to-visits stages the assets run
-(manifest probe, sampling, motion, detection, embedding, tracking, identities, visits), their ratio,
-seconds of video per wall second, peak memory (max RSS), the per-stage breakdown and what the sampler
-decoded. Customer visits are scored against the generator's truth, and with --compare-dense against
-analysing every sampled frame (same visits, entry and exit within 2 s).
+(manifest probe, sampling, motion, face detection, embedding, bodies, tracking, identities, visits), their
+ratio, seconds of video per wall second, peak memory (max RSS), the per-stage breakdown (the body detector's
+seconds run beside detection and embedding) and what the sampler decoded. Customer visits are scored
+against the generator's truth, and with --compare-dense against analysing every sampled frame (same
+visits, entry and exit within 2 s).
 """
 
 import argparse
@@ -92,6 +93,7 @@ def footage_to_visits(path: Path, dense: bool):
     from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
     from watershop_dagster.core.footage.faces import FaceEngine
     from watershop_dagster.core.footage.manifest import scan_day
+    from watershop_dagster.core.footage.persons import PersonDetector
     from watershop_dagster.core.footage.sampling import DenseSampler
     from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
     from watershop_dagster.core.identities.matching import assign_identities
@@ -112,7 +114,8 @@ def footage_to_visits(path: Path, dense: bool):
     stages["probe"] = time.perf_counter() - t0
     # Dense: every sampled frame analysed, the reference the default sampler must agree with.
     sampler = (lambda: DenseSampler(2.0, analyse_every=True)) if dense else (lambda: CoarseToFineSampler(2.0))
-    result = analyse_day(day, manifest, engine, None, sampler_factory=sampler)
+    # the body detector too, as the footage_analysis asset runs it by default (detect_persons)
+    result = analyse_day(day, manifest, engine, None, sampler_factory=sampler, persons=PersonDetector.default())
     stages.update(result.times.as_dict())
     t1 = time.perf_counter()
     embs = {r.detection_id: np.asarray(r.embedding, np.float32) for r in result.embeddings.itertuples()}
