@@ -18,6 +18,7 @@ from watershop_dagster.core.footage.persons import (
 from watershop_dagster.core.identities.bodies import (
     chain_fragments,
     continues,
+    dressed_alike,
     duplicate_bodies,
     extend_by_bodies,
     faceless_visits,
@@ -195,9 +196,12 @@ def test_the_next_customer_at_the_door_in_other_clothes_does_not_continue_the_la
     door.boxes[0] = replace(door.boxes[0], look=(142.0, 88.0, 143.0))
     nxt = _track("P2", [(5.8, 144, 212, 321, 690), (6.3, 231, 218, 423, 697)])
     nxt.boxes[:] = [replace(b, look=(107.0, 138.0, 124.0)) for b in nxt.boxes]
-    assert not continues(door, nxt)
+    assert continues(door, nxt) and not dressed_alike(door, nxt)
+    rows = person_tracks([("P1", 0.0, 0.0, []), ("P2", 5.8, 6.3, [])])
+    rows["unidentified_presence"] = [False, True]
+    assert chain_fragments(rows, [door, nxt], named=set())[1] == set()  # not chained
     nxt.boxes[:] = [replace(b, look=(140.0, 90.0, 141.0)) for b in nxt.boxes]  # the same shirt: picked up again
-    assert continues(door, nxt)
+    assert dressed_alike(door, nxt) and chain_fragments(rows, [door, nxt], named=set())[1] == {"P1"}
 
 
 def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():

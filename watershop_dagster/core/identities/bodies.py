@@ -158,10 +158,14 @@ def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) 
         return False
     first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
     gap = _seconds(first.last_time, then.first_time)
-    if not (0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)):
-        return False
-    # Clothes the tracker would call someone else's (look_max) are: the next customer walking in from the
-    # door where a customer was last seen before walking on to the counter is another person.
+    return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
+
+
+def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
+    """Whether the end of one body and the start of the other wear clothes the tracker would not call someone
+    else's (within look_max; unknown clothes do not say no)."""
+    rules = rules or PersonRules()
+    first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
     before, after = median_look(first.boxes[-rules.look_samples :]), median_look(then.boxes[: rules.look_samples])
     return before is None or after is None or look_distance(before, after) <= rules.look_max
 
@@ -210,7 +214,11 @@ def chain_fragments(
     chains: list[list[PersonTrack]] = []
     for t in free:
         for chain in chains:
-            if continues(chain[-1], t, rules):
+            # Faceless pieces chain only in clothes alike: the next customer walking in from the door where a
+            # customer was last seen, before that one walked on to the counter, is another person. (A piece
+            # that continues a named body keeps `continues` alone: the named body's clothes may have been
+            # measured on a box it shared with someone.)
+            if continues(chain[-1], t, rules) and dressed_alike(chain[-1], t, rules):
                 chain.append(t)
                 break
         else:
