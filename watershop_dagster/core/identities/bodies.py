@@ -30,17 +30,24 @@ from watershop_dagster.core.footage.persons import (
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
+def _body_of_faces(person_tracks: pd.DataFrame | None) -> dict:
+    """face track id -> the person_tracks row of the body it was joined to."""
+    if person_tracks is None or person_tracks.empty:
+        return {}
+    return {
+        face_id: p
+        for p in person_tracks.itertuples(index=False)
+        for face_id in (p.face_track_ids if p.face_track_ids is not None else [])
+    }
+
+
 def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.DataFrame:
     """face_tracks rows with first_time/last_time widened to the part of the joined body that is the face's
     person (body_first_time, body_last_time); rows stored before those columns take the whole body's span
     from person_tracks."""
     if tracks.empty:
         return tracks
-    span = {}
-    if person_tracks is not None and not person_tracks.empty:
-        for p in person_tracks.itertuples(index=False):
-            for face_id in p.face_track_ids if p.face_track_ids is not None else []:
-                span[face_id] = (p.first_time, p.last_time)
+    span = {face_id: (p.first_time, p.last_time) for face_id, p in _body_of_faces(person_tracks).items()}
     out = tracks.copy()
     own = zip(
         out.get("body_first_time", pd.Series(None, index=out.index)),
@@ -64,11 +71,7 @@ def with_looks(tracks: pd.DataFrame, person_tracks: pd.DataFrame, bodies: Sequen
     if tracks.empty:
         out["look"] = pd.Series(dtype=object)
         return out
-    body_of: dict[str, str] = {}
-    if person_tracks is not None and not person_tracks.empty:
-        for p in person_tracks.itertuples(index=False):
-            for face_id in p.face_track_ids if p.face_track_ids is not None else []:
-                body_of[face_id] = p.track_id
+    body_of = {face_id: p.track_id for face_id, p in _body_of_faces(person_tracks).items()}
     by_id = {b.track_id: b for b in bodies}
     looks: list[tuple[float, float, float] | None] = []
     for tid, first, last in zip(out["track_id"], out["first_time"], out["last_time"], strict=True):
@@ -166,7 +169,7 @@ def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = No
     else's (within look_max; unknown clothes do not say no)."""
     rules = rules or PersonRules()
     first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
-    before, after = median_look(first.boxes[-rules.look_samples :]), median_look(then.boxes[: rules.look_samples])
+    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
     return before is None or after is None or look_distance(before, after) <= rules.look_max
 
 
