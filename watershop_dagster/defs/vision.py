@@ -303,7 +303,7 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     )
     enough = (table["usable_faces"] >= IdentityRules.min_usable_faces) & (table["evidence"] >= MIN_TRACK_EVIDENCE)
     face_ids = set(table.loc[enough, "track_id"]) if len(table) else set()
-    people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks, face_ids)
+    people = person_tracks_frame(tables.day, bodies, joined, PersonRules(), faces_of_tracks, face_ids, held)
     identifiable = len(face_ids)
     return Written(
         rows={"face_tracks": table, "person_tracks": people},

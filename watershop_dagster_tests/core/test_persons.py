@@ -325,6 +325,26 @@ def test_a_box_that_never_widened_held_one_person_and_pieces_beside_it_stay_apar
     assert len(build_person_tracks(side_by_side(widen=1.0), replace(PersonRules(), merge_min_widen=1.0))) == 2
 
 
+STAFF_GREEN, HAIR = (150.0, 128.0, 140.0), (75.0, 133.0, 140.0)
+
+
+def test_a_clerks_upper_body_found_apart_is_not_someone_who_walked_into_the_clerks_box():
+    """From the footage matrix's busy day (keyframes every 6 s): behind the counter the detector also finds the
+    clerk's head and shoulders as a second box, half the clerk's height, for a few seconds now and then; the
+    clerk's box widens between (reaching for a can). Relinked as a person who walked into the clerk's box and
+    out again, the pieces became a 50-s track holding the clerk's own boxes: a faceless visit nobody made."""
+    frames: dict = {}
+    for t in range(0, 61):
+        clerk = dressed(body(900, top=100, height=330, width=260 if 20 <= t < 44 else 200), STAFF_GREEN)
+        upper = [dressed(body(895, top=100, height=165, width=160), HAIR)] if 14 <= t < 20 or 44 <= t < 48 else []
+        frames[at(t)] = [clerk, *upper]
+    spans = sorted((t.first_time, t.last_time) for t in build_person_tracks(frames))
+    assert spans == [(at(0), at(60)), (at(14), at(19)), (at(44), at(47))]
+    # counted as a second person (never "part" of the clerk), the pieces are joined through the clerk's boxes
+    relinked = build_person_tracks(frames, replace(PersonRules(), part_containment=1.01))
+    assert sorted((t.first_time, t.last_time) for t in relinked) == [(at(0), at(60)), (at(14), at(47))]
+
+
 # -- joining faces to bodies ---------------------------------------------------------------------------------
 
 
@@ -589,6 +609,25 @@ def test_a_faceless_body_that_walked_in_and_stood_in_front_of_a_named_face_is_so
     # seen away from her face only twice (under apart_samples): taken for her body found again, as before
     brief = PersonTrack("cam1", "P1", times[13:40], walking_in[3:] + in_front)
     assert person_only_presences([brief], {}, rules, {"F1": face}, identifiable={"F1"}) == []
+
+
+def test_a_box_the_tracker_passed_between_two_named_people_is_not_a_third_visit():
+    """From the footage matrix's busy day: four customers at the counter, two of them one wide box or only a
+    head box now and then. One body track went from one's head to the other's (away from each in turn, so
+    neither face counts it as theirs), each face making its own visit; the box was nobody else's."""
+    times = [i * 0.5 for i in range(40)]
+    left = Track("cam1", times=times, boxes=[np.array([335, 60, 365, 100], np.float32)] * 40)
+    right = Track("cam1", times=times, boxes=[np.array([535, 60, 565, 100], np.float32)] * 40)
+    heads = [PersonBox(300, 50, 400, 220, 0.6)] * 20 + [PersonBox(500, 50, 600, 220, 0.6)] * 20
+    box = PersonTrack("cam1", "P1", times, heads)
+    # as on that day, where each face's frames were split among several boxes, neither face joins a body
+    rules = PersonRules(min_presence_s=5.0, min_join_share=1.1)
+    faces = {"F1": left, "F2": right}
+    assert join_faces_to_persons([box], faces, rules) == {}
+    assert person_only_presences([box], {}, rules, faces, identifiable={"F1", "F2"}) == []
+    # given one person's face only, it may be somebody in front of them: still a visit
+    one = PersonTrack("cam1", "P1", times, heads[:20] + [PersonBox(800, 50, 900, 220, 0.6)] * 20)
+    assert len(person_only_presences([one], {}, rules, faces, identifiable={"F1", "F2"})) == 1
 
 
 def test_the_upper_body_of_a_faceless_person_is_not_another_visit():

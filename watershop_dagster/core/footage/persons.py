@@ -524,6 +524,16 @@ def _touching(a: PersonBox, b: PersonBox, slack: float) -> bool:
     return a.x1 - gap <= b.x2 and b.x1 - gap <= a.x2 and a.y1 - gap <= b.y2 and b.y1 - gap <= a.y2
 
 
+def _part_of_box(box: PersonBox, big: PersonBox, rules: PersonRules) -> bool:
+    """Whether `box` is mostly inside `big` and clearly shorter: the detector's second box on one person (their
+    upper body), not a second person."""
+    if box.height > rules.part_max_height_share * big.height:
+        return False
+    w = max(0.0, min(box.x2, big.x2) - max(box.x1, big.x1))
+    h = max(0.0, min(box.y2, big.y2) - max(box.y1, big.y1))
+    return w * h / max(box.width * box.height, 1e-6) >= rules.part_containment
+
+
 def _track_of(camera: str, times: Sequence[Any], boxes: Sequence[PersonBox]) -> PersonTrack:
     return PersonTrack(camera, times=list(times), boxes=list(boxes))
 
@@ -548,6 +558,12 @@ def _merge_split(
     before, merged, after = host.boxes[max(0, met - k) : met], host.boxes[inside:split], host.boxes[split : split + k]
     if not touching or np.median([b.width for b in merged]) < rules.merge_min_widen * np.median(
         [b.width for b in before]
+    ):
+        return None
+    # A piece that ends or starts inside the host's box, clearly shorter, is the host's own upper body found
+    # apart (a clerk behind the counter), not somebody walking in or out of it.
+    if _part_of_box(ended.boxes[-1], host.boxes[met], rules) or _part_of_box(
+        started.boxes[0], host.boxes[split], rules
     ):
         return None
     host_before, host_after = median_look(before), median_look(after)
@@ -837,6 +853,7 @@ def person_only_presences(
     rules: PersonRules | None = None,
     face_tracks: Mapping[str, FaceTrackLike] | None = None,
     identifiable: Collection[str] = (),
+    assignments: Sequence[tuple[Any, str, str]] | None = None,
 ) -> list[tuple[Any, Any, PersonTrack]]:
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
     Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
@@ -846,9 +863,21 @@ def person_only_presences(
     moment (standing still between sparse samples, half hidden) and found them again as a new track, while
     their face track went on. The same holds for the face of an `identifiable` face track that joined no body
     (its body was only ever found in pieces, e.g. a clerk behind the counter): that face makes its person's
-    visit, and a body holding it is that person, not somebody else."""
+    visit, and a body holding it is that person, not somebody else. Nor is a body a visit of its own that the
+    frame-by-frame assignment (`frame_assignments`, one face per body) gave such faces of two or more people,
+    in at least part_share of its samples together: in a tight group at the counter the tracker hands one box
+    from person to person (each face's own body may be in view beside it, or never found alone). A faceless
+    customer standing in front of one named one, their bodies one box, is given that one face only and keeps
+    the visit. `assignments`: frame_assignments of the same tracks, if the caller has them already."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
+    named_faces = set(joined) | set(identifiable)
+    if assignments is None:
+        assignments = frame_assignments(person_tracks, face_tracks, rules) if face_tracks else []
+    given: dict[str, dict[Any, str]] = defaultdict(dict)  # body id -> time -> the named face it was given
+    for t, face_id, body_id in assignments:
+        if face_id in named_faces:
+            given[body_id][t] = face_id
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
     body = {tr.track_id: tr for tr in person_tracks}
     joined_faces = [
@@ -862,6 +891,7 @@ def person_only_presences(
             tr.track_id in with_face
             or tr.duration_s < rules.min_presence_s
             or tr.max_height < rules.min_box_height_px
+            or _passed_between_faces(given[tr.track_id], len(tr.boxes), rules)
             or _holds_a_joined_face(tr, joined_faces, rules)
         ):
             continue
@@ -871,6 +901,12 @@ def person_only_presences(
             continue
         out.append((tr.first_time, tr.last_time, tr))
     return sorted(out, key=lambda x: x[0])
+
+
+def _passed_between_faces(given: Mapping[Any, str], samples: int, rules: PersonRules) -> bool:
+    """Whether a body given named faces (time -> face track) held two or more people's faces in at least
+    part_share of its samples: one box the tracker passed between people in a group."""
+    return len(set(given.values())) >= 2 and len(given) >= rules.part_share * samples
 
 
 def _holds_a_joined_face(
@@ -919,12 +955,7 @@ def _part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Pe
             if other.camera != track.camera:
                 continue
             for t2, big in zip(other.times, other.boxes, strict=True):
-                if abs(_seconds(t, t2)) > rules.join_max_dt_s or box.height > rules.part_max_height_share * big.height:
-                    continue
-                w = max(0.0, min(box.x2, big.x2) - max(box.x1, big.x1))
-                h = max(0.0, min(box.y2, big.y2) - max(box.y1, big.y1))
-                area = max((box.x2 - box.x1) * (box.y2 - box.y1), 1e-6)
-                if w * h / area >= rules.part_containment:
+                if abs(_seconds(t, t2)) <= rules.join_max_dt_s and _part_of_box(box, big, rules):
                     inside += 1
                     break
             else:
@@ -940,10 +971,13 @@ def person_tracks_frame(
     rules: PersonRules | None = None,
     face_tracks: Mapping[str, FaceTrackLike] | None = None,
     identifiable: Collection[str] = (),
+    assignments: Sequence[tuple[Any, str, str]] | None = None,
 ) -> pd.DataFrame:
     """Rows of PERSON_TRACKS (without the partition column `day`), each marked whether it is an unidentified
     visit (person_only_presences)."""
-    presences = {tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks, identifiable)}
+    presences = {
+        tr.track_id for _, _, tr in person_only_presences(tracks, joined, rules, face_tracks, identifiable, assignments)
+    }
     faces_of: dict[str, list[str]] = {}
     for face_id, person_id in sorted(joined.items()):
         faces_of.setdefault(person_id, []).append(face_id)
