@@ -298,6 +298,7 @@ class PersonRules:
     min_box_height_px: float = 0.0  # a faceless person never taller than this is too far (0: no limit)
     part_containment: float = 0.8  # a box this much inside a larger box of someone whose face was seen...
     part_share: float = 0.5  # ...in this share of its samples is that person's upper body, found again
+    # (also: a body holding a named face, or given two people's faces, in this share is not a visit of its own)
     # ...unless that face was seen away from the body's head in this many of the body's samples: then the body
     # is somebody else who stood in front of that person (a faceless customer walking in from the door to stand
     # before a named one at the counter, their two bodies one box)
