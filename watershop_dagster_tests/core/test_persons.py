@@ -630,6 +630,23 @@ def test_a_box_the_tracker_passed_between_two_named_people_is_not_a_third_visit(
     assert len(person_only_presences([one], {}, rules, faces, identifiable={"F1", "F2"})) == 1
 
 
+def test_a_body_found_again_under_a_face_whose_own_body_went_on_with_someone_else_is_not_another_visit():
+    """From a busy day rendered for the footage matrix (seed 7): a named customer stands at the counter, her
+    body track goes on with somebody else a few steps away, and the detector's next box on her starts a new
+    track. Her face went on, joined to the first body, which is still in view: the new box holds her face in
+    every sample, so it is her found again, not a faceless visit of 14 s."""
+    times = list(range(30))
+    face = Track("cam1", times=times, boxes=[np.array([535, 60, 565, 100], np.float32)] * 30)
+    first = PersonTrack(
+        "cam1", "P1", times, [PersonBox(500, 50, 600, 400, 0.9)] * 16 + [PersonBox(800, 50, 900, 400, 0.9)] * 14
+    )
+    again = PersonTrack("cam1", "P2", times[16:], [PersonBox(500, 50, 600, 400, 0.9)] * 14)
+    rules = PersonRules(min_presence_s=5.0)
+    joined = join_faces_to_persons([first, again], {"F1": face}, rules)
+    assert joined == {"F1": "P1"}
+    assert person_only_presences([first, again], joined, rules, {"F1": face}) == []
+
+
 def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
     """Someone with their back to the camera: the detector now and then also boxes their upper body alone, at
     times between the samples of the whole body. That part is inside a longer faceless track: one visit."""

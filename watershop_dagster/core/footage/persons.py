@@ -869,16 +869,23 @@ def person_only_presences(
     in at least part_share of its samples together: in a tight group at the counter the tracker hands one box
     from person to person (each face's own body may be in view beside it, or never found alone). A faceless
     customer standing in front of one named one, their bodies one box, is given that one face only and keeps
-    the visit. `assignments`: frame_assignments of the same tracks, if the caller has them already."""
+    the visit. And a body the assignment gave the face of a face track joined to another body, in at least
+    part_share of its samples, is that person found again, whether that body was in view then or not (the
+    face sat better on this one: the tracker's body for the face had gone on with someone else). A faceless
+    customer at a named one's shoulder is not given the face, which sits better on its own body.
+    `assignments`: frame_assignments of the same tracks, if the caller has them already."""
     rules = rules or PersonRules()
     with_face = set(joined.values())
     named_faces = set(joined) | set(identifiable)
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules) if face_tracks else []
     given: dict[str, dict[Any, str]] = defaultdict(dict)  # body id -> time -> the named face it was given
+    found_again: dict[str, set[Any]] = defaultdict(set)  # body id -> times it was given a face joined elsewhere
     for t, face_id, body_id in assignments:
         if face_id in named_faces:
             given[body_id][t] = face_id
+        if joined.get(face_id, body_id) != body_id:
+            found_again[body_id].add(t)
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
     body = {tr.track_id: tr for tr in person_tracks}
     joined_faces = [
@@ -893,6 +900,7 @@ def person_only_presences(
             or tr.duration_s < rules.min_presence_s
             or tr.max_height < rules.min_box_height_px
             or _passed_between_faces(given[tr.track_id], len(tr.boxes), rules)
+            or len(found_again[tr.track_id]) >= rules.part_share * len(tr.boxes)
             or _holds_a_joined_face(tr, joined_faces, rules)
         ):
             continue
