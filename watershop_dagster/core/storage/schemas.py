@@ -329,7 +329,8 @@ PERSON_TRACKS = TableSchema(
         (
             "unidentified_presence",
             "BOOLEAN",
-            "an unidentified visit: no face joined, long enough, and not a seen person's upper body found again",
+            "an unidentified visit: no face joined, long enough, not a seen person's upper body, and not a body that"
+            " mostly held named faces (a person found again, or one box passed between people)",
         ),
     ),
 )
