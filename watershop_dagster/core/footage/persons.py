@@ -880,12 +880,9 @@ def person_only_presences(
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules) if face_tracks else []
     given: dict[str, dict[Any, str]] = defaultdict(dict)  # body id -> time -> the named face it was given
-    found_again: dict[str, set[Any]] = defaultdict(set)  # body id -> times it was given a face joined elsewhere
     for t, face_id, body_id in assignments:
         if face_id in named_faces:
             given[body_id][t] = face_id
-        if joined.get(face_id, body_id) != body_id:
-            found_again[body_id].add(t)
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
     body = {tr.track_id: tr for tr in person_tracks}
     joined_faces = [
@@ -900,7 +897,7 @@ def person_only_presences(
             or tr.duration_s < rules.min_presence_s
             or tr.max_height < rules.min_box_height_px
             or _passed_between_faces(given[tr.track_id], len(tr.boxes), rules)
-            or len(found_again[tr.track_id]) >= rules.part_share * len(tr.boxes)
+            or _found_again(given[tr.track_id], joined, len(tr.boxes), rules)
             or _holds_a_joined_face(tr, joined_faces, rules)
         ):
             continue
@@ -916,6 +913,13 @@ def _passed_between_faces(given: Mapping[Any, str], samples: int, rules: PersonR
     """Whether a body given named faces (time -> face track) held two or more people's faces in at least
     part_share of its samples: one box the tracker passed between people in a group."""
     return len(set(given.values())) >= 2 and len(given) >= rules.part_share * samples
+
+
+def _found_again(given: Mapping[Any, str], joined: Mapping[str, str], samples: int, rules: PersonRules) -> bool:
+    """Whether a body no face joined was given (time -> face track) the faces of face tracks joined to other
+    bodies in at least part_share of its samples: that person found again, their own body gone on with someone
+    else or out of view."""
+    return sum(face_id in joined for face_id in given.values()) >= rules.part_share * samples
 
 
 def _holds_a_joined_face(
