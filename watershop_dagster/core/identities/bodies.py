@@ -153,13 +153,18 @@ def _near(a: PersonBox, b: PersonBox, rules: PersonRules) -> bool:
     )
 
 
+def _in_order(a: PersonTrack, b: PersonTrack) -> tuple[PersonTrack, PersonTrack]:
+    """The two bodies, the one first seen first."""
+    return (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
+
+
 def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
     """Whether body b picks up where body a left off (or a where b left off): the gap between them at most
     continue_gap_s and the last box of the earlier one near the first box of the later one."""
     rules = rules or PersonRules()
     if a.camera != b.camera or not a.boxes or not b.boxes:
         return False
-    first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
+    first, then = _in_order(a, b)
     gap = _seconds(first.last_time, then.first_time)
     return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
 
@@ -168,7 +173,7 @@ def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = No
     """Whether the end of one body and the start of the other wear clothes the tracker would not call someone
     else's (within look_max; unknown clothes do not say no)."""
     rules = rules or PersonRules()
-    first, then = (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
+    first, then = _in_order(a, b)
     before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
     return before is None or after is None or look_distance(before, after) <= rules.look_max
 
