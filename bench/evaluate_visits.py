@@ -19,7 +19,10 @@ Conditions (--condition; each flag below overrides its value):
 * shopcam_all: all of the above at once.
 
 The camera's encoding can be set apart from the condition, as DVRs are configured: --codec hevc (libx265,
-3 B-frames), --gop S (a keyframe every S seconds; 2 by default) and --fps F (12 by default).
+3 B-frames), --gop S (a keyframe every S seconds; 2 by default) and --fps F (12 by default). So can the
+recorder's export (watershop_dagster/sim/dvr.py): --file-names dvr|nvr|dated (channel and start/end stamps as
+DVRs and NVRs name files), --clock-overlay (the date, time and camera label burned into every frame) and
+--power-cut (one recording a day loses its last second and its MP4 index, as a power failure leaves it).
 
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
 thresholds are tuned on the other half.
@@ -44,7 +47,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 SHOPCAM = {"width": 1280, "height": 720, "face_px": "28,40", "light": 0.6, "codec": "h264", "kbps": 400}
 # Flags that set a CameraSpec field of the same name (face_px is parsed apart: a "lo,hi" range).
-CAMERA_FLAGS = ("width", "height", "light", "codec", "kbps", "gop_seconds", "fps")
+CAMERA_FLAGS = (
+    "width",
+    "height",
+    "light",
+    "codec",
+    "kbps",
+    "gop_seconds",
+    "fps",
+    "file_names",
+    "clock_overlay",
+    "power_cut",
+)
 CONDITIONS: dict[str, dict] = {
     "clear": {},
     "shopcam": SHOPCAM,
@@ -74,6 +88,24 @@ def main() -> int:
     p.add_argument("--kbps", type=int, help="H.264 / HEVC bitrate (= maxrate = bufsize)")
     p.add_argument("--gop", type=float, dest="gop_seconds", help="H.264 / HEVC: seconds between keyframes (2)")
     p.add_argument("--fps", type=float, help="frames a second the camera records (12)")
+    p.add_argument(
+        "--file-names",
+        choices=["camera", "dvr", "nvr", "dated"],
+        help="how the recorder names its files (watershop_dagster/sim/dvr.py): camera cam1_HHMMSS.mp4 (the "
+        "default), dvr ch01_<start>_<end>.mp4, nvr NVR_ch1_main_<start>_<end>.mp4, dated <date>_<time>_cam1.mp4",
+    )
+    p.add_argument(
+        "--clock-overlay",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="burn the DVR's date/time and camera label into every frame",
+    )
+    p.add_argument(
+        "--power-cut",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one recording a day cut off by a power failure (last second and index lost)",
+    )
     p.add_argument("--faceless-share", type=float)
     p.add_argument("--max-waiting", type=int)
     p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from watershop_dagster.sim.dvr import burn_in_clock
 from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene
 from watershop_dagster.sim.shop import DayPlan, PlannedVisit, Sale, write_till_day, write_truth
 from watershop_dagster.sim.world import Cast
@@ -196,18 +197,6 @@ class DvrScene(ShopScene):
         frame = cv2.subtract(cv2.add(frame, self.noise_pos[k]), self.noise_neg[k])
         return frame
 
-    def overlay(self, frame: np.ndarray, t: datetime) -> None:
-        """The DVR's burned-in clock and camera name: white text with a thin dark edge, drawn after the sensor."""
-        H, W = frame.shape[:2]
-        scale = H / 720 * 1.1  # text about 4% of the frame height, as DVR on-screen displays draw it
-        thick = max(2, int(round(H / 300)))
-        text = t.strftime("%Y-%m-%d %a %H:%M:%S")
-        for colour, width in (((30, 30, 30), thick + 2), ((255, 255, 255), thick)):
-            cv2.putText(frame, text, (int(W * 0.02), int(H * 0.06)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width)
-            cv2.putText(
-                frame, "CAM1 COUNTER", (int(W * 0.78), int(H * 0.95)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width
-            )
-
 
 # -- encoding --------------------------------------------------------------------------------------------
 
@@ -299,7 +288,7 @@ def render_file(spec: FootageSpec, cast: Cast, visits: list[PlannedVisit], path:
             gain = 1.0 + 0.04 * np.sin(2 * np.pi * s / drift_period + drift_phase)
             image = scene.draw(t, s, staff, path_staff.x(s) if spec.staff else None, here, gain)
             if spec.clock:
-                scene.overlay(image, t)
+                burn_in_clock(image, t, "CAM1 COUNTER")
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = int(round(s / float(tb)))
             frame.time_base = tb

@@ -4,13 +4,15 @@ The repo may not ship pictures of people, so demo and evaluation footage is comp
 interior (door, counter, shelves of cans), a staff member behind the counter, and customers whose heads are
 cut from real photos walking in from the door, waiting at the counter and leaving. The camera records on
 motion the way small-shop DVRs do: one file per burst of activity, named <camera>_<HHMMSS>.mp4 by its start
-time, plus the shutter going up at opening and down at closing.
+time (or as a DVR names its exports, `CameraSpec.file_names`), plus the shutter going up at opening and down
+at closing.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from watershop_dagster.sim.dvr import burn_in_clock, cut_by_power_failure, recording_name
 from watershop_dagster.sim.shop import DayPlan, PlannedVisit
 
 DVR_CODECS = {"h264": "H.264", "hevc": "HEVC"}  # CameraSpec.codec values encoded as a DVR does, and their names
@@ -40,6 +43,11 @@ class CameraSpec:
     codec: str = "mp4v"
     kbps: int = 400  # h264 and hevc: bitrate, maxrate and bufsize
     gop_seconds: float = 2.0  # h264 and hevc: a keyframe this often
+    # How the recorder exports (sim/dvr.py): its file names, the clock it burns into the picture, and whether
+    # the power fails once a day while it writes a recording (its last second and its index lost).
+    file_names: str = "camera"
+    clock_overlay: bool = False
+    power_cut: bool = False
 
     def describe(self) -> str:
         """The conditions in words, for reports: resolution, face size, light, codec."""
@@ -50,7 +58,10 @@ class CameraSpec:
             extras = [f"keyframe every {self.gop_seconds:g} s"] if self.gop_seconds != CameraSpec.gop_seconds else []
             extras += [f"{self.fps:g} fps"] if self.fps != CameraSpec.fps else []
             codec = f"{DVR_CODECS[self.codec]} {self.kbps} kbit/s" + "".join(f", {e}" for e in extras)
-        return f"{self.width}x{self.height}, face {face}, light {self.light:.0%}, {codec}"
+        dvr = [f"{self.file_names} file names"] if self.file_names != CameraSpec.file_names else []
+        dvr += ["burned-in clock"] if self.clock_overlay else []
+        dvr += ["one recording a day cut by a power failure"] if self.power_cut else []
+        return ", ".join([f"{self.width}x{self.height}", f"face {face}", f"light {self.light:.0%}", codec, *dvr])
 
 
 class HeadSprite:
@@ -445,14 +456,18 @@ class _DvrWriter:
 
 
 def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
+    """The day's recordings (`plan_clips`), named and drawn as the camera's recorder does (`CameraSpec`
+    file_names, clock_overlay); with `power_cut`, one recording between opening and closing (drawn by the
+    day) loses its last second and its index, as a power failure leaves it."""
     folder.mkdir(parents=True, exist_ok=True)
     cam = scene.cam
     written = []
     for clip in plan_clips(plan, cam):
-        path = folder / f"{cam.name}_{clip.start.strftime('%H%M%S')}.mp4"
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
         n = int((clip.end - start).total_seconds() * cam.fps)
+        end = start + timedelta(seconds=round(n / cam.fps))
+        path = folder / recording_name(cam.file_names, cam.name, start, end)
         writer = _DvrWriter(path, cam) if cam.codec in DVR_CODECS else _Mp4vWriter(path, cam)
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
@@ -461,10 +476,25 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
                 if (plan.opening is None or plan.opening <= t) and (plan.closing is None or t < plan.closing)
                 else 0.0
             )
-            writer.write(scene.render(t, plan.visits, lights, i))
+            frame = scene.render(t, plan.visits, lights, i)
+            if cam.clock_overlay:
+                burn_in_clock(frame, t, f"{cam.name.upper()} COUNTER")
+            writer.write(frame)
         writer.close()
         written.append(path)
+    if cam.power_cut and len(written) > 2:
+        # Not the opening or closing recording: those are the day's few seconds with the shutter.
+        cut = random.Random(f"power/{plan.day.isoformat()}").choice(written[1:-1])
+        seconds = max(1.0, _duration_s(cut))
+        cut_by_power_failure(cut, cut, tail_bytes=int(cut.stat().st_size / seconds))
     return written
+
+
+def _duration_s(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration or 0) / 1e6
 
 
 def plan_busy_span(

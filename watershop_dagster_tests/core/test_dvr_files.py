@@ -1,6 +1,5 @@
 """Footage as DVRs write it: their file names, a start from the container, files cut off by a power failure."""
 
-import struct
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from watershop_dagster.core.footage.manifest import (
     rows_from_manifest,
     scan_day,
 )
-from watershop_dagster.core.footage.recovery import top_level_boxes
 from watershop_dagster.core.footage.watch import look
+from watershop_dagster.sim.dvr import cut_by_power_failure
 
 DAY = date(2026, 3, 2)
 
@@ -36,17 +35,6 @@ def encode_h264(path: Path, frames: int = 60, fps: int = 10, creation_time: str 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return path
-
-
-def cut_by_power_failure(whole: Path, path: Path, tail_bytes: int = 50) -> Path:
-    """The file as a power failure leaves it: mdat first (as a DVR writes), cut inside mdat, no moov, and the
-    mdat size never patched (0: "to the end of the file")."""
-    boxes = {b.kind: b for b in top_level_boxes(whole)}
-    assert boxes["mdat"].offset < boxes["moov"].offset  # the muxer writes the index last
-    data = bytearray(whole.read_bytes()[: boxes["moov"].offset - tail_bytes])
-    struct.pack_into(">I", data, boxes["mdat"].offset, 0)
-    path.write_bytes(bytes(data))
     return path
 
 

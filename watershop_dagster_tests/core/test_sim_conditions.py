@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.manifest import scan_day
 from watershop_dagster.core.footage.persons import PersonDetector
 from watershop_dagster.core.till.records import write_till_csv
 from watershop_dagster.evaluation.scoring import load_truth, score_clock, score_links, score_staff, score_visits
@@ -136,6 +137,37 @@ def test_hevc_condition_writes_the_keyframe_interval_and_frame_rate_asked_for(tm
         assert (stream.codec_context.name, float(stream.average_rate)) == ("hevc", 10.0)
         keyframes = [float(p.pts * p.time_base) for p in f.demux(stream) if p.is_keyframe and p.pts is not None]
     assert len(keyframes) >= 4 and set(np.round(np.diff(keyframes), 3)) == {4.0}, keyframes
+
+
+def test_a_dvr_export_is_named_stamped_and_cut_as_the_product_reads_it(tmp_path):
+    """Three recordings as a DVR exports them: channel names with start and end stamps that the manifest reads
+    back, the clock burned into the picture, and the middle one cut by a power failure, which the manifest
+    rebuilds from its data."""
+    cam = CameraSpec(
+        width=640, height=360, codec="h264", fps=10.0, file_names="dvr", clock_overlay=True, power_cut=True
+    )
+    assert cam.describe().endswith("dvr file names, burned-in clock, one recording a day cut by a power failure")
+    visits = [
+        PlannedVisit(f"c{k}", T0 + timedelta(minutes=k), T0 + timedelta(minutes=k, seconds=8), "blob") for k in range(3)
+    ]
+    day = date(2024, 4, 1)
+    paths = render_day(DayPlan(day, visits), ShopScene(cam, _sprites()), tmp_path / "footage" / day.isoformat())
+    assert [p.name for p in paths] == [
+        f"ch01_20240401{t}_20240401{u}.mp4"
+        for t, u in (("095956", "100012"), ("100056", "100112"), ("100156", "100212"))
+    ]
+    rows = scan_day(tmp_path / "footage" / day.isoformat(), day, tmp_path)
+    assert [(r.camera, r.start_time, r.status) for r in rows] == [
+        ("ch01", T0 + timedelta(minutes=k, seconds=-4), "ok") for k in range(3)
+    ]
+    assert [r.recovered_file is not None for r in rows] == [False, True, False]
+    assert "recovered" in rows[1].notes and rows[1].frame_count < 160  # its last second went with the power
+    with av.open(str(paths[0])) as f:
+        first = next(f.decode(video=0)).to_ndarray(format="bgr24")
+    clean = ShopScene(cam, _sprites()).render(T0 - timedelta(seconds=4), visits, 1.0, 0)
+    corner = (slice(0, 30), slice(0, 320))  # the date and time, top left
+    changed = np.abs(first[corner].astype(int) - clean[corner]).max(axis=2) > 60  # beyond noise and encoding
+    assert changed.mean() > 0.05
 
 
 def _visit(day, cid, a, b, vid, staff=False):
