@@ -156,14 +156,24 @@ def test_power_cut_file_without_a_reference_is_rejected_with_its_missing_minutes
     assert not (tmp_path / "footage_recovered" / DAY.isoformat() / "cam2_090000.mp4").exists()
 
 
-def test_missing_minutes_count_gaps_between_a_cameras_files(tmp_path):
+def test_missing_minutes_count_gaps_only_where_a_camera_records_continuously(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)
-    encode_h264(folder / "cam1_080000.mp4", frames=30)
-    encode_h264(folder / "cam1_080103.mp4", frames=30)  # a minute after the first ended
+    # cam1 splits its recording every 3 s (files meet) and misses a minute once; cam2 records on motion.
+    for name in ("cam1_080000.mp4", "cam1_080003.mp4", "cam1_080006.mp4", "cam1_080109.mp4", "cam1_080112.mp4"):
+        encode_h264(folder / name, frames=30)
     encode_h264(folder / "cam2_120000.mp4", frames=30)
+    encode_h264(folder / "cam2_130000.mp4", frames=30)  # an hour later: nothing moved, not lost
     rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
-    assert [rows[n].missing_minutes for n in ("cam1_080000.mp4", "cam1_080103.mp4", "cam2_120000.mp4")] == [0, 1, 0]
+    assert {n: r.missing_minutes for n, r in rows.items()} == {
+        "cam1_080000.mp4": 0,
+        "cam1_080003.mp4": 0,
+        "cam1_080006.mp4": 0,
+        "cam1_080109.mp4": 1,
+        "cam1_080112.mp4": 0,
+        "cam2_120000.mp4": 0,
+        "cam2_130000.mp4": 0,
+    }
 
 
 def test_sensor_look_accepts_dvr_names_and_reports_misdated_ones(tmp_path):

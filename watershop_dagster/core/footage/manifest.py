@@ -383,19 +383,31 @@ def estimated_end(item: _Examined, rate: float | None) -> tuple[datetime, str | 
     return start, None
 
 
+def records_continuously(starts: list[datetime], ends: list[datetime]) -> bool:
+    """Whether a camera records all the time (each file starting where the one before ended, as DVRs that split
+    hourly write) rather than on motion (files with the quiet stretches between them left out): at least half
+    of its consecutive files meet. A camera with one file has no gap either way."""
+    pairs = list(zip(ends[:-1], starts[1:], strict=True))
+    meet = sum(1 for end, start in pairs if abs((start - end).total_seconds()) <= END_STAMP_TOLERANCE_S)
+    return bool(pairs) and 2 * meet >= len(pairs)
+
+
 def fill_missing_minutes(items: list[_Examined]) -> None:
     """Per row, the minutes of its camera's day lost before and in it: the gap since the camera's previous file
-    ended (within the camera's recorded span) plus, for an unusable file, its estimated length. The sum over a
-    camera's rows is its day's loss."""
+    ended where the camera records continuously (one that records on motion leaves quiet stretches out on
+    purpose), plus, for an unusable file, its estimated length and, for a usable one, what its name's end stamp
+    promised beyond what it holds. The sum over a camera's rows is its day's loss."""
     rows = [i.row for i in items]
     day_rate = bytes_per_second(rows)
     for camera in {r.camera for r in rows if r.camera is not None}:
         mine = sorted((i for i in items if i.row.camera == camera and i.row.start_time), key=lambda i: _start(i.row))
         camera_rate = bytes_per_second([i.row for i in mine])
+        whole = [i.row for i in mine if i.row.ok and not i.power_cut]
+        continuous = records_continuously([_start(r) for r in whole], [_end(r) for r in whole])
         covered_until: datetime | None = None
         for item in mine:
             row = item.row
-            gap = max(0.0, (_start(row) - covered_until).total_seconds()) if covered_until else 0.0
+            gap = max(0.0, (_start(row) - covered_until).total_seconds()) if covered_until and continuous else 0.0
             if row.ok:
                 named_end = item.name.end if item.name is not None and item.name.end else _end(row)
                 end, lost = max(_end(row), named_end), max(0.0, (named_end - _end(row)).total_seconds())

@@ -108,7 +108,10 @@ FOOTAGE_MANIFEST = TableSchema(
             "missing_minutes",
             "DOUBLE",
             "minutes of this camera's day lost before and in this file: the gap since the camera's previous "
-            "file plus, for an unusable file, its estimated length; sum per camera for the day's loss",
+            "file where the camera records continuously (at least half its files start where the one before "
+            "ended; a camera that records on motion leaves quiet stretches out), plus what an unusable file "
+            "held (estimated) or a usable one's end stamp promised beyond its frames; sum per camera for the "
+            "day's loss",
         ),
     ),
 )
