@@ -22,6 +22,7 @@ from watershop_dagster.core.insights.report_data import (
 from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
+from watershop_dagster.core.till.clock import last_applied
 from watershop_dagster.core.till.linking import LinkRules, apply_ledger_labels, link_day, link_summary
 from watershop_dagster.defs.partitions import shop_month_partitions, shop_partitions
 from watershop_dagster.defs.resources import ShopDataResource
@@ -69,6 +70,7 @@ class LinkConfig(dg.Config):
         Read.day("transactions"),
         Read.day("visit_log"),
         Read.before("transaction_links"),
+        Read.before("clock_offsets"),  # a day too quiet to estimate its clock alone starts from the last one's
         Read.day("customer_registry"),  # the owner's labels: a camera ID is a till ledger account
     ],
     group=INSIGHTS,
@@ -80,7 +82,8 @@ def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, co
     sales = tables.read("transactions", 'transaction_id, "timestamp", customer_id')
     visits = tables.read("visit_log")
     history = tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id')
-    result = link_day(sales, visits, config.rules(), history)
+    previous = last_applied(tables.read("clock_offsets", "day, offset_seconds, confidence, sales_used, method"))
+    result = link_day(sales, visits, config.rules(), history, previous_clock=previous)
     registry = tables.read("customer_registry", "customer_id, label")
     labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
     links = apply_ledger_labels(result.links, labels)

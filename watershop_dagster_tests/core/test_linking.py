@@ -4,7 +4,7 @@ small hand-made fixture (the simulated day only where a clock estimate needs a d
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.till.clock import estimate_clock_offset
+from watershop_dagster.core.till.clock import ClockOffset, estimate_clock_offset, last_applied
 from watershop_dagster.core.till.linking import LinkRules, _seconds, link_day, mark_agreement, pair_costs
 from watershop_dagster.sim.counter import simulate_counter_day
 
@@ -120,6 +120,38 @@ def test_too_few_sales_estimate_no_offset():
     found = estimate_clock_offset(sales(("s1", "09:01:40"))["timestamp"], v)
     assert found.offset_seconds is None and found.confidence == 0.0 and found.method == "too_few_sales"
     assert link_day(sales(("s1", "09:01:40")), v).clock_offset.applied_seconds == 0.0
+
+
+def test_a_quiet_day_is_searched_near_the_last_days_offset_and_carries_it_when_even_that_fails():
+    """Five customers on a quiet day, the till six minutes behind the camera: too few sales to search +-15
+    min alone, so none would be linked; near yesterday's offset (25 s off, a day's drift) they are. Two sales
+    are too few even there: yesterday's offset is carried over."""
+    stays = [(f"V{i}", f"{9 + 2 * i}:00:00", f"{9 + 2 * i}:00:{30 + i:02d}") for i in range(5)]
+    offset = 360.0
+    till = sales(*((f"s{i}", f"{9 + 2 * i - 1}:54:{12 + i:02d}") for i in range(5)))  # 18 s before leaving
+    alone = link_day(till, visits(*stays))
+    assert alone.clock_offset.method == "too_few_sales" and alone.links["visit_id"].isna().all()
+    yesterday = ClockOffset(offset - 25.0, 0.9, 14, "estimated")
+    near = link_day(till, visits(*stays), previous_clock=yesterday)
+    assert near.clock_offset.method == "estimated_near_previous"
+    assert abs(near.clock_offset.applied_seconds - offset) <= 5.0
+    assert linked(near.links) == {f"s{i}": f"V{i}" for i in range(5)}
+    carried = link_day(till.iloc[:2], visits(*stays), previous_clock=yesterday).clock_offset
+    assert (carried.method, carried.applied_seconds) == ("carried_from_previous", offset - 25.0)
+
+
+def test_the_last_applied_offset_is_the_latest_earlier_day_that_had_one():
+    rows = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2024-05-01", "2024-05-02", "2024-05-03"]),
+            "offset_seconds": [300.0, 310.0, None],
+            "confidence": [0.9, 0.3, 0.0],
+            "sales_used": [12, 9, 2],
+            "method": ["estimated", "estimated_unsure", "too_few_sales"],
+        }
+    )
+    assert last_applied(rows) == ClockOffset(300.0, 0.9, 12, "estimated")
+    assert last_applied(rows.iloc[1:]) is None and last_applied(rows.iloc[:0]) is None
 
 
 def test_agreement_votes_with_earlier_days_only_never_the_judged_sale_or_later_days():

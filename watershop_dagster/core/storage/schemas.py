@@ -369,7 +369,10 @@ CLOCK_OFFSETS = TableSchema(
         (
             "method",
             "VARCHAR",
-            "given / estimated (applied) / estimated_unsure (not applied: till times used as they are) / too_few_sales",
+            "given / estimated (applied) / estimated_near_previous (too few sales or too weak a peak alone: "
+            "searched near the last earlier day's applied offset; applied) / carried_from_previous (that "
+            "earlier offset applied as it was) / estimated_unsure (not applied: till times used as they are) / "
+            "too_few_sales",
         ),
     ),
 )

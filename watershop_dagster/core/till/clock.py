@@ -17,6 +17,11 @@ inside customers' stays, each a typical few seconds before someone's last face:
 3. fit: move to the nearest offset at which (all but a few of) the sales have the physical room inside a
    stay: some seconds after the entry (to reach the counter) and before the exit.
 
+A day too quiet (fewer than `min_sales` sales) or too unclear (a weak peak) to stand alone is searched again
+only `previous_window_s` around the offset applied on the latest earlier day (`near`; clocks drift seconds a
+day), where a few sales suffice; where even that fails, linking carries that earlier offset over as it was
+(core/till/linking.py). A quiet day with the till minutes off would otherwise link none of its sales.
+
 The typical gap (`pay_to_exit_s`) is a habit: where customers leave sooner after paying than that, step 2
 alone puts sales before their payers could have reached the counter, and step 3 moves them back (on the
 evaluation days, whose payers leave a median 6-8 s after paying, from 9-11 s off to 1-4 s; README, "Sales
@@ -45,7 +50,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CLOCK_METHODS = ("given", "estimated", "estimated_unsure", "too_few_sales")
+CLOCK_METHODS = (
+    "given",
+    "estimated",
+    "estimated_near_previous",
+    "carried_from_previous",
+    "estimated_unsure",
+    "too_few_sales",
+)
+# Offsets that linking applies: known, or trusted (a weak estimate alone is not applied).
+APPLIED_METHODS = ("given", "estimated", "estimated_near_previous", "carried_from_previous")
 
 # The linker, as the clock sees it: (sale seconds on the camera clock, entry seconds, exit seconds of the
 # customer stays) -> the stay index each sale goes to (-1: none).
@@ -63,8 +77,11 @@ MIN_PAY_TO_EXIT_S = 5.0
 class ClockOffset:
     """The day's offset (camera time = till time + offset_seconds) and how far to trust it.
 
-    `method`: given (the caller knew it), estimated (applied), estimated_unsure (too weak a peak, not applied:
-    linking used the till times as they are), too_few_sales (nothing estimated)."""
+    `method`: given (the caller knew it), estimated (applied), estimated_near_previous (a day too quiet or too
+    unclear to stand alone, searched near the last applied offset of an earlier day; applied),
+    carried_from_previous (not even that: the earlier day's offset applied as it was), estimated_unsure (too
+    weak a peak and no earlier offset, not applied: linking used the till times as they are), too_few_sales
+    (nothing estimated)."""
 
     offset_seconds: float | None
     confidence: float
@@ -75,9 +92,9 @@ class ClockOffset:
     @property
     def applied_seconds(self) -> float:
         """What linking adds to till times: the offset where it was given or trusted, else nothing."""
-        if self.method not in ("given", "estimated"):
+        if self.method not in APPLIED_METHODS:
             return 0.0
-        assert self.offset_seconds is not None, "given and estimated offsets always carry a value"
+        assert self.offset_seconds is not None, "applied offsets always carry a value"
         return float(self.offset_seconds)
 
     def as_row(self) -> dict:
@@ -108,6 +125,11 @@ class ClockRules:
     fit_slack_share: float = 0.05  # sales the fit may leave out (till rung late, a payer the camera missed)
     peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best
     refine_passes: int = 2  # step 2 with a linker: link, move by the gaps' centre, link again, move again
+    # A clock drifts seconds a day (minutes a month), so a day with too few sales to search +-search_s on its
+    # own is searched this far around the last applied offset of an earlier day, where a few sales suffice
+    # (one peak in a window this narrow).
+    previous_window_s: float = 120.0
+    min_sales_near_previous: int = 3
 
 
 def _as_seconds(times) -> np.ndarray:
@@ -190,18 +212,23 @@ def estimate_clock_offset(
     rules: ClockRules | None = None,
     camera: str = "all",
     assign: Assign | None = None,
+    near: float | None = None,
 ) -> ClockOffset:
     """The day's till-to-camera offset from the sales and the visits alone (see the module docstring).
     `assign`: the linker for step 2; without one, step 2 uses the sales only one customer could have made.
+    `near`: an earlier day's offset; the search then covers only `previous_window_s` around it and needs
+    `min_sales_near_previous` sales (method estimated_near_previous).
 
     `confidence` in [0, 1] is the share of sales the offset puts inside a customer's stay times how clearly
     the peak stands above the best offset elsewhere (a day of identical intervals has many equal peaks)."""
     cfg = rules or ClockRules()
     sales = _as_seconds(sale_times) if len(sale_times) else np.empty(0)
     entry, exit_ = _customer_stays(visits)
-    if len(sales) < cfg.min_sales or not len(entry):
+    centre, reach = (0.0, cfg.search_s) if near is None else (near, cfg.previous_window_s)
+    method = "estimated" if near is None else "estimated_near_previous"
+    if len(sales) < (cfg.min_sales if near is None else cfg.min_sales_near_previous) or not len(entry):
         return ClockOffset(None, 0.0, int(len(sales)), "too_few_sales", camera)
-    coarse = np.arange(-cfg.search_s, cfg.search_s + cfg.coarse_step_s / 2, cfg.coarse_step_s)
+    coarse = centre + np.arange(-reach, reach + cfg.coarse_step_s / 2, cfg.coarse_step_s)
     coarse_scores = _scores(sales, entry, exit_, coarse, cfg, cfg.coarse_width_s)
     best = float(coarse[int(np.argmax(coarse_scores))])
     far = np.abs(coarse - best) > cfg.peak_guard_s
@@ -228,4 +255,16 @@ def estimate_clock_offset(
     sharpness = (peak - second) / peak if peak > 0 else 0.0
     # A peak 25% above the runner-up is plainly the one; below that, trust falls off linearly.
     confidence = explained * min(1.0, sharpness / 0.25)
-    return ClockOffset(round(offset, 1), round(float(confidence), 4), int(len(sales)), "estimated", camera)
+    return ClockOffset(round(offset, 1), round(float(confidence), 4), int(len(sales)), method, camera)
+
+
+def last_applied(earlier: pd.DataFrame) -> ClockOffset | None:
+    """The offset applied on the latest earlier day that had one (`earlier`: CLOCK_OFFSETS rows of days before
+    this one, with their day), or None."""
+    if earlier is None or not len(earlier):
+        return None
+    rows = earlier[earlier["method"].isin(APPLIED_METHODS) & earlier["offset_seconds"].notna()]
+    if not len(rows):
+        return None
+    r = rows.sort_values("day", kind="stable").iloc[-1]
+    return ClockOffset(float(r["offset_seconds"]), float(r["confidence"]), int(r["sales_used"]), str(r["method"]))

@@ -328,21 +328,31 @@ def stay_linker(rules: LinkRules) -> Assign:
     return lambda sale_s, entry_s, exit_s: _assign(sale_s, entry_s, exit_s, rules)[0]
 
 
-def _clock(transactions: pd.DataFrame, visits: pd.DataFrame, rules: LinkRules, offset_s: float | None):
-    """The offset to apply: the given one, else the day's estimate (kept for the record even when too weak
-    to apply)."""
+def _clock(
+    transactions: pd.DataFrame,
+    visits: pd.DataFrame,
+    rules: LinkRules,
+    offset_s: float | None,
+    previous: ClockOffset | None = None,
+) -> ClockOffset:
+    """The offset to apply: the given one, else the day's estimate; where the day cannot be trusted alone
+    (too few sales, a weak peak), its estimate near `previous` (an earlier day's applied offset), else that
+    offset carried over; with no earlier offset, a weak estimate is kept for the record but not applied."""
     if offset_s is not None:
         return ClockOffset(float(offset_s), 1.0, len(transactions), "given")
     if not rules.estimate_clock:
         # Told not to estimate: the clocks are taken as synchronised (an assumption, hence confidence 0).
         return ClockOffset(0.0, 0.0, len(transactions), "given")
-    found = estimate_clock_offset(
-        transactions["timestamp"],
-        visits,
-        rules.clock_rules(),
-        assign=stay_linker(rules),
-    )
-    if found.method == "estimated" and found.confidence < rules.min_clock_confidence:
+    sale_times, clock_rules, assign = transactions["timestamp"], rules.clock_rules(), stay_linker(rules)
+    found = estimate_clock_offset(sale_times, visits, clock_rules, assign=assign)
+    if found.method == "estimated" and found.confidence >= rules.min_clock_confidence:
+        return found
+    if previous is not None and previous.offset_seconds is not None:
+        near = estimate_clock_offset(sale_times, visits, clock_rules, assign=assign, near=previous.offset_seconds)
+        if near.method == "estimated_near_previous" and near.confidence >= rules.min_clock_confidence:
+            return near
+        return ClockOffset(previous.offset_seconds, previous.confidence, len(transactions), "carried_from_previous")
+    if found.method == "estimated":
         return ClockOffset(found.offset_seconds, found.confidence, found.sales_used, "estimated_unsure")
     return found
 
@@ -353,17 +363,20 @@ def link_day(
     rules: LinkRules | None = None,
     history: pd.DataFrame | None = None,
     clock_offset_s: float | None = None,
+    previous_clock: ClockOffset | None = None,
 ) -> LinkResult:
     """Link one day's sales to its visits.
 
     `transactions`: transaction_id, timestamp (till clock), customer_id. `visits`: visit_id, customer_id,
     entry_time, exit_time, is_staff (camera clock). `history`: links of the days before this one
     (till_customer_id, camera_customer_id; with transaction_id and timestamp, rows of this day or later are
-    dropped). `clock_offset_s`: camera time - till time where known; None estimates it from the day."""
+    dropped). `clock_offset_s`: camera time - till time where known; None estimates it from the day.
+    `previous_clock`: the offset applied on the latest earlier day (`clock.last_applied`), for a day that
+    cannot be estimated alone."""
     rules = rules or LinkRules()
     transactions = transactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
     customers = visits[~visits["is_staff"].astype(bool)].reset_index(drop=True) if len(visits) else visits
-    clock = _clock(transactions, visits, rules, clock_offset_s)
+    clock = _clock(transactions, visits, rules, clock_offset_s, previous_clock)
     till_time = pd.to_datetime(transactions["timestamp"])
     camera_time = till_time + pd.Timedelta(seconds=clock.applied_seconds)
     if len(transactions) and len(customers):
