@@ -369,7 +369,7 @@ CLOCK_OFFSETS = TableSchema(
         (
             "method",
             "VARCHAR",
-            "given / estimated (applied) / estimated_near_previous (too few sales or too weak a peak alone: "
+            "given / estimated (applied) / estimated_near_previous (too weak a peak or too few sales alone: "
             "searched near the last earlier day's applied offset; applied) / carried_from_previous (that "
             "earlier offset applied as it was) / estimated_unsure (not applied: till times used as they are) / "
             "too_few_sales",

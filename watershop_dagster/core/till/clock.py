@@ -17,10 +17,13 @@ inside customers' stays, each a typical few seconds before someone's last face:
 3. fit: move to the nearest offset at which (all but a few of) the sales have the physical room inside a
    stay: some seconds after the entry (to reach the counter) and before the exit.
 
-A day too quiet (fewer than `min_sales` sales) or too unclear (a weak peak) to stand alone is searched again
-only `previous_window_s` around the offset applied on the latest earlier day (`near`; clocks drift seconds a
-day), where a few sales suffice; where even that fails, linking carries that earlier offset over as it was
-(core/till/linking.py). A quiet day with the till minutes off would otherwise link none of its sales.
+A few sales are enough where the peak is clear: on quiet plans (4-8 visits a day, seeds 0-119 of the
+evaluation days' plans, `bench/clock_bench.py --visits-per-day 4`) an estimate from as few as 3 sales that passed the
+confidence gate was never more than 60 s off, where a floor of 8 sales left most quiet days unestimated and
+their sales, minutes off, unlinked. A day too unclear to stand alone (a weak peak: stays that repeat at a
+regular interval fit several offsets) is searched again only `previous_window_s` around the offset applied
+on the latest earlier day (`near`; clocks drift seconds a day); where even that fails, linking carries that
+earlier offset over as it was (core/till/linking.py).
 
 The typical gap (`pay_to_exit_s`) is a habit: where customers leave sooner after paying than that, step 2
 alone puts sales before their payers could have reached the counter, and step 3 moves them back (on the
@@ -115,7 +118,8 @@ class ClockRules:
     coarse_width_s: float = 20.0  # how sharply a sale near the typical pay point scores, coarse scan
     fine_width_s: float = 8.0
     pay_to_exit_s: float = TYPICAL_PAY_TO_EXIT_S
-    min_sales: int = 8  # below this a day says nothing about its clock
+    min_sales: int = 3  # below this a day says nothing about its clock (the confidence gate judges the rest)
+    min_gaps: int = 4  # step 2 moves the offset by the payers' gaps only where it has this many
     # Room a sale needs inside its payer's stay: nobody pays the moment they walk in (to the counter, hand over
     # the cans) or walks out the moment the till rings. Physical floors, unlike the typical gap above, which
     # is a habit and differs from shop to shop.
@@ -125,11 +129,9 @@ class ClockRules:
     fit_slack_share: float = 0.05  # sales the fit may leave out (till rung late, a payer the camera missed)
     peak_guard_s: float = 90.0  # the second peak is looked for at least this far from the best
     refine_passes: int = 2  # step 2 with a linker: link, move by the gaps' centre, link again, move again
-    # A clock drifts seconds a day (minutes a month), so a day with too few sales to search +-search_s on its
-    # own is searched this far around the last applied offset of an earlier day, where a few sales suffice
-    # (one peak in a window this narrow).
+    # A clock drifts seconds a day (minutes a month), so a day whose own peak is too weak to apply is searched
+    # this far around the last applied offset of an earlier day (one peak in a window this narrow).
     previous_window_s: float = 120.0
-    min_sales_near_previous: int = 3
 
 
 def _as_seconds(times) -> np.ndarray:
@@ -216,8 +218,8 @@ def estimate_clock_offset(
 ) -> ClockOffset:
     """The day's till-to-camera offset from the sales and the visits alone (see the module docstring).
     `assign`: the linker for step 2; without one, step 2 uses the sales only one customer could have made.
-    `near`: an earlier day's offset; the search then covers only `previous_window_s` around it and needs
-    `min_sales_near_previous` sales (method estimated_near_previous).
+    `near`: an earlier day's offset; the search then covers only `previous_window_s` around it (method
+    estimated_near_previous).
 
     `confidence` in [0, 1] is the share of sales the offset puts inside a customer's stay times how clearly
     the peak stands above the best offset elsewhere (a day of identical intervals has many equal peaks)."""
@@ -226,7 +228,7 @@ def estimate_clock_offset(
     entry, exit_ = _customer_stays(visits)
     centre, reach = (0.0, cfg.search_s) if near is None else (near, cfg.previous_window_s)
     method = "estimated" if near is None else "estimated_near_previous"
-    if len(sales) < (cfg.min_sales if near is None else cfg.min_sales_near_previous) or not len(entry):
+    if len(sales) < cfg.min_sales or not len(entry):
         return ClockOffset(None, 0.0, int(len(sales)), "too_few_sales", camera)
     coarse = centre + np.arange(-reach, reach + cfg.coarse_step_s / 2, cfg.coarse_step_s)
     coarse_scores = _scores(sales, entry, exit_, coarse, cfg, cfg.coarse_width_s)
@@ -241,12 +243,12 @@ def estimate_clock_offset(
     if assign is not None:
         for _ in range(cfg.refine_passes):
             gaps = _linked_gaps(sales, entry, exit_, offset, assign)
-            if len(gaps) < cfg.min_sales // 2:
+            if len(gaps) < cfg.min_gaps:
                 break
             offset += hodges_lehmann(gaps) - cfg.pay_to_exit_s
     else:
         gaps = _quiet_gaps(sales, entry, exit_, offset)
-        if len(gaps) >= cfg.min_sales // 2:
+        if len(gaps) >= cfg.min_gaps:
             offset += float(np.median(gaps)) - cfg.pay_to_exit_s
     offset = _fit_stays(sales, entry, exit_, offset, cfg)
     t = sales[:, None] + offset

@@ -88,10 +88,13 @@ class LinkRules:
     exact_max_choices: int = 20000
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
+    min_clock_sales: int = ClockRules.min_sales
 
     def clock_rules(self) -> ClockRules:
         """The clock estimate's rules, with this linker's view of how payers leave."""
-        return ClockRules(pay_to_exit_s=self.pay_to_exit_s, min_pay_to_exit_s=self.min_pay_to_exit_s)
+        return ClockRules(
+            pay_to_exit_s=self.pay_to_exit_s, min_pay_to_exit_s=self.min_pay_to_exit_s, min_sales=self.min_clock_sales
+        )
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ def _clock(
     previous: ClockOffset | None = None,
 ) -> ClockOffset:
     """The offset to apply: the given one, else the day's estimate; where the day cannot be trusted alone
-    (too few sales, a weak peak), its estimate near `previous` (an earlier day's applied offset), else that
+    (a weak peak, too few sales), its estimate near `previous` (an earlier day's applied offset), else that
     offset carried over; with no earlier offset, a weak estimate is kept for the record but not applied."""
     if offset_s is not None:
         return ClockOffset(float(offset_s), 1.0, len(transactions), "given")
