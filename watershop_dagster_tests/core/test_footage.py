@@ -211,3 +211,15 @@ def test_the_face_stage_finds_bodies_on_a_thread_beside_the_faces_in_frame_pixel
         assert box.look is not None and box.look[1] > 150  # the clothes were seen on the copy it searched
     assert bodies.threads and all(name.startswith("bodies") for name in bodies.threads)
     assert times.persons > 0 and stage.analysed == 3
+
+
+def test_a_face_crop_names_the_camera_once():
+    from watershop_dagster.core.footage.analysis import _crop_stem
+
+    assert _crop_stem("cam1", "footage/2024-04-01/cam1_081500.mp4") == "cam1_081500"
+    assert _crop_stem("ch01", "ch01_20240401081500_20240401082000.mp4") == "ch01_20240401081500_20240401082000"
+    assert (
+        _crop_stem("ch01", "NVR_ch1_main_20240401081500_20240401082000.mp4")
+        == "ch01_NVR_ch1_main_20240401081500_20240401082000"
+    )
+    assert _crop_stem("cam1", "2024-04-01_08-15-00_cam1.mkv") == "cam1_2024-04-01_08-15-00_cam1"

@@ -66,6 +66,13 @@ class DayAnalysis:
     persons: dict[str, dict[datetime, list[PersonBox]]] = field(default_factory=dict)
 
 
+def _crop_stem(camera: str | None, file: str) -> str:
+    """A face crop's name starts with the camera and the recording: the file's own name where it already names
+    the camera (`cam1_081500`, `ch01_2026...`), else the camera before it (`ch01_NVR_ch1_main_...`)."""
+    stem = Path(file).stem
+    return stem if not camera or stem.lower().startswith(camera.lower()) else f"{camera}_{stem}"
+
+
 def _crop_for_audit(image: np.ndarray, box: np.ndarray, margin: float = 0.35) -> np.ndarray:
     x1, y1, x2, y2 = box
     mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
@@ -295,7 +302,7 @@ def analyse_day(
                     reason, embedding = "forgotten", None  # `watershop forget` erased this face: it stays erased
                 crop_path = None
                 if crops_dir is not None and reason not in ("opted_out", "forgotten"):
-                    crop_file = crops_dir / f"{f.camera}_{Path(f.file).stem}_{frame.index:07d}_{n}.jpg"
+                    crop_file = crops_dir / f"{_crop_stem(f.camera, f.file)}_{frame.index:07d}_{n}.jpg"
                     cv2.imwrite(
                         str(crop_file), _crop_for_audit(frame.image, obs.face.box), [cv2.IMWRITE_JPEG_QUALITY, 85]
                     )
