@@ -43,6 +43,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+from watershop_dagster.sim.dvr import FILE_NAME_STYLES
+
 REPO = Path(__file__).resolve().parents[1]
 
 SHOPCAM = {"width": 1280, "height": 720, "face_px": "28,40", "light": 0.6, "codec": "h264", "kbps": 400}
@@ -90,7 +92,7 @@ def main() -> int:
     p.add_argument("--fps", type=float, help="frames a second the camera records (12)")
     p.add_argument(
         "--file-names",
-        choices=["camera", "dvr", "nvr", "dated"],
+        choices=FILE_NAME_STYLES,
         help="how the recorder names its files (watershop_dagster/sim/dvr.py): camera cam1_HHMMSS.mp4 (the "
         "default), dvr ch01_<start>_<end>.mp4, nvr NVR_ch1_main_<start>_<end>.mp4, dated <date>_<time>_cam1.mp4",
     )

@@ -70,7 +70,7 @@ class LinkConfig(dg.Config):
         Read.day("transactions"),
         Read.day("visit_log"),
         Read.before("transaction_links"),
-        Read.before("clock_offsets"),  # a day too quiet to estimate its clock alone starts from the last one's
+        Read.before("clock_offsets"),  # a day too unclear for its clock alone starts from the last one's
         Read.day("customer_registry"),  # the owner's labels: a camera ID is a till ledger account
     ],
     group=INSIGHTS,

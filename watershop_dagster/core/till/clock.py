@@ -80,11 +80,11 @@ MIN_PAY_TO_EXIT_S = 5.0
 class ClockOffset:
     """The day's offset (camera time = till time + offset_seconds) and how far to trust it.
 
-    `method`: given (the caller knew it), estimated (applied), estimated_near_previous (a day too quiet or too
-    unclear to stand alone, searched near the last applied offset of an earlier day; applied),
-    carried_from_previous (not even that: the earlier day's offset applied as it was), estimated_unsure (too
-    weak a peak and no earlier offset, not applied: linking used the till times as they are), too_few_sales
-    (nothing estimated)."""
+    `method`: given (the caller knew it), estimated (applied), estimated_near_previous (a day too unclear to
+    stand alone, searched near the last applied offset of an earlier day; applied), carried_from_previous (not
+    even that, or too few sales: the earlier day's offset applied as it was), estimated_unsure (too weak a peak
+    and no earlier offset, not applied: linking used the till times as they are), too_few_sales (nothing
+    estimated)."""
 
     offset_seconds: float | None
     confidence: float
