@@ -77,15 +77,15 @@ class LinkConfig(dg.Config):
 )
 def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, config: LinkConfig) -> Written:
     """The day's sales assigned to the customer visits at the counter, all at once (one sale per visit unless
-    the evidence says otherwise, first come first served), with the till/camera clock offset estimated from
-    the day itself."""
+    the evidence says otherwise, first come first served, the till's ledger account where it names a customer
+    in the shop), with the till/camera clock offset estimated from the day itself."""
     sales = tables.read("transactions", 'transaction_id, "timestamp", customer_id')
     visits = tables.read("visit_log")
     history = tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id')
     previous = last_applied(tables.read("clock_offsets", "day, offset_seconds, confidence, sales_used, method"))
-    result = link_day(sales, visits, config.rules(), history, previous_clock=previous)
     registry = tables.read("customer_registry", "customer_id, label")
     labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
+    result = link_day(sales, visits, config.rules(), history, previous_clock=previous, ledger_labels=labels)
     links = apply_ledger_labels(result.links, labels)
     offset = result.clock_offset
     context.log.info(

@@ -164,6 +164,32 @@ def test_the_last_applied_offset_is_the_latest_earlier_day_that_had_one():
     assert last_applied(rows.iloc[1:]) is None and last_applied(rows.iloc[:0]) is None
 
 
+def test_the_till_naming_a_customer_in_the_shop_outweighs_first_come_first_served():
+    """A walks in first and buys nothing; B, behind, pays on the ledger account L7, which an earlier day's
+    sale tied to B's camera ID. First come, first served gives the sale to A; the till's word gives it to B.
+    An account that names someone not in the shop, or nobody, changes nothing."""
+    v = visits(("A", "09:00:00", "09:00:40"), ("B", "09:00:05", "09:00:48"))
+    history = pd.DataFrame(
+        {
+            "transaction_id": ["e1"],
+            "timestamp": [pd.Timestamp("2024-05-01 10:00")],
+            "till_customer_id": ["L7"],
+            "camera_customer_id": ["CUST_B"],
+        }
+    )
+
+    def sale(account):
+        return pd.DataFrame([{"transaction_id": "s1", "timestamp": T("09:00:27"), "customer_id": account}])
+
+    assert linked(link_day(sale(None), v, history=history, clock_offset_s=0).links) == {"s1": "A"}
+    assert linked(link_day(sale("L7"), v, history=history, clock_offset_s=0).links) == {"s1": "B"}
+    assert linked(link_day(sale("L7"), v, clock_offset_s=0).links) == {"s1": "A"}  # no earlier day ties L7
+    labelled = link_day(sale("L7"), v, clock_offset_s=0, ledger_labels={"CUST_B": "L7"}).links
+    assert linked(labelled) == {"s1": "B"}  # the owner's label says the same
+    elsewhere = history.assign(camera_customer_id="CUST_Z")
+    assert linked(link_day(sale("L7"), v, history=elsewhere, clock_offset_s=0).links) == {"s1": "A"}
+
+
 def test_agreement_votes_with_earlier_days_only_never_the_judged_sale_or_later_days():
     links = pd.DataFrame(
         {

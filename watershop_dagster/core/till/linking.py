@@ -9,6 +9,8 @@ visit) pair gets a cost from
   and so is one in the last seconds before it (nobody is out of the door the moment the till rings),
 * order: a visit that arrived while someone who arrived earlier is still there well after the sale (longer than
   a payer stays to pick up the cans) is not the one being served (first come, first served),
+* the till's word: a sale booked to a ledger account that names a customer (the owner's label, or the camera ID
+  most of that account's earlier sales went to) whose visit is a candidate costs more on any other visit,
 
 and each sale has its own "no visit" option (the camera missed the payer). A visit may take a second sale at
 an extra cost, and only when the two sales are far apart (a long stay with a second purchase). The day splits
@@ -86,6 +88,10 @@ class LinkRules:
     weight_exit_inversion: float = 0.4
     order_tolerance_s: float = 1.0
     exact_max_choices: int = 20000
+    # The till names the payer: a sale booked to a ledger account that earlier days (or the owner's label) tie
+    # to a camera ID, with that customer's visit among the sale's candidates, costs this much more on any other
+    # visit. Above an order inversion and a waiting customer: the till's word outweighs first come, first served.
+    weight_till_named: float = 1.5
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
     min_clock_sales: int = ClockRules.min_sales
@@ -173,6 +179,7 @@ class _Period:
         rules: LinkRules,
         entry_s: np.ndarray | None = None,
         exit_s: np.ndarray | None = None,
+        named: np.ndarray | None = None,
     ):
         n, m = costs.shape
         self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
@@ -183,6 +190,8 @@ class _Period:
             # there who paid before this sale was served, one who pays after it is an inversion (counted
             # there), and only one who pays nothing in this choice was still waiting.
             self.fit = fit_costs(sale_s, entry_s, exit_s, rules)
+            if named is not None:  # the till's named payer (`till_named_costs`), judged on the whole choice too
+                self.fit = np.where(self.fit < IMPOSSIBLE, self.fit + named, IMPOSSIBLE)
             self.waiting = waiting_before(sale_s, entry_s, exit_s, rules)
         no_visit = np.full((n, n), IMPOSSIBLE)
         np.fill_diagonal(no_visit, rules.no_visit_cost)
@@ -300,17 +309,51 @@ class _Period:
         return alternative - best_total
 
 
-def _assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules):
+def till_named_costs(costs: np.ndarray, sale_names: Sequence, visit_names: Sequence, rules: LinkRules) -> np.ndarray:
+    """sales x visits: `weight_till_named` on every candidate visit but the named customer's, for each sale whose
+    till account names a camera ID (`sale_names`, None where it names nobody) with a visit among the sale's
+    candidates (`costs` below IMPOSSIBLE); 0 elsewhere. A named customer not in the shop then says nothing."""
+    out = np.zeros(costs.shape)
+    names = np.asarray(visit_names, dtype=object)
+    for i, name in enumerate(sale_names):
+        if name is None:
+            continue
+        theirs = (names == name) & (costs[i] < IMPOSSIBLE)
+        if theirs.any():
+            out[i, ~theirs] = rules.weight_till_named
+    return out
+
+
+def _assign(
+    sale_s: np.ndarray,
+    entry_s: np.ndarray,
+    exit_s: np.ndarray,
+    rules: LinkRules,
+    sale_names: Sequence | None = None,
+    visit_names: Sequence | None = None,
+):
     """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other): each
     busy period solved exactly with the order of arrival (`_Period.exact`) where small enough, else as a linear
-    assignment."""
+    assignment. `sale_names` / `visit_names`: the camera ID each sale's till account names and each visit's
+    customer ID (`till_named_costs`)."""
     costs = pair_costs(sale_s, entry_s, exit_s, rules)
+    named = np.zeros(costs.shape)
+    if sale_names is not None and visit_names is not None:
+        named = till_named_costs(costs, sale_names, visit_names, rules)
+        costs = np.where(costs < IMPOSSIBLE, costs + named, IMPOSSIBLE)
     visit_of = np.full(len(sale_s), -1)
     margin = np.full(len(sale_s), np.inf)
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
-        period = _Period(costs[np.ix_(sales, visits)], sale_s[sales], rules, entry_s[visits], exit_s[visits])
+        period = _Period(
+            costs[np.ix_(sales, visits)],
+            sale_s[sales],
+            rules,
+            entry_s[visits],
+            exit_s[visits],
+            named[np.ix_(sales, visits)],
+        )
         exact = period.exact()
         if exact is not None:
             for k, (j, m) in enumerate(zip(*exact, strict=True)):
@@ -367,6 +410,7 @@ def link_day(
     history: pd.DataFrame | None = None,
     clock_offset_s: float | None = None,
     previous_clock: ClockOffset | None = None,
+    ledger_labels: dict[str, str] | None = None,
 ) -> LinkResult:
     """Link one day's sales to its visits.
 
@@ -375,7 +419,8 @@ def link_day(
     (till_customer_id, camera_customer_id; with transaction_id and timestamp, rows of this day or later are
     dropped). `clock_offset_s`: camera time - till time where known; None estimates it from the day.
     `previous_clock`: the offset applied on the latest earlier day (`clock.last_applied`), for a day that
-    cannot be estimated alone."""
+    cannot be estimated alone. `ledger_labels`: the owner's labels (camera ID -> till ledger account); with
+    `history`, they tell which camera ID a sale's till account names (`ledger_accounts`)."""
     rules = rules or LinkRules()
     transactions = transactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
     customers = visits[~visits["is_staff"].astype(bool)].reset_index(drop=True) if len(visits) else visits
@@ -385,7 +430,10 @@ def link_day(
     if len(transactions) and len(customers):
         entry_s, exit_s = _seconds(customers["entry_time"]), _seconds(customers["exit_time"])
         sale_s = _seconds(camera_time)
-        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules)
+        accounts = ledger_accounts(history, transactions, ledger_labels)
+        sale_names = [accounts.get(c) if isinstance(c, str) else None for c in transactions["customer_id"]]
+        visit_names = [c if isinstance(c, str) else None for c in customers["customer_id"]]
+        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules, sale_names, visit_names)
     else:
         visit_of = np.full(len(transactions), -1)
         margin, candidates = np.full(len(transactions), np.inf), np.zeros(len(transactions), dtype=int)
@@ -449,17 +497,36 @@ def _earlier_history(history: pd.DataFrame | None, links: pd.DataFrame) -> pd.Da
     return history[keep]
 
 
+def _ledger_majority(history: pd.DataFrame | None, day: pd.DataFrame) -> dict[str, str]:
+    """Till ledger account -> the camera ID most of its earlier sales were linked to (`day`: the sales being
+    linked or judged, with transaction_id and timestamp; their own links and later days never vote)."""
+    both = _earlier_history(history, day).dropna(subset=["till_customer_id", "camera_customer_id"])
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for till_id, cam_id in zip(both["till_customer_id"], both["camera_customer_id"]):
+        counts[till_id][cam_id] += 1
+    return {till_id: c.most_common(1)[0][0] for till_id, c in counts.items()}
+
+
+def ledger_accounts(
+    history: pd.DataFrame | None, day: pd.DataFrame, labels: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Till customer_id -> the camera ID it names: the camera's own IDs (CUST_...) name themselves, the owner's
+    labels (camera ID -> ledger account) come first, then the camera ID most of the account's earlier sales
+    were linked to."""
+    accounts = _ledger_majority(history, day)
+    accounts.update({text: cid for cid, text in (labels or {}).items() if text})
+    ids = day["customer_id"] if "customer_id" in day.columns else []
+    accounts.update({c: c for c in ids if isinstance(c, str) and c.startswith("CUST_")})
+    return accounts
+
+
 def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Does the camera agree with the till's customer_id? Where the till uses the camera's own IDs
     (CUST_...), agreement is equality; where it keeps its own ledger IDs, a ledger ID agrees when its sale
     went to the camera identity most of that ledger ID's sales went to on earlier days (`history`), and is
     unknown (None) for a ledger ID with no earlier links."""
     links = links.copy()
-    both = _earlier_history(history, links).dropna(subset=["till_customer_id", "camera_customer_id"])
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for till_id, cam_id in zip(both["till_customer_id"], both["camera_customer_id"]):
-        counts[till_id][cam_id] += 1
-    majority = {till_id: c.most_common(1)[0][0] for till_id, c in counts.items()}
+    majority = _ledger_majority(history, links)
 
     def agrees(r):
         if not isinstance(r.till_customer_id, str) or not isinstance(r.camera_customer_id, str):
