@@ -49,6 +49,11 @@ class LinkConfig(dg.Config):
     min_clock_confidence: float = Field(
         default=LinkRules.min_clock_confidence, description="an estimated offset weaker than this is not applied"
     )
+    weight_till_named: float = Field(
+        default=LinkRules.weight_till_named,
+        description="how much the till's ledger account counts when it names a customer in the shop (0: not at "
+        "all, for a shop whose accounts are shared by families)",
+    )
 
     def rules(self) -> LinkRules:
         return LinkRules(
@@ -57,6 +62,7 @@ class LinkConfig(dg.Config):
             pay_to_exit_s=self.pay_to_exit_s,
             estimate_clock=self.estimate_clock,
             min_clock_confidence=self.min_clock_confidence,
+            weight_till_named=self.weight_till_named,
         )
 
 
