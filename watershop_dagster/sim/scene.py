@@ -461,7 +461,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
     day) loses its last second and its index, as a power failure leaves it."""
     folder.mkdir(parents=True, exist_ok=True)
     cam = scene.cam
-    written = []
+    written: dict[Path, float] = {}  # each recording and its seconds
     for clip in plan_clips(plan, cam):
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
@@ -481,20 +481,13 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
                 burn_in_clock(frame, t, f"{cam.name.upper()} COUNTER")
             writer.write(frame)
         writer.close()
-        written.append(path)
-    if cam.power_cut and len(written) > 2:
+        written[path] = n / cam.fps
+    paths = list(written)
+    if cam.power_cut and len(paths) > 2:
         # Not the opening or closing recording: those are the day's few seconds with the shutter.
-        cut = random.Random(f"power/{plan.day.isoformat()}").choice(written[1:-1])
-        seconds = max(1.0, _duration_s(cut))
-        cut_by_power_failure(cut, cut, tail_bytes=int(cut.stat().st_size / seconds))
-    return written
-
-
-def _duration_s(path: Path) -> float:
-    import av
-
-    with av.open(str(path)) as container:
-        return float(container.duration or 0) / 1e6
+        cut = random.Random(f"power/{plan.day.isoformat()}").choice(paths[1:-1])
+        cut_by_power_failure(cut, cut, tail_bytes=int(cut.stat().st_size / max(1.0, written[cut])))
+    return paths
 
 
 def plan_busy_span(
