@@ -40,8 +40,8 @@ def planned_day(seed: int, max_waiting: int, visits_per_day: int = 14):
 def errors(
     seeds: list[int], max_waiting: int, with_linker: bool, rules: LinkRules, visits_per_day: int = 14
 ) -> tuple[np.ndarray, float, float]:
-    """Offset errors per day where an offset was applied, and (with the linker) the shares of sales linked right
-    and flagged ambiguous."""
+    """Offset errors per day where an offset was estimated (applied or too weak to apply), and (with the linker)
+    the shares of sales linked right and flagged ambiguous."""
     out, right, ambiguous, sales = [], 0, 0, 0
     for seed in seeds:
         plan = planned_day(seed, max_waiting, visits_per_day)
