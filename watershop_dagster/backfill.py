@@ -148,10 +148,14 @@ def _run_config() -> dict:
     return {"loggers": {"console": {"config": {"log_level": os.environ.get("WATERSHOP_LOG_LEVEL", "INFO")}}}}
 
 
-@functools.cache
-def _instance(pid: int) -> dg.DagsterInstance:
+def process_instance() -> dg.DagsterInstance:
     """This process's Dagster instance, made once: `DagsterInstance.get()` reads dagster.yaml and opens its
-    storages, about 0.1 s a run. Keyed by PID so that a forked worker makes its own."""
+    storages, about 0.1 s a run. Keyed by PID so that a forked worker makes its own (and by DAGSTER_HOME)."""
+    return _instance_of(os.getpid(), os.environ.get("DAGSTER_HOME", ""))
+
+
+@functools.cache
+def _instance_of(pid: int, home: str) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
@@ -162,7 +166,7 @@ def execute(request: RunRequest) -> tuple[bool, list[str]]:
     started, cpu_started = time.perf_counter(), time.process_time()
     result = defs.resolve_job_def(request.job).execute_in_process(
         partition_key=request.key,
-        instance=_instance(os.getpid()),
+        instance=process_instance(),
         asset_selection=request.selection,
         raise_on_error=False,
         run_config=_run_config(),

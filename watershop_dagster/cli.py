@@ -78,14 +78,13 @@ def release_dead_runs(instance, log=print) -> int:
 def materialize(days: list[date], log=print, shop: str | None = None, workers: int = 1) -> bool:
     """Every asset of each shop's days (all shops unless `shop` names one): see watershop_dagster.backfill.
     Returns False if any run failed."""
-    import dagster as dg
 
-    from watershop_dagster.backfill import materialize_days, register_shops
+    from watershop_dagster.backfill import materialize_days, process_instance, register_shops
     from watershop_dagster.defs.partitions import daily_partitions
     from watershop_dagster.defs.resources import default_resources
 
     ensure_dagster_home()
-    instance = dg.DagsterInstance.get()
+    instance = process_instance()  # the runs' instance too
     release_dead_runs(instance, log)
     valid = set(daily_partitions.get_partition_keys())
     bad = [d for d in days if d.isoformat() not in valid]

@@ -1,7 +1,7 @@
 -- The asset checks' queries (checks.py). Each reads whole tables: a check looks at every day.
 
 -- name: table_columns
-SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $table
+SELECT table_name, column_name, data_type FROM information_schema.columns WHERE list_contains($tables, table_name)
 
 -- name: duplicate_transaction_ids
 -- Each shop's till numbers its own sales: an id is unique within its shop.

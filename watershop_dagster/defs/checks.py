@@ -1,8 +1,10 @@
 """Asset checks: schemas as documented, ids unique, money reconciles, rejects visible.
 
 The schema check of a table runs in the step that writes it (`schema_check_spec` on the writing asset,
-`schema_check` after its write): a check in a step of its own cost as much Dagster work as the write, and
+`schema_checks` after its write): a check in a step of its own cost as much Dagster work as the write, and
 there is one per table and day."""
+
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -22,10 +24,16 @@ def schema_check_spec(schema: TableSchema) -> dg.AssetCheckSpec:
     )
 
 
-def schema_check(warehouse: Warehouse, schema: TableSchema) -> dg.AssetCheckResult:
-    """The table as stored against its documented columns and types."""
+def schema_checks(warehouse: Warehouse, schemas: Sequence[TableSchema]) -> list[dg.AssetCheckResult]:
+    """Each table as stored against its documented columns and types (one connection for all of them)."""
+    if not schemas:
+        return []
     with warehouse.connect_to_read() as conn:
-        actual = dict(conn.execute(QUERIES["table_columns"], {"table": schema.name}).fetchall())
+        stored = conn.execute(QUERIES["table_columns"], {"tables": [s.name for s in schemas]}).fetchall()
+    return [_schema_result(schema, {c: t for table, c, t in stored if table == schema.name}) for schema in schemas]
+
+
+def _schema_result(schema: TableSchema, actual: dict[str, str]) -> dg.AssetCheckResult:
     problems = [
         f"{c.name}: missing" if c.name not in actual else f"{c.name}: {actual[c.name]} (documented {c.type})"
         for c in schema.stored_columns

@@ -38,7 +38,7 @@ from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.named_sql import tables_named_in
 from watershop_dagster.core.storage.schemas import SCHEMAS, Column, TableSchema
 from watershop_dagster.core.storage.warehouse import CATALOG, Warehouse, sql_literal
-from watershop_dagster.defs.checks import schema_check, schema_check_spec
+from watershop_dagster.defs.checks import schema_check_spec, schema_checks
 from watershop_dagster.defs.partitions import (
     daily_partitions,
     shop_day_partitions,
@@ -186,11 +186,10 @@ class TableReader:
     def connect(self) -> Iterator[Any]:
         """A connection that sees the declared reads under their view names and no other table."""
         with self.warehouse.connect_to_read() as conn:
-            existing = self.warehouse.table_names(conn)
-            stored = self.warehouse.stored_columns(conn)
+            stored = self.warehouse.stored_columns(conn)  # every table and view that exists, with its columns
             conn.execute("USE memory")
             for view, read in self.reads.items():
-                rows = self._rows_sql(read, existing, stored.get(read.table, set()))
+                rows = self._rows_sql(read, set(stored), stored.get(read.table, set()))
                 conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {rows}')
             yield _RecordingConnection(conn, self)
 
@@ -319,8 +318,7 @@ def warehouse_asset(
                 if w.name in counts:
                     metadata.setdefault("dagster/row_count", counts[w.name])
                 yield dg.MaterializeResult(asset_key=w.name, metadata=metadata)
-            for schema in checked:
-                yield schema_check(wh, schema)
+            yield from schema_checks(wh, checked)
 
         # Dagster reads config and resources from the parameters: the body's own, plus the warehouse.
         run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
