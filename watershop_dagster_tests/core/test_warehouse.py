@@ -149,6 +149,37 @@ def test_reads_share_the_file_with_other_processes_reads_once_it_exists(tmp_path
     holder.join()
 
 
+def _write_row_and_count(path, queue):
+    """Another process: takes the file for writing at once (lock_timeout_s=0) and reports what it sees."""
+    wh = Warehouse(path, lock_timeout_s=0)
+    wh.replace_partition("t", D2, rows(1))
+    queue.put(int(wh.query("SELECT count(*) n FROM t")["n"][0]))
+
+
+def test_a_connection_leaves_nothing_behind_in_the_instance_kept_for_the_next(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(path, lock_timeout_s=0)
+    with wh.connect() as conn:
+        conn.execute("CREATE TABLE t AS SELECT * FROM (VALUES (DATE '2024-03-01', 1)) v(day, x)")
+        conn.execute("CREATE TEMP VIEW t_view AS SELECT 1 AS y")
+        conn.register("incoming_rows", rows(1))
+    # The file is closed, its lock and gate free, its rows written where another process sees them.
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    other = ctx.Process(target=_write_row_and_count, args=(path, queue))
+    other.start()
+    assert queue.get(timeout=60) == 2
+    other.join()
+    with wh.connect(read_only=True) as conn:  # the next connection: no view or registration of the last one
+        names = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert names == {"t"}
+        assert conn.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
+    with pytest.raises(ZeroDivisionError), wh.connect() as conn:  # a block that fails still closes the file
+        conn.execute("INSERT INTO t (day, x) VALUES (DATE '2024-03-03', 3)")
+        raise ZeroDivisionError
+    assert Warehouse(path, lock_timeout_s=0).query("SELECT count(*) n FROM t")["n"][0] == 3
+
+
 def test_encrypted_warehouse_needs_its_key(tmp_path):
     path = tmp_path / "enc.duckdb"
     marker = "CUSTOMER-NAME-THAT-MUST-NOT-LEAK"
