@@ -78,7 +78,6 @@ def release_dead_runs(instance, log=print) -> int:
 def materialize(days: list[date], log=print, shop: str | None = None, workers: int = 1) -> bool:
     """Every asset of each shop's days (all shops unless `shop` names one): see watershop_dagster.backfill.
     Returns False if any run failed."""
-
     from watershop_dagster.backfill import materialize_days, process_instance, register_shops
     from watershop_dagster.defs.partitions import daily_partitions
     from watershop_dagster.defs.resources import default_resources
