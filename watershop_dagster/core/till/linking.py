@@ -427,10 +427,11 @@ def link_day(
     clock = _clock(transactions, visits, rules, clock_offset_s, previous_clock)
     till_time = pd.to_datetime(transactions["timestamp"])
     camera_time = till_time + pd.Timedelta(seconds=clock.applied_seconds)
+    majority = _ledger_majority(history, transactions)  # names payers here, judges agreement below
     if len(transactions) and len(customers):
         entry_s, exit_s = _seconds(customers["entry_time"]), _seconds(customers["exit_time"])
         sale_s = _seconds(camera_time)
-        accounts = ledger_accounts(history, transactions, ledger_labels)
+        accounts = ledger_accounts(majority, transactions, ledger_labels)
         sale_names = [accounts.get(c) if isinstance(c, str) else None for c in transactions["customer_id"]]
         visit_names = [c if isinstance(c, str) else None for c in customers["customer_id"]]
         visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules, sale_names, visit_names)
@@ -471,7 +472,7 @@ def link_day(
             )
         rows.append(row)
     links = pd.DataFrame(rows, columns=LINK_COLUMNS)
-    return LinkResult(mark_agreement(links, history), clock)
+    return LinkResult(_with_agreement(links, majority), clock)
 
 
 def link_transactions(
@@ -508,12 +509,12 @@ def _ledger_majority(history: pd.DataFrame | None, day: pd.DataFrame) -> dict[st
 
 
 def ledger_accounts(
-    history: pd.DataFrame | None, day: pd.DataFrame, labels: dict[str, str] | None = None
+    majority: dict[str, str], day: pd.DataFrame, labels: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Till customer_id -> the camera ID it names: the camera's own IDs (CUST_...) name themselves, the owner's
     labels (camera ID -> ledger account) come first, then the camera ID most of the account's earlier sales
-    were linked to."""
-    accounts = _ledger_majority(history, day)
+    were linked to (`majority`, `_ledger_majority`)."""
+    accounts = dict(majority)
     accounts.update({text: cid for cid, text in (labels or {}).items() if text})
     ids = day["customer_id"] if "customer_id" in day.columns else []
     accounts.update({c: c for c in ids if isinstance(c, str) and c.startswith("CUST_")})
@@ -525,8 +526,12 @@ def mark_agreement(links: pd.DataFrame, history: pd.DataFrame | None = None) -> 
     (CUST_...), agreement is equality; where it keeps its own ledger IDs, a ledger ID agrees when its sale
     went to the camera identity most of that ledger ID's sales went to on earlier days (`history`), and is
     unknown (None) for a ledger ID with no earlier links."""
+    return _with_agreement(links, _ledger_majority(history, links))
+
+
+def _with_agreement(links: pd.DataFrame, majority: dict[str, str]) -> pd.DataFrame:
+    """`mark_agreement` with the ledger accounts' majority camera IDs already counted."""
     links = links.copy()
-    majority = _ledger_majority(history, links)
 
     def agrees(r):
         if not isinstance(r.till_customer_id, str) or not isinstance(r.camera_customer_id, str):
