@@ -187,9 +187,10 @@ class TableReader:
         """A connection that sees the declared reads under their view names and no other table."""
         with self.warehouse.connect_to_read() as conn:
             stored = self.warehouse.stored_columns(conn)  # every table and view that exists, with its columns
+            existing = set(stored)
             conn.execute("USE memory")
             for view, read in self.reads.items():
-                rows = self._rows_sql(read, set(stored), stored.get(read.table, set()))
+                rows = self._rows_sql(read, existing, stored.get(read.table, set()))
                 conn.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS {rows}')
             yield _RecordingConnection(conn, self)
 
