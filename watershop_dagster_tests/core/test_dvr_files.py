@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -21,12 +22,20 @@ from watershop_dagster.sim.dvr import cut_by_power_failure
 DAY = date(2026, 3, 2)
 
 
-def encode_h264(path: Path, frames: int = 60, fps: int = 10, creation_time: str | None = None) -> Path:
-    """A small H.264 MP4 (libx264 defaults, B-frames included) of a box moving across a grey room."""
-    with av.open(str(path), "w") as container:
+def encode_h264(
+    path: Path,
+    frames: int = 60,
+    fps: int = 10,
+    creation_time: str | None = None,
+    options: dict | None = None,
+    gop: int | None = None,
+) -> Path:
+    """A small H.264 file (libx264 defaults, B-frames included) of a box moving across a grey room, in the
+    container its suffix names (`options`: the muxer's, e.g. a fragmented MP4's movflags)."""
+    with av.open(str(path), "w", options=options or {}) as container:
         if creation_time:
             container.metadata["creation_time"] = creation_time
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=fps, options={"g": str(gop)} if gop else None)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         for i in range(frames):
             img = np.full((120, 160, 3), 90, np.uint8)
@@ -98,6 +107,31 @@ def test_start_from_creation_time_and_end_stamp_cross_check(tmp_path):
     named = rows["ch03_20260302100000_20260302100500.mp4"]
     assert named.ok and named.camera == "ch03" and "end stamp 10:05:00 is 295 s after" in named.notes
     assert named.missing_minutes == pytest.approx(295 / 60, abs=0.01)  # the name promised more than was recorded
+
+
+def test_transport_streams_and_fragmented_mp4_as_recorders_export_them(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "ch01_20260302080000_20260302080006.ts", frames=60)
+    fragmented = {"movflags": "frag_keyframe+empty_moov"}  # how streaming NVRs write MP4: no index up front
+    encode_h264(folder / "ch02_20260302080000_20260302080006.mp4", frames=60, options=fragmented)
+    whole = encode_h264(tmp_path / "fragments.mp4", frames=120, options=fragmented, gop=20)
+    (folder / "ch03_20260302090000.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    for name in ("ch01_20260302080000_20260302080006.ts", "ch02_20260302080000_20260302080006.mp4"):
+        row = rows[name]
+        assert row.ok and row.fps == 10.0 and row.frame_count == 60 and row.notes is None, row
+        assert (row.start_time, row.end_time) == (datetime(2026, 3, 2, 8), datetime(2026, 3, 2, 8, 0, 6))
+        assert len(decoded_frames(row.path)) == 60
+    # A fragmented MP4 cut short keeps its whole fragments: read as it is, not taken for a lost index. Its
+    # count comes from the fragments' headers, so the last, partly written fragment (one keyframe interval,
+    # here 20 frames) may be counted but not decodable.
+    cut = rows["ch03_20260302090000.mp4"]
+    assert cut.ok and cut.recovered_file is None and 0 < cut.frame_count < 120
+    capture, readable = cv2.VideoCapture(cut.path), 0
+    while capture.read()[0]:
+        readable += 1
+    assert cut.frame_count - 20 <= readable <= cut.frame_count
 
 
 def test_a_link_to_a_missing_file_is_a_row_with_its_reason_not_skipped(tmp_path):

@@ -41,7 +41,9 @@ import pandas as pd
 from watershop_dagster.core.footage.recovery import RecoveryError, is_power_cut_mp4, recover_power_cut, reference_stream
 from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
+# Containers as recorders export them: MPEG-TS (.ts, and AVCHD's .mts) from NVR backups and streaming
+# recorders, .m4v from some exports; a fragmented MP4 (moof boxes, no index up front) is an ordinary .mp4.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v")
 MAX_FPS = 240.0
 END_STAMP_TOLERANCE_S = 2.0  # names are stamped to the second and may count the last frame or not
 REFERENCES_TRIED = 3  # a camera whose settings changed during the day: try the nearest whole files
