@@ -183,7 +183,8 @@ def footage_manifest(context: dg.AssetExecutionContext, tables: TableReader, sho
         metadata={
             "footage_manifest": {
                 "files_ok": len(ok),
-                "files_failed": len(table) - len(ok),
+                "files_failed": int((table["status"] == "error").sum()),
+                "files_duplicate": int((table["status"] == "duplicate").sum()),
                 "video_minutes": round(minutes, 1),
                 "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in table["error"].dropna()) or "none"),
             }

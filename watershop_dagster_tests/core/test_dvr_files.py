@@ -134,6 +134,36 @@ def test_transport_streams_and_fragmented_mp4_as_recorders_export_them(tmp_path)
     assert cut.frame_count - 20 <= readable <= cut.frame_count
 
 
+def test_a_sub_stream_exported_beside_its_main_stream_is_analysed_once(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    main, sub = "NVR_ch1_main_20260302080000_20260302080006.mp4", "NVR_ch1_sub_20260302080000_20260302080006.mp4"
+    encode_h264(folder / main, frames=60)
+    small = encode_h264(tmp_path / "small.mp4", frames=60)  # 160x120, the sub stream at a quarter of the pixels
+    with av.open(str(small)) as src, av.open(str(folder / sub), "w") as dst:
+        out = dst.add_stream("libx264", rate=10)
+        out.width, out.height, out.pix_fmt = 80, 60, "yuv420p"
+        for frame in src.decode(video=0):
+            for packet in out.encode(frame.reformat(width=80, height=60)):
+                dst.mux(packet)
+        for packet in out.encode():
+            dst.mux(packet)
+    encode_h264(folder / "ch01_20260302080003_20260302080009.mp4", frames=60)  # half new minutes: kept
+    encode_h264(folder / "ch02_20260302080000_20260302080006.mp4", frames=60)  # another camera: kept
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    assert [n for n, r in rows.items() if r.ok] == sorted(
+        [main, "ch01_20260302080003_20260302080009.mp4", "ch02_20260302080000_20260302080006.mp4"]
+    )
+    duplicate = rows[sub]
+    assert duplicate.status == "duplicate" and duplicate.missing_minutes == 0.0
+    assert duplicate.error == (
+        f"{sub}: the same minutes of camera ch01 as {main} (160x120, kept; this copy 80x60): not analysed twice"
+    )
+    assert all(r.missing_minutes == 0.0 for r in rows.values())  # nothing lost: every minute is in a kept file
+    stored = rows_from_manifest(manifest_frame(list(rows.values())), tmp_path)
+    assert {Path(r.file).name for r in stored if r.ok} == {n for n, r in rows.items() if r.ok}
+
+
 def test_a_link_to_a_missing_file_is_a_row_with_its_reason_not_skipped(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)

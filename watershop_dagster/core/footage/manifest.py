@@ -46,6 +46,9 @@ from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v")
 MAX_FPS = 240.0
 END_STAMP_TOLERANCE_S = 2.0  # names are stamped to the second and may count the last frame or not
+# A file whose minutes other files of its camera already cover this much is a second copy of them (an NVR's
+# sub stream exported beside its main stream, the same export twice): analysed once, from the sharper copy.
+DUPLICATE_COVERED_SHARE = 0.9
 REFERENCES_TRIED = 3  # a camera whose settings changed during the day: try the nearest whole files
 
 
@@ -394,11 +397,54 @@ def records_continuously(starts: list[datetime], ends: list[datetime]) -> bool:
     return bool(pairs) and 2 * meet >= len(pairs)
 
 
+def _covered_seconds(start: datetime, end: datetime, spans: list[tuple[datetime, datetime]]) -> float:
+    """Seconds of [start, end] inside the union of `spans`."""
+    covered, reach = 0.0, start
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            covered += (b - a).total_seconds()
+            reach = b
+    return covered
+
+
+def mark_duplicate_streams(rows: list[ManifestRow]) -> None:
+    """Per camera, a usable file whose minutes (at least DUPLICATE_COVERED_SHARE of them) sharper or larger
+    files of the same camera already cover becomes `duplicate`, naming the file kept: the same minutes are
+    analysed once (twice would double the faces and the work), from the most pixels."""
+    usable = [r for r in rows if r.ok and r.camera is not None]
+    for camera in {r.camera for r in usable}:
+        sharpest_first = sorted(
+            (r for r in usable if r.camera == camera),
+            key=lambda r: (-(r.width or 0) * (r.height or 0), -r.size_bytes, r.file),
+        )
+        kept: list[ManifestRow] = []
+        for row in sharpest_first:
+            start, end = _start(row), _end(row)
+            spans = [(_start(k), _end(k)) for k in kept if _start(k) < end and _end(k) > start]
+            length = (end - start).total_seconds()
+            if length > 0 and _covered_seconds(start, end, spans) >= DUPLICATE_COVERED_SHARE * length:
+                other = max((k for k in kept if _start(k) < end and _end(k) > start), key=lambda k: _overlap(k, row))
+                row.status = "duplicate"
+                row.error = (
+                    f"{Path(row.file).name}: the same minutes of camera {camera} as {Path(other.file).name} "
+                    f"({other.width}x{other.height}, kept; this copy {row.width}x{row.height}): not analysed twice"
+                )
+                row.missing_minutes = 0.0
+            else:
+                kept.append(row)
+
+
+def _overlap(a: ManifestRow, b: ManifestRow) -> float:
+    return (min(_end(a), _end(b)) - max(_start(a), _start(b))).total_seconds()
+
+
 def fill_missing_minutes(items: list[_Examined]) -> None:
     """Per row, the minutes of its camera's day lost before and in it: the gap since the camera's previous file
     ended where the camera records continuously (one that records on motion leaves quiet stretches out on
     purpose), plus, for an unusable file, its estimated length and, for a usable one, what its name's end stamp
     promised beyond what it holds. The sum over a camera's rows is its day's loss."""
+    items = [i for i in items if i.row.status != "duplicate"]  # its minutes are another file's
     rows = [i.row for i in items]
     day_rate = bytes_per_second(rows)
     for camera in {r.camera for r in rows if r.camera is not None}:
@@ -444,6 +490,7 @@ def scan_day(
             and Path(r.row.path).suffix.lower() in (".mp4", ".mov")
         ]  # fmt: skip
         recover_file(item, references, recovered_dir, relative_to)
+    mark_duplicate_streams([i.row for i in items])
     fill_missing_minutes(items)
     return [i.row for i in items]
 

@@ -96,7 +96,12 @@ FOOTAGE_MANIFEST = TableSchema(
         ("width", "INTEGER", "pixels"),
         ("height", "INTEGER", "pixels"),
         ("size_bytes", "BIGINT", "file size"),
-        ("status", "VARCHAR", "ok or error (a recovered power-cut file is ok)"),
+        (
+            "status",
+            "VARCHAR",
+            "ok (a recovered power-cut file too), error, or duplicate (the same minutes as a sharper file of "
+            "its camera, named in error: not analysed)",
+        ),
         ("error", "VARCHAR", "why the file could not be used (NULL when ok)"),
         ("notes", "VARCHAR", "what is worth knowing about a usable file: recovered, end stamp disagrees, ..."),
         (
