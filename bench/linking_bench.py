@@ -9,19 +9,25 @@ The LinkRules/ClockRules defaults were tuned on seeds 0-9 (`--seeds 0-9`); the f
 the held-out seeds 100-119 (the default). "greedy" is each sale on its own to its cheapest visit, for
 comparison with the day-wide assignment.
 
-    python bench/linking_bench.py [--seeds 100-119]
+Then queue days (`sim.counter.simulate_queue_day`: the shop simulator's busy days, groups of up to four
+served in 8-14 s each, 5% walk-outs who are served and buy nothing), linked with the rules and with the
+counter's pace off (`weight_pace=0`), split by whether a walk-out was in the sale's queue. The pace rules were
+set on queue seeds 0-19 (`--queue-seeds 0-19`); report on 100-139 (the default).
+
+    python bench/linking_bench.py [--seeds 100-119] [--queue-seeds 100-139]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.till.linking import LinkRules, _seconds, link_day, pair_costs
-from watershop_dagster.sim.counter import simulate_counter_day
+from watershop_dagster.sim.counter import simulate_counter_day, simulate_queue_day
 
 BINS = (("1-2 present", 0, 2), ("3-4 present", 3, 4), ("5+ present", 5, 99))
 
@@ -66,8 +72,34 @@ def seed_range(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="100-119", help="tuned on 0-9; report on 100-119")
+    parser.add_argument("--queue-seeds", default="100-139", help="queue days: pace tuned on 0-19; report on 100-139")
     args = parser.parse_args()
     rules = LinkRules()
+    counter_days(args.seeds, rules)
+    queue_days(args.queue_seeds, rules)
+
+
+def queue_days(seeds: str, rules: LinkRules) -> None:
+    print(f"\nqueue days (groups of up to four, 5% walk-outs), clocks in step: seeds {seeds}")
+    print(f"{'':36} {'sales':>6} {'right visit':>12} {'ambiguous':>10}")
+    for label, used in (("rules", rules), ("counter's pace off", replace(rules, weight_pace=0.0))):
+        judged = []
+        for seed in seed_range(seeds):
+            day = simulate_queue_day(seed)
+            links = link_day(day.transactions, day.visits, used, clock_offset_s=0.0).links
+            got = judge(day, links, greedy_visits(day, 0.0, used))
+            judged.append(got.assign(walkout=day.truth["walkout_in_queue"].to_numpy()))
+        sales = pd.concat(judged, ignore_index=True)
+        for part_name, part in (
+            ("all", sales),
+            ("queues with a walk-out", sales[sales["walkout"]]),
+            ("queues without", sales[~sales["walkout"]]),
+        ):
+            name = f"{label}: {part_name}"
+            print(f"{name:36} {len(part):6d} {part['right_visit'].mean():12.3f} {part['ambiguous'].mean():10.3f}")
+
+
+def counter_days(seeds: str, rules: LinkRules) -> None:
     scenarios = (
         ("synchronised clocks, offset given as 0", False, True),
         ("synchronised clocks, offset estimated", False, False),
@@ -75,7 +107,7 @@ def main() -> None:
     )
     for label, drifted, given in scenarios:
         judged, offset_errors, started = [], [], time.perf_counter()
-        for seed in seed_range(args.seeds):
+        for seed in seed_range(seeds):
             offset = float(np.random.default_rng(seed + 5000).uniform(-600, 600)) if drifted else 0.0
             day = simulate_counter_day(seed, offset)
             result = link_day(day.transactions, day.visits, rules, clock_offset_s=offset if given else None)
@@ -83,7 +115,7 @@ def main() -> None:
             judged.append(judge(day, result.links, greedy_visits(day, offset, rules)))
         sales = pd.concat(judged, ignore_index=True)
         took = time.perf_counter() - started
-        print(f"\n{label}: seeds {args.seeds}, {len(sales)} sales, {took:.1f} s")
+        print(f"\n{label}: seeds {seeds}, {len(sales)} sales, {took:.1f} s")
         print(f"{'':14} {'sales':>6} {'right visit':>12} {'right person':>13} {'ambiguous':>10} {'greedy':>8}")
         for name, low, high in BINS + (("all", 0, 99),):
             part = sales[(sales["present"] >= low) & (sales["present"] <= high)]

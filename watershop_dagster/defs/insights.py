@@ -54,6 +54,16 @@ class LinkConfig(dg.Config):
         description="how much the till's ledger account counts when it names a customer in the shop (0: not at "
         "all, for a shop whose accounts are shared by families)",
     )
+    weight_pace: float = Field(
+        default=LinkRules.weight_pace,
+        description="how much the counter's pace (read from the day: seconds per customer served while a queue "
+        "waits) counts in telling who paid; it finds the customer at the head of a queue who bought nothing "
+        "(0: off, for a shop with several tills serving at once)",
+    )
+    min_clock_sales: int = Field(
+        default=LinkRules.min_clock_sales,
+        description="a day with fewer sales than this gets no clock estimate of its own",
+    )
 
     def rules(self) -> LinkRules:
         return LinkRules(
@@ -62,6 +72,8 @@ class LinkConfig(dg.Config):
             pay_to_exit_s=self.pay_to_exit_s,
             estimate_clock=self.estimate_clock,
             min_clock_confidence=self.min_clock_confidence,
+            weight_pace=self.weight_pace,
+            min_clock_sales=self.min_clock_sales,
             weight_till_named=self.weight_till_named,
         )
 

@@ -138,3 +138,76 @@ def simulate_counter_day(
     order = np.argsort([s["timestamp"] for s in sales], kind="stable")
     transactions = pd.DataFrame([sales[i] for i in order])
     return CounterDay(transactions, visits, pd.DataFrame([truth[i] for i in order]), clock_offset_s, served)
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """Busy days as the shop simulator plans them (`sim/shop.py`, `ShopSimulator._plan_groups`): customers come
+    in groups of 1..max_waiting a few seconds apart, are served first come, first served (at the counter
+    `walk_s` after arriving, `service_s` each), pay at the end of service and leave `leave_after_pay_s` later.
+    A walk-out is served like anyone else and buys nothing."""
+
+    groups: int = 40
+    max_waiting: int = 4
+    arrival_gap_s: tuple[float, float] = (3.0, 8.0)
+    walk_s: float = 4.0
+    service_s: tuple[float, float] = (8.0, 14.0)
+    leave_after_pay_s: tuple[float, float] = CounterRules.leave_after_pay_s
+    walkout_share: float = 0.05
+    camera_lag_sd_s: float = 0.6  # the camera's entry late and exit early by |N(0, sd)|
+    quiet_s: tuple[float, float] = (60.0, 1200.0)  # between one group's last exit and the next group
+
+
+def simulate_queue_day(seed: int, rules: QueueRules | None = None, day: str = "2024-05-02") -> CounterDay:
+    """One busy day of queues; truth also says, per sale, whether a walk-out was in its queue and how many
+    customers the queue had (`queue`)."""
+    rules = rules or QueueRules()
+    rng = np.random.default_rng(seed)
+    t = pd.Timestamp(day) + pd.Timedelta(hours=8)
+    visits, sales, truth, n = [], [], [], 0
+    for _ in range(rules.groups):
+        t += pd.Timedelta(seconds=rng.uniform(*rules.quiet_s))
+        size = int(rng.integers(1, rules.max_waiting + 1))
+        arrivals = [t]
+        for _k in range(size - 1):
+            arrivals.append(arrivals[-1] + pd.Timedelta(seconds=rng.uniform(*rules.arrival_gap_s)))
+        server_free, members = t, []
+        for arrival in arrivals:
+            pay = max(arrival + pd.Timedelta(seconds=rules.walk_s), server_free)
+            pay += pd.Timedelta(seconds=rng.uniform(*rules.service_s))
+            server_free = pay
+            leave = pay + pd.Timedelta(seconds=rng.uniform(*rules.leave_after_pay_s))
+            lag_in, lag_out = np.abs(rng.normal(0, rules.camera_lag_sd_s, 2))
+            visit_id = f"V{n:04d}"
+            n += 1
+            visits.append(
+                {
+                    "visit_id": visit_id,
+                    "customer_id": f"CUST_{visit_id}",
+                    "entry_time": arrival + pd.Timedelta(seconds=lag_in),
+                    "exit_time": leave - pd.Timedelta(seconds=lag_out),
+                    "is_staff": False,
+                }
+            )
+            members.append((visit_id, pay, rng.random() < rules.walkout_share))
+        walkout = any(w for _v, _p, w in members)
+        for visit_id, pay, walked_out in members:
+            if walked_out:
+                continue
+            tid = f"T{visit_id[1:]}"
+            sales.append(
+                {"transaction_id": tid, "timestamp": pay.floor("s"), "customer_id": None, "payment_status": "Paid"}
+            )
+            truth.append(
+                {
+                    "transaction_id": tid,
+                    "visit_id": visit_id,
+                    "person": f"CUST_{visit_id}",
+                    "present": size,
+                    "queue": size,
+                    "walkout_in_queue": walkout,
+                    "second_purchase": False,
+                }
+            )
+        t = max(v["exit_time"] for v in visits[-size:]) + pd.Timedelta(seconds=20)
+    return CounterDay(pd.DataFrame(sales), pd.DataFrame(visits), pd.DataFrame(truth), 0.0)

@@ -5,7 +5,14 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.till.clock import ClockOffset, estimate_clock_offset, last_applied
-from watershop_dagster.core.till.linking import LinkRules, _seconds, link_day, mark_agreement, pair_costs
+from watershop_dagster.core.till.linking import (
+    LinkRules,
+    _seconds,
+    link_day,
+    mark_agreement,
+    pair_costs,
+    service_pace,
+)
 from watershop_dagster.sim.counter import simulate_counter_day
 
 
@@ -333,3 +340,60 @@ def test_the_order_of_arrival_outweighs_the_order_of_leaving():
     links = link_day(sales(("s1", "19:09:26"), ("s2", "19:09:36")), v, clock_offset_s=0).links
     assert linked(links) == {"s1": "A", "s2": "B"}
     assert not links["ambiguous"].any()
+
+
+def _queue_day(walkout_at_head: bool):
+    """Six queues of three (arrivals 5 s apart, each served in 12 s once at the counter 4 s after arriving, paying
+    at the end of service and leaving 18 s later) and eight lone customers a few minutes apart: the counter's pace
+    (12 s a customer while someone waits; 16 s from arriving to paying alone) is in the day. In the last queue, the
+    first to arrive is served and buys nothing when `walkout_at_head`."""
+    rows, till, start = [], [], pd.Timestamp("2024-05-02 09:00:00")
+    for q in range(6):
+        t0 = start + pd.Timedelta(minutes=5 * q)
+        for k in range(3):
+            pay = t0 + pd.Timedelta(seconds=16 + 12 * k)
+            name = f"q{q}{'abc'[k]}"
+            rows.append((name, t0 + pd.Timedelta(seconds=5 * k), pay + pd.Timedelta(seconds=18)))
+            if not (walkout_at_head and q == 5 and k == 0):
+                till.append((f"s_{name}", pay))
+    for k in range(8):
+        t0 = start + pd.Timedelta(minutes=40 + 4 * k)
+        rows.append((f"lone{k}", t0, t0 + pd.Timedelta(seconds=34)))
+        till.append((f"s_lone{k}", t0 + pd.Timedelta(seconds=16)))
+    v = pd.DataFrame(
+        [
+            {"visit_id": n, "customer_id": f"CUST_{n}", "entry_time": a, "exit_time": b, "is_staff": False}
+            for n, a, b in rows
+        ]
+    )
+    s = pd.DataFrame([{"transaction_id": t, "timestamp": ts, "customer_id": None} for t, ts in till])
+    return s, v
+
+
+def test_the_counters_pace_tells_a_walk_out_at_the_head_of_a_queue_from_the_payer_behind():
+    """The last queue's first arrival buys nothing: the first sale comes two services after the queue arrived,
+    the next one a service later. First come, first served alone gives each sale to the customer ahead of its
+    payer (the one who bought nothing "paid"); the pace read from the day's other queues puts a service in
+    between for the customer who bought nothing, and each sale goes to its payer."""
+    s, v = _queue_day(walkout_at_head=True)
+    without = linked(link_day(s, v, LinkRules(weight_pace=0.0), clock_offset_s=0).links)
+    assert (without["s_q5b"], without["s_q5c"]) == ("q5a", "q5b")
+    links = link_day(s, v, clock_offset_s=0).links
+    assert linked(links) == {t: t[2:] for t in s["transaction_id"]}
+    assert not links["ambiguous"].any()
+    # The same day with nobody walking out is linked as before: the pace costs a day of ordinary queues nothing.
+    s, v = _queue_day(walkout_at_head=False)
+    assert linked(link_day(s, v, clock_offset_s=0).links) == {t: t[2:] for t in s["transaction_id"]}
+
+
+def test_the_pace_is_read_from_the_days_busy_gaps_and_lone_customers():
+    s, v = _queue_day(walkout_at_head=False)
+    pace = service_pace(_seconds(s["timestamp"]), _seconds(v["entry_time"]), _seconds(v["exit_time"]), LinkRules())
+    assert pace is not None and pace.pace == 12.0 and pace.first == 16.0
+    assert pace.pace_spread == pace.first_spread == LinkRules().pace_min_spread_s  # no spread: the floor
+    # Too few busy gaps in a day: no pace, and linking goes on without it.
+    few = s[s["transaction_id"].str.startswith(("s_q0", "s_lone"))]
+    assert (
+        service_pace(_seconds(few["timestamp"]), _seconds(v["entry_time"]), _seconds(v["exit_time"]), LinkRules())
+        is None
+    )

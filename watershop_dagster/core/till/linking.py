@@ -92,6 +92,18 @@ class LinkRules:
     # to a camera ID, with that customer's visit among the sale's candidates, costs this much more on any other
     # visit. Above an order inversion and a waiting customer: the till's word outweighs first come, first served.
     weight_till_named: float = 1.5
+    # The counter's pace, read from the day itself (`ServicePace`): one server, so while a queue waits the till
+    # rings once per customer served, every `pace` seconds or so. A choice in which a payer's sale comes a
+    # service too late (someone served in between who paid nothing and is not placed there) or too early (an
+    # unpaid customer placed ahead who was not served) costs up to weight_pace per sale: it tells a walk-out
+    # at the head of a queue from the payer behind. A sale within pace_tolerance_z spreads of its expected
+    # moment costs nothing; the cost grows to weight_pace over pace_scale_z more.
+    weight_pace: float = 1.5
+    pace_tolerance_z: float = 2.0
+    pace_scale_z: float = 2.0
+    pace_min_gaps: int = 8  # fewer busy gaps (or solo visits) than this in a day: no pace evidence
+    pace_min_spread_s: float = 1.5
+    pace_max_gap_s: float = 180.0  # longer gaps between sales are not one service
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
     min_clock_sales: int = ClockRules.min_sales
@@ -111,6 +123,54 @@ class LinkResult:
 
 def _seconds(times) -> np.ndarray:
     return pd.to_datetime(pd.Series(times)).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+
+
+@dataclass(frozen=True)
+class ServicePace:
+    """The counter's pace on one day: seconds between consecutive sales while someone waits (`pace`, with its
+    spread), and from a customer's arrival to the sale when nobody else is there (`first`: walking to the
+    counter and one service). Medians, so a few walk-outs (a gap of two services) do not move them."""
+
+    pace: float
+    pace_spread: float
+    first: float | None
+    first_spread: float | None
+
+
+def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
+    median = float(np.median(values))
+    return median, max(floor, 1.4826 * float(np.median(np.abs(values - median))))
+
+
+def service_pace(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> ServicePace | None:
+    """The day's pace (camera clock), or None with fewer than `pace_min_gaps` busy gaps. A gap between two
+    consecutive sales is busy when a customer was there through it, from before the first sale to well after
+    the second (a waiting customer, not the first payer picking up the cans). A solo visit is the only visit
+    a sale could belong to, from its entry to the sale, with no other sale in that span."""
+    t = np.sort(sale_s)
+    if len(t) < 2 or not len(entry_s):
+        return None
+    a, b = t[:-1], t[1:]
+    waited = (entry_s[None, :] < a[:, None] - rules.min_pay_to_exit_s) & (
+        exit_s[None, :] > b[:, None] + rules.pay_to_exit_s
+    )
+    busy = waited.any(axis=1) & (b - a <= rules.pace_max_gap_s)
+    if busy.sum() < rules.pace_min_gaps:
+        return None
+    pace, pace_spread = _robust((b - a)[busy], rules.pace_min_spread_s)
+    first: list[float] = []
+    for sale in t:
+        inside = np.flatnonzero((entry_s <= sale) & (exit_s >= sale))
+        if len(inside) != 1:
+            continue
+        j = inside[0]
+        others = (entry_s < sale) & (exit_s > entry_s[j]) & (np.arange(len(entry_s)) != j)
+        if not others.any() and not ((t > entry_s[j]) & (t < sale)).any():
+            first.append(sale - entry_s[j])
+    if len(first) < rules.pace_min_gaps:
+        return ServicePace(pace, pace_spread, None, None)
+    first_s, first_spread = _robust(np.array(first), rules.pace_min_spread_s)
+    return ServicePace(pace, pace_spread, first_s, first_spread)
 
 
 def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
@@ -180,8 +240,10 @@ class _Period:
         entry_s: np.ndarray | None = None,
         exit_s: np.ndarray | None = None,
         named: np.ndarray | None = None,
+        pace: ServicePace | None = None,
     ):
         n, m = costs.shape
+        self.pace = pace
         self.n, self.m, self.sale_s, self.rules = n, m, sale_s, rules
         self.costs = costs
         self.entry_s, self.exit_s = entry_s, exit_s
@@ -247,7 +309,53 @@ class _Period:
             total += self._inversions(choice, self.entry_s) * r.weight_inversion
         if self.exit_s is not None and r.weight_exit_inversion:
             total += self._inversions(choice, self.exit_s) * r.weight_exit_inversion
+        if self.pace is not None and r.weight_pace:
+            total += self._off_pace(choice) * r.weight_pace
         return total
+
+    def _off_pace(self, choice: Sequence[int]) -> float:
+        """Per linked sale, how far it lies from the moment the counter's pace expects it in this choice, as a
+        cost in [0, 1] (`LinkRules.weight_pace`), summed. First come, first served: the customers who pay
+        nothing in this choice and arrived before the payer (after the previous payer) were served first. A
+        payer who waited through the previous sale is expected `pace` after it per customer served; one who
+        found the counter free, `first` after the earliest of them arrived, plus `pace` per other."""
+        assert self.pace is not None and self.entry_s is not None and self.exit_s is not None
+        pace, r = self.pace, self.rules
+        entry, exit_ = self.entry_s, self.exit_s
+        unpaid = np.ones(self.m, dtype=bool)
+        unpaid[[j for j in choice if j >= 0]] = False
+        cost, before_t, before_entry, paid = 0.0, None, None, set()
+        for i in np.argsort(self.sale_s, kind="stable"):
+            t, j = float(self.sale_s[i]), int(choice[i])
+            if j < 0:  # a payer the camera missed: the counter was busy, but with whom is unknown
+                before_t, before_entry = t, None
+                continue
+            if j in paid:  # a second purchase of a long stay comes when it comes, not at the queue's pace
+                before_t, before_entry = t, None
+                continue
+            paid.add(j)
+            e = entry[j]
+            if before_t is not None and e < before_t:  # waited through the previous sale
+                if before_entry is None:
+                    before_t, before_entry = t, e
+                    continue
+                ahead = unpaid & (entry > before_entry) & (entry < e) & (exit_ > before_t)
+                n = 1 + int(ahead.sum())
+                expected, spread = before_t + n * pace.pace, np.sqrt(n) * pace.pace_spread
+            elif pace.first is not None and pace.first_spread is not None:
+                after = before_t if before_t is not None else -np.inf
+                ahead = unpaid & (entry > after) & (entry < e) & (exit_ > e)
+                n = 1 + int(ahead.sum())
+                start = min(e, float(entry[ahead].min())) if ahead.any() else e
+                expected = start + pace.first + (n - 1) * pace.pace
+                spread = float(np.hypot(pace.first_spread, np.sqrt(n - 1) * pace.pace_spread))
+            else:
+                before_t, before_entry = t, e
+                continue
+            z = abs(t - expected) / spread
+            cost += min(1.0, max(0.0, z - r.pace_tolerance_z) / r.pace_scale_z)
+            before_t, before_entry = t, e
+        return cost
 
     def _still_waiting(self, choice: Sequence[int]) -> int:
         """Per linked sale, the earlier arrivals still there after it who pay nothing in this choice (at most 3
@@ -343,6 +451,7 @@ def _assign(
         costs = np.where(costs < IMPOSSIBLE, costs + named, IMPOSSIBLE)
     visit_of = np.full(len(sale_s), -1)
     margin = np.full(len(sale_s), np.inf)
+    pace = service_pace(sale_s, entry_s, exit_s, rules) if rules.weight_pace else None
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
@@ -353,6 +462,7 @@ def _assign(
             entry_s[visits],
             exit_s[visits],
             named[np.ix_(sales, visits)],
+            pace,
         )
         exact = period.exact()
         if exact is not None:
