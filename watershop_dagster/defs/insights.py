@@ -23,7 +23,14 @@ from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.core.till.clock import last_applied
-from watershop_dagster.core.till.linking import LinkRules, apply_ledger_labels, link_day, link_summary
+from watershop_dagster.core.till.linking import (
+    LinkRules,
+    apply_ledger_labels,
+    earlier_pace_samples,
+    link_day,
+    link_summary,
+    pace_row,
+)
 from watershop_dagster.defs.partitions import shop_month_partitions, shop_partitions
 from watershop_dagster.defs.resources import ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
@@ -82,6 +89,7 @@ class LinkConfig(dg.Config):
     writes=[
         Write("transaction_links", SCHEMAS["transaction_links"].description),
         Write("clock_offsets", SCHEMAS["clock_offsets"].description),
+        Write("counter_pace", SCHEMAS["counter_pace"].description),
     ],
     # Whether the camera agrees with the till's ledger IDs is judged on earlier days' links only.
     reads=[
@@ -89,6 +97,7 @@ class LinkConfig(dg.Config):
         Read.day("visit_log"),
         Read.before("transaction_links"),
         Read.before("clock_offsets"),  # a day too unclear for its clock alone starts from the last one's
+        Read.before("counter_pace"),  # the counter's pace: a quiet day leans on the days before
         Read.day("customer_registry"),  # the owner's labels: a camera ID is a till ledger account
     ],
     group=INSIGHTS,
@@ -103,18 +112,27 @@ def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, co
     previous = last_applied(tables.read("clock_offsets", "day, offset_seconds, confidence, sales_used, method"))
     registry = tables.read("customer_registry", "customer_id, label")
     labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
-    result = link_day(sales, visits, config.rules(), history, previous_clock=previous, ledger_labels=labels)
+    rules = config.rules()
+    pace = earlier_pace_samples(tables.read("counter_pace", "day, busy_gaps_s, first_sale_s"), rules)
+    result = link_day(sales, visits, rules, history, previous_clock=previous, ledger_labels=labels, earlier_pace=pace)
     links = apply_ledger_labels(result.links, labels)
-    offset = result.clock_offset
+    offset, pace_today = result.clock_offset, pace_row(result.pace, rules)
     context.log.info(
         f"till clock offset: {offset.offset_seconds if offset.offset_seconds is not None else 'unknown'} s "
         f"({offset.method}, confidence {offset.confidence:.2f}, {offset.sales_used} sales)"
     )
     return Written(
-        rows={"transaction_links": links, "clock_offsets": pd.DataFrame([offset.as_row()])},
+        rows={
+            "transaction_links": links,
+            "clock_offsets": pd.DataFrame([offset.as_row()]),
+            "counter_pace": pd.DataFrame([pace_today]),
+        },
         metadata={
             "transaction_links": link_summary(links),
             "clock_offsets": {"offset_seconds": offset.offset_seconds, "method": offset.method},
+            "counter_pace": {
+                k: pace_today[k] for k in ("busy_gaps", "pace_s", "free_counter_sales", "arrival_to_sale_s")
+            },
         },
     )
 

@@ -7,9 +7,13 @@ import pandas as pd
 from watershop_dagster.core.till.clock import ClockOffset, estimate_clock_offset, last_applied
 from watershop_dagster.core.till.linking import (
     LinkRules,
+    PaceSamples,
     _seconds,
+    earlier_pace_samples,
     link_day,
     mark_agreement,
+    pace_row,
+    pace_samples,
     pair_costs,
     service_pace,
 )
@@ -388,12 +392,33 @@ def test_the_counters_pace_tells_a_walk_out_at_the_head_of_a_queue_from_the_paye
 
 def test_the_pace_is_read_from_the_days_busy_gaps_and_lone_customers():
     s, v = _queue_day(walkout_at_head=False)
-    pace = service_pace(_seconds(s["timestamp"]), _seconds(v["entry_time"]), _seconds(v["exit_time"]), LinkRules())
+    samples = pace_samples(_seconds(s["timestamp"]), _seconds(v["entry_time"]), _seconds(v["exit_time"]), LinkRules())
+    # Two busy gaps a queue; each queue's and each lone customer's first sale, 16 s after the first arrival.
+    assert samples.busy_gaps_s == (12.0,) * 12 and samples.first_sale_s == (16.0,) * 14
+    pace = service_pace(samples, LinkRules())
     assert pace is not None and pace.pace == 12.0 and pace.first == 16.0
     assert pace.pace_spread == pace.first_spread == LinkRules().pace_min_spread_s  # no spread: the floor
-    # Too few busy gaps in a day: no pace, and linking goes on without it.
-    few = s[s["transaction_id"].str.startswith(("s_q0", "s_lone"))]
-    assert (
-        service_pace(_seconds(few["timestamp"]), _seconds(v["entry_time"]), _seconds(v["exit_time"]), LinkRules())
-        is None
-    )
+    # Too few busy gaps: no pace, and linking goes on without it.
+    assert service_pace(PaceSamples(samples.busy_gaps_s[:7], samples.first_sale_s), LinkRules()) is None
+
+
+def test_a_quiet_day_reads_the_counters_pace_from_the_days_before():
+    """A day with one queue, whose first arrival buys nothing: alone it has one busy gap, too few for a pace,
+    and each sale goes to the customer ahead of its payer. The day before, full of queues, is stored as a
+    COUNTER_PACE row; pooled with it, the quiet day's sales go to their payers."""
+    before, before_visits = _queue_day(walkout_at_head=False)
+    stored = link_day(before, before_visits, clock_offset_s=0)
+    rows = pd.DataFrame([{**pace_row(stored.pace, LinkRules()), "day": "2024-05-01"}])
+    assert rows.loc[0, "busy_gaps"] == 12 and rows.loc[0, "pace_s"] == 12.0 and rows.loc[0, "arrival_to_sale_s"] == 16.0
+    s, v = _queue_day(walkout_at_head=True)
+    quiet_sales = s[s["transaction_id"].str.startswith("s_q5")]
+    quiet_visits = v[v["visit_id"].str.startswith("q5")]
+    alone = linked(link_day(quiet_sales, quiet_visits, clock_offset_s=0).links)
+    assert alone == {"s_q5b": "q5a", "s_q5c": "q5b"}
+    earlier = earlier_pace_samples(rows, LinkRules())
+    assert earlier == stored.pace
+    pooled = linked(link_day(quiet_sales, quiet_visits, clock_offset_s=0, earlier_pace=earlier).links)
+    assert pooled == {"s_q5b": "q5b", "s_q5c": "q5c"}
+    # Only the latest `pace_days` days with samples count.
+    older = pd.DataFrame([{**pace_row(PaceSamples((99.0,) * 8), LinkRules()), "day": "2024-04-30"}])
+    assert earlier_pace_samples(pd.concat([older, rows]), LinkRules(pace_days=1)) == stored.pace

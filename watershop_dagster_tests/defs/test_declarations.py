@@ -117,7 +117,7 @@ def test_a_split_day_runs_in_phases_that_follow_from_the_declarations():
     # written by the same asset as the registry, so it comes with it
     assert {t for t, p in phases.items() if p == "history"} == {
         "identity_evidence", "customer_registry", "track_identities", "visit_log", "transactions",
-        "transaction_rejects", "transaction_links", "clock_offsets",
+        "transaction_rejects", "transaction_links", "clock_offsets", "counter_pace",
     }  # fmt: skip
     assert {t for t, p in phases.items() if p == "charts"} == {"daily_charts", "daily_report"}  # 30-day windows
     assert phases["daily_revenue"] == phases["repeat_defaulters"] == "tables"

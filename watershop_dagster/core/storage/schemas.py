@@ -382,6 +382,25 @@ CLOCK_OFFSETS = TableSchema(
     ),
 )
 
+COUNTER_PACE = TableSchema(
+    "counter_pace",
+    "What each day says of the counter's pace (camera clock, after the till's offset): the linker pools these "
+    "samples with the earlier days' to tell a customer who was served and bought nothing from the payer behind.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("busy_gaps", "INTEGER", "gaps between consecutive sales while a customer waited through them"),
+        ("pace_s", "DOUBLE", "their median: seconds per customer served while a queue waits (NULL: no busy gap)"),
+        ("free_counter_sales", "INTEGER", "sales rung when nobody had been waiting since the sale before"),
+        (
+            "arrival_to_sale_s",
+            "DOUBLE",
+            "their median seconds since the first customer after that sale came (NULL: none)",
+        ),
+        ("busy_gaps_s", "DOUBLE[]", "each busy gap, seconds"),
+        ("first_sale_s", "DOUBLE[]", "each free-counter sale's seconds since that first arrival"),
+    ),
+)
+
 CHAIN_DAILY = TableSchema(
     "chain_daily",
     "Every shop's day side by side (the chain's roll-up).",
@@ -454,6 +473,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     CHAIN_DAILY,
     CHAIN_HOURS,
     CLOCK_OFFSETS,
+    COUNTER_PACE,
     PERSON_DETECTIONS,
     PERSON_TRACKS,
     IDENTITY_EVIDENCE,

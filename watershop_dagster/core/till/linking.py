@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -98,10 +98,11 @@ class LinkRules:
     # unpaid customer placed ahead who was not served) costs up to weight_pace per sale: it tells a walk-out
     # at the head of a queue from the payer behind. A sale within pace_tolerance_z spreads of its expected
     # moment costs nothing; the cost grows to weight_pace over pace_scale_z more.
-    weight_pace: float = 1.5
-    pace_tolerance_z: float = 2.0
+    weight_pace: float = 2.0
+    pace_tolerance_z: float = 1.5
     pace_scale_z: float = 2.0
-    pace_min_gaps: int = 8  # fewer busy gaps (or solo visits) than this in a day: no pace evidence
+    pace_min_gaps: int = 8  # fewer busy gaps (or free-counter sales) than this, with the earlier days': no pace
+    pace_days: int = 14  # the earlier days (that had sales) whose samples join the day's
     pace_min_spread_s: float = 1.5
     pace_max_gap_s: float = 180.0  # longer gaps between sales are not one service
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
@@ -115,21 +116,36 @@ class LinkRules:
         )
 
 
-@dataclass(frozen=True)
-class LinkResult:
-    links: pd.DataFrame  # LINK_COLUMNS
-    clock_offset: ClockOffset  # what was applied (or why nothing was), for the CLOCK_OFFSETS table
-
-
 def _seconds(times) -> np.ndarray:
     return pd.to_datetime(pd.Series(times)).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
 
 
 @dataclass(frozen=True)
+class PaceSamples:
+    """What a day says of the counter's pace (camera clock): the gaps between consecutive sales while a customer
+    waited through them (`busy_gaps_s`), and, for each sale rung when the counter had been free (nobody waiting
+    since the sale before), the seconds since the first of the customers who came after that sale arrived
+    (`first_sale_s`). Stored per day (`counter_pace`), so a quiet day can lean on the days before it."""
+
+    busy_gaps_s: tuple[float, ...] = ()
+    first_sale_s: tuple[float, ...] = ()
+
+    def __add__(self, other: PaceSamples) -> PaceSamples:
+        return PaceSamples(self.busy_gaps_s + other.busy_gaps_s, self.first_sale_s + other.first_sale_s)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    links: pd.DataFrame  # LINK_COLUMNS
+    clock_offset: ClockOffset  # what was applied (or why nothing was), for the CLOCK_OFFSETS table
+    pace: PaceSamples = PaceSamples()  # the day's own pace samples at the applied offset, for COUNTER_PACE
+
+
+@dataclass(frozen=True)
 class ServicePace:
-    """The counter's pace on one day: seconds between consecutive sales while someone waits (`pace`, with its
-    spread), and from a customer's arrival to the sale when nobody else is there (`first`: walking to the
-    counter and one service). Medians, so a few walk-outs (a gap of two services) do not move them."""
+    """The counter's pace: seconds between consecutive sales while someone waits (`pace`, with its spread), and
+    from a customer's arrival to the sale when nobody else is there (`first`: walking to the counter and one
+    service). Medians, so a few walk-outs (a gap of two services) do not move them."""
 
     pace: float
     pace_spread: float
@@ -142,35 +158,43 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
     return median, max(floor, 1.4826 * float(np.median(np.abs(values - median))))
 
 
-def service_pace(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> ServicePace | None:
-    """The day's pace (camera clock), or None with fewer than `pace_min_gaps` busy gaps. A gap between two
-    consecutive sales is busy when a customer was there through it, from before the first sale to well after
-    the second (a waiting customer, not the first payer picking up the cans). A solo visit is the only visit
-    a sale could belong to, from its entry to the sale, with no other sale in that span."""
-    t = np.sort(sale_s)
-    if len(t) < 2 or not len(entry_s):
-        return None
+def pace_samples(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> PaceSamples:
+    """The day's pace samples. A gap between two consecutive sales is busy when a customer was there through it,
+    from before the first sale to well after the second (a waiting customer, not the first payer picking up the
+    cans). A sale was rung at a free counter when nobody who came before the previous sale was still waiting
+    (there well after it); its sample is the time since the first customer who came after the previous sale (a
+    lone customer, or the head of a queue: walking up and one service, two where the head bought nothing,
+    which the median leaves out)."""
+    t = np.sort(np.asarray(sale_s, dtype=float))
+    if not len(t) or not len(entry_s):
+        return PaceSamples()
     a, b = t[:-1], t[1:]
     waited = (entry_s[None, :] < a[:, None] - rules.min_pay_to_exit_s) & (
         exit_s[None, :] > b[:, None] + rules.pay_to_exit_s
     )
     busy = waited.any(axis=1) & (b - a <= rules.pace_max_gap_s)
-    if busy.sum() < rules.pace_min_gaps:
-        return None
-    pace, pace_spread = _robust((b - a)[busy], rules.pace_min_spread_s)
     first: list[float] = []
-    for sale in t:
-        inside = np.flatnonzero((entry_s <= sale) & (exit_s >= sale))
-        if len(inside) != 1:
+    for k, sale in enumerate(t):
+        before = t[k - 1] if k else -np.inf
+        came = (entry_s > before) & (entry_s < sale) & (exit_s > sale)
+        if k and busy[k - 1] or not came.any():
             continue
-        j = inside[0]
-        others = (entry_s < sale) & (exit_s > entry_s[j]) & (np.arange(len(entry_s)) != j)
-        if not others.any() and not ((t > entry_s[j]) & (t < sale)).any():
-            first.append(sale - entry_s[j])
-    if len(first) < rules.pace_min_gaps:
+        waiting = (entry_s <= before) & (exit_s > before + rules.pay_to_exit_s) & (exit_s > sale)
+        if not waiting.any() and sale - entry_s[came].min() <= rules.pace_max_gap_s:
+            first.append(round(float(sale - entry_s[came].min()), 3))
+    return PaceSamples(tuple(round(float(g), 3) for g in (b - a)[busy]), tuple(first))
+
+
+def service_pace(samples: PaceSamples, rules: LinkRules) -> ServicePace | None:
+    """The pace from these samples, or None with fewer than `pace_min_gaps` busy gaps (then `first` needs as
+    many free-counter sales)."""
+    if len(samples.busy_gaps_s) < rules.pace_min_gaps:
+        return None
+    pace, pace_spread = _robust(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
+    if len(samples.first_sale_s) < rules.pace_min_gaps:
         return ServicePace(pace, pace_spread, None, None)
-    first_s, first_spread = _robust(np.array(first), rules.pace_min_spread_s)
-    return ServicePace(pace, pace_spread, first_s, first_spread)
+    first, first_spread = _robust(np.array(samples.first_sale_s), rules.pace_min_spread_s)
+    return ServicePace(pace, pace_spread, first, first_spread)
 
 
 def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
@@ -439,11 +463,12 @@ def _assign(
     rules: LinkRules,
     sale_names: Sequence | None = None,
     visit_names: Sequence | None = None,
+    earlier_pace: PaceSamples = PaceSamples(),
 ):
     """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other): each
     busy period solved exactly with the order of arrival (`_Period.exact`) where small enough, else as a linear
     assignment. `sale_names` / `visit_names`: the camera ID each sale's till account names and each visit's
-    customer ID (`till_named_costs`)."""
+    customer ID (`till_named_costs`). `earlier_pace`: the earlier days' pace samples, pooled with the day's."""
     costs = pair_costs(sale_s, entry_s, exit_s, rules)
     named = np.zeros(costs.shape)
     if sale_names is not None and visit_names is not None:
@@ -451,7 +476,9 @@ def _assign(
         costs = np.where(costs < IMPOSSIBLE, costs + named, IMPOSSIBLE)
     visit_of = np.full(len(sale_s), -1)
     margin = np.full(len(sale_s), np.inf)
-    pace = service_pace(sale_s, entry_s, exit_s, rules) if rules.weight_pace else None
+    pace = (
+        service_pace(earlier_pace + pace_samples(sale_s, entry_s, exit_s, rules), rules) if rules.weight_pace else None
+    )
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
@@ -478,10 +505,10 @@ def _assign(
     return visit_of, margin, (costs < IMPOSSIBLE).sum(axis=1)
 
 
-def stay_linker(rules: LinkRules) -> Assign:
+def stay_linker(rules: LinkRules, earlier_pace: PaceSamples = PaceSamples()) -> Assign:
     """This linker as the clock's step 2 sees it: sale seconds (camera clock) and the customer stays' entry and
     exit seconds -> the stay each sale goes to (-1: none)."""
-    return lambda sale_s, entry_s, exit_s: _assign(sale_s, entry_s, exit_s, rules)[0]
+    return lambda sale_s, entry_s, exit_s: _assign(sale_s, entry_s, exit_s, rules, earlier_pace=earlier_pace)[0]
 
 
 def _clock(
@@ -490,6 +517,7 @@ def _clock(
     rules: LinkRules,
     offset_s: float | None,
     previous: ClockOffset | None = None,
+    earlier_pace: PaceSamples = PaceSamples(),
 ) -> ClockOffset:
     """The offset to apply: the given one, else the day's estimate; where the day cannot be trusted alone
     (a weak peak, too few sales), its estimate near `previous` (an earlier day's applied offset), else that
@@ -499,7 +527,7 @@ def _clock(
     if not rules.estimate_clock:
         # Told not to estimate: the clocks are taken as synchronised (an assumption, hence confidence 0).
         return ClockOffset(0.0, 0.0, len(transactions), "given")
-    sale_times, clock_rules, assign = transactions["timestamp"], rules.clock_rules(), stay_linker(rules)
+    sale_times, clock_rules, assign = transactions["timestamp"], rules.clock_rules(), stay_linker(rules, earlier_pace)
     found = estimate_clock_offset(sale_times, visits, clock_rules, assign=assign)
     if found.method == "estimated" and found.confidence >= rules.min_clock_confidence:
         return found
@@ -521,6 +549,7 @@ def link_day(
     clock_offset_s: float | None = None,
     previous_clock: ClockOffset | None = None,
     ledger_labels: dict[str, str] | None = None,
+    earlier_pace: PaceSamples = PaceSamples(),
 ) -> LinkResult:
     """Link one day's sales to its visits.
 
@@ -530,21 +559,24 @@ def link_day(
     dropped). `clock_offset_s`: camera time - till time where known; None estimates it from the day.
     `previous_clock`: the offset applied on the latest earlier day (`clock.last_applied`), for a day that
     cannot be estimated alone. `ledger_labels`: the owner's labels (camera ID -> till ledger account); with
-    `history`, they tell which camera ID a sale's till account names (`ledger_accounts`)."""
+    `history`, they tell which camera ID a sale's till account names (`ledger_accounts`). `earlier_pace`: the
+    counter's pace samples of the days before (`earlier_pace_samples`), pooled with the day's own."""
     rules = rules or LinkRules()
     transactions = transactions.sort_values("timestamp", kind="stable").reset_index(drop=True)
     customers = visits[~visits["is_staff"].astype(bool)].reset_index(drop=True) if len(visits) else visits
-    clock = _clock(transactions, visits, rules, clock_offset_s, previous_clock)
+    clock = _clock(transactions, visits, rules, clock_offset_s, previous_clock, earlier_pace)
     till_time = pd.to_datetime(transactions["timestamp"])
     camera_time = till_time + pd.Timedelta(seconds=clock.applied_seconds)
     majority = _ledger_majority(history, transactions)  # names payers here, judges agreement below
+    pace = PaceSamples()
     if len(transactions) and len(customers):
         entry_s, exit_s = _seconds(customers["entry_time"]), _seconds(customers["exit_time"])
         sale_s = _seconds(camera_time)
+        pace = pace_samples(sale_s, entry_s, exit_s, rules)
         accounts = ledger_accounts(majority, transactions, ledger_labels)
         sale_names = [accounts.get(c) if isinstance(c, str) else None for c in transactions["customer_id"]]
         visit_names = [c if isinstance(c, str) else None for c in customers["customer_id"]]
-        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules, sale_names, visit_names)
+        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules, sale_names, visit_names, earlier_pace)
     else:
         visit_of = np.full(len(transactions), -1)
         margin, candidates = np.full(len(transactions), np.inf), np.zeros(len(transactions), dtype=int)
@@ -582,7 +614,41 @@ def link_day(
             )
         rows.append(row)
     links = pd.DataFrame(rows, columns=LINK_COLUMNS)
-    return LinkResult(_with_agreement(links, majority), clock)
+    return LinkResult(_with_agreement(links, majority), clock, pace)
+
+
+def earlier_pace_samples(earlier: pd.DataFrame | None, rules: LinkRules) -> PaceSamples:
+    """The pooled samples of the latest `pace_days` earlier days that have any (`earlier`: COUNTER_PACE rows of
+    days before this one)."""
+    if earlier is None or not len(earlier):
+        return PaceSamples()
+    pooled = PaceSamples()
+    days = earlier.sort_values("day", kind="stable")
+    has_any = days["busy_gaps_s"].map(_length) + days["first_sale_s"].map(_length) > 0
+    for r in days[has_any].tail(rules.pace_days).itertuples(index=False):
+        pooled = pooled + PaceSamples(_floats(r.busy_gaps_s), _floats(r.first_sale_s))
+    return pooled
+
+
+def _length(values) -> int:
+    return 0 if values is None or (isinstance(values, float) and np.isnan(values)) else len(values)
+
+
+def _floats(values) -> tuple[float, ...]:
+    return tuple(float(v) for v in values) if _length(values) else ()
+
+
+def pace_row(pace: PaceSamples, rules: LinkRules) -> dict:
+    """One COUNTER_PACE row (without the day): the day's samples and what they say on their own."""
+    day = service_pace(pace, replace(rules, pace_min_gaps=1))
+    return {
+        "busy_gaps": len(pace.busy_gaps_s),
+        "pace_s": round(day.pace, 2) if day else None,
+        "free_counter_sales": len(pace.first_sale_s),
+        "arrival_to_sale_s": round(day.first, 2) if day and day.first is not None else None,
+        "busy_gaps_s": list(pace.busy_gaps_s),
+        "first_sale_s": list(pace.first_sale_s),
+    }
 
 
 def link_transactions(
