@@ -10,11 +10,12 @@ the held-out seeds 100-119 (the default). "greedy" is each sale on its own to it
 comparison with the day-wide assignment.
 
 Then queue days (`sim.counter.simulate_queue_day`: the shop simulator's busy days, groups of up to four
-served in 8-14 s each, 5% walk-outs who are served and buy nothing), linked with the rules and with the
-counter's pace off (`weight_pace=0`), split by whether a walk-out was in the sale's queue. The pace rules were
-set on queue seeds 0-19 (`--queue-seeds 0-19`); report on 100-139 (the default).
+served in 8-14 s each, 5% walk-outs who are served and buy nothing; also days of 6 groups, and slower, more
+variable service: `QUEUE_KINDS`), linked with the rules and with the counter's pace off (`weight_pace=0`),
+split by whether a walk-out was in the sale's queue. The pace rules were set on the tune seeds (`--tune`);
+report on the others (the default).
 
-    python bench/linking_bench.py [--seeds 100-119] [--queue-seeds 100-139]
+    python bench/linking_bench.py [--seeds 100-119] [--tune]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.till.linking import LinkRules, _seconds, link_day, pair_costs
-from watershop_dagster.sim.counter import simulate_counter_day, simulate_queue_day
+from watershop_dagster.sim.counter import QueueRules, simulate_counter_day, simulate_queue_day
 
 BINS = (("1-2 present", 0, 2), ("3-4 present", 3, 4), ("5+ present", 5, 99))
 
@@ -72,31 +73,46 @@ def seed_range(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="100-119", help="tuned on 0-9; report on 100-119")
-    parser.add_argument("--queue-seeds", default="100-139", help="queue days: pace tuned on 0-19; report on 100-139")
+    parser.add_argument("--tune", action="store_true", help="queue days: the seeds the pace was set on")
     args = parser.parse_args()
     rules = LinkRules()
     counter_days(args.seeds, rules)
-    queue_days(args.queue_seeds, rules)
+    queue_days(args.tune, rules)
 
 
-def queue_days(seeds: str, rules: LinkRules) -> None:
-    print(f"\nqueue days (groups of up to four, 5% walk-outs), clocks in step: seeds {seeds}")
-    print(f"{'':36} {'sales':>6} {'right visit':>12} {'ambiguous':>10}")
-    for label, used in (("rules", rules), ("counter's pace off", replace(rules, weight_pace=0.0))):
-        judged = []
-        for seed in seed_range(seeds):
-            day = simulate_queue_day(seed)
-            links = link_day(day.transactions, day.visits, used, clock_offset_s=0.0).links
-            got = judge(day, links, greedy_visits(day, 0.0, used))
-            judged.append(got.assign(walkout=day.truth["walkout_in_queue"].to_numpy()))
-        sales = pd.concat(judged, ignore_index=True)
-        for part_name, part in (
-            ("all", sales),
-            ("queues with a walk-out", sales[sales["walkout"]]),
-            ("queues without", sales[~sales["walkout"]]),
-        ):
-            name = f"{label}: {part_name}"
-            print(f"{name:36} {len(part):6d} {part['right_visit'].mean():12.3f} {part['ambiguous'].mean():10.3f}")
+# Kinds of queue day: (label, QueueRules, seeds the pace was set on, seeds to report). A busy day has 40 groups;
+# a small one 6 (about 15 visits, as on the evaluation days); some with a slower, more variable service.
+QUEUE_KINDS = (
+    ("busy, service 8-14 s", QueueRules(), "0-19", "100-139"),
+    ("busy, service 8-30 s", QueueRules(service_s=(8.0, 30.0)), "0-19", "100-139"),
+    ("6 groups, service 8-14 s", QueueRules(groups=6), "0-149", "1000-1299"),
+    ("6 groups, service 8-30 s", QueueRules(groups=6, service_s=(8.0, 30.0)), "0-149", "1000-1299"),
+    ("6 groups, service 5-60 s", QueueRules(groups=6, service_s=(5.0, 60.0)), "0-149", "1000-1299"),
+)
+
+
+def queue_days(tune: bool, rules: LinkRules) -> None:
+    print(f"\nqueue days (groups of up to four, 5% walk-outs), clocks in step, {'tune' if tune else 'report'} seeds")
+    print(f"{'':52} {'sales':>6} {'right visit':>12} {'ambiguous':>10}")
+    for kind, queue_rules, tune_seeds, report_seeds in QUEUE_KINDS:
+        seeds = tune_seeds if tune else report_seeds
+        for label, used in (("rules", rules), ("pace off", replace(rules, weight_pace=0.0))):
+            judged = []
+            for seed in seed_range(seeds):
+                day = simulate_queue_day(seed, queue_rules)
+                if not len(day.transactions):
+                    continue
+                links = link_day(day.transactions, day.visits, used, clock_offset_s=0.0).links
+                got = judge(day, links, greedy_visits(day, 0.0, used))
+                judged.append(got.assign(walkout=day.truth["walkout_in_queue"].to_numpy()))
+            sales = pd.concat(judged, ignore_index=True)
+            for part_name, part in (
+                ("all", sales),
+                ("with a walk-out", sales[sales["walkout"]]),
+                ("without", sales[~sales["walkout"]]),
+            ):
+                name = f"{kind} ({seeds}), {label}: {part_name}"
+                print(f"{name:52} {len(part):6d} {part['right_visit'].mean():12.3f} {part['ambiguous'].mean():10.3f}")
 
 
 def counter_days(seeds: str, rules: LinkRules) -> None:

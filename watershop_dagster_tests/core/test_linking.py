@@ -399,7 +399,7 @@ def test_the_pace_is_read_from_the_days_busy_gaps_and_lone_customers():
     assert pace is not None and pace.pace == 12.0 and pace.first == 16.0
     assert pace.pace_spread == pace.first_spread == LinkRules().pace_min_spread_s  # no spread: the floor
     # Too few busy gaps: no pace, and linking goes on without it.
-    assert service_pace(PaceSamples(samples.busy_gaps_s[:7], samples.first_sale_s), LinkRules()) is None
+    assert service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s), LinkRules()) is None
 
 
 def test_a_quiet_day_reads_the_counters_pace_from_the_days_before():

@@ -101,7 +101,7 @@ class LinkRules:
     weight_pace: float = 2.0
     pace_tolerance_z: float = 1.5
     pace_scale_z: float = 2.0
-    pace_min_gaps: int = 8  # fewer busy gaps (or free-counter sales) than this, with the earlier days': no pace
+    pace_min_gaps: int = 4  # fewer busy gaps (or free-counter sales) than this, with the earlier days': no pace
     pace_days: int = 14  # the earlier days (that had sales) whose samples join the day's
     pace_min_spread_s: float = 1.5
     pace_max_gap_s: float = 180.0  # longer gaps between sales are not one service
@@ -145,7 +145,8 @@ class LinkResult:
 class ServicePace:
     """The counter's pace: seconds between consecutive sales while someone waits (`pace`, with its spread), and
     from a customer's arrival to the sale when nobody else is there (`first`: walking to the counter and one
-    service). Medians, so a few walk-outs (a gap of two services) do not move them."""
+    service). Medians, so a few walk-outs (a gap of two services) do not move them; standard deviations as the
+    spreads."""
 
     pace: float
     pace_spread: float
@@ -153,9 +154,12 @@ class ServicePace:
     first_spread: float | None
 
 
-def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
-    median = float(np.median(values))
-    return median, max(floor, 1.4826 * float(np.median(np.abs(values - median))))
+def _centre_and_spread(values: np.ndarray, floor: float) -> tuple[float, float]:
+    """The median (a walk-out's double gap does not move it) and the standard deviation (which it does widen,
+    on purpose): a robust spread of a few samples of a variable service can come out tiny by chance, and an
+    overconfident pace puts payers in the wrong places."""
+    spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(np.median(values)), max(floor, spread)
 
 
 def pace_samples(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> PaceSamples:
@@ -190,10 +194,10 @@ def service_pace(samples: PaceSamples, rules: LinkRules) -> ServicePace | None:
     many free-counter sales)."""
     if len(samples.busy_gaps_s) < rules.pace_min_gaps:
         return None
-    pace, pace_spread = _robust(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
+    pace, pace_spread = _centre_and_spread(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
     if len(samples.first_sale_s) < rules.pace_min_gaps:
         return ServicePace(pace, pace_spread, None, None)
-    first, first_spread = _robust(np.array(samples.first_sale_s), rules.pace_min_spread_s)
+    first, first_spread = _centre_and_spread(np.array(samples.first_sale_s), rules.pace_min_spread_s)
     return ServicePace(pace, pace_spread, first, first_spread)
 
 
@@ -323,8 +327,12 @@ class _Period:
                 return np.inf
             total += c
             used[j].append(self.sale_s[i])
+        served = np.zeros((self.n, self.m), dtype=bool)
+        if self.pace is not None and r.weight_pace and self.entry_s is not None:
+            off_pace, served = self._off_pace(choice)
+            total += off_pace
         if self.entry_s is not None and r.weight_order and used:
-            total += self._still_waiting(choice) * r.weight_order
+            total += self._still_waiting(choice, served) * r.weight_order
         for times in used.values():
             if len(times) > 2 or (len(times) == 2 and abs(times[1] - times[0]) < r.second_use_min_gap_s):
                 return np.inf
@@ -333,23 +341,32 @@ class _Period:
             total += self._inversions(choice, self.entry_s) * r.weight_inversion
         if self.exit_s is not None and r.weight_exit_inversion:
             total += self._inversions(choice, self.exit_s) * r.weight_exit_inversion
-        if self.pace is not None and r.weight_pace:
-            total += self._off_pace(choice) * r.weight_pace
         return total
 
-    def _off_pace(self, choice: Sequence[int]) -> float:
-        """Per linked sale, how far it lies from the moment the counter's pace expects it in this choice, as a
-        cost in [0, 1] (`LinkRules.weight_pace`), summed. First come, first served: the customers who pay
-        nothing in this choice and arrived before the payer (after the previous payer) were served first. A
-        payer who waited through the previous sale is expected `pace` after it per customer served; one who
-        found the counter free, `first` after the earliest of them arrived, plus `pace` per other."""
+    def _off_pace(self, choice: Sequence[int]) -> tuple[float, np.ndarray]:
+        """What the counter's pace says of this choice: a cost, and per sale the visits served by then without a
+        sale (sales x visits), whom `_still_waiting` then does not count. First come, first served: customers
+        who pay nothing in this choice and arrived before the payer (after the previous payer) were served first
+        and bought nothing, or were still waiting; each sale takes the cheaper reading. Served, the payer is
+        expected one `pace` after the previous sale per customer served (at a free counter, `first` after the
+        earliest of them came, then a `pace` per other); waiting, as if they were not there, and each of them
+        still there after the sale costs `weight_order` (the waiting cost of pair_costs). A sale costs nothing
+        within `pace_tolerance_z` spreads of its expected moment, up to `weight_pace` `pace_scale_z` later."""
         assert self.pace is not None and self.entry_s is not None and self.exit_s is not None
         pace, r = self.pace, self.rules
         entry, exit_ = self.entry_s, self.exit_s
         unpaid = np.ones(self.m, dtype=bool)
         unpaid[[j for j in choice if j >= 0]] = False
         cost, before_t, before_entry, paid = 0.0, None, None, set()
+        served = np.zeros((self.n, self.m), dtype=bool)
+        so_far = np.zeros(self.m, dtype=bool)
+
+        def off(t: float, expected: float, spread: float) -> float:
+            z = abs(t - expected) / spread
+            return r.weight_pace * min(1.0, max(0.0, z - r.pace_tolerance_z) / r.pace_scale_z)
+
         for i in np.argsort(self.sale_s, kind="stable"):
+            served[i] = so_far
             t, j = float(self.sale_s[i]), int(choice[i])
             if j < 0:  # a payer the camera missed: the counter was busy, but with whom is unknown
                 before_t, before_entry = t, None
@@ -363,32 +380,40 @@ class _Period:
                 if before_entry is None:
                     before_t, before_entry = t, e
                     continue
-                ahead = unpaid & (entry > before_entry) & (entry < e) & (exit_ > before_t)
-                n = 1 + int(ahead.sum())
-                expected, spread = before_t + n * pace.pace, np.sqrt(n) * pace.pace_spread
+                ahead = unpaid & (entry > before_entry) & (entry < e) & (exit_ > before_t) & ~so_far
+                k = int(ahead.sum())
+                as_served = off(t, before_t + (1 + k) * pace.pace, np.sqrt(1 + k) * pace.pace_spread)
+                not_served = off(t, before_t + pace.pace, pace.pace_spread)
             elif pace.first is not None and pace.first_spread is not None:
                 after = before_t if before_t is not None else -np.inf
-                ahead = unpaid & (entry > after) & (entry < e) & (exit_ > e)
-                n = 1 + int(ahead.sum())
-                start = min(e, float(entry[ahead].min())) if ahead.any() else e
-                expected = start + pace.first + (n - 1) * pace.pace
-                spread = float(np.hypot(pace.first_spread, np.sqrt(n - 1) * pace.pace_spread))
+                ahead = unpaid & (entry > after) & (entry < e) & (exit_ > e) & ~so_far
+                k = int(ahead.sum())
+                start = min(e, float(entry[ahead].min())) if k else e
+                spread = float(np.hypot(pace.first_spread, np.sqrt(k) * pace.pace_spread))
+                as_served = off(t, start + pace.first + k * pace.pace, spread)
+                not_served = off(t, e + pace.first, pace.first_spread)
             else:
                 before_t, before_entry = t, e
                 continue
-            z = abs(t - expected) / spread
-            cost += min(1.0, max(0.0, z - r.pace_tolerance_z) / r.pace_scale_z)
+            waiting = r.weight_order * min(3, int((ahead & self.waiting[i, j]).sum()))  # what _still_waiting adds
+            if k and as_served <= not_served + waiting:
+                so_far = so_far | ahead
+                served[i] = so_far
+                cost += as_served
+            else:
+                cost += not_served
             before_t, before_entry = t, e
-        return cost
+        return cost, served
 
-    def _still_waiting(self, choice: Sequence[int]) -> int:
-        """Per linked sale, the earlier arrivals still there after it who pay nothing in this choice (at most 3
-        each, as in pair_costs), summed."""
+    def _still_waiting(self, choice: Sequence[int], served: np.ndarray) -> int:
+        """Per linked sale, the earlier arrivals still there after it who pay nothing in this choice and were not
+        served by then (`served`, from the counter's pace; at most 3 each, as in pair_costs), summed."""
         sales = [i for i, j in enumerate(choice) if j >= 0]
         visits = [choice[i] for i in sales]
         unpaid = np.ones(self.m, dtype=bool)
         unpaid[visits] = False
-        return int(np.minimum((self.waiting[sales, visits] & unpaid).sum(axis=1), 3).sum())
+        waiting = self.waiting[sales, visits] & unpaid & ~served[sales]
+        return int(np.minimum(waiting.sum(axis=1), 3).sum())
 
     def _inversions(self, choice: Sequence[int], order_s: np.ndarray) -> int:
         """Pairs of linked sales whose visits' times (`order_s`) run the other way round than the sales."""
