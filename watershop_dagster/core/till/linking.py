@@ -11,6 +11,9 @@ visit) pair gets a cost from
   a payer stays to pick up the cans) is not the one being served (first come, first served),
 * the till's word: a sale booked to a ledger account that names a customer (the owner's label, or the camera ID
   most of that account's earlier sales went to) whose visit is a candidate costs more on any other visit,
+* the counter's pace (from this day's and earlier days' sales and visits), in the exact search: customers ahead
+  of the payer who pay nothing were served first (a service each) or were still waiting, whichever reading is
+  cheaper; a sale far from the moment its reading expects costs more,
 
 and each sale has its own "no visit" option (the camera missed the payer). A visit may take a second sale at
 an extra cost, and only when the two sales are far apart (a long stay with a second purchase). The day splits
@@ -92,12 +95,12 @@ class LinkRules:
     # to a camera ID, with that customer's visit among the sale's candidates, costs this much more on any other
     # visit. Above an order inversion and a waiting customer: the till's word outweighs first come, first served.
     weight_till_named: float = 1.5
-    # The counter's pace, read from the day itself (`ServicePace`): one server, so while a queue waits the till
-    # rings once per customer served, every `pace` seconds or so. A choice in which a payer's sale comes a
-    # service too late (someone served in between who paid nothing and is not placed there) or too early (an
-    # unpaid customer placed ahead who was not served) costs up to weight_pace per sale: it tells a walk-out
-    # at the head of a queue from the payer behind. A sale within pace_tolerance_z spreads of its expected
-    # moment costs nothing; the cost grows to weight_pace over pace_scale_z more.
+    # The counter's pace (`ServicePace`, from the day's and the earlier days' `PaceSamples`): one server, so
+    # while a queue waits the till rings once per customer served. Customers ahead of a payer who pay nothing
+    # were served (a service each at the pace, no longer waiting) or were still waiting, whichever reading is
+    # cheaper; a sale far from the moment its reading expects costs up to weight_pace. It tells a walk-out at
+    # the head of a queue from the payer behind. Within pace_tolerance_z spreads of the expected moment a sale
+    # costs nothing; the cost grows to weight_pace over pace_scale_z more.
     weight_pace: float = 2.0
     pace_tolerance_z: float = 1.5
     pace_scale_z: float = 2.0
@@ -144,9 +147,8 @@ class LinkResult:
 @dataclass(frozen=True)
 class ServicePace:
     """The counter's pace: seconds between consecutive sales while someone waits (`pace`, with its spread), and
-    from a customer's arrival to the sale when nobody else is there (`first`: walking to the counter and one
-    service). Medians, so a few walk-outs (a gap of two services) do not move them; standard deviations as the
-    spreads."""
+    from the first arrival at a free counter to its sale (`first`: walking to the counter and one service).
+    Medians, so a few walk-outs (a gap of two services) do not move them; standard deviations as the spreads."""
 
     pace: float
     pace_spread: float
