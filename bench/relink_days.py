@@ -64,7 +64,7 @@ def relink(wh: Warehouse, rules: LinkRules) -> tuple[pd.DataFrame, pd.DataFrame]
         )
         links.append(apply_ledger_labels(result.links, labels).assign(day=day))
         offsets.append({**result.clock_offset.as_row(), "day": day})
-        paces.append({**pace_row(result.pace, rules), "day": day})
+        paces.append({**pace_row(result.pace), "day": day})
     return pd.concat(links, ignore_index=True), pd.DataFrame(offsets)
 
 

@@ -116,7 +116,7 @@ def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, co
     pace = earlier_pace_samples(tables.read("counter_pace", "day, busy_gaps_s, first_sale_s"), rules)
     result = link_day(sales, visits, rules, history, previous_clock=previous, ledger_labels=labels, earlier_pace=pace)
     links = apply_ledger_labels(result.links, labels)
-    offset, pace_today = result.clock_offset, pace_row(result.pace, rules)
+    offset, pace_today = result.clock_offset, pace_row(result.pace)
     context.log.info(
         f"till clock offset: {offset.offset_seconds if offset.offset_seconds is not None else 'unknown'} s "
         f"({offset.method}, confidence {offset.confidence:.2f}, {offset.sales_used} sales)"

@@ -408,8 +408,13 @@ def test_a_quiet_day_reads_the_counters_pace_from_the_days_before():
     COUNTER_PACE row; pooled with it, the quiet day's sales go to their payers."""
     before, before_visits = _queue_day(walkout_at_head=False)
     stored = link_day(before, before_visits, clock_offset_s=0)
-    rows = pd.DataFrame([{**pace_row(stored.pace, LinkRules()), "day": "2024-05-01"}])
+    rows = pd.DataFrame([{**pace_row(stored.pace), "day": "2024-05-01"}])
     assert rows.loc[0, "busy_gaps"] == 12 and rows.loc[0, "pace_s"] == 12.0 and rows.loc[0, "arrival_to_sale_s"] == 16.0
+    # A day of lone customers only has first sales and no busy gap: each median stands on its own.
+    assert pace_row(PaceSamples((), (15.0, 17.0))) | {"busy_gaps_s": None, "first_sale_s": None} == {
+        "busy_gaps": 0, "pace_s": None, "free_counter_sales": 2, "arrival_to_sale_s": 16.0,
+        "busy_gaps_s": None, "first_sale_s": None,
+    }  # fmt: skip
     s, v = _queue_day(walkout_at_head=True)
     quiet_sales = s[s["transaction_id"].str.startswith("s_q5")]
     quiet_visits = v[v["visit_id"].str.startswith("q5")]
@@ -420,5 +425,5 @@ def test_a_quiet_day_reads_the_counters_pace_from_the_days_before():
     pooled = linked(link_day(quiet_sales, quiet_visits, clock_offset_s=0, earlier_pace=earlier).links)
     assert pooled == {"s_q5b": "q5b", "s_q5c": "q5c"}
     # Only the latest `pace_days` days with samples count.
-    older = pd.DataFrame([{**pace_row(PaceSamples((99.0,) * 8), LinkRules()), "day": "2024-04-30"}])
+    older = pd.DataFrame([{**pace_row(PaceSamples((99.0,) * 8)), "day": "2024-04-30"}])
     assert earlier_pace_samples(pd.concat([older, rows]), LinkRules(pace_days=1)) == stored.pace

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -665,14 +665,17 @@ def _floats(values) -> tuple[float, ...]:
     return tuple(float(v) for v in values) if _length(values) else ()
 
 
-def pace_row(pace: PaceSamples, rules: LinkRules) -> dict:
-    """One COUNTER_PACE row (without the day): the day's samples and what they say on their own."""
-    day = service_pace(pace, replace(rules, pace_min_gaps=1))
+def pace_row(pace: PaceSamples) -> dict:
+    """One COUNTER_PACE row (without the day): the day's samples and their medians."""
+
+    def median(values: tuple[float, ...]) -> float | None:
+        return round(float(np.median(values)), 2) if values else None
+
     return {
         "busy_gaps": len(pace.busy_gaps_s),
-        "pace_s": round(day.pace, 2) if day else None,
+        "pace_s": median(pace.busy_gaps_s),
         "free_counter_sales": len(pace.first_sale_s),
-        "arrival_to_sale_s": round(day.first, 2) if day and day.first is not None else None,
+        "arrival_to_sale_s": median(pace.first_sale_s),
         "busy_gaps_s": list(pace.busy_gaps_s),
         "first_sale_s": list(pace.first_sale_s),
     }
