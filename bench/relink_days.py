@@ -21,8 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from watershop_dagster.core.storage.warehouse import Warehouse
-from watershop_dagster.core.till.clock import last_applied
-from watershop_dagster.core.till.linking import LinkRules, apply_ledger_labels, earlier_pace_samples, link_day, pace_row
+from watershop_dagster.core.till.linking import LinkRules, link_stored_day
 from watershop_dagster.evaluation.scoring import load_truth, score_clock, score_links
 
 
@@ -43,28 +42,22 @@ def relink(wh: Warehouse, rules: LinkRules) -> tuple[pd.DataFrame, pd.DataFrame]
     sales = wh.query('SELECT day, transaction_id, "timestamp", customer_id FROM transactions')
     visits = wh.query("SELECT * FROM visit_log")
     registry = wh.query("SELECT customer_id, label FROM customer_registry")
-    labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
     links: list[pd.DataFrame] = []
     offsets: list[dict] = []
     paces: list[dict] = []
     for day in sorted(set(sales["day"].astype(str)) | set(visits["day"].astype(str))):
-        history = pd.concat(links, ignore_index=True) if links else None
-        earlier = pd.DataFrame(offsets) if offsets else None
-        earlier_pace = earlier_pace_samples(pd.DataFrame(paces) if paces else None, rules)
-        day_sales = sales[sales["day"].astype(str) == day].drop(columns="day")
-        day_visits = visits[visits["day"].astype(str) == day]
-        result = link_day(
-            day_sales,
-            day_visits,
+        day_links, offset, pace = link_stored_day(
+            sales[sales["day"].astype(str) == day].drop(columns="day"),
+            visits[visits["day"].astype(str) == day],
             rules,
-            history,
-            previous_clock=last_applied(earlier),
-            ledger_labels=labels,
-            earlier_pace=earlier_pace,
+            pd.concat(links, ignore_index=True) if links else None,
+            pd.DataFrame(offsets) if offsets else None,
+            pd.DataFrame(paces) if paces else None,
+            registry,
         )
-        links.append(apply_ledger_labels(result.links, labels).assign(day=day))
-        offsets.append({**result.clock_offset.as_row(), "day": day})
-        paces.append({**pace_row(result.pace), "day": day})
+        links.append(day_links.assign(day=day))
+        offsets.append({**offset.as_row(), "day": day})
+        paces.append({**pace, "day": day})
     return pd.concat(links, ignore_index=True), pd.DataFrame(offsets)
 
 

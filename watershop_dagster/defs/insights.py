@@ -22,15 +22,7 @@ from watershop_dagster.core.insights.report_data import (
 from watershop_dagster.core.insights.shop_hours import detect_shop_hours
 from watershop_dagster.core.insights.staffing import StaffingTarget, staffing_table
 from watershop_dagster.core.storage.schemas import SCHEMAS
-from watershop_dagster.core.till.clock import last_applied
-from watershop_dagster.core.till.linking import (
-    LinkRules,
-    apply_ledger_labels,
-    earlier_pace_samples,
-    link_day,
-    link_summary,
-    pace_row,
-)
+from watershop_dagster.core.till.linking import LinkRules, link_stored_day, link_summary
 from watershop_dagster.defs.partitions import shop_month_partitions, shop_partitions
 from watershop_dagster.defs.resources import ShopDataResource
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
@@ -106,17 +98,15 @@ def transaction_links(context: dg.AssetExecutionContext, tables: TableReader, co
     """The day's sales assigned to the customer visits at the counter, all at once (one sale per visit unless
     the evidence says otherwise, first come first served, the till's ledger account where it names a customer
     in the shop), with the till/camera clock offset estimated from the day itself."""
-    sales = tables.read("transactions", 'transaction_id, "timestamp", customer_id')
-    visits = tables.read("visit_log")
-    history = tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id')
-    previous = last_applied(tables.read("clock_offsets", "day, offset_seconds, confidence, sales_used, method"))
-    registry = tables.read("customer_registry", "customer_id, label")
-    labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
-    rules = config.rules()
-    pace = earlier_pace_samples(tables.read("counter_pace", "day, busy_gaps_s, first_sale_s"), rules)
-    result = link_day(sales, visits, rules, history, previous_clock=previous, ledger_labels=labels, earlier_pace=pace)
-    links = apply_ledger_labels(result.links, labels)
-    offset, pace_today = result.clock_offset, pace_row(result.pace)
+    links, offset, pace_today = link_stored_day(
+        tables.read("transactions", 'transaction_id, "timestamp", customer_id'),
+        tables.read("visit_log"),
+        config.rules(),
+        tables.read("transaction_links", 'transaction_id, "timestamp", till_customer_id, camera_customer_id'),
+        tables.read("clock_offsets", "day, offset_seconds, confidence, sales_used, method"),
+        tables.read("counter_pace", "day, busy_gaps_s, first_sale_s"),
+        tables.read("customer_registry", "customer_id, label"),
+    )
     context.log.info(
         f"till clock offset: {offset.offset_seconds if offset.offset_seconds is not None else 'unknown'} s "
         f"({offset.method}, confidence {offset.confidence:.2f}, {offset.sales_used} sales)"

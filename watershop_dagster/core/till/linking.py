@@ -46,6 +46,7 @@ from watershop_dagster.core.till.clock import (
     ClockOffset,
     ClockRules,
     estimate_clock_offset,
+    last_applied,
 )
 
 LINK_COLUMNS = [
@@ -490,12 +491,13 @@ def _assign(
     rules: LinkRules,
     sale_names: Sequence | None = None,
     visit_names: Sequence | None = None,
-    earlier_pace: PaceSamples = PaceSamples(),
+    pace_from: PaceSamples = PaceSamples(),
 ):
     """Visit index per sale (-1 = none) and the margin behind each choice (inf where there was no other): each
     busy period solved exactly with the order of arrival (`_Period.exact`) where small enough, else as a linear
     assignment. `sale_names` / `visit_names`: the camera ID each sale's till account names and each visit's
-    customer ID (`till_named_costs`). `earlier_pace`: the earlier days' pace samples, pooled with the day's."""
+    customer ID (`till_named_costs`). `pace_from`: the samples the counter's pace is read from (the day's own
+    and the earlier days')."""
     costs = pair_costs(sale_s, entry_s, exit_s, rules)
     named = np.zeros(costs.shape)
     if sale_names is not None and visit_names is not None:
@@ -503,9 +505,7 @@ def _assign(
         costs = np.where(costs < IMPOSSIBLE, costs + named, IMPOSSIBLE)
     visit_of = np.full(len(sale_s), -1)
     margin = np.full(len(sale_s), np.inf)
-    pace = (
-        service_pace(earlier_pace + pace_samples(sale_s, entry_s, exit_s, rules), rules) if rules.weight_pace else None
-    )
+    pace = service_pace(pace_from, rules) if rules.weight_pace else None
     for sales, visits in _busy_periods(costs < IMPOSSIBLE):
         if not len(visits):
             continue
@@ -535,7 +535,12 @@ def _assign(
 def stay_linker(rules: LinkRules, earlier_pace: PaceSamples = PaceSamples()) -> Assign:
     """This linker as the clock's step 2 sees it: sale seconds (camera clock) and the customer stays' entry and
     exit seconds -> the stay each sale goes to (-1: none)."""
-    return lambda sale_s, entry_s, exit_s: _assign(sale_s, entry_s, exit_s, rules, earlier_pace=earlier_pace)[0]
+
+    def assign(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray) -> np.ndarray:
+        pace_from = earlier_pace + pace_samples(sale_s, entry_s, exit_s, rules)  # the day's at this trial offset
+        return _assign(sale_s, entry_s, exit_s, rules, pace_from=pace_from)[0]
+
+    return assign
 
 
 def _clock(
@@ -603,7 +608,9 @@ def link_day(
         accounts = ledger_accounts(majority, transactions, ledger_labels)
         sale_names = [accounts.get(c) if isinstance(c, str) else None for c in transactions["customer_id"]]
         visit_names = [c if isinstance(c, str) else None for c in customers["customer_id"]]
-        visit_of, margin, candidates = _assign(sale_s, entry_s, exit_s, rules, sale_names, visit_names, earlier_pace)
+        visit_of, margin, candidates = _assign(
+            sale_s, entry_s, exit_s, rules, sale_names, visit_names, earlier_pace + pace
+        )
     else:
         visit_of = np.full(len(transactions), -1)
         margin, candidates = np.full(len(transactions), np.inf), np.zeros(len(transactions), dtype=int)
@@ -642,6 +649,32 @@ def link_day(
         rows.append(row)
     links = pd.DataFrame(rows, columns=LINK_COLUMNS)
     return LinkResult(_with_agreement(links, majority), clock, pace)
+
+
+def link_stored_day(
+    sales: pd.DataFrame,
+    visits: pd.DataFrame,
+    rules: LinkRules,
+    history: pd.DataFrame | None,
+    earlier_offsets: pd.DataFrame | None,
+    earlier_pace: pd.DataFrame | None,
+    registry: pd.DataFrame,
+) -> tuple[pd.DataFrame, ClockOffset, dict]:
+    """One day linked from the tables as the warehouse stores them (the `transaction_links` asset's work):
+    `history`, `earlier_offsets` and `earlier_pace` are the TRANSACTION_LINKS, CLOCK_OFFSETS and COUNTER_PACE
+    rows of the days before, `registry` the day's CUSTOMER_REGISTRY (the owner's labels). Returns the links
+    with the labels applied, the clock offset applied, and the day's COUNTER_PACE row."""
+    labels = {c: str(t) for c, t in zip(registry["customer_id"], registry["label"], strict=True) if isinstance(t, str)}
+    result = link_day(
+        sales,
+        visits,
+        rules,
+        history,
+        previous_clock=last_applied(earlier_offsets),
+        ledger_labels=labels,
+        earlier_pace=earlier_pace_samples(earlier_pace, rules),
+    )
+    return apply_ledger_labels(result.links, labels), result.clock_offset, pace_row(result.pace)
 
 
 def earlier_pace_samples(earlier: pd.DataFrame | None, rules: LinkRules) -> PaceSamples:
