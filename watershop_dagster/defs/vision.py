@@ -14,7 +14,7 @@ from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.evidence import MIN_TRACK_EVIDENCE, track_evidence
 from watershop_dagster.core.footage.evidence import identifiable as identifiable_tracks
 from watershop_dagster.core.footage.faces import FaceEngine, photo_gallery
-from watershop_dagster.core.footage.manifest import manifest_frame, rows_from_manifest, scan_day
+from watershop_dagster.core.footage.manifest import covered_seconds, manifest_frame, rows_from_manifest, scan_day
 from watershop_dagster.core.footage.persons import (
     PersonDetector,
     PersonRules,
@@ -47,7 +47,6 @@ from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
     at_staff_post,
-    covered_seconds,
     recordings,
     staff_by_post,
     staff_by_presence,

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.manifest import covered_seconds
 from watershop_dagster.core.footage.persons import PersonBox, PersonTrack
 from watershop_dagster.core.identities.matching import (
     Assignment,
@@ -19,7 +20,6 @@ from watershop_dagster.core.identities.staff import (
     REASON_ENROLLED,
     StaffRules,
     at_staff_post,
-    covered_seconds,
     footage_span_seconds,
     staff_by_post,
     staff_by_presence,

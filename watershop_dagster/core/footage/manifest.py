@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -397,15 +398,20 @@ def records_continuously(starts: list[datetime], ends: list[datetime]) -> bool:
     return bool(pairs) and 2 * meet >= len(pairs)
 
 
-def _covered_seconds(start: datetime, end: datetime, spans: list[tuple[datetime, datetime]]) -> float:
-    """Seconds of [start, end] inside the union of `spans`."""
-    covered, reach = 0.0, start
-    for a, b in sorted(spans):
-        a, b = max(a, reach), min(b, end)
-        if b > a:
-            covered += (b - a).total_seconds()
-            reach = b
-    return covered
+def covered_seconds(intervals: Sequence[tuple[datetime, datetime]]) -> float:
+    """Length of the union of [start, end] intervals, in seconds."""
+    total, end = 0.0, None
+    start = None
+    for a, b in sorted(intervals):
+        if end is None or a > end:
+            if end is not None and start is not None:
+                total += (end - start).total_seconds()
+            start, end = a, b
+        else:
+            end = max(end, b)
+    if end is not None and start is not None:
+        total += (end - start).total_seconds()
+    return total
 
 
 def mark_duplicate_streams(rows: list[ManifestRow]) -> None:
@@ -421,10 +427,11 @@ def mark_duplicate_streams(rows: list[ManifestRow]) -> None:
         kept: list[ManifestRow] = []
         for row in sharpest_first:
             start, end = _start(row), _end(row)
-            spans = [(_start(k), _end(k)) for k in kept if _start(k) < end and _end(k) > start]
+            overlapping = [k for k in kept if _start(k) < end and _end(k) > start]
+            inside = covered_seconds([(max(_start(k), start), min(_end(k), end)) for k in overlapping])
             length = (end - start).total_seconds()
-            if length > 0 and _covered_seconds(start, end, spans) >= DUPLICATE_COVERED_SHARE * length:
-                other = max((k for k in kept if _start(k) < end and _end(k) > start), key=lambda k: _overlap(k, row))
+            if length > 0 and inside >= DUPLICATE_COVERED_SHARE * length:
+                other = max(overlapping, key=lambda k: _overlap(k, row))
                 row.status = "duplicate"
                 row.error = (
                     f"{Path(row.file).name}: the same minutes of camera {camera} as {Path(other.file).name} "

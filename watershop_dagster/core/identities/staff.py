@@ -32,6 +32,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.manifest import covered_seconds
 from watershop_dagster.core.footage.persons import PersonTrack
 from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, customer_id_of
 
@@ -79,22 +80,6 @@ def staff_gallery(
         c = np.asarray(centroid, np.float32)[None, :]
         out[sid] = np.vstack([out[sid], c]) if sid in out else c
     return out
-
-
-def covered_seconds(intervals: Sequence[tuple[datetime, datetime]]) -> float:
-    """Length of the union of [start, end] intervals, in seconds."""
-    total, end = 0.0, None
-    start = None
-    for a, b in sorted(intervals):
-        if end is None or a > end:
-            if end is not None and start is not None:
-                total += (end - start).total_seconds()
-            start, end = a, b
-        else:
-            end = max(end, b)
-    if end is not None and start is not None:
-        total += (end - start).total_seconds()
-    return total
 
 
 def recordings(manifest: pd.DataFrame) -> list[tuple[datetime, datetime]]:
