@@ -23,6 +23,7 @@ from watershop_dagster.core.footage.persons import (
     bundled_model_path,
     decode_persons,
     face_tracks_from_tables,
+    frame_assignments,
     join_faces_to_persons,
     letterbox,
     look_distance,
@@ -441,6 +442,27 @@ def test_a_body_that_followed_someone_else_first_gives_its_face_only_the_part_af
     assert own_spans(persons, {"y": swapped.track_id}, {"x": x, "y": y}) == {"y": (at(5), at(10))}
     # with no other face in it, the body's whole span is its person's (they came in with their back to us)
     assert own_spans(persons, {"y": swapped.track_id}, {"y": y}) == {"y": (at(0), at(10))}
+
+
+def test_a_face_in_a_box_two_tracks_share_was_someone_else_for_both_of_them():
+    # relink_merged gives both people of a merged box its samples: tracks M and N hold the same boxes 0-10 s,
+    # where X's face is seen (the frame's assignment places it in one of them, M). N goes on alone and Y's
+    # face shows in it from 16 s: N's first ten seconds were X's for N too, so Y's span starts after the
+    # longest break in N between X's last face and Y's first (12 -> 15 s), not at N's first sample.
+    shared = [body(300)] * 11
+    times = [at(s) for s in range(11)]
+    m = PersonTrack("cam", "M", times=[*times, at(11)], boxes=[*shared, body(300)])
+    n = PersonTrack(
+        "cam", "N", times=[*times, at(12), *(at(s) for s in range(15, 25))], boxes=[*shared] + [body(520)] * 11
+    )
+    x = Track("cam", times=[at(s) for s in range(2, 9)], boxes=[face_at(300, 140)] * 7)
+    y = Track("cam", times=[at(s) for s in range(16, 24)], boxes=[face_at(520, 140)] * 8)
+    held = frame_assignments([m, n], {"x": x, "y": y}, PersonRules())
+    assert {body_id for _, face, body_id in held if face == "x"} == {"M"}  # placed in one of the two
+    assert own_spans([m, n], {"x": "M", "y": "N"}, {"x": x, "y": y}, assignments=held) == {
+        "x": (at(0), at(11)),
+        "y": (at(15), at(24)),
+    }
 
 
 def test_the_next_customer_in_the_same_spot_does_not_share_the_last_ones_span():

@@ -381,16 +381,21 @@ class PersonTrack:
         (ax, ay), (bx, by) = self.boxes[-2].centre, self.boxes[-1].centre
         return (bx - ax) / dt, (by - ay) / dt
 
-    def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
-        """The box of the sample nearest to t, if one lies within tolerance_s (times are kept sorted)."""
+    def sample_near(self, t: Time, tolerance_s: float) -> tuple[Time, PersonBox] | None:
+        """(time, box) of the sample nearest to t, if one lies within tolerance_s (times are kept sorted)."""
         i = bisect.bisect_left(self.times, t)
         best = None
         for j in (i - 1, i):
             if 0 <= j < len(self.times):
                 dt = abs(_seconds(self.times[j], t))
                 if dt <= tolerance_s and (best is None or dt < best[0]):
-                    best = (dt, self.boxes[j])
-        return best[1] if best else None
+                    best = (dt, j)
+        return (self.times[best[1]], self.boxes[best[1]]) if best else None
+
+    def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
+        """The box of the sample nearest to t, if one lies within tolerance_s."""
+        sample = self.sample_near(t, tolerance_s)
+        return sample[1] if sample else None
 
 
 def box_iou(a: PersonBox, b: PersonBox) -> float:
@@ -777,7 +782,8 @@ def own_spans(
 
     The person tracker can follow one person and go on with another: two people crossing, or the next customer
     stepping into the spot the last one left a few seconds before. A body that held another face (any face
-    track but this one, `frame_assignments`) before this face was first seen was someone else until then: the
+    track but this one, `frame_assignments`, or in a box it shares with another track: `_held_faces`) before
+    this face was first seen was someone else until then: the
     face's part starts after the longest break in the body's samples between the two (the spot stood empty,
     or the people swapped), and likewise after this face was last seen. A face lost and found on one body
     splits the body between its two tracks; both get one ID, and their visits join again. `assignments`:
@@ -785,10 +791,8 @@ def own_spans(
     rules = rules or PersonRules()
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules)
-    held: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # body id -> (time, face id) it held
-    for t, face_id, body_id in assignments:
-        held[body_id].append((t, face_id))
     bodies = {p.track_id: p for p in person_tracks}
+    held = _held_faces(bodies, assignments, rules)
     out = {}
     for face_id, body_id in joined.items():
         body, face = bodies.get(body_id), face_tracks.get(face_id)
@@ -805,6 +809,25 @@ def own_spans(
             end = (_longest_break(body.times, last, min(after)) or (last, None))[0]
         out[face_id] = (min(start, first), max(end, last))
     return out
+
+
+def _held_faces(
+    bodies: Mapping[str, PersonTrack], assignments: Sequence[tuple[Any, str, str]], rules: PersonRules
+) -> dict[str, list[tuple[Any, str]]]:
+    """body id -> (time, face id) it held. A box that two tracks share (relink_merged gives both people of a
+    merged box its samples) holds the face for both: the face is in that box, whichever of the two tracks the
+    frame's assignment placed it in."""
+    sharing: dict[tuple[str, Any, PersonBox], list[str]] = defaultdict(list)  # (camera, time, box) -> bodies
+    for body in bodies.values():
+        for t, box in zip(body.times, body.boxes):
+            sharing[(body.camera, t, box)].append(body.track_id)
+    held: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    for t, face_id, body_id in assignments:
+        holder = bodies.get(body_id)
+        sample = holder.sample_near(t, rules.join_max_dt_s) if holder is not None else None
+        for owner in sharing[(holder.camera, *sample)] if holder is not None and sample else [body_id]:
+            held[owner].append((t, face_id))
+    return held
 
 
 def _longest_break(times: Sequence[Any], lo: Any, hi: Any) -> tuple[Any, Any] | None:
