@@ -199,6 +199,25 @@ def test_someone_leaving_by_one_side_is_not_the_next_one_coming_in():
     assert [len(t.boxes) for t in tracks] == [5, 2]
 
 
+def test_a_walker_who_stops_beside_someone_standing_keeps_his_box():
+    # Seed 137, day 3, 08:11:54-59 (boxes and looks as stored): B walks up to the counter beside A, who stands
+    # still, and stops. At the next look only B's box is found (A behind him). Where B's walk would have taken
+    # him it overlaps little; where he stopped it overlaps his last box, so it continues B, not A.
+    a_look, b_look = (88.0, 141.0, 118.0), (73.0, 147.0, 121.0)
+    a = {54.0: (766, 217, 925, 673), 54.4: (765, 217, 923, 673), 54.8: (761, 214, 922, 671), 55.4: (758, 219, 917, 670)}
+    a |= {55.8: (753, 220, 912, 672), 56.4: (754, 219, 911, 671), 56.8: (759, 215, 911, 667)}
+    b = {54.8: (126, 227, 281, 600), 55.4: (286, 222, 426, 599), 55.8: (390, 221, 532, 625)}
+    b |= {56.4: (552, 220, 685, 657), 56.8: (605, 210, 776, 671), 57.8: (762, 224, 956, 663)}
+    by_time: dict[datetime, list[PersonBox]] = {}
+    for boxes, look in ((a, a_look), (b, b_look)):
+        for s, xy in boxes.items():
+            by_time.setdefault(at(s), []).append(PersonBox(*xy, 0.9, look))
+    by_time[at(59.8)] = [PersonBox(770, 224, 968, 643, 0.9, (72.0, 146.0, 121.0))]
+    tracks = build_person_tracks(dict(sorted(by_time.items())))
+    walker = next(t for t in tracks if t.first_time == at(54.8))
+    assert walker.last_time == at(59.8)
+
+
 def test_a_box_of_very_different_size_is_someone_else():
     tracks = build_person_tracks({at(0): [body(300, height=300)], at(0.5): [body(300, height=100)]})
     assert len(tracks) == 2
@@ -463,6 +482,17 @@ def test_a_face_in_a_box_two_tracks_share_was_someone_else_for_both_of_them():
         "x": (at(0), at(11)),
         "y": (at(15), at(24)),
     }
+
+
+def test_a_track_holding_only_boxes_it_shares_with_a_named_body_is_not_a_visit_of_its_own():
+    # N is made of the merged boxes it shares with M (relink_merged), where X's face is seen; the frame's
+    # assignment places the face in M. The face is in N's boxes as much: N is no faceless customer.
+    times = [at(s) for s in range(11)]
+    m = PersonTrack("cam", "M", times=[*times, *(at(s) for s in range(11, 30))], boxes=[body(300)] * 30)
+    n = PersonTrack("cam", "N", times=times, boxes=[body(300)] * 11)
+    x = Track("cam", times=[at(s) for s in range(30)], boxes=[face_at(300, 140)] * 30)
+    assert join_faces_to_persons([m, n], {"x": x}) == {"x": "M"}
+    assert person_only_presences([m, n], {"x": "M"}, face_tracks={"x": x}) == []
 
 
 def test_the_next_customer_in_the_same_spot_does_not_share_the_last_ones_span():

@@ -281,6 +281,10 @@ class PersonRules:
     same_clothes: float = 5.0
     max_height_ratio: float = 2.0  # a box twice as tall or half as tall is someone else (or a merged pair)
     predict_horizon_s: float = 1.0  # a walk is extrapolated this far at most (people stop, turn)
+    # ...and a box overlapping the last one this much is also scored as the walker stopped there: on seed 137
+    # (day 3, 08:11:59) a customer who walked up to the counter and stopped lost his box to the one standing
+    # still beside him, whose track then went on as him.
+    still_iou: float = 0.5
     # Clothes (`body_look`, `look_distance`): a box that looks unlike the track's recent boxes scores less, by up
     # to look_weight at look_scale, and one further than look_max is someone else. Set on the tune half's
     # evaluation days (`bench/evaluate_visits.py --half tune --seed 5 --condition shopcam_all`, 3 days): a
@@ -436,17 +440,26 @@ def match_score(
         if distance <= rules.same_clothes:
             limit = rules.max_shift_same_clothes
     ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
-    dx, dy = velocity[0] * ahead, velocity[1] * ahead
-    # overlap with where the box was heading: when a walker passes in front of someone standing still, the
-    # walker's next box overlaps the still one's last box more than the walker's own last box
-    overlap = box_iou(PersonBox(last.x1 + dx, last.y1 + dy, last.x2 + dx, last.y2 + dy), box)
-    ax, ay = last.centre[0] + dx, last.centre[1] + dy
-    bx, by = box.centre
     allowed = min(limit, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
-    shift = float(np.hypot(bx - ax, by - ay))
+    # Compared with where the box was heading (when a walker passes in front of someone standing still, the
+    # walker's next box overlaps the still one's last box more than the walker's own last box), and with where
+    # it was when it is mostly still there (still_iou): a walker who stopped at the counter, not where the walk
+    # would have taken them. Only mostly: someone who walked out of the side is not the next one coming in.
+    fits = [_placed(last, box, velocity[0] * ahead, velocity[1] * ahead, allowed, rules)]
+    if velocity != (0.0, 0.0) and box_iou(last, box) >= rules.still_iou:
+        fits.append(_placed(last, box, 0.0, 0.0, allowed, rules))
+    placed = [fit for fit in fits if fit is not None]
+    return max(placed) - unlike if placed else None
+
+
+def _placed(last: PersonBox, box: PersonBox, dx: float, dy: float, allowed: float, rules: PersonRules) -> float | None:
+    """How well `box` sits where `last` moved by (dx, dy) would be: overlap plus closeness of the centres (None
+    when it neither overlaps min_iou nor lies within `allowed` pixels)."""
+    overlap = box_iou(PersonBox(last.x1 + dx, last.y1 + dy, last.x2 + dx, last.y2 + dy), box)
+    shift = float(np.hypot(box.centre[0] - last.centre[0] - dx, box.centre[1] - last.centre[1] - dy))
     if overlap < rules.min_iou and shift > allowed:
         return None
-    return overlap + max(0.0, 1.0 - shift / max(allowed, 1e-6)) - unlike
+    return overlap + max(0.0, 1.0 - shift / max(allowed, 1e-6))
 
 
 class PersonTracker:
@@ -782,7 +795,7 @@ def own_spans(
 
     The person tracker can follow one person and go on with another: two people crossing, or the next customer
     stepping into the spot the last one left a few seconds before. A body that held another face (any face
-    track but this one, `frame_assignments`, or in a box it shares with another track: `_held_faces`) before
+    track but this one, `frame_assignments`, or in a box it shares with another track: `_in_shared_boxes`) before
     this face was first seen was someone else until then: the
     face's part starts after the longest break in the body's samples between the two (the spot stood empty,
     or the people swapped), and likewise after this face was last seen. A face lost and found on one body
@@ -792,7 +805,9 @@ def own_spans(
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules)
     bodies = {p.track_id: p for p in person_tracks}
-    held = _held_faces(bodies, assignments, rules)
+    held: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # body id -> (time, face id) it held
+    for t, face_id, body_id in _in_shared_boxes(person_tracks, assignments, rules):
+        held[body_id].append((t, face_id))
     out = {}
     for face_id, body_id in joined.items():
         body, face = bodies.get(body_id), face_tracks.get(face_id)
@@ -811,23 +826,24 @@ def own_spans(
     return out
 
 
-def _held_faces(
-    bodies: Mapping[str, PersonTrack], assignments: Sequence[tuple[Any, str, str]], rules: PersonRules
-) -> dict[str, list[tuple[Any, str]]]:
-    """body id -> (time, face id) it held. A box that two tracks share (relink_merged gives both people of a
-    merged box its samples) holds the face for both: the face is in that box, whichever of the two tracks the
-    frame's assignment placed it in."""
+def _in_shared_boxes(
+    person_tracks: Sequence[PersonTrack], assignments: Sequence[tuple[Any, str, str]], rules: PersonRules
+) -> list[tuple[Any, str, str]]:
+    """`assignments` (time, face id, body id), each repeated for every other track holding the same box then.
+    A box that two tracks share (relink_merged gives both people of a merged box its samples) holds the face
+    for both: the face is in that box, whichever of the two tracks the frame's assignment placed it in."""
+    bodies = {p.track_id: p for p in person_tracks}
     sharing: dict[tuple[str, Any, PersonBox], list[str]] = defaultdict(list)  # (camera, time, box) -> bodies
-    for body in bodies.values():
+    for body in person_tracks:
         for t, box in zip(body.times, body.boxes):
             sharing[(body.camera, t, box)].append(body.track_id)
-    held: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    out = []
     for t, face_id, body_id in assignments:
         holder = bodies.get(body_id)
         sample = holder.sample_near(t, rules.join_max_dt_s) if holder is not None else None
-        for owner in sharing[(holder.camera, *sample)] if holder is not None and sample else [body_id]:
-            held[owner].append((t, face_id))
-    return held
+        owners = sharing[(holder.camera, *sample)] if holder is not None and sample else [body_id]
+        out += [(t, face_id, owner) for owner in owners]
+    return out
 
 
 def _longest_break(times: Sequence[Any], lo: Any, hi: Any) -> tuple[Any, Any] | None:
@@ -903,7 +919,7 @@ def person_only_presences(
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules) if face_tracks else []
     given: dict[str, dict[Any, str]] = defaultdict(dict)  # body id -> time -> the named face it was given
-    for t, face_id, body_id in assignments:
+    for t, face_id, body_id in _in_shared_boxes(person_tracks, assignments, rules):
         if face_id in named_faces:
             given[body_id][t] = face_id
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
