@@ -45,9 +45,15 @@ class VisitScores:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
+def _day_files(truth_dir: Path) -> list[Path]:
+    """The truth folder's day files (`<YYYY-MM-DD>.json`), not what lies beside them (a footage matrix's
+    `<day>.footage.json`)."""
+    return sorted(truth_dir.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].json"))
+
+
 def load_truth(truth_dir: Path, days: list[str] | None = None) -> pd.DataFrame:
     rows = []
-    for path in sorted(truth_dir.glob("*.json")):
+    for path in _day_files(truth_dir):
         payload = json.loads(path.read_text())
         if days and payload["day"] not in days:
             continue
@@ -185,7 +191,7 @@ def score_staff(truth_dir: Path, truth: pd.DataFrame, visit_log: pd.DataFrame, m
     truth_c = truth[~truth["is_staff"]].reset_index(drop=True)
     pred = visit_log.assign(day=visit_log["day"].astype(str))
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for path in sorted(truth_dir.glob("*.json")):
+    for path in _day_files(truth_dir):
         payload = json.loads(path.read_text())
         spans[payload["day"]] += [
             (datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in payload.get("recorded", [])
@@ -254,7 +260,7 @@ def score_clock(truth_dir: Path, clock_offsets: pd.DataFrame) -> dict:
     """How far each day's estimated till-to-camera offset lies from the one the till was given (days whose
     truth records none had synchronised clocks: offset 0)."""
     errors, methods = [], []
-    for path in sorted(truth_dir.glob("*.json")):
+    for path in _day_files(truth_dir):
         t = json.loads(path.read_text())
         row = clock_offsets[clock_offsets["day"].astype(str) == t["day"]]
         if row.empty:
@@ -272,7 +278,7 @@ def score_clock(truth_dir: Path, clock_offsets: pd.DataFrame) -> dict:
 
 def score_shop_hours(truth_dir: Path, shop_hours: pd.DataFrame) -> dict[str, float]:
     errors_open, errors_close = [], []
-    for path in sorted(truth_dir.glob("*.json")):
+    for path in _day_files(truth_dir):
         t = json.loads(path.read_text())
         row = shop_hours[shop_hours["day"].astype(str) == t["day"]]
         if row.empty or not t.get("opening"):
