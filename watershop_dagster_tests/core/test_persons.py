@@ -495,6 +495,21 @@ def test_a_track_holding_only_boxes_it_shares_with_a_named_body_is_not_a_visit_o
     assert person_only_presences([m, n], {"x": "M"}, face_tracks={"x": x}) == []
 
 
+def test_a_face_first_seen_in_another_body_does_not_take_the_earlier_part_of_its_own():
+    # A faceless customer stands at x=800 from 0 s (body B). F walks in as body W, his face in it 3-6 s while
+    # B stands apart; from 7 s the tracker goes on with F in B (the faceless one hidden behind him) and his
+    # face joins B. B's first seven seconds were the faceless customer's: F's span starts at his first face.
+    b = PersonTrack("cam", "B", times=[at(s) for s in range(21)], boxes=[body(800)] * 21)
+    w = PersonTrack("cam", "W", times=[at(s) for s in range(3, 7)], boxes=[body(x) for x in (300, 450, 600, 700)])
+    f = Track(
+        "cam",
+        times=[at(s) for s in range(3, 21)],
+        boxes=[face_at(x, 140) for x in (300, 450, 600, 700)] + [face_at(800, 140)] * 14,
+    )
+    assert join_faces_to_persons([b, w], {"f": f}) == {"f": "B"}
+    assert own_spans([b, w], {"f": "B"}, {"f": f}) == {"f": (at(3), at(20))}
+
+
 def test_the_next_customer_in_the_same_spot_does_not_share_the_last_ones_span():
     # A stands at the counter 0-20 s (face until 19 s) and leaves; B steps into the same spot 4 s later
     # (22-40 s, face from 26 s). The tracker bridges the 4-s gap (one body 0-40 s) and both faces join it,

@@ -806,8 +806,10 @@ def own_spans(
         assignments = frame_assignments(person_tracks, face_tracks, rules)
     bodies = {p.track_id: p for p in person_tracks}
     held: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # body id -> (time, face id) it held
+    holders: dict[str, list[tuple[Any, str]]] = defaultdict(list)  # face id -> (time, body id) holding it
     for t, face_id, body_id in _in_shared_boxes(person_tracks, assignments, rules):
         held[body_id].append((t, face_id))
+        holders[face_id].append((t, body_id))
     out = {}
     for face_id, body_id in joined.items():
         body, face = bodies.get(body_id), face_tracks.get(face_id)
@@ -822,6 +824,16 @@ def own_spans(
             start = (_longest_break(body.times, max(before), first) or (None, first))[1]
         if after:
             end = (_longest_break(body.times, last, min(after)) or (last, None))[0]
+        # The face seen in another body while this one stood elsewhere, before this one first held it: this
+        # body was somebody else until then (the tracker went on with the face's person after the two met).
+        mine = {t for t, b in holders[face_id] if b == body_id}
+        away = {t for t, _ in holders[face_id] if t not in mine and body.box_near(t, rules.join_max_dt_s) is not None}
+        if mine:
+            came, went = min(mine), max(mine)
+            if len([t for t in away if t < came]) >= rules.apart_samples:
+                start = first
+            if len([t for t in away if t > went]) >= rules.apart_samples:
+                end = last
         out[face_id] = (min(start, first), max(end, last))
     return out
 
