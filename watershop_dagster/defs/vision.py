@@ -47,6 +47,7 @@ from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
     at_staff_post,
+    bodies_of_staff,
     recordings,
     staff_by_post,
     staff_by_presence,
@@ -462,7 +463,7 @@ def identities(
     files = recordings(tables.read("footage_manifest"))
     staff_rules = StaffRules(config.staff_max_share)
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
-    posts = staff_posts(bodies, files, staff_rules)
+    posts = staff_posts(bodies, files, staff_rules, bodies_of_staff(result.assignments, people))
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
     presence = staff_by_presence(

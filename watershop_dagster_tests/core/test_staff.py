@@ -20,6 +20,7 @@ from watershop_dagster.core.identities.staff import (
     REASON_ENROLLED,
     StaffRules,
     at_staff_post,
+    bodies_of_staff,
     footage_span_seconds,
     staff_by_post,
     staff_by_presence,
@@ -235,6 +236,22 @@ def test_the_staff_post_is_where_someone_stands_still_at_opening_and_in_many_rec
     assert staff_posts([clerk[0], clerk[2]], files) == []
     # in 3 recordings but not at opening or closing: not a post
     assert staff_posts(payer, files) == []
+
+
+def test_where_recognised_staff_stood_is_a_post_though_nobody_was_seen_there_at_opening():
+    """The clerk's body was not found at opening or closing (her face was named there, her body not seen),
+    but stood behind the counter in 3 of 6 recordings, once with her face named on it: still a post. A
+    payer who stood still at the counter in 3 recordings is no post, named or not."""
+    files, starts = _recordings(6)
+    clerk = [_body(f"K{k}", starts[k], starts[k] + 6, 1150, 395, 280) for k in (1, 2, 3)]
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3)]
+    assert staff_posts([*clerk, *payer], files) == []
+    posts = staff_posts([*clerk, *payer], files, staff_bodies={"K2"})
+    assert [(round(p.cx), p.recordings_seen) for p in posts] == [(1150, 3)]
+    assert all(at_staff_post(b, posts) for b in clerk) and not any(at_staff_post(b, posts) for b in payer)
+    people = pd.DataFrame([{"track_id": "K2", "face_track_ids": ["f2"]}, {"track_id": "S1", "face_track_ids": None}])
+    assert bodies_of_staff({"f2": Assignment("STAFF_ana", 0.5, True)}, people) == {"K2"}
+    assert bodies_of_staff({"f2": Assignment("CUST_0001", None, False)}, people) == set()
 
 
 def test_an_identity_seen_on_bodies_at_the_post_is_staff():
