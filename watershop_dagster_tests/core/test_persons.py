@@ -604,6 +604,18 @@ def test_a_faceless_box_inside_a_seen_persons_body_is_not_another_visit():
     assert [tr.track_id for _, _, tr in presences] == ["P3"]
 
 
+def test_a_shorter_box_inside_a_seen_persons_body_in_other_clothes_is_somebody_behind_him():
+    # Seed 167, day 2, 18:14: a faceless customer stood just behind a named one at the counter, her legs hidden
+    # by him: a shorter box inside his, in a shirt 54 apart in colour. His upper body would wear his shirt.
+    his, hers, his_shirt = (114.0, 128.0, 111.0), (85.0, 174.0, 120.0), (112.0, 126.0, 113.0)
+    times = [i * 0.5 for i in range(12)]
+    seen = PersonTrack("cam1", "P1", list(times), [PersonBox(611, 205, 805, 670, 0.9, his)] * 12)
+    behind = PersonTrack("cam1", "P2", list(times), [PersonBox(695, 223, 812, 580, 0.8, hers)] * 12)
+    upper = PersonTrack("cam1", "P3", list(times), [PersonBox(640, 210, 790, 480, 0.6, his_shirt)] * 12)
+    presences = person_only_presences([seen, behind, upper], {"T1": "P1"}, PersonRules(min_presence_s=5.0))
+    assert [tr.track_id for _, _, tr in presences] == ["P2"]
+
+
 def still_face(times: list[float]) -> Track:
     """A face standing still at the counter on cam1, seen at every one of `times`."""
     return Track("cam1", times=list(times), boxes=[np.array([535, 60, 565, 100], np.float32)] * len(times))
