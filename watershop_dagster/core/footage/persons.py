@@ -819,12 +819,13 @@ def own_spans(
 
     The person tracker can follow one person and go on with another: two people crossing, or the next customer
     stepping into the spot the last one left a few seconds before. A body that held another face (any face
-    track but this one, `frame_assignments`, or in a box it shares with another track: `_in_shared_boxes`) before
-    this face was first seen was someone else until then: the
-    face's part starts after the longest break in the body's samples between the two (the spot stood empty,
-    or the people swapped), and likewise after this face was last seen. A face lost and found on one body
-    splits the body between its two tracks; both get one ID, and their visits join again. `assignments`:
-    frame_assignments of the same tracks, if the caller has them already."""
+    track but this one, `frame_assignments`, also in a box it shares with another track: `_in_shared_boxes`)
+    before this face was first seen was someone else until then: the face's part starts after the longest
+    break in the body's samples between the two (the spot stood empty, or the people swapped), and likewise
+    after this face was last seen. So was a body while this face sat in another body and it stood elsewhere,
+    before it first held the face (`apart_samples` such frames): the face's part starts at its first sighting.
+    A face lost and found on one body splits the body between its two tracks; both get one ID, and their
+    visits join again. `assignments`: frame_assignments of the same tracks, if the caller has them already."""
     rules = rules or PersonRules()
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules)
