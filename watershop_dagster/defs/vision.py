@@ -53,6 +53,7 @@ from watershop_dagster.core.identities.staff import (
     staff_by_presence,
     staff_gallery,
     staff_posts,
+    walks_in_and_out,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.suggestions import suggest_merges
@@ -466,8 +467,9 @@ def identities(
     posts = staff_posts(bodies, files, staff_rules, bodies_of_staff(result.assignments, people))
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
+    walkers = walks_in_and_out(result.assignments, people, bodies, staff_rules)
     presence = staff_by_presence(
-        result, visits, covered_seconds(files), registry, next_number, staff_rules, files, at_post
+        result, visits, covered_seconds(files), registry, next_number, staff_rules, files, at_post, walkers
     )
     if presence.promoted:
         result = presence.result

@@ -26,6 +26,7 @@ from watershop_dagster.core.identities.staff import (
     staff_by_presence,
     staff_gallery,
     staff_posts,
+    walks_in_and_out,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.visits import build_visits
@@ -197,6 +198,21 @@ def test_someone_in_most_of_the_days_recordings_is_staff_however_short_their_vis
     # seen in 6 of 20 recordings: a regular can come that often; not judged either
     later = [(t0 + timedelta(hours=9 + k / 2), t0 + timedelta(hours=9 + k / 2, minutes=4)) for k in range(12)]
     assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files + later).promoted == {}
+    # the same six recordings, but each time walking in and out: a regular who refills that often
+    walkers = {clerk_id}
+    assert staff_by_presence(result, visits, span, [], 1, StaffRules(), files, walkers=walkers).promoted == {}
+
+
+def test_an_identity_whose_bodies_walk_in_and_out_is_a_walker_and_a_clerk_standing_is_not():
+    files, starts = _recordings(6)
+    regular = [_body(f"R{k}", starts[k], starts[k] + 30, 300, 420, 400, walk_px=600) for k in range(5)]
+    clerk = [_body(f"K{k}", starts[k], starts[k] + 30, 1150, 395, 280) for k in range(5)]
+    people = pd.DataFrame([{"track_id": b.track_id, "face_track_ids": [f"f{b.track_id}"]} for b in [*regular, *clerk]])
+    assignments = {f"fR{k}": Assignment("CUST_0001", 0.5, False) for k in range(5)}
+    assignments |= {f"fK{k}": Assignment("CUST_0002", 0.5, False) for k in range(5)}
+    assert walks_in_and_out(assignments, people, [*regular, *clerk]) == {"CUST_0001"}
+    # two walks are too few to say
+    assert walks_in_and_out(assignments, people.iloc[[0, 1]], regular) == set()
 
 
 def _body(track_id, start_s, end_s, x, y, h, step_s=2.0, walk_px=0.0, camera="cam1"):

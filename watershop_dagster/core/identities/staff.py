@@ -127,13 +127,16 @@ def staff_by_presence(
     rules: StaffRules | None = None,
     spans: Sequence[tuple[datetime, datetime]] = (),
     at_post: dict[str, str] | None = None,
+    walkers: Collection[str] = (),
 ) -> PresenceResult:
     """The identity result with every identity present for more than max_customer_share of the footage made
     staff: its tracks get a `STAFF_UNENROLLED_<n>` id (numbered after those already in the registry), IDs
     minted today for such people are taken back, and the other IDs minted today are renumbered from
     `next_number` in the same order, as if the staff member had never been a customer. `visits` are the
     visits built from `result` (rebuild them from the returned result). `at_post`: identities found standing
-    at the staff post (`staff_by_post`), with the reason, staff too."""
+    at the staff post (`staff_by_post`), with the reason, staff too. `walkers`: identities whose bodies walk in
+    and out (`walks_in_and_out`), which the recordings rule leaves customers: a regular who refills eight times
+    on a quiet day is seen in more than half of its recordings too."""
     rules = rules or StaffRules()
     reasons = {cid: REASON_ENROLLED for cid in result.day_centroids if cid.startswith("STAFF_")}
     why: dict[str, str] = {}
@@ -143,7 +146,12 @@ def staff_by_presence(
                 why[c] = f"present {share:.0%} of the day's footage (more than {rules.max_customer_share:.0%})"
     for c, share in recording_shares(visits, spans).items():
         seen = round(share * len(spans))
-        if seen >= rules.min_recordings_seen and share > rules.max_customer_recordings and c not in why:
+        if (
+            seen >= rules.min_recordings_seen
+            and share > rules.max_customer_recordings
+            and c not in why
+            and c not in walkers
+        ):
             why[c] = (
                 f"seen in {seen} of the day's {len(spans)} recordings (more than half: no customer comes that often)"
             )
@@ -287,6 +295,38 @@ def bodies_of_staff(assignments: dict[str, Assignment], person_tracks: pd.DataFr
         p.track_id
         for p in person_tracks.itertuples(index=False)
         if staff_faces & set(p.face_track_ids if p.face_track_ids is not None else [])
+    }
+
+
+def walks_in_and_out(
+    assignments: dict[str, Assignment],
+    person_tracks: pd.DataFrame,
+    bodies: Sequence[PersonTrack],
+    rules: StaffRules | None = None,
+) -> set[str]:
+    """Customer IDs most of whose joined bodies (at least post_min_recordings of them) moved over their track
+    (`is_still` false): people who come in, pay and leave, not a clerk standing behind the counter. (The demo
+    week's most frequent customer, 8 visits in a day's 15 recordings, was made staff by the recordings rule.)"""
+    rules = rules or StaffRules()
+    if person_tracks is None or person_tracks.empty:
+        return set()
+    by_id = {b.track_id: b for b in bodies}
+    moved: dict[str, list[bool]] = {}
+    for p in person_tracks.itertuples(index=False):
+        body = by_id.get(p.track_id)
+        if body is None:
+            continue
+        owners = {
+            a.customer_id
+            for face in (p.face_track_ids if p.face_track_ids is not None else [])
+            if (a := assignments.get(face)) is not None and not a.is_staff
+        }
+        for cid in owners:
+            moved.setdefault(cid, []).append(not is_still(body, rules))
+    return {
+        cid
+        for cid, walked in moved.items()
+        if len(walked) >= rules.post_min_recordings and sum(walked) > len(walked) / 2
     }
 
 
