@@ -286,16 +286,23 @@ def staff_posts(
     return posts
 
 
+def joined_bodies(assignments: dict[str, Assignment], person_tracks: pd.DataFrame, staff: bool) -> dict[str, set[str]]:
+    """Identity -> person track ids of the bodies its face tracks joined, for the staff identities (`staff`)
+    or for the customers."""
+    out: dict[str, set[str]] = {}
+    if person_tracks is None or person_tracks.empty:
+        return out
+    for p in person_tracks.itertuples(index=False):
+        for face in p.face_track_ids if p.face_track_ids is not None else []:
+            a = assignments.get(face)
+            if a is not None and a.is_staff == staff:
+                out.setdefault(a.customer_id, set()).add(p.track_id)
+    return out
+
+
 def bodies_of_staff(assignments: dict[str, Assignment], person_tracks: pd.DataFrame) -> set[str]:
     """Person track ids of the bodies joined to a face track that the identity stage named staff."""
-    if person_tracks is None or person_tracks.empty:
-        return set()
-    staff_faces = {face for face, a in assignments.items() if a.is_staff}
-    return {
-        p.track_id
-        for p in person_tracks.itertuples(index=False)
-        if staff_faces & set(p.face_track_ids if p.face_track_ids is not None else [])
-    }
+    return set().union(*joined_bodies(assignments, person_tracks, staff=True).values())
 
 
 def walks_in_and_out(
@@ -308,26 +315,13 @@ def walks_in_and_out(
     (`is_still` false): people who come in, pay and leave, not a clerk standing behind the counter. (The demo
     week's most frequent customer, 8 visits in a day's 15 recordings, was made staff by the recordings rule.)"""
     rules = rules or StaffRules()
-    if person_tracks is None or person_tracks.empty:
-        return set()
     by_id = {b.track_id: b for b in bodies}
-    moved: dict[str, list[bool]] = {}
-    for p in person_tracks.itertuples(index=False):
-        body = by_id.get(p.track_id)
-        if body is None:
-            continue
-        owners = {
-            a.customer_id
-            for face in (p.face_track_ids if p.face_track_ids is not None else [])
-            if (a := assignments.get(face)) is not None and not a.is_staff
-        }
-        for cid in owners:
-            moved.setdefault(cid, []).append(not is_still(body, rules))
-    return {
-        cid
-        for cid, walked in moved.items()
-        if len(walked) >= rules.post_min_recordings and sum(walked) > len(walked) / 2
-    }
+    out = set()
+    for cid, ids in joined_bodies(assignments, person_tracks, staff=False).items():
+        walked = [not is_still(by_id[t], rules) for t in ids if t in by_id]
+        if len(walked) >= rules.post_min_recordings and sum(walked) > len(walked) / 2:
+            out.add(cid)
+    return out
 
 
 def at_staff_post(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> bool:
@@ -352,19 +346,13 @@ def staff_by_post(
     rules = rules or StaffRules()
     if person_tracks is None or person_tracks.empty or not posts:
         return {}
-    bodies: dict[str, list[str]] = {}
-    for p in person_tracks.itertuples(index=False):
-        for face in p.face_track_ids if p.face_track_ids is not None else []:
-            a = assignments.get(face)
-            if a is not None and not a.is_staff:
-                bodies.setdefault(a.customer_id, []).append(p.track_id)
     out = {}
     post = posts[0]
-    for cid, ids in bodies.items():
-        held = sum(1 for t in set(ids) if t in post_bodies)
-        if held and held >= rules.post_min_body_share * len(set(ids)):
+    for cid, ids in joined_bodies(assignments, person_tracks, staff=False).items():
+        held = sum(1 for t in ids if t in post_bodies)
+        if held and held >= rules.post_min_body_share * len(ids):
             out[cid] = (
-                f"stands at the staff post ({held} of {len(set(ids))} bodies; someone stands there at opening or "
+                f"stands at the staff post ({held} of {len(ids)} bodies; someone stands there at opening or "
                 f"closing and in {post.recordings_seen} of the day's {post.recordings} recordings)"
             )
     return out
