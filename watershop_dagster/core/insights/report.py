@@ -18,7 +18,7 @@ main{max-width:980px;margin:0 auto;padding:12px}
 .kpi .v{font-size:1.5rem;font-weight:700}.kpi .l{font-size:.8rem;color:#5b6775}
 section{background:#fff;border-radius:10px;padding:10px 12px;margin-top:12px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 h2{font-size:1.05rem;margin:4px 0 8px}\
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:10px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr));gap:10px}figure{margin:0}
 img{width:100%;height:auto}.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{padding:4px 6px;border-bottom:1px solid #e3e8ee;text-align:left;white-space:nowrap}th{background:#f0f3f7}
 .crop{width:48px;height:48px;object-fit:cover;border-radius:6px}.warn{color:#b3261e;font-weight:600}
