@@ -18,14 +18,11 @@ import cv2
 import pandas as pd
 
 from watershop_dagster.core.footage.analysis import FaceStage, StageTimes
+from watershop_dagster.core.footage.body_tracks import PersonRules, build_person_tracks
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.faces import FaceEngine
-from watershop_dagster.core.footage.persons import (
-    PersonDetector,
-    PersonRules,
-    build_person_tracks,
-    person_only_presences,
-)
+from watershop_dagster.core.footage.faces_on_bodies import person_only_presences
+from watershop_dagster.core.footage.persons import PersonDetector
 
 
 def main() -> int:

@@ -45,12 +45,8 @@ def copy_run(run: Path, out: Path) -> tuple[Path, Path]:
 
 def retrack_day(wh, day: str) -> int:
     """The day's person_detections rebuilt by this code's tracker from the boxes stored; the rows written."""
-    from watershop_dagster.core.footage.persons import (
-        PersonBox,
-        PersonRules,
-        build_person_tracks,
-        person_detections_frame,
-    )
+    from watershop_dagster.core.footage.body_tracks import PersonRules, build_person_tracks, person_detections_frame
+    from watershop_dagster.core.footage.persons import PersonBox
 
     analysed = wh.query("SELECT DISTINCT shop, camera, time FROM frames WHERE day = ? AND analysed", [day])
     boxes = wh.query(

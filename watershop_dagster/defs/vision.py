@@ -10,23 +10,25 @@ import pandas as pd
 from pydantic import Field
 
 from watershop_dagster.core.footage.analysis import OptOutList, analyse_day
+from watershop_dagster.core.footage.body_tracks import (
+    PersonRules,
+    build_person_tracks,
+    person_detections_frame,
+    person_tracks_from_rows,
+)
 from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.evidence import MIN_TRACK_EVIDENCE, track_evidence
 from watershop_dagster.core.footage.evidence import identifiable as identifiable_tracks
 from watershop_dagster.core.footage.faces import FaceEngine, photo_gallery
-from watershop_dagster.core.footage.manifest import covered_seconds, manifest_frame, rows_from_manifest, scan_day
-from watershop_dagster.core.footage.persons import (
-    PersonDetector,
-    PersonRules,
-    build_person_tracks,
+from watershop_dagster.core.footage.faces_on_bodies import (
     face_tracks_from_tables,
     frame_assignments,
     join_faces_to_persons,
     own_spans,
-    person_detections_frame,
     person_tracks_frame,
-    person_tracks_from_rows,
 )
+from watershop_dagster.core.footage.manifest import covered_seconds, manifest_frame, rows_from_manifest, scan_day
+from watershop_dagster.core.footage.persons import PersonDetector
 from watershop_dagster.core.footage.sampling import DenseSampler, FrameSource
 from watershop_dagster.core.footage.tracking import TrackingRules, build_tracks, tracks_frame
 from watershop_dagster.core.identities.bodies import (

@@ -7,14 +7,14 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.footage.persons import (
-    PersonBox,
+from watershop_dagster.core.footage.body_tracks import (
     PersonRules,
     PersonTrack,
     build_person_tracks,
     person_detections_frame,
     person_tracks_from_rows,
 )
+from watershop_dagster.core.footage.persons import PersonBox
 from watershop_dagster.core.identities.bodies import (
     chain_fragments,
     continues,

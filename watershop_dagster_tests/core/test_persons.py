@@ -11,26 +11,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from watershop_dagster.core.footage.persons import (
-    PersonBox,
-    PersonDetector,
+from watershop_dagster.core.footage.body_tracks import (
     PersonRules,
     PersonTrack,
-    anchor_grid,
-    body_look,
     box_iou,
     build_person_tracks,
-    bundled_model_path,
-    decode_persons,
+    person_detections_frame,
+)
+from watershop_dagster.core.footage.faces_on_bodies import (
     face_tracks_from_tables,
     frame_assignments,
     join_faces_to_persons,
-    letterbox,
-    look_distance,
     own_spans,
-    person_detections_frame,
     person_only_presences,
     person_tracks_frame,
+)
+from watershop_dagster.core.footage.persons import (
+    PersonBox,
+    PersonDetector,
+    anchor_grid,
+    body_look,
+    bundled_model_path,
+    decode_persons,
+    letterbox,
+    look_distance,
 )
 from watershop_dagster.core.footage.tracking import Track
 from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS

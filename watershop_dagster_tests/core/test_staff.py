@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.body_tracks import PersonTrack
 from watershop_dagster.core.footage.manifest import covered_seconds
-from watershop_dagster.core.footage.persons import PersonBox, PersonTrack
+from watershop_dagster.core.footage.persons import PersonBox
 from watershop_dagster.core.identities.matching import (
     Assignment,
     IdentityRules,

@@ -1,9 +1,10 @@
 """Visits from people, identities from faces.
 
-Person tracks (bodies found by YOLOX-Nano on the analysed frames, core/footage/persons.py) are joined to
-face tracks. A face track whose body was seen longer (the person came in with their back to the camera, or
-turned away before leaving) takes the body's entry and exit. A person track that no face joined is still a
-presence: an **unidentified visit** (`customer_id` NULL, `identified` false, never staff), counted in
+Person tracks (bodies found by YOLOX-Nano on the analysed frames, core/footage/persons.py, followed over time in
+body_tracks.py) are joined to face tracks (faces_on_bodies.py). A face track whose body was seen longer (the
+person came in with their back to the camera, or turned away before leaving) takes the body's entry and exit.
+A person track that no face joined is still a presence: an **unidentified visit** (`customer_id` NULL,
+`identified` false, never staff), counted in
 footfall, peak hours, walk-outs and sale links, but not as a customer.
 
 Plain Python: no Dagster here.
@@ -18,15 +19,9 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.footage.persons import (
-    PersonBox,
-    PersonRules,
-    PersonTrack,
-    _part_of_someone,
-    _seconds,
-    look_distance,
-    median_look,
-)
+from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, seconds_between
+from watershop_dagster.core.footage.faces_on_bodies import part_of_someone
+from watershop_dagster.core.footage.persons import PersonBox, look_distance, median_look
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
@@ -155,7 +150,7 @@ def _near(a: PersonBox, b: PersonBox, rules: PersonRules) -> bool:
 
 def _in_order(a: PersonTrack, b: PersonTrack) -> tuple[PersonTrack, PersonTrack]:
     """The two bodies, the one first seen first."""
-    return (a, b) if _seconds(a.first_time, b.first_time) >= 0 else (b, a)
+    return (a, b) if seconds_between(a.first_time, b.first_time) >= 0 else (b, a)
 
 
 def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
@@ -165,7 +160,7 @@ def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) 
     if a.camera != b.camera or not a.boxes or not b.boxes:
         return False
     first, then = _in_order(a, b)
-    gap = _seconds(first.last_time, then.first_time)
+    gap = seconds_between(first.last_time, then.first_time)
     return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
 
 
@@ -193,7 +188,7 @@ def duplicate_bodies(
     for t in tracks:
         if t.track_id in identified:
             continue
-        if _part_of_someone(t, named, nearby) or any(continues(t, o, rules) for o in named):
+        if part_of_someone(t, named, nearby) or any(continues(t, o, rules) for o in named):
             out.add(t.track_id)
     return out
 

@@ -32,8 +32,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from watershop_dagster.core.footage.body_tracks import PersonTrack
 from watershop_dagster.core.footage.manifest import covered_seconds
-from watershop_dagster.core.footage.persons import PersonTrack
 from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, customer_id_of
 
 UNENROLLED_PREFIX = "STAFF_UNENROLLED_"
