@@ -2,20 +2,24 @@
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import cv2
 import numpy as np
 import pytest
 
+from watershop_dagster.core.footage.coarse_to_fine import CoarseToFineSampler
 from watershop_dagster.core.footage.manifest import (
     FOOTAGE_NAME_PATTERNS,
     FootageNameError,
     manifest_frame,
+    pixel_aspect,
     read_footage_name,
     rows_from_manifest,
     scan_day,
 )
+from watershop_dagster.core.footage.sampling import DenseSampler
 from watershop_dagster.core.footage.watch import look
 from watershop_dagster.sim.dvr import cut_by_power_failure
 
@@ -252,3 +256,60 @@ def test_sensor_look_accepts_dvr_names_and_reports_misdated_ones(tmp_path):
         "lobby.mp4",
     ]
     assert len(second.problems) == 1 and "ch01_20260301085500.mp4: the name says 2026-03-01" in second.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("sar", "size", "aspect"),
+    [
+        ((16, 11), (704, 576), 16 / 11),  # a D1 camera showing 16:9, as its stream says
+        ((0, 1), (960, 1080), 2.0),  # 1080N / "lite": half the width, and the file says nothing
+        ((1, 1), (640, 720), 2.0),  # 720N, the file claiming square pixels
+        ((0, 1), (1280, 720), 1.0),
+        ((1, 1), (1080, 1920), 1.0),  # a corridor-mode camera turned on its side is square
+    ],
+)
+def test_pixel_aspect_from_the_stream_or_a_half_width_shape(sar, size, aspect):
+    assert pixel_aspect(*sar, *size) == pytest.approx(aspect)
+
+
+def encode_half_width(path: Path, frames: int = 40, fps: int = 10) -> Path:
+    """A 1080N-like file: a 192x108 room stored at 96x108 (an 8:9 frame, no aspect ratio in the stream),
+    with a 24x24 white square in it that the storing squeezed to 12x24."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"g": "20"})
+        stream.width, stream.height, stream.pix_fmt = 96, 108, "yuv420p"
+        for i in range(frames):
+            shown = np.full((108, 192, 3), 90, np.uint8)
+            shown[40:64, 60 + i : 84 + i] = 255
+            stored = cv2.resize(shown, (96, 108), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_a_half_width_recording_is_analysed_in_square_pixels(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_half_width(folder / "ch01_20260302085500.mp4")
+    (row,) = scan_day(folder, DAY)
+    assert row.ok and (row.width, row.height, row.pixel_aspect) == (96, 108, 2.0)
+    assert "analysed as 192x108" in row.notes
+    assert rows_from_manifest(manifest_frame([row]).assign(status="ok"), tmp_path)[0].pixel_aspect == 2.0
+
+    seen: list = []
+
+    def white_square(frame):
+        """The face stage's stand-in: what the white square looks like in the frame handed over."""
+        ys, xs = np.nonzero(frame.image.min(axis=2) > 200)
+        seen.append((frame.image.shape, xs.max() - xs.min() + 1, ys.max() - ys.min() + 1, frame.whole(96)[0].shape))
+        return SimpleNamespace(sightings=[])
+
+    for sampler in (CoarseToFineSampler(2.0), DenseSampler(2.0, analyse_every=True)):
+        seen.clear()
+        list(sampler.samples(row.path, row.fps, row.frame_count, white_square, pixel_aspect=row.pixel_aspect))
+        assert seen, type(sampler).__name__
+        for shape, width, height, whole in seen:
+            assert shape == (108, 192, 3) and whole == (54, 96, 3)
+            assert abs(width - 24) <= 3 and abs(height - 24) <= 2  # square again, not 12 wide

@@ -269,7 +269,7 @@ def analyse_day(
         started = time.perf_counter()
         faces_found = 0
         t0, looked = time.perf_counter(), times.face_stage
-        for sample in sampler.samples(f.path, f.fps, f.frame_count, stage.look):
+        for sample in sampler.samples(f.path, f.fps, f.frame_count, stage.look, pixel_aspect=f.pixel_aspect):
             # The sampler's own time: the span since the last sample, less the face stage it called.
             times.sampling += time.perf_counter() - t0 - (times.face_stage - looked)
             frame = sample.frame

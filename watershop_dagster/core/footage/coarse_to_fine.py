@@ -45,6 +45,7 @@ from watershop_dagster.core.footage.sampling import (
     changed_mask,
     changed_share,
     small_grey_of,
+    square_width,
 )
 from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S, iou
 
@@ -190,10 +191,12 @@ class CoarseToFineSampler:
     fallback: Callable[[float], FrameSource] = DenseSampler
     report: DecodeReport = field(default_factory=DecodeReport)
 
-    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]:
+    def samples(
+        self, path: str, fps: float, frame_count: int, look: FaceLook, *, pixel_aspect: float = 1.0
+    ) -> Iterator[Sample]:
         import av
 
-        self._ask = look
+        self._ask, self._pixel_aspect = look, pixel_aspect
         self.report = DecodeReport()
         self.report.detail = {"keyframes_decoded": 0, "refined_spans": 0, "refined_frames": 0}
         try:
@@ -241,7 +244,7 @@ class CoarseToFineSampler:
 
     def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)
-        yield from sampler.samples(path, fps, frame_count, self._ask)
+        yield from sampler.samples(path, fps, frame_count, self._ask, pixel_aspect=self._pixel_aspect)
         detail = self.report.detail
         self.report = sampler.report
         self.report.detail = {**detail, "whole_file": True}
@@ -334,7 +337,9 @@ class CoarseToFineSampler:
         assert stream.time_base is not None  # a video stream always has one
         self._tb = float(stream.time_base)
         self._origin = float(stream.start_time or 0) * self._tb
-        self._width, self._height = stream.codec_context.width, stream.codec_context.height
+        # Regions and the motion picture in square pixels, as the frames handed on are (`DecodedFrame`).
+        self._width = square_width(stream.codec_context.width, self._pixel_aspect)
+        self._height = stream.codec_context.height
         self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
         room = EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
         container.seek(0, stream=stream, backward=True, any_frame=False)
@@ -453,7 +458,9 @@ class CoarseToFineSampler:
             frame = slots[slot]
             t = self._time(frame)
             grey = self._grey(frame)
-            out = DecodedFrame(int(round(t * self._fps)), t, av_frame=frame, small_grey=grey)
+            out = DecodedFrame(
+                int(round(t * self._fps)), t, av_frame=frame, small_grey=grey, pixel_aspect=self._pixel_aspect
+            )
             out.fine = True
             out.region = self._region(grey, previous, room)
             grid.append((out, self._moved(previous, grey), float(grey.mean())))
@@ -556,7 +563,9 @@ class CoarseToFineSampler:
         t = self._time(frame)
         grey = self._grey(frame)
         self.report.detail["keyframes_decoded"] += 1
-        out = DecodedFrame(int(round(t * self._fps)), t, av_frame=frame, small_grey=grey)
+        out = DecodedFrame(
+            int(round(t * self._fps)), t, av_frame=frame, small_grey=grey, pixel_aspect=self._pixel_aspect
+        )
         return _Look(out, grey, packet_at)
 
     @staticmethod

@@ -25,11 +25,20 @@ import numpy as np
 SCALER_THREADS = 1
 
 
+def square_width(width: int, pixel_aspect: float) -> int:
+    """A frame's width once its pixels are made square (`manifest.pixel_aspect`)."""
+    return max(1, round(width * pixel_aspect))
+
+
 class DecodedFrame:
     """A sampled frame. The full-size BGR image is made only when asked for: most sampled frames are only
     measured for motion, on a small grey copy the decoder makes cheaply. The sampler sets `region` (where to
     search for faces; None is the whole frame) and `fine` (a frame of the fine grid around a change: entry,
-    exit) before handing the frame to the face stage."""
+    exit) before handing the frame to the face stage.
+
+    A decoder frame whose pixels are not square (`pixel_aspect`, from the manifest) is stretched to square
+    pixels as it is converted: `image`, `whole` and `region` are all in those pixels, so faces keep their
+    shape for the detector and the recognizer. An `image` given whole is taken as square already."""
 
     def __init__(
         self,
@@ -38,9 +47,11 @@ class DecodedFrame:
         image: np.ndarray | None = None,
         av_frame=None,
         small_grey: np.ndarray | None = None,
+        pixel_aspect: float = 1.0,
     ):
         self.index, self.offset_s = index, offset_s
         self._image, self._av_frame, self.small_grey = image, av_frame, small_grey
+        self.pixel_aspect = pixel_aspect
         self.region: tuple[int, int, int, int] | None = None
         self.fine = False
 
@@ -49,7 +60,7 @@ class DecodedFrame:
         """Full-size BGR. With a `region`, only that part is converted from the decoder's YUV (the rest
         stays black): faces are searched, aligned and cropped inside it."""
         if self._image is None:
-            self._image = _to_bgr(self._av_frame, self.region)
+            self._image = _to_bgr(self._av_frame, self.region, self.pixel_aspect)
             if self.region is None:
                 self._av_frame = None  # a frame converted in part keeps its source for whole()
         return self._image
@@ -59,7 +70,10 @@ class DecodedFrame:
         detector that takes in the whole scene at its own input size, whatever the region (scaling in the
         decoder's converter costs about 0.4 ms at 720p)."""
         source = self._av_frame  # None for a frame given whole (no decoder frame behind it)
-        w, h = (source.width, source.height) if source is not None else self.image.shape[1::-1]
+        if source is not None:
+            w, h = square_width(source.width, self.pixel_aspect), source.height
+        else:
+            w, h = self.image.shape[1::-1]
         scale = min(1.0, long_side / max(w, h))
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         if source is not None:
@@ -72,7 +86,9 @@ class DecodedFrame:
         return cv2.resize(self.image, (nw, nh), interpolation=cv2.INTER_LINEAR), nw / w
 
 
-def _to_bgr(frame, region: tuple[int, int, int, int] | None) -> np.ndarray:
+def _to_bgr(frame, region: tuple[int, int, int, int] | None, pixel_aspect: float = 1.0) -> np.ndarray:
+    if pixel_aspect != 1.0:
+        return _to_square_bgr(frame, pixel_aspect)
     if region is None or frame.format.name != "yuv420p":
         return frame.to_ndarray(format="bgr24", threads=SCALER_THREADS)
     h, w = frame.height, frame.width
@@ -92,6 +108,18 @@ def _to_bgr(frame, region: tuple[int, int, int, int] | None) -> np.ndarray:
     out = np.zeros((h, w, 3), np.uint8)
     out[y1:y2, x1:x2] = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
     return out
+
+
+def _to_square_bgr(frame, pixel_aspect: float) -> np.ndarray:
+    """The whole frame stretched to square pixels (the converter scales as it converts). A region is not cut
+    out here, as it is for square pixels: the face detector searches only the region in any case."""
+    return frame.reformat(
+        width=square_width(frame.width, pixel_aspect),
+        height=frame.height,
+        format="bgr24",
+        interpolation="BILINEAR",
+        threads=SCALER_THREADS,
+    ).to_ndarray()
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,9 @@ class DecodeReport:
 class FrameSource(Protocol):
     report: DecodeReport
 
-    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]: ...
+    def samples(
+        self, path: str, fps: float, frame_count: int, look: FaceLook, *, pixel_aspect: float = 1.0
+    ) -> Iterator[Sample]: ...
 
 
 @dataclass
@@ -155,10 +185,12 @@ class DenseSampler:
     analyse_every: bool = False
     report: DecodeReport = field(default_factory=DecodeReport)
 
-    def samples(self, path: str, fps: float, frame_count: int, look: FaceLook) -> Iterator[Sample]:
+    def samples(
+        self, path: str, fps: float, frame_count: int, look: FaceLook, *, pixel_aspect: float = 1.0
+    ) -> Iterator[Sample]:
         meter = MotionMeter()
         self.gate.reset()
-        for frame in self.frames(path, fps, frame_count):
+        for frame in self.frames(path, fps, frame_count, pixel_aspect):
             motion, brightness = meter.measure(frame.image)
             if not (self.analyse_every or self.gate.should_analyse(frame.offset_s, motion)):
                 yield Sample(frame, motion, brightness)
@@ -167,8 +199,8 @@ class DenseSampler:
             self.gate.record(frame.offset_s, len(findings.sightings))
             yield Sample(frame, motion, brightness, findings)
 
-    def frames(self, path: str, fps: float, frame_count: int) -> Iterator[DecodedFrame]:
-        """Every `sample_fps` frame, decoded to a full-size image."""
+    def frames(self, path: str, fps: float, frame_count: int, pixel_aspect: float = 1.0) -> Iterator[DecodedFrame]:
+        """Every `sample_fps` frame, decoded to a full-size image (stretched to square pixels)."""
         self.report = DecodeReport()
         step = max(1, int(round(fps / self.sample_fps)))
         cap = cv2.VideoCapture(path)
@@ -183,6 +215,9 @@ class DenseSampler:
                     if not ok:
                         break
                     self.report.frames_decoded += 1
+                    if pixel_aspect != 1.0:
+                        size = (square_width(image.shape[1], pixel_aspect), image.shape[0])
+                        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
                     yield DecodedFrame(index, index / fps, image)
                 index += 1
             if frame_count and index < frame_count * 0.98 - 1:

@@ -95,6 +95,13 @@ FOOTAGE_MANIFEST = TableSchema(
         ("frame_count", "BIGINT", "frames in the file"),
         ("width", "INTEGER", "pixels"),
         ("height", "INTEGER", "pixels"),
+        (
+            "pixel_aspect",
+            "DOUBLE",
+            "how many times wider than tall a stored pixel is shown (the stream's sample aspect ratio; 2 for a "
+            "DVR's half-width 960x1080 / 640x720 mode that says none; 1 square): frames are analysed stretched "
+            "to square pixels, so face and body boxes are in pixels of width round(width * pixel_aspect)",
+        ),
         ("size_bytes", "BIGINT", "file size"),
         (
             "status",
