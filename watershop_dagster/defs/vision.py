@@ -154,6 +154,10 @@ class IdentityConfig(dg.Config):
         default=IdentityRules.same_clothes_max_colour,
         description="...when their clothes are at most this far apart in colour (CIELAB a*b*)",
     )
+    same_clothes_max_lightness: float = Field(
+        default=IdentityRules.same_clothes_max_lightness,
+        description="...and in lightness (CIELAB L*, 0-255): a light grey shirt is not a dark grey one",
+    )
 
     def rules(self) -> IdentityRules:
         return IdentityRules(
@@ -163,6 +167,7 @@ class IdentityConfig(dg.Config):
             self.min_usable_faces,
             same_clothes_min_similarity=self.same_clothes_min_similarity,
             same_clothes_max_colour=self.same_clothes_max_colour,
+            same_clothes_max_lightness=self.same_clothes_max_lightness,
         )
 
 

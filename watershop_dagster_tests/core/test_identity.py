@@ -182,6 +182,12 @@ def test_one_person_back_the_same_day_in_the_same_clothes_keeps_one_id():
     # Other clothes: someone else whose face happens to be a little alike.
     day["look"] = [red, blue, red]
     assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+    # A light grey shirt and a dark grey one: alike in colour (3.6 apart), not in lightness (45.5; seed 181).
+    dark_grey, light_grey = (61.5, 137.0, 125.0), (107.0, 140.0, 123.0)
+    day["look"] = [dark_grey, light_grey, red]
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+    day["look"] = [dark_grey, (80.0, 140.0, 123.0), red]  # the same shirt a little lighter in another light
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002"]
     # In view at the same time: two people, whatever they wear.
     day["look"] = [red, red, red]
     together = day.copy()

@@ -7,6 +7,7 @@ from watershop_dagster.defs.vision import IdentityConfig
 def test_the_defaults_are_the_rules_and_each_setting_acts():
     assert IdentityConfig().rules() == IdentityRules()
     changed = {"match_threshold": 0.35, "cluster_threshold": 0.45, "staff_threshold": 0.4, "min_usable_faces": 3,
-               "same_clothes_min_similarity": 1.1, "same_clothes_max_colour": 2.0}  # fmt: skip
+               "same_clothes_min_similarity": 1.1, "same_clothes_max_colour": 2.0,
+               "same_clothes_max_lightness": 12.0}  # fmt: skip
     rules = IdentityConfig(**changed).rules()
     assert {k: getattr(rules, k) for k in changed} == changed
