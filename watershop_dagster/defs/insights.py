@@ -42,6 +42,11 @@ class LinkConfig(dg.Config):
         description="this shop's habit: seconds from the till ringing to the payer leaving; the estimated clock "
         "offset puts the payers' gaps around it, so a shop whose customers linger longer sets it higher",
     )
+    walk_to_counter_s: float = Field(
+        default=LinkRules.walk_to_counter_s,
+        description="seconds from coming in at the door to being served at a free counter, less the service: on "
+        "a day with a queue the estimated clock offset puts such payers one walk and one service after coming in",
+    )
     estimate_clock: bool = Field(
         default=LinkRules.estimate_clock, description="estimate the till/camera clock offset from the day's data"
     )
@@ -69,6 +74,7 @@ class LinkConfig(dg.Config):
             tolerance_s=self.tolerance_s,
             ambiguous_below=self.ambiguous_below,
             pay_to_exit_s=self.pay_to_exit_s,
+            walk_to_counter_s=self.walk_to_counter_s,
             estimate_clock=self.estimate_clock,
             min_clock_confidence=self.min_clock_confidence,
             weight_pace=self.weight_pace,

@@ -109,6 +109,7 @@ class LinkRules:
     pace_days: int = 14  # the earlier days (that had sales) whose samples join the day's
     pace_min_spread_s: float = 1.5
     pace_max_gap_s: float = 180.0  # longer gaps between sales are not one service
+    walk_to_counter_s: float = ClockRules.walk_to_counter_s  # the clock's entry side (`ClockRules`)
     estimate_clock: bool = True  # estimate the till-camera offset when none is given
     min_clock_confidence: float = 0.5  # an estimated offset weaker than this is not applied
     min_clock_sales: int = ClockRules.min_sales
@@ -116,7 +117,10 @@ class LinkRules:
     def clock_rules(self) -> ClockRules:
         """The clock estimate's rules, with this linker's view of how payers leave."""
         return ClockRules(
-            pay_to_exit_s=self.pay_to_exit_s, min_pay_to_exit_s=self.min_pay_to_exit_s, min_sales=self.min_clock_sales
+            pay_to_exit_s=self.pay_to_exit_s,
+            min_pay_to_exit_s=self.min_pay_to_exit_s,
+            min_sales=self.min_clock_sales,
+            walk_to_counter_s=self.walk_to_counter_s,
         )
 
 
