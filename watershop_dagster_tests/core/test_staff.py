@@ -257,10 +257,11 @@ def test_the_staff_post_is_where_someone_stands_still_at_opening_and_in_many_rec
 
 def test_where_recognised_staff_stood_is_a_post_though_nobody_was_seen_there_at_opening():
     """The clerk's body was not found at opening or closing (her face was named there, her body not seen),
-    but stood behind the counter in 3 of 6 recordings, once with her face named on it: still a post. A
-    payer who stood still at the counter in 3 recordings is no post, named or not."""
+    but stood behind the counter in 3 of 6 recordings (coming into view 5 s after each began), once with her
+    face named on it: still a post. A payer who stood still at the counter in 3 recordings is no post, named
+    or not."""
     files, starts = _recordings(6)
-    clerk = [_body(f"K{k}", starts[k], starts[k] + 6, 1150, 395, 280) for k in (1, 2, 3)]
+    clerk = [_body(f"K{k}", starts[k] + 5, starts[k] + 11, 1150, 395, 280) for k in (1, 2, 3)]
     payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3)]
     assert staff_posts([*clerk, *payer], files) == []
     posts = staff_posts([*clerk, *payer], files, staff_bodies={"K2"})
@@ -269,6 +270,21 @@ def test_where_recognised_staff_stood_is_a_post_though_nobody_was_seen_there_at_
     people = pd.DataFrame([{"track_id": "K2", "face_track_ids": ["f2"]}, {"track_id": "S1", "face_track_ids": None}])
     assert bodies_of_staff({"f2": Assignment("STAFF_ana", 0.5, True)}, people) == {"K2"}
     assert bodies_of_staff({"f2": Assignment("CUST_0001", None, False)}, people) == set()
+
+
+def test_a_body_there_from_the_first_frame_of_many_recordings_is_at_a_post():
+    """Nobody at opening or closing, no face named: the clerk's still body is in view from the first frame of
+    3 of 6 recordings (a camera recording on motion starts a file as a customer walks in, the clerk already
+    there), a post. A payer standing still at the counter came in after the file began; a customer who
+    happened to stand still from the start of 2 recordings is too few."""
+    files, starts = _recordings(6)
+    clerk = [_body(f"K{k}", starts[k], starts[k] + 30, 1150, 395, 280) for k in (1, 2, 4)]
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3, 4)]
+    posts = staff_posts([*clerk, *payer], files)
+    assert [(round(p.cx), p.recordings_seen) for p in posts] == [(1150, 3)]
+    assert not any(at_staff_post(b, posts) for b in payer)
+    early = [_body(f"E{k}", starts[k], starts[k] + 20, 540, 390, 350) for k in (1, 3)]
+    assert staff_posts([*early, *payer], files) == []
 
 
 def test_an_identity_seen_on_bodies_at_the_post_is_staff():
