@@ -80,6 +80,23 @@ def test_shop_hours_from_the_lighting_step():
     assert h.method == "lighting" and h.opening == T("07:00:00") and h.closing == T("21:00:00") and h.confidence > 0.8
 
 
+def test_a_few_dark_seconds_at_each_end_of_a_day_of_lit_recordings_are_the_lighting_step():
+    """A DVR recording on motion: 6 s of dark shop before the lights at opening and after them at closing,
+    among hundreds of lit samples (fewer than 5% of the day's frames are dark). The clerk's face is not found
+    at either end; the first and last customer come much later and earlier."""
+    rows = [(f"06:54:{54 + k // 2}.{5 * (k % 2)}", 27, 0.0, 0) for k in range(12)]
+    rows += [(f"06:55:0{k}", 95, 1.0 if k == 0 else 0.0, 0) for k in range(6)]
+    rows += [(f"{h:02d}:{m:02d}:00", 94, 0.02, 1) for h in range(8, 19) for m in range(60)]
+    rows += [(f"20:46:5{4 + k}", 95, 0.0, 0) for k in range(6)]
+    rows += [(f"20:47:0{k // 2}.{5 * (k % 2)}", 27, 1.0 if k == 0 else 0.0, 0) for k in range(12)]
+    f = frames_for(rows)
+    assert (f["brightness"] < 50).mean() < 0.05
+    h = detect_shop_hours(f)
+    assert (h.method, h.opening, h.closing) == ("lighting", T("06:55:00"), T("20:47:00"))
+    # one dark frame (a glitch) is not the lights
+    assert detect_shop_hours(frames_for(rows[11:-11])).method == "activity"
+
+
 def test_shop_hours_fall_back_to_activity_without_a_lighting_step():
     f = frames_for(
         [
