@@ -1,5 +1,6 @@
 """Footage as DVRs write it: their file names, a start from the container, files cut off by a power failure."""
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +27,13 @@ from watershop_dagster.sim.dvr import cut_by_power_failure
 DAY = date(2026, 3, 2)
 
 
+def moving_box(i: int) -> np.ndarray:
+    """Frame i of a box moving across a 160x120 grey room."""
+    img = np.full((120, 160, 3), 90, np.uint8)
+    img[30:80, i % 130 : i % 130 + 30] = (200, 50, 50)
+    return img
+
+
 def encode_h264(
     path: Path,
     frames: int = 60,
@@ -33,18 +41,19 @@ def encode_h264(
     creation_time: str | None = None,
     options: dict | None = None,
     gop: int | None = None,
+    scene: Callable[[int], np.ndarray] = moving_box,
 ) -> Path:
-    """A small H.264 file (libx264 defaults, B-frames included) of a box moving across a grey room, in the
-    container its suffix names (`options`: the muxer's, e.g. a fragmented MP4's movflags)."""
+    """A small H.264 file (libx264 defaults, B-frames included) of `scene` (frame i as RGB; the size of its
+    first frame), in the container its suffix names (`options`: the muxer's, e.g. a fragmented MP4's
+    movflags)."""
     with av.open(str(path), "w", options=options or {}) as container:
         if creation_time:
             container.metadata["creation_time"] = creation_time
         stream = container.add_stream("libx264", rate=fps, options={"g": str(gop)} if gop else None)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        height, width = scene(0).shape[:2]
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
-            img = np.full((120, 160, 3), 90, np.uint8)
-            img[30:80, i % 130 : i % 130 + 30] = (200, 50, 50)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(scene(i), format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -272,27 +281,18 @@ def test_pixel_aspect_from_the_stream_or_a_half_width_shape(sar, size, aspect):
     assert pixel_aspect(*sar, *size) == pytest.approx(aspect)
 
 
-def encode_half_width(path: Path, frames: int = 40, fps: int = 10) -> Path:
-    """A 1080N-like file: a 192x108 room stored at 96x108 (an 8:9 frame, no aspect ratio in the stream),
-    with a 24x24 white square in it that the storing squeezed to 12x24."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"g": "20"})
-        stream.width, stream.height, stream.pix_fmt = 96, 108, "yuv420p"
-        for i in range(frames):
-            shown = np.full((108, 192, 3), 90, np.uint8)
-            shown[40:64, 60 + i : 84 + i] = 255
-            stored = cv2.resize(shown, (96, 108), interpolation=cv2.INTER_AREA)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+def half_width_room(i: int) -> np.ndarray:
+    """Frame i of a 1080N-like recording: a 192x108 room stored at 96x108 (an 8:9 frame, no aspect ratio in the
+    stream), with a 24x24 white square in it that the storing squeezed to 12x24."""
+    shown = np.full((108, 192, 3), 90, np.uint8)
+    shown[40:64, 60 + i : 84 + i] = 255
+    return cv2.resize(shown, (96, 108), interpolation=cv2.INTER_AREA)
 
 
 def test_a_half_width_recording_is_analysed_in_square_pixels(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)
-    encode_half_width(folder / "ch01_20260302085500.mp4")
+    encode_h264(folder / "ch01_20260302085500.mp4", frames=40, gop=20, scene=half_width_room)
     (row,) = scan_day(folder, DAY)
     assert row.ok and (row.width, row.height, row.pixel_aspect) == (96, 108, 2.0)
     assert "analysed as 192x108" in row.notes

@@ -360,8 +360,9 @@ def examine_file(path: Path, day: date, rel: str) -> _Examined:
         notes = "start from the container's creation_time (the name has none)"
     end = start + timedelta(seconds=frames / fps)
     size = path.stat().st_size
-    row = ManifestRow(rel, name.camera, start, end, fps, frames, width, height, size, "ok", None, str(path))
-    row.pixel_aspect = aspect
+    row = ManifestRow(
+        rel, name.camera, start, end, fps, frames, width, height, size, "ok", None, str(path), pixel_aspect=aspect
+    )
     row.notes = _join(notes, end_stamp_note(name, end), aspect_note(width, height, aspect))
     return _Examined(row, name)
 

@@ -290,18 +290,17 @@ def staff_posts(
         else:
             keys.append((t.camera, c))
             places.append([t])
+
+    def enough(recordings: int) -> bool:
+        return recordings >= rules.post_min_recordings and recordings >= rules.post_min_share * len(spans)
+
     posts = []
     for (camera, ref), members in zip(keys, places, strict=True):
         seen = sum(1 for span in spans if _seen_in(members, span))
         at_ends = _seen_in(members, spans[0]) or _seen_in(members, spans[-1])
         recognised = any(m.track_id in staff_bodies for m in members)
-        first = sum(1 for span in spans if _there_from_start(members, span, rules))
-        from_start = first >= rules.post_min_recordings and first >= rules.post_min_share * len(spans)
-        if (
-            (at_ends or recognised or from_start)
-            and seen >= rules.post_min_recordings
-            and seen >= rules.post_min_share * len(spans)
-        ):
+        from_start = enough(sum(1 for span in spans if _there_from_start(members, span, rules)))
+        if (at_ends or recognised or from_start) and enough(seen):
             posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(spans)))
     return posts
 

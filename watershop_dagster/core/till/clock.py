@@ -240,7 +240,10 @@ def counter_timing(
     """What the day's links say of the counter (sale seconds in time order, the stay each went to, -1 none):
     the services, gaps between consecutive linked sales whose later payer had come in before the earlier one
     (waited through it; up to `max_service_s`), and for payers who came to a free counter (after the sale
-    before theirs, with nobody ahead of them who had not paid yet) the seconds from walking in to paying."""
+    before theirs, with nobody ahead of them who had not paid yet) the seconds from walking in to paying.
+    The linker's `pace_samples` (core/till/linking.py) reads the same two things from who was present, before
+    there are links; read that way instead, the entry side alone was 2.03 s RMS off on plan seeds 0-119, against
+    1.46 s from the links."""
     paid_at = np.full(len(entry), np.inf)
     for k, j in enumerate(stay):
         if j >= 0:
