@@ -200,3 +200,29 @@ def test_one_person_back_the_same_day_in_the_same_clothes_keeps_one_id():
     # No clothes seen (no body joined): faces alone decide, as before.
     day["look"] = [None, None, None]
     assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
+
+
+def test_a_returning_customer_whose_first_visit_of_the_day_looks_new_keeps_their_id():
+    # Seed 179, day 2: a returning customer's first visit matched their ID at under 0.30 and was given a new
+    # one, which their second visit then matched; over both visits the day's faces were 0.38 alike to the
+    # old ID. Here: the two visits 0.39 alike to each other (two day clusters), 0.26 and 0.33 to the old ID.
+    u = unit(rng.normal(size=512))
+    n1, n2 = unit(rng.normal(size=512)), unit(rng.normal(size=512))
+    first, second = unit(0.26 * PEOPLE["A"] + 0.55 * u + 0.79 * n1), unit(0.33 * PEOPLE["A"] + 0.55 * u + 0.77 * n2)
+    known = RegistryEntry("CUST_0004", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 1)
+    day = _tracks_for([("A", 0), ("A", 600), ("C", 1200)])
+    day["embedding"] = [first.tolist(), second.tolist(), PEOPLE["C"].tolist()]
+    assert float(first @ PEOPLE["A"]) < 0.30 < float(second @ PEOPLE["A"]) and float(first @ second) < 0.40
+    r = assign_identities(day, [known], {}, next_number=5)
+    ids = [r.assignments[t].customer_id for t in day["track_id"]]
+    assert ids == ["CUST_0004", "CUST_0004", "CUST_0005"]  # C is numbered as if no ID had been minted for A
+    assert r.new_ids == ["CUST_0005"] and set(r.day_centroids) == {"CUST_0004", "CUST_0005"}
+    assert r.assignments[day["track_id"][0]].similarity >= 0.30  # the day's similarity, not the first visit's
+    # A new person whose day is under the threshold stays new.
+    day["embedding"] = [first.tolist(), first.tolist(), PEOPLE["C"].tolist()]
+    assert assign_identities(day, [known], {}, next_number=5).new_ids == ["CUST_0005", "CUST_0006"]
+    # Seen together with the customer who holds the old ID today: two people, whatever the day's mean says.
+    day = _tracks_for([("A", 0), ("A", 0), ("A", 600)])
+    day["embedding"] = [first.tolist(), PEOPLE["A"].tolist(), second.tolist()]
+    r = assign_identities(day, [known], {}, next_number=5)
+    assert [r.assignments[t].customer_id for t in day["track_id"]] == ["CUST_0005", "CUST_0004", "CUST_0005"]

@@ -151,6 +151,7 @@ def assign_identities(
     (core/identities/corrections.py); without any, matching is purely automatic."""
     rules = rules or IdentityRules()
     c = constraints or IdentityConstraints()
+    first_number = next_number
     usable = tracks[(tracks["usable_faces"] >= rules.min_usable_faces) & tracks["embedding"].notna()].sort_values(
         "first_time"
     )
@@ -263,7 +264,79 @@ def assign_identities(
             result.day_centroids[assignment.customer_id] = (merged, prev[1] + weight, prev[2])
         else:
             result.day_centroids[assignment.customer_id] = (mean, weight, best_row["best_crop_path"])
-    return result
+    before_today = [e for e in customers if e.first_seen != date.min]
+    return _known_by_the_whole_day(result, usable, before_today, first_number, rules, c)
+
+
+def _known_by_the_whole_day(
+    result: IdentityResult,
+    usable: pd.DataFrame,
+    known: list[RegistryEntry],
+    first_number: int,
+    rules: IdentityRules,
+    c: IdentityConstraints,
+) -> IdentityResult:
+    """IDs minted today whose whole day's faces match a known customer take that customer's ID.
+
+    A cluster is matched on its own faces, in the order the day unfolded; a person's first cluster of the day
+    can fall under `match_threshold` and be given a new ID that their later clusters of the day then match
+    (seed 179, day 2: 0.285 at the first visit, 0.38 over the day's two, against the day-1 ID). The day's
+    mean of a minted ID is what later days would be matched against, so it is held to the same threshold
+    here: at least `match_threshold` alike to a known ID takes that ID (the most alike pairs first, one
+    minted ID per known one), unless that ID's tracks of today were in view with its own (two people). IDs the
+    owner's corrections touch keep the matcher's first word. The IDs minted after are numbered again in order,
+    as if the merged one had never been minted (unless a correction retired a number today: numbers are
+    never handed out twice)."""
+    if not result.new_ids or not known:
+        return result
+    anchored = set().union(*c.groups.values(), c.forbidden, c.track_staff, *(a | b for a, b in c.apart))
+    tracks_of: dict[str, list[str]] = {}
+    for t, a in result.assignments.items():
+        tracks_of.setdefault(a.customer_id, []).append(t)
+    row_of = {t: i for i, t in enumerate(usable["track_id"])}
+    rows_of = {cid: [row_of[t] for t in ts] for cid, ts in tracks_of.items()}
+    centroids = np.stack([e.centroid for e in known])
+    pairs = []
+    for minted in result.new_ids:
+        if anchored & set(tracks_of.get(minted, ())):
+            continue
+        sims = centroids @ result.day_centroids[minted][0]
+        for k in np.where(sims >= rules.match_threshold)[0]:
+            target = c.aliases.get(known[k].customer_id, known[k].customer_id)
+            if not _in_view_together(usable, rows_of[minted], rows_of.get(target, [])):
+                pairs.append((float(sims[k]), minted, target))
+    merged: dict[str, tuple[str, float]] = {}
+    for sim, minted, target in sorted(pairs, reverse=True):
+        if minted not in merged and target not in {t for t, _ in merged.values()}:
+            merged[minted] = (target, sim)
+    if not merged:
+        return result
+    kept = [m for m in result.new_ids if m not in merged]
+    rename = {m: target for m, (target, _) in merged.items()}
+    if not result.retired_ids:
+        rename |= {m: customer_id_of(first_number + k, m[: m.rindex("_") + 1]) for k, m in enumerate(kept)}
+    assignments = {
+        t: Assignment(
+            merged[a.customer_id][0], merged[a.customer_id][1], c.staff.get(merged[a.customer_id][0], a.is_staff)
+        )
+        if a.customer_id in merged
+        else Assignment(rename.get(a.customer_id, a.customer_id), a.similarity, a.is_staff)
+        for t, a in result.assignments.items()
+    }
+    centroids_today: dict[str, tuple[np.ndarray, float, str | None]] = {}
+    for cid, (mean, weight, crop) in result.day_centroids.items():
+        cid = rename.get(cid, cid)
+        if cid in centroids_today:  # a known ID also given today: one day's mean of both
+            prev_mean, prev_weight, prev_crop = centroids_today[cid]
+            mean, weight, crop = _unit(prev_mean * prev_weight + mean * weight), prev_weight + weight, prev_crop
+        centroids_today[cid] = (mean, weight, crop)
+    return IdentityResult(
+        assignments,
+        centroids_today,
+        [rename.get(m, m) for m in kept],
+        result.unidentified_tracks,
+        result.retired_ids,
+    )
 
 
 def _back_in_same_clothes(
