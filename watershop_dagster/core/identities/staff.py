@@ -139,7 +139,8 @@ def staff_by_presence(
     """The identity result with every identity present for more than max_customer_share of the footage made
     staff: its tracks get a `STAFF_UNENROLLED_<n>` id (numbered after those already in the registry), IDs
     minted today for such people are taken back, and the other IDs minted today are renumbered from
-    `next_number` in the same order, as if the staff member had never been a customer. `visits` are the
+    `next_number` in the same order, as if the staff member had never been a customer (unless an owner's
+    correction retired a number today: those are never handed out again). `visits` are the
     visits built from `result` (rebuild them from the returned result). `at_post`: identities found standing
     at the staff post (`staff_by_post`), with the reason, staff too. `walkers`: identities whose bodies walk in
     and out (`walks_in_and_out`), which the recordings rule leaves customers: a regular who refills eight times
@@ -177,8 +178,9 @@ def staff_by_presence(
         reasons[rename[cid]] = why[cid]
         n += 1
     kept_new = [c for c in result.new_ids if c not in rename]
-    for k, cid in enumerate(kept_new):
-        rename[cid] = customer_id_of(next_number + k, cid[: cid.rindex("_") + 1])  # the minted ID's prefix
+    if not result.retired_ids:  # numbers an owner's correction retired today are never handed out again
+        for k, cid in enumerate(kept_new):
+            rename[cid] = customer_id_of(next_number + k, cid[: cid.rindex("_") + 1])  # the minted ID's prefix
     promoted = {c: rename[c] for c in staff_like}
     assignments = {}
     for track, a in result.assignments.items():
@@ -188,7 +190,11 @@ def staff_by_presence(
             assignments[track] = Assignment(rename.get(a.customer_id, a.customer_id), a.similarity, a.is_staff)
     centroids = {rename.get(c, c): v for c, v in result.day_centroids.items()}
     new = IdentityResult(
-        assignments, centroids, [rename[c] for c in kept_new], unidentified_tracks=result.unidentified_tracks
+        assignments,
+        centroids,
+        [rename.get(c, c) for c in kept_new],
+        unidentified_tracks=result.unidentified_tracks,
+        retired_ids=result.retired_ids,
     )
     return PresenceResult(new, reasons, promoted)
 
