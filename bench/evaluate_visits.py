@@ -22,7 +22,9 @@ The camera's encoding can be set apart from the condition, as DVRs are configure
 3 B-frames), --gop S (a keyframe every S seconds; 2 by default) and --fps F (12 by default). So can the
 recorder's export (watershop_dagster/sim/dvr.py): --file-names dvr|nvr|dated (channel and start/end stamps as
 DVRs and NVRs name files), --clock-overlay (the date, time and camera label burned into every frame) and
---power-cut (one recording a day loses its last second and its MP4 index, as a power failure leaves it).
+--power-cut (one recording a day loses its last second and its MP4 index, as a power failure leaves it), and
+--stored-width W (a DVR's half-width "lite" mode: frames drawn at --width, stored squeezed to W, the file
+saying nothing of it).
 
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
 thresholds are tuned on the other half.
@@ -60,6 +62,7 @@ CAMERA_FLAGS = (
     "file_names",
     "clock_overlay",
     "power_cut",
+    "stored_width",
 )
 CONDITIONS: dict[str, dict] = {
     "clear": {},
@@ -107,6 +110,11 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="one recording a day cut off by a power failure (last second and index lost)",
+    )
+    p.add_argument(
+        "--stored-width",
+        type=int,
+        help="a DVR's half-width ('lite') mode: frames drawn at --width stored squeezed to this width, unsignalled",
     )
     p.add_argument("--faceless-share", type=float)
     p.add_argument("--max-waiting", type=int)

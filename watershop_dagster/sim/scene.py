@@ -48,6 +48,13 @@ class CameraSpec:
     file_names: str = "camera"
     clock_overlay: bool = False
     power_cut: bool = False
+    # A DVR's half-width ("lite", "1080N") mode: each frame is squeezed to this width when stored, and the
+    # file says nothing of it (pixels twice as wide as tall). None: stored as drawn.
+    stored_width: int | None = None
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        return (self.stored_width or self.width, self.height)
 
     def describe(self) -> str:
         """The conditions in words, for reports: resolution, face size, light, codec."""
@@ -61,7 +68,10 @@ class CameraSpec:
         dvr = [f"{self.file_names} file names"] if self.file_names != CameraSpec.file_names else []
         dvr += ["burned-in clock"] if self.clock_overlay else []
         dvr += ["one recording a day cut by a power failure"] if self.power_cut else []
-        return ", ".join([f"{self.width}x{self.height}", f"face {face}", f"light {self.light:.0%}", codec, *dvr])
+        size = f"{self.width}x{self.height}"
+        if self.stored_width:
+            size += f" stored at {self.stored_width}x{self.height} (half-width mode)"
+        return ", ".join([size, f"face {face}", f"light {self.light:.0%}", codec, *dvr])
 
 
 class HeadSprite:
@@ -398,12 +408,20 @@ def plan_clips(plan: DayPlan, cam: CameraSpec) -> list[Clip]:
     return clips
 
 
+def _stored(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The frame as the recorder stores it: squeezed to `size` (a half-width mode), else as drawn."""
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
 class _Mp4vWriter:
     def __init__(self, path: Path, cam: CameraSpec):
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), cam.fps, (cam.width, cam.height))
+        self.size = cam.stored_size
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), cam.fps, self.size)
 
     def write(self, frame: np.ndarray) -> None:
-        self.writer.write(frame)
+        self.writer.write(_stored(frame, self.size))
 
     def close(self) -> None:
         self.writer.release()
@@ -441,12 +459,13 @@ class _DvrWriter:
                 "maxrate": f"{cam.kbps}k",
                 "bufsize": f"{cam.kbps}k",
             }
-        self.stream.width, self.stream.height, self.stream.pix_fmt = cam.width, cam.height, "yuv420p"
+        self.size = cam.stored_size
+        self.stream.width, self.stream.height, self.stream.pix_fmt = *self.size, "yuv420p"
 
     def write(self, frame: np.ndarray) -> None:
         import av
 
-        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(_stored(frame, self.size), format="bgr24")):
             self.out.mux(packet)
 
     def close(self) -> None:

@@ -127,6 +127,20 @@ def test_h264_condition_writes_capped_bitrate_files(tmp_path):
     assert kbps < 400 * 1.3, kbps
 
 
+def test_a_half_width_mode_stores_squeezed_frames_the_product_reads_as_wide_pixels(tmp_path):
+    cam = CameraSpec(width=640, height=360, codec="h264", kbps=300, stored_width=320, file_names="dvr")
+    assert cam.describe().startswith("640x360 stored at 320x360 (half-width mode)")
+    day = date(2024, 4, 1)
+    folder = tmp_path / "footage" / day.isoformat()
+    (path,) = render_day(
+        DayPlan(day, [PlannedVisit("c", T0, T0 + timedelta(seconds=6), "blob")]), ShopScene(cam, _sprites()), folder
+    )
+    with av.open(str(path)) as f:
+        assert (f.streams.video[0].width, f.streams.video[0].height) == (320, 360)
+    (row,) = scan_day(folder, day, tmp_path)
+    assert row.ok and row.pixel_aspect == 2.0
+
+
 def test_hevc_condition_writes_the_keyframe_interval_and_frame_rate_asked_for(tmp_path):
     cam = CameraSpec(width=640, height=360, codec="hevc", kbps=300, gop_seconds=4.0, fps=10.0)
     assert cam.describe().endswith("HEVC 300 kbit/s, keyframe every 4 s, 10 fps")
