@@ -265,13 +265,14 @@ def assign_identities(
         else:
             result.day_centroids[assignment.customer_id] = (mean, weight, best_row["best_crop_path"])
     before_today = [e for e in customers if e.first_seen != date.min]
-    return _known_by_the_whole_day(result, usable, before_today, first_number, rules, c)
+    return _known_by_the_whole_day(result, usable, before_today, staff, first_number, rules, c)
 
 
 def _known_by_the_whole_day(
     result: IdentityResult,
     usable: pd.DataFrame,
     known: list[RegistryEntry],
+    staff: dict[str, np.ndarray],
     first_number: int,
     rules: IdentityRules,
     c: IdentityConstraints,
@@ -282,11 +283,12 @@ def _known_by_the_whole_day(
     can fall under `match_threshold` and be given a new ID that their later clusters of the day then match
     (seed 179, day 2: 0.285 at the first visit, 0.38 over the day's two, against the day-1 ID). The day's
     mean of a minted ID is what later days would be matched against, so it is held to the same threshold
-    here: at least `match_threshold` alike to a known ID takes that ID (the most alike pairs first, one
-    minted ID per known one), unless that ID's tracks of today were in view with its own (two people). IDs the
-    owner's corrections touch keep the matcher's first word. The IDs minted after are numbered again in order,
-    as if the merged one had never been minted (unless a correction retired a number today: numbers are
-    never handed out twice)."""
+    here: a minted ID whose most alike known customer is at least `match_threshold` alike takes that ID,
+    unless their tracks of today were in view together (two people), an enrolled staff member is as alike
+    and at `staff_threshold` (staff come first, as for a cluster), or a more alike minted ID takes it. IDs
+    the owner's corrections touch keep the matcher's first word. The IDs minted after are numbered again in
+    order, as if the merged one had never been minted (unless a correction retired a number today: numbers
+    are never handed out twice)."""
     if not result.new_ids or not known:
         return result
     anchored = set().union(*c.groups.values(), c.forbidden, c.track_staff, *(a | b for a, b in c.apart))
@@ -298,16 +300,25 @@ def _known_by_the_whole_day(
     centroids = np.stack([e.centroid for e in known])
     pairs = []
     for minted in result.new_ids:
-        if anchored & set(tracks_of.get(minted, ())):
+        mine = set(tracks_of.get(minted, ()))
+        if anchored & mine:
             continue
-        sims = centroids @ result.day_centroids[minted][0]
-        for k in np.where(sims >= rules.match_threshold)[0]:
-            target = c.aliases.get(known[k].customer_id, known[k].customer_id)
-            if not _in_view_together(usable, rows_of[minted], rows_of.get(target, [])):
-                pairs.append((float(sims[k]), minted, target))
+        mean = result.day_centroids[minted][0]
+        sims = centroids @ mean
+        best = int(np.argmax(sims))
+        target = c.aliases.get(known[best].customer_id, known[best].customer_id)
+        # Only the most alike customer, as a cluster is matched; and staff first, as there.
+        staff_sim = max((float((g @ mean).max()) for g in staff.values()), default=-1.0)
+        looks_like_staff = not (mine & c.no_staff_match) and staff_sim >= max(rules.staff_threshold, sims[best])
+        if (
+            sims[best] >= rules.match_threshold
+            and not looks_like_staff
+            and not _in_view_together(usable, rows_of[minted], rows_of.get(target, []))
+        ):
+            pairs.append((float(sims[best]), minted, target))
     merged: dict[str, tuple[str, float]] = {}
     for sim, minted, target in sorted(pairs, reverse=True):
-        if minted not in merged and target not in {t for t, _ in merged.values()}:
+        if target not in {t for t, _ in merged.values()}:  # a more alike minted ID took it: this one stays new
             merged[minted] = (target, sim)
     if not merged:
         return result
