@@ -77,6 +77,11 @@ def decoded_frames(path: str) -> list[np.ndarray]:
         ("cam1_2026-03-02_08-55-00.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
         ("20260302085500_cam1.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
         ("front_door_20260302_085500.mp4", "front_door", datetime(2026, 3, 2, 8, 55), None),
+        ("192.168.1.64_01_20260302085500123_TIMING.mp4", "192.168.1.64_01", datetime(2026, 3, 2, 8, 55, 0, 123000),
+         None),
+        ("10.0.0.7_2_20260302085500.mp4", "10.0.0.7_2", datetime(2026, 3, 2, 8, 55), None),
+        ("cam1 2026-03-02 08.55.00.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
+        ("2026-03-02T08-55-00 cam1.mp4", "cam1", datetime(2026, 3, 2, 8, 55), None),
         ("lobby.mp4", "lobby", None, None),
     ],
 )  # fmt: skip
@@ -250,6 +255,22 @@ def test_missing_minutes_count_gaps_only_where_a_camera_records_continuously(tmp
         "cam1_080112.mp4": 0,
         "cam2_120000.mp4": 0,
         "cam2_130000.mp4": 0,
+    }
+
+
+def test_an_ip_camera_s_and_a_pc_export_s_names_make_manifest_rows_with_their_starts(tmp_path):
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_h264(folder / "192.168.1.64_01_20260302085500123_TIMING.mp4", frames=20)
+    encode_h264(folder / "cam1 2026-03-02 09.10.00.mp4", frames=20)
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    assert {n: (r.status, r.camera, r.start_time) for n, r in rows.items()} == {
+        "192.168.1.64_01_20260302085500123_TIMING.mp4": (
+            "ok",
+            "192.168.1.64_01",
+            datetime(2026, 3, 2, 8, 55, 0, 123000),
+        ),
+        "cam1 2026-03-02 09.10.00.mp4": ("ok", "cam1", datetime(2026, 3, 2, 9, 10)),
     }
 
 

@@ -222,4 +222,5 @@ def test_a_face_crop_names_the_camera_once():
         _crop_stem("ch01", "NVR_ch1_main_20240401081500_20240401082000.mp4")
         == "ch01_NVR_ch1_main_20240401081500_20240401082000"
     )
+    assert _crop_stem("cam1", "cam1 2024-04-01 08.15.00.mp4") == "cam1_2024-04-01_08.15.00"
     assert _crop_stem("cam1", "2024-04-01_08-15-00_cam1.mkv") == "cam1_2024-04-01_08-15-00_cam1"

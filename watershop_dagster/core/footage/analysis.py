@@ -68,8 +68,9 @@ class DayAnalysis:
 
 def _crop_stem(camera: str | None, file: str) -> str:
     """A face crop's name starts with the camera and the recording: the file's own name where it already names
-    the camera (`cam1_081500`, `ch01_2026...`), else the camera before it (`ch01_NVR_ch1_main_...`)."""
-    stem = Path(file).stem
+    the camera (`cam1_081500`, `ch01_2026...`), else the camera before it (`ch01_NVR_ch1_main_...`). Spaces
+    (a PC export's `cam1 2026-03-02 08.55.00`) become `_`: crops are linked from the reports' pages."""
+    stem = "_".join(Path(file).stem.split())
     return stem if not camera or stem.lower().startswith(camera.lower()) else f"{camera}_{stem}"
 
 

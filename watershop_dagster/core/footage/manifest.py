@@ -6,9 +6,13 @@ tried in this order (first match wins):
 
 - `[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]`, as Hikvision/Dahua-like DVRs export:
   `ch01_20260302085500_20260302090000.mp4`, `NVR_ch1_main_20260302085500_20260302090000.mp4`
+- `<camera IP>_<NN>_<YYYYMMDDhhmmss>[<ms>][_<event>]`, as an IP camera records to its card or a NAS:
+  `192.168.1.64_01_20260302085500123_TIMING.mp4` (camera `192.168.1.64_01`, start to the millisecond)
 - `<camera>_<YYYYMMDD>[_]<hhmmss>[_<end stamp>]`: `cam1_20260302085500.mp4`, `cam1_20260302_085500.mp4`
 - `<camera>_<YYYY-MM-DD>_<hh-mm-ss>`: `cam1_2026-03-02_08-55-00.mp4`
 - `<YYYY-MM-DD>_<hh-mm-ss>_<camera>`: `2026-03-02_08-55-00_cam1.mkv`
+  (in these two, a space may stand for either `_`, a `T` for the one between date and time, and dots for the
+  dashes of the time: `cam1 2026-03-02 08.55.00.mp4`, as PC and phone exports write them)
 - `<YYYYMMDD>[_]<hhmmss>_<camera>`: `20260302085500_cam1.mp4`
 - `<camera>_<HHMMSS>` (the date is the folder's): `cam1_081500.mp4`, `front_door_235959.mkv`
 - `<camera>` alone: `lobby.mp4`; the start is the container's `creation_time`, its wall clock taken as the
@@ -69,7 +73,12 @@ _CAMERA = r"(?P<camera>[A-Za-z0-9][A-Za-z0-9-]*(?:_[A-Za-z0-9-]+)*?)"
 _CHANNEL = r"(?:[A-Za-z0-9.-]+_)?(?P<camera>[Cc][Hh]\d{1,3})(?:_(?:[Mm]ain|[Ss]ub))?"
 _STAMP = r"(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})_?(?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})"
 _END_STAMP = r"(?:_(?P<ey>\d{4})(?P<emo>\d{2})(?P<ed>\d{2})_?(?P<eh>\d{2})(?P<emi>\d{2})(?P<es>\d{2}))?"
-_DASHED = r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})_(?P<h>\d{2})-(?P<mi>\d{2})-(?P<s>\d{2})"
+# Exports from PC software and phone apps use a space or a T between date and time, and dots in the time.
+_DASHED = r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[_ T](?P<h>\d{2})[-.](?P<mi>\d{2})[-.](?P<s>\d{2})"
+# An IP camera recording to its own card or a NAS (Hikvision's layout): its address and channel, the start
+# to the millisecond, and what triggered the recording.
+_IP_CAMERA = r"(?P<camera>\d{1,3}(?:\.\d{1,3}){3}_\d{1,3})"
+_EVENT = r"(?:_[A-Za-z]+(?:_[A-Za-z]+)*)?"
 
 # Order matters: the dated layouts come before `<camera>_<HHMMSS>`, whose lazy camera would otherwise swallow
 # a date (`cam1_20260302_085500` is not camera `cam1_20260302` at 08:55).
@@ -80,15 +89,20 @@ FOOTAGE_NAME_PATTERNS: tuple[NamePattern, ...] = (
         "[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]",
     ),
     NamePattern(
+        re.compile(rf"^{_IP_CAMERA}_{_STAMP}(?P<ms>\d{{3}})?{_EVENT}$"),
+        "192.168.1.64_01_20260302085500123_TIMING.mp4",
+        "<camera IP>_<NN>_<YYYYMMDDhhmmss>[<ms>][_<event>]",
+    ),
+    NamePattern(
         re.compile(rf"^{_CAMERA}_{_STAMP}{_END_STAMP}$"),
         "cam1_20260302085500_20260302090000.mp4",
         "<camera>_<YYYYMMDD>[_]<hhmmss>[_<YYYYMMDDhhmmss>]",
     ),
     NamePattern(
-        re.compile(rf"^{_CAMERA}_{_DASHED}$"), "cam1_2026-03-02_08-55-00.mp4", "<camera>_<YYYY-MM-DD>_<hh-mm-ss>"
+        re.compile(rf"^{_CAMERA}[_ ]{_DASHED}$"), "cam1_2026-03-02_08-55-00.mp4", "<camera>_<YYYY-MM-DD>_<hh-mm-ss>"
     ),
     NamePattern(
-        re.compile(rf"^{_DASHED}_{_CAMERA}$"), "2026-03-02_08-55-00_cam1.mkv", "<YYYY-MM-DD>_<hh-mm-ss>_<camera>"
+        re.compile(rf"^{_DASHED}[_ ]{_CAMERA}$"), "2026-03-02_08-55-00_cam1.mkv", "<YYYY-MM-DD>_<hh-mm-ss>_<camera>"
     ),
     NamePattern(re.compile(rf"^{_STAMP}_{_CAMERA}$"), "20260302085500_cam1.mp4", "<YYYYMMDD>[_]<hhmmss>_<camera>"),
     NamePattern(
@@ -126,8 +140,9 @@ def _stamp(m: re.Match[str], prefix: str, day: date, path: Path) -> datetime | N
     if groups.get(f"{prefix}h") is None:
         return None
     text = "".join(groups.get(f"{prefix}{k}") or "" for k in ("y", "mo", "d", "h", "mi", "s"))
+    ms = int(groups.get(f"{prefix}ms") or 0)
     try:
-        when = time(int(groups[f"{prefix}h"]), int(groups[f"{prefix}mi"]), int(groups[f"{prefix}s"]))
+        when = time(int(groups[f"{prefix}h"]), int(groups[f"{prefix}mi"]), int(groups[f"{prefix}s"]), ms * 1000)
         on = (
             date(int(groups[f"{prefix}y"]), int(groups[f"{prefix}mo"]), int(groups[f"{prefix}d"]))
             if groups.get(f"{prefix}y")
