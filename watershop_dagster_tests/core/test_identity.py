@@ -283,3 +283,22 @@ def test_the_whole_day_rule_takes_only_the_most_alike_customer_and_leaves_staff_
     retired = minted(4, [_mix(16, b=0.1), _mix(17, a=0.4)], retired={"x1": "CUST_0003"})
     r = _known_by_the_whole_day(retired, usable, known, {}, 3, rules, none)
     assert r.new_ids == ["CUST_0004"] and r.assignments["m2"].customer_id == "CUST_0001"
+
+
+def test_two_people_in_view_together_never_share_an_id():
+    # Side by side at the counter, faces a little over 0.30 alike: under the day clustering's 0.40, over the
+    # 0.30 at which the second would match the ID the first was given a second before. In view together: two
+    # people.
+    day = _tracks_for([("A", 0), ("B", 1)])
+    b_like_a = unit(0.35 * PEOPLE["A"] + 0.937 * PEOPLE["B"])
+    day["embedding"] = [PEOPLE["A"].tolist(), b_like_a.tolist()]
+    assert 0.30 < float(PEOPLE["A"] @ b_like_a) < 0.40
+    assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002"]
+    # The same two faces ten minutes apart: one person back (as on their first day, above).
+    apart = _tracks_for([("A", 0), ("B", 600)])
+    apart["embedding"] = day["embedding"].tolist()
+    assert assign_identities(apart, [], {}, next_number=1).new_ids == ["CUST_0001"]
+    # A known customer given to the first is not given to the second either.
+    known = RegistryEntry("CUST_0004", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 1)
+    r = assign_identities(day, [known], {}, next_number=5)
+    assert [r.assignments[t].customer_id for t in day["track_id"]] == ["CUST_0004", "CUST_0005"]

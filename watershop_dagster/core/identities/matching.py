@@ -194,8 +194,12 @@ def assign_identities(
                 if s > staff_sim and sid not in forbidden:
                     staff_id, staff_sim = sid, s
         sims = centroids @ mean if len(centroids) else np.zeros(0)
-        if forbidden and len(sims):
-            sims = np.where([c.aliases.get(e.customer_id, e.customer_id) in forbidden for e in customers], -1.0, sims)
+        # An ID given today to someone in view of one camera with this cluster is someone else's (seed 199 in a
+        # DVR's half-width mode: two men side by side at the counter, their faces 0.31 alike, made one).
+        seen_with = {cid for cid, rows in today.items() if _in_view_together(usable, idx, rows)}
+        if (forbidden or seen_with) and len(sims):
+            ruled_out = forbidden | seen_with
+            sims = np.where([c.aliases.get(e.customer_id, e.customer_id) in ruled_out for e in customers], -1.0, sims)
         best = int(np.argmax(sims)) if len(sims) else -1
         best_sim = float(sims[best]) if best >= 0 else -1.0
         # Staff only when the face is more like the staff member than like any known customer: look-alikes
