@@ -1,6 +1,7 @@
 """The evaluation generator's recording conditions (sim/) and the scorer's split of faced and faceless visits."""
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import av
@@ -42,10 +43,24 @@ def test_faceless_visits_are_people_to_the_detector_and_show_no_face(engine):
     for k in range(10):
         visit = PlannedVisit(f"back_{k}", T0 - timedelta(seconds=10), T0 + timedelta(seconds=10), "blob", faceless=True)
         frame = scene.render(T0, [visit], 1.0, k)
-        x = scene.slot_x(0, scene.face_for(visit))
+        x = scene.slot_x(0)
         found += any(b.x1 <= x <= b.x2 and b.height > 250 for b in detector.detect(frame))
         assert engine.observe(frame, embed=False) == []
     assert found >= 9
+
+
+def test_customers_waiting_at_neighbouring_places_stand_apart_whatever_their_face_sizes():
+    """A customer with a large face at one place and one with a small face at the next: two bodies, side by
+    side (places spaced by each face's own size put these two on one spot, one hidden behind the other)."""
+    scene = ShopScene(SHOPCAM, _sprites())
+    visits = [PlannedVisit(f"c{k}", T0 - timedelta(seconds=20), T0 + timedelta(seconds=20), "blob") for k in range(40)]
+    big = max(visits, key=scene.face_for)
+    small = min(visits, key=scene.face_for)
+    assert scene.face_for(big) > 1.3 * scene.face_for(small)
+    waiting = [replace(big, slot=2), replace(small, slot=3)]
+    boxes = [b for b in PersonDetector.default().detect(scene.render(T0, waiting, 1.0, 0)) if b.height > 250]
+    centres = sorted((b.x1 + b.x2) / 2 for b in boxes)
+    assert len(centres) == 2 and centres[1] - centres[0] > 120, centres
 
 
 def test_a_figure_drawn_from_the_cache_is_the_figure_drawn_afresh():
