@@ -106,9 +106,9 @@ class HeadSprite:
         return short_px * self.face_height / max(min(self.face_width, self.face_height), 1.0)
 
 
-# A face box is taller than wide: the drawn face's height for a box's shorter side, about the largest (SCRFD's
-# boxes on 144 of ../shared/data/faces: median 1.38 times as tall as wide, 95% under 1.54).
-_FACE_HEIGHT_PER_SHORT_SIDE = 1.5
+# A face box is taller than wide: the drawn face's height for a box's shorter side (SCRFD's boxes on 144 of
+# ../shared/data/faces: median 1.38 times as tall as wide, 95% under 1.54).
+_FACE_HEIGHT_PER_SHORT_SIDE = 1.38
 
 
 def _colour(name: str) -> tuple[int, int, int]:
@@ -336,12 +336,20 @@ class ShopScene:
             sprite, mask = self.sprites[visit.image].scaled(face)
             _paste(frame, sprite, mask, int(cx), int(head_cy))
 
+    def staff_x(self) -> float:
+        """Where the clerk stands: behind the counter, clear of the customers' places beside the till."""
+        return self.cam.width * (0.8 if self.cam.face_px is None else 0.9)
+
     def slot_x(self, slot: int) -> float:
         """Where a customer waits at the counter: slot 0 in front of the till, the next ones beside it, spaced
-        for the largest face this camera draws. (Spaced by each customer's own face size, a large face at one
-        place and a small one at the next stood on one spot: seed 199, one man hidden behind another for 40 s.)"""
+        for the middle of the faces this camera draws, so the last place stays clear of the clerk. (Spaced by
+        each customer's own face size, a large face at one place and a small one at the next stood on one
+        spot: seed 199, one man hidden behind another for 40 s.)"""
         W = self.cam.width
-        face = self.face_px if self.cam.face_px is None else _FACE_HEIGHT_PER_SHORT_SIDE * self.cam.face_px[1]
+        if self.cam.face_px is None:
+            face = self.face_px
+        else:
+            face = _FACE_HEIGHT_PER_SHORT_SIDE * sum(self.cam.face_px) / 2
         return min(W * 0.42 + slot * 2.9 * face, W * 0.95)
 
     def render(self, t: datetime, visits: list[PlannedVisit], lights: float, index: int) -> np.ndarray:
@@ -351,8 +359,7 @@ class ShopScene:
             if not (v.entry <= t <= v.exit):
                 continue
             if v.is_staff:
-                # Behind the counter, clear of the customers' places beside the till.
-                self._person(frame, v, W * (0.8 if self.cam.face_px is None else 0.9), 0.95, behind_counter=True)
+                self._person(frame, v, self.staff_x(), 0.95, behind_counter=True)
         self._counter(frame)
         door_x = W * 0.11
         for v in visits:

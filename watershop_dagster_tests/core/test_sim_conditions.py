@@ -58,9 +58,14 @@ def test_customers_waiting_at_neighbouring_places_stand_apart_whatever_their_fac
     small = min(visits, key=scene.face_for)
     assert scene.face_for(big) > 1.3 * scene.face_for(small)
     waiting = [replace(big, slot=2), replace(small, slot=3)]
-    boxes = [b for b in PersonDetector.default().detect(scene.render(T0, waiting, 1.0, 0)) if b.height > 250]
+    detector = PersonDetector.default()
+    boxes = [b for b in detector.detect(scene.render(T0, waiting, 1.0, 0)) if b.height > 250]
     centres = sorted((b.x1 + b.x2) / 2 for b in boxes)
-    assert len(centres) == 2 and centres[1] - centres[0] > 120, centres
+    assert len(centres) == 2 and centres[1] - centres[0] > 100, centres
+    # The last place is clear of the clerk behind the counter (a body about as wide as the customer's, around
+    # staff_x: the detector does not find the clerk alone, half hidden by the counter).
+    (last,) = detector.detect(scene.render(T0, [replace(big, slot=3)], 1.0, 0))
+    assert last.x2 < scene.staff_x() - (last.x2 - last.x1) / 2, (last, scene.staff_x())
 
 
 def test_a_figure_drawn_from_the_cache_is_the_figure_drawn_afresh():
