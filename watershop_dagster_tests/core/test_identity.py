@@ -240,7 +240,7 @@ def _mix(own: int, a: float = 0.0, b: float = 0.0) -> np.ndarray:
 
 
 def test_the_whole_day_rule_takes_only_the_most_alike_customer_and_leaves_staff_and_retired_numbers_alone():
-    from watershop_dagster.core.identities.matching import Assignment, IdentityResult, _known_by_the_whole_day
+    from watershop_dagster.core.identities.matching import Assignment, IdentityResult, _known_by_the_whole_day, _Spans
 
     day_before = DAY - timedelta(days=1)
     known = [RegistryEntry("CUST_0001", _basis(0), 20.0, False, day_before, 1)]
@@ -263,25 +263,27 @@ def test_the_whole_day_rule_takes_only_the_most_alike_customer_and_leaves_staff_
             retired_ids=retired or {},
         )
 
-    rules, none = IdentityRules(), IdentityConstraints()
+    rules, none, spans = IdentityRules(), IdentityConstraints(), _Spans.of(usable)
     # Both minted IDs are most like CUST_0001: the more alike one takes it; the other, though 0.305 like
     # CUST_0002, stays new (its best match was someone else, as a cluster would only ever take its best).
     both = minted(3, [_mix(11, a=0.315, b=0.305), _mix(12, a=0.316)])
-    r = _known_by_the_whole_day(both, usable, known, {}, 3, rules, none)
+    r = _known_by_the_whole_day(both, usable, spans, known, {}, 3, rules, none)
     assert {t: a.customer_id for t, a in r.assignments.items()} == {"m1": "CUST_0003", "m2": "CUST_0001"}
     assert r.new_ids == ["CUST_0003"]
     # More like an enrolled staff member than like the customer: left as the matcher decided.
     clerk = _mix(13, a=0.316)
     staff = {"STAFF_ravi": np.stack([clerk])}
-    assert _known_by_the_whole_day(minted(3, [clerk]), usable, known, staff, 3, rules, none).new_ids == ["CUST_0003"]
-    assert _known_by_the_whole_day(minted(3, [clerk]), usable, known, {}, 3, rules, none).new_ids == []
+    assert _known_by_the_whole_day(minted(3, [clerk]), usable, spans, known, staff, 3, rules, none).new_ids == [
+        "CUST_0003"
+    ]
+    assert _known_by_the_whole_day(minted(3, [clerk]), usable, spans, known, {}, 3, rules, none).new_ids == []
     # A customer the owner merged into another: the ID that holds their history now.
     merged_away = IdentityConstraints(aliases={"CUST_0001": "CUST_0007"})
-    r = _known_by_the_whole_day(minted(3, [_mix(15, a=0.4)]), usable, known, {}, 3, rules, merged_away)
+    r = _known_by_the_whole_day(minted(3, [_mix(15, a=0.4)]), usable, spans, known, {}, 3, rules, merged_away)
     assert r.assignments["m1"].customer_id == "CUST_0007" and r.new_ids == []
     # A number an owner's correction retired today is never handed out: no renumbering onto it.
     retired = minted(4, [_mix(16, b=0.1), _mix(17, a=0.4)], retired={"x1": "CUST_0003"})
-    r = _known_by_the_whole_day(retired, usable, known, {}, 3, rules, none)
+    r = _known_by_the_whole_day(retired, usable, spans, known, {}, 3, rules, none)
     assert r.new_ids == ["CUST_0004"] and r.assignments["m2"].customer_id == "CUST_0001"
 
 

@@ -159,6 +159,7 @@ def assign_identities(
     if usable.empty:
         return result
     usable = usable.reset_index(drop=True)
+    spans = _Spans.of(usable)
     embs = stack_embeddings(usable["embedding"])
     weights = (usable["usable_faces"].to_numpy() * usable["mean_quality"].to_numpy()).astype(np.float64) + 1e-3
     labels = cluster_tracks(embs, rules.cluster_threshold)
@@ -187,16 +188,13 @@ def assign_identities(
         mean = _unit((embs[idx] * weights[idx, None]).sum(axis=0))
         weight = float(weights[idx].sum())
         best_row = usable.iloc[idx[np.argmax(weights[idx])]]
-        staff_id, staff_sim = None, -1.0
-        if not any(t in c.no_staff_match for t in members):
-            for sid, gallery in staff.items():
-                s = float((gallery @ mean).max())
-                if s > staff_sim and sid not in forbidden:
-                    staff_id, staff_sim = sid, s
+        staff_id, staff_sim = (
+            (None, -1.0) if any(t in c.no_staff_match for t in members) else _most_alike_staff(staff, mean, forbidden)
+        )
         sims = centroids @ mean if len(centroids) else np.zeros(0)
         # An ID given today to someone in view of one camera with this cluster is someone else's (seed 199 in a
         # DVR's half-width mode: two men side by side at the counter, their faces 0.31 alike, made one).
-        seen_with = {cid for cid, rows in today.items() if _in_view_together(usable, idx, rows)}
+        seen_with = {cid for cid, rows in today.items() if spans.in_view_together(idx, rows)}
         if (forbidden or seen_with) and len(sims):
             ruled_out = forbidden | seen_with
             sims = np.where([c.aliases.get(e.customer_id, e.customer_id) in ruled_out for e in customers], -1.0, sims)
@@ -213,7 +211,7 @@ def assign_identities(
         elif best_sim >= rules.match_threshold:
             matched = customers[best].customer_id
             assignment = Assignment(c.aliases.get(matched, matched), best_sim, False)
-        elif (back := _back_in_same_clothes(usable, idx, mean, today, result, not_theirs, rules)) is not None:
+        elif (back := _back_in_same_clothes(usable, spans, idx, mean, today, result, not_theirs, rules)) is not None:
             # similarity to the registry identity; None for one minted today, as for a new one
             known = next(
                 (k for k, e in enumerate(customers) if e.customer_id == back and e.first_seen != date.min), None
@@ -269,12 +267,34 @@ def assign_identities(
         else:
             result.day_centroids[assignment.customer_id] = (mean, weight, best_row["best_crop_path"])
     before_today = [e for e in customers if e.first_seen != date.min]
-    return _known_by_the_whole_day(result, usable, before_today, staff, first_number, rules, c)
+    return _known_by_the_whole_day(result, usable, spans, before_today, staff, first_number, rules, c)
+
+
+def _most_alike_staff(
+    staff: dict[str, np.ndarray], mean: np.ndarray, forbidden: set[str] | frozenset[str] = frozenset()
+) -> tuple[str | None, float]:
+    """The enrolled staff member whose gallery has the face most like `mean`, and how alike (None, -1: none)."""
+    best: tuple[str | None, float] = (None, -1.0)
+    for sid, gallery in staff.items():
+        s = float((gallery @ mean).max())
+        if s > best[1] and sid not in forbidden:
+            best = (sid, s)
+    return best
+
+
+def renumbered(kept_new: list[str], first_number: int, retired: dict[str, str]) -> dict[str, str]:
+    """The IDs minted today that are kept, numbered again from `first_number` in their order, as if those taken
+    back had never been minted; none where an owner's correction retired a number today (numbers are never
+    handed out twice). Each keeps its minted prefix (`CUST_<shop>_` where a chain shares one registry)."""
+    if retired:
+        return {}
+    return {m: customer_id_of(first_number + k, m[: m.rindex("_") + 1]) for k, m in enumerate(kept_new)}
 
 
 def _known_by_the_whole_day(
     result: IdentityResult,
     usable: pd.DataFrame,
+    spans: _Spans,
     known: list[RegistryEntry],
     staff: dict[str, np.ndarray],
     first_number: int,
@@ -312,12 +332,12 @@ def _known_by_the_whole_day(
         best = int(np.argmax(sims))
         target = c.aliases.get(known[best].customer_id, known[best].customer_id)
         # Only the most alike customer, as a cluster is matched; and staff first, as there.
-        staff_sim = max((float((g @ mean).max()) for g in staff.values()), default=-1.0)
+        _, staff_sim = _most_alike_staff(staff, mean)
         looks_like_staff = not (mine & c.no_staff_match) and staff_sim >= max(rules.staff_threshold, sims[best])
         if (
             sims[best] >= rules.match_threshold
             and not looks_like_staff
-            and not _in_view_together(usable, rows_of[minted], rows_of.get(target, []))
+            and not spans.in_view_together(rows_of[minted], rows_of.get(target, []))
         ):
             pairs.append((float(sims[best]), minted, target))
     merged: dict[str, tuple[str, float]] = {}
@@ -327,9 +347,7 @@ def _known_by_the_whole_day(
     if not merged:
         return result
     kept = [m for m in result.new_ids if m not in merged]
-    rename = {m: target for m, (target, _) in merged.items()}
-    if not result.retired_ids:
-        rename |= {m: customer_id_of(first_number + k, m[: m.rindex("_") + 1]) for k, m in enumerate(kept)}
+    rename = {m: target for m, (target, _) in merged.items()} | renumbered(kept, first_number, result.retired_ids)
     assignments = {
         t: Assignment(
             merged[a.customer_id][0], merged[a.customer_id][1], c.staff.get(merged[a.customer_id][0], a.is_staff)
@@ -356,6 +374,7 @@ def _known_by_the_whole_day(
 
 def _back_in_same_clothes(
     usable: pd.DataFrame,
+    spans: _Spans,
     idx: np.ndarray,
     mean: np.ndarray,
     today: dict[str, list[int]],
@@ -373,7 +392,7 @@ def _back_in_same_clothes(
         if cid in forbidden or cid not in result.day_centroids:
             continue
         sim = float(result.day_centroids[cid][0] @ mean)
-        if sim < best_sim or _in_view_together(usable, idx, rows):
+        if sim < best_sim or spans.in_view_together(idx, rows):
             continue
         theirs = _looks_by_camera(usable, rows)
         common = mine.keys() & theirs.keys()
@@ -397,14 +416,33 @@ def _looks_by_camera(usable: pd.DataFrame, rows) -> dict[str, tuple[float, float
     return {k: (float(m[0]), float(m[1]), float(m[2])) for k, m in medians.items()}
 
 
-def _in_view_together(usable: pd.DataFrame, a, b) -> bool:
-    """Whether a track of `a` and one of `b` were seen by the same camera at the same time (two people)."""
-    rows_a, rows_b = usable.iloc[list(a)], usable.iloc[list(b)]
-    return any(
-        x.camera == y.camera and min(x.last_time, y.last_time) > max(x.first_time, y.first_time)
-        for x in rows_a.itertuples(index=False)
-        for y in rows_b.itertuples(index=False)
-    )
+@dataclass(frozen=True)
+class _Spans:
+    """The usable tracks' cameras and spans as arrays, taken once a day: whether two groups of tracks were in
+    view together is asked of every cluster against every ID given earlier that day (rows of the day's tracks
+    read through pandas cost about 4 ms a question; a busy day asks thousands)."""
+
+    camera: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    @classmethod
+    def of(cls, usable: pd.DataFrame) -> _Spans:
+        return cls(
+            usable["camera"].to_numpy(object),
+            usable["first_time"].to_numpy("datetime64[ns]"),
+            usable["last_time"].to_numpy("datetime64[ns]"),
+        )
+
+    def in_view_together(self, a, b) -> bool:
+        """Whether a track of `a` and one of `b` (rows) were seen by the same camera at the same time (two
+        people)."""
+        a, b = np.asarray(list(a), int), np.asarray(list(b), int)
+        if not len(a) or not len(b):
+            return False
+        same_camera = self.camera[a][:, None] == self.camera[b][None, :]
+        overlap = np.minimum.outer(self.last[a], self.last[b]) > np.maximum.outer(self.first[a], self.first[b])
+        return bool((same_camera & overlap).any())
 
 
 def updated_entry(

@@ -34,7 +34,7 @@ import pandas as pd
 
 from watershop_dagster.core.footage.body_tracks import PersonTrack
 from watershop_dagster.core.footage.manifest import covered_seconds
-from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, customer_id_of
+from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, renumbered
 
 UNENROLLED_PREFIX = "STAFF_UNENROLLED_"
 REASON_ENROLLED = "recognised as enrolled staff"
@@ -178,9 +178,7 @@ def staff_by_presence(
         reasons[rename[cid]] = why[cid]
         n += 1
     kept_new = [c for c in result.new_ids if c not in rename]
-    if not result.retired_ids:  # numbers an owner's correction retired today are never handed out again
-        for k, cid in enumerate(kept_new):
-            rename[cid] = customer_id_of(next_number + k, cid[: cid.rindex("_") + 1])  # the minted ID's prefix
+    rename |= renumbered(kept_new, next_number, result.retired_ids)
     promoted = {c: rename[c] for c in staff_like}
     assignments = {}
     for track, a in result.assignments.items():
