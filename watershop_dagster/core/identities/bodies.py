@@ -22,6 +22,7 @@ import pandas as pd
 from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, seconds_between
 from watershop_dagster.core.footage.faces_on_bodies import part_of_someone
 from watershop_dagster.core.footage.persons import PersonBox, look_distance, median_look
+from watershop_dagster.core.identities.cameras import CameraRules, one_visit_per_person
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
@@ -132,6 +133,7 @@ def faceless_visits(
                 "staff_reason": None,
                 "identified": False,
                 "person_track_id": p.track_id,
+                "cameras": getattr(p, "camera", None),
             }
         )
     return pd.DataFrame(rows, columns=cols)
@@ -272,15 +274,18 @@ def unidentified_visits(
     return faceless_visits(pieces, rules, identified_tracks=set(named), not_visits=not_visits | absorbed)
 
 
-def with_faceless_visits(day: date, visits: pd.DataFrame, faceless: pd.DataFrame) -> pd.DataFrame:
-    """Face visits (identified) and faceless ones in one table, numbered <day>/V<n> by entry time."""
+def with_faceless_visits(
+    day: date, visits: pd.DataFrame, faceless: pd.DataFrame, camera_rules: CameraRules | None = None
+) -> pd.DataFrame:
+    """Face visits (identified) and faceless ones in one table, one visit per person across the shop's cameras
+    (`cameras.one_visit_per_person`), numbered <day>/V<n> by entry time."""
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
     face = visits.copy()
     face["identified"] = True
     parts = [x for x in (face, faceless) if len(x)]
     if not parts:
         return pd.DataFrame(columns=cols)
-    out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    out = one_visit_per_person(pd.concat([p.astype(object) for p in parts], ignore_index=True), camera_rules)
     out["_sort"] = out["customer_id"].fillna("~")
     out = out.sort_values(["entry_time", "_sort"], kind="stable", ignore_index=True).drop(columns="_sort")
     out["visit_id"] = [f"{day.isoformat()}/V{n:04d}" for n in range(1, len(out) + 1)]

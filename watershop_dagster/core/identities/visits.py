@@ -11,6 +11,7 @@ from datetime import date
 
 import pandas as pd
 
+from watershop_dagster.core.identities.cameras import camera_list
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
@@ -38,6 +39,7 @@ def build_visits(
                 current["exit_time"] = max(current["exit_time"], r.last_time)
                 current["faces_seen"] += int(r.faces)
                 current["tracks"] += 1
+                current["_cameras"].add(getattr(r, "camera", None))
                 if r.mean_quality > current["_best_q"]:
                     current["_best_q"], current["best_crop_path"] = r.mean_quality, r.best_crop_path
                 continue
@@ -52,6 +54,7 @@ def build_visits(
                 "best_crop_path": r.best_crop_path,
                 "is_staff": a.is_staff,
                 "_best_q": r.mean_quality,
+                "_cameras": {getattr(r, "camera", None)},
             }
             visits.append(current)
     visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))
@@ -59,4 +62,5 @@ def build_visits(
         v["visit_id"] = f"{day.isoformat()}/V{n:04d}"
         v["duration_seconds"] = (v["exit_time"] - v["entry_time"]).total_seconds()
         v.pop("_best_q")
+        v["cameras"] = camera_list({c for c in v.pop("_cameras") if isinstance(c, str)})
     return pd.DataFrame(visits, columns=cols)

@@ -268,6 +268,7 @@ VISIT_LOG = TableSchema(
         ),
         ("identified", "BOOLEAN", "a face identified the person; false: a body without a face (customer_id NULL)"),
         ("person_track_id", "VARCHAR", "person_tracks.track_id of a faceless visit (NULL for face visits)"),
+        ("cameras", "VARCHAR", "the cameras that saw the visit, comma-separated (cam1,cam2): one person, one visit"),
     ),
 )
 

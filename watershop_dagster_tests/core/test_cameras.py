@@ -1,0 +1,115 @@
+"""One person seen by two cameras is one visit: unidentified visits folded across cameras. Exact fixtures."""
+
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from watershop_dagster.core.identities.bodies import faceless_visits, with_faceless_visits
+from watershop_dagster.core.identities.cameras import CameraRules, cameras_of, one_visit_per_person
+from watershop_dagster.core.identities.matching import Assignment
+from watershop_dagster.core.identities.visits import build_visits
+
+DAY = date(2024, 6, 1)
+T0 = datetime(2024, 6, 1, 9, 0)
+
+
+def at(s):
+    return pd.Timestamp(T0 + timedelta(seconds=s))
+
+
+def visit(who, a, b, cameras, identified=True):
+    return {
+        "customer_id": who if identified else None,
+        "entry_time": at(a),
+        "exit_time": at(b),
+        "identified": identified,
+        "is_staff": False,
+        "cameras": cameras,
+        "person_track_id": None if identified else who,
+    }
+
+
+def frame(rows):
+    return pd.DataFrame(rows)
+
+
+def test_a_face_on_the_counter_camera_and_a_back_on_the_door_camera_are_one_visit():
+    """The counter camera names her (20-80 s); the door camera saw only her back, a little earlier (15-78 s)."""
+    out = one_visit_per_person(frame([visit("CUST_0001", 20, 80, "cam1"), visit("P9", 15, 78, "cam2", False)]))
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert row["customer_id"] == "CUST_0001"
+    assert (row["entry_time"], row["exit_time"]) == (at(15), at(80))  # seen first at the door
+    assert cameras_of(row["cameras"]) == {"cam1", "cam2"}
+
+
+def test_a_faceless_customer_on_both_cameras_is_one_unidentified_visit():
+    out = one_visit_per_person(frame([visit("P1", 0, 40, "cam1", False), visit("P7", 2, 41, "cam2", False)]))
+    assert len(out) == 1 and not out.iloc[0]["identified"]
+    assert (out.iloc[0]["entry_time"], out.iloc[0]["exit_time"]) == (at(0), at(41))
+
+
+def test_two_people_in_view_of_both_cameras_at_once_stay_two():
+    """A queue: A (0-60 s) and B (10-50 s) at the counter, neither face seen by the door camera. Each door
+    body goes to the visit it shares most time with, one to one: two visits, not one."""
+    rows = [
+        visit("CUST_A", 0, 60, "cam1"),
+        visit("CUST_B", 10, 50, "cam1"),
+        visit("PA", 1, 59, "cam2", False),
+        visit("PB", 12, 49, "cam2", False),
+    ]
+    out = one_visit_per_person(frame(rows))
+    assert sorted(out["customer_id"]) == ["CUST_A", "CUST_B"]
+    by_id = out.set_index("customer_id")
+    assert by_id.loc["CUST_B", "entry_time"] == at(10) and by_id.loc["CUST_B", "exit_time"] == at(50)
+    assert all(cameras_of(c) == {"cam1", "cam2"} for c in out["cameras"])
+
+
+def test_someone_only_one_camera_saw_is_still_a_visit():
+    """The door camera saw a walk-out (100-110 s) the counter camera missed; a body that shares under half of
+    the shorter stay is not the same person."""
+    rows = [visit("CUST_A", 0, 60, "cam1"), visit("PX", 100, 110, "cam2", False), visit("PY", 50, 90, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    assert len(out) == 3  # PY shares 10 of its 40 s with A: a person of its own
+    assert one_visit_per_person(frame(rows), CameraRules(min_shared=0.2)).shape[0] == 2
+
+
+def test_an_unidentified_body_of_a_camera_that_also_named_the_person_is_someone_else():
+    """Both cameras named A; a faceless body on cam2 at the same time is another person (the same camera would
+    not see A twice)."""
+    rows = [visit("CUST_A", 0, 60, "cam1,cam2"), visit("PZ", 5, 55, "cam2", False)]
+    assert len(one_visit_per_person(frame(rows))) == 2
+
+
+def test_one_camera_changes_nothing():
+    rows = [visit("CUST_A", 0, 60, "cam1"), visit("P1", 5, 55, "cam1", False)]
+    assert len(one_visit_per_person(frame(rows))) == 2
+
+
+def test_visits_record_the_cameras_that_saw_them():
+    """build_visits takes the cameras of the face tracks, faceless_visits the body's; with_faceless_visits then
+    folds the door camera's body into the named visit and numbers what is left."""
+    tracks = pd.DataFrame(
+        [
+            {"track_id": t, "camera": cam, "first_time": at(a), "last_time": at(b), "faces": 5}
+            | {"mean_quality": 0.7, "best_crop_path": None}
+            for t, cam, a, b in [("F1", "cam1", 20, 50), ("F2", "cam2", 60, 70)]
+        ]
+    )
+    named = build_visits(
+        DAY, tracks, {"F1": Assignment("CUST_0001", 0.5, False), "F2": Assignment("CUST_0001", 0.5, False)}
+    )
+    assert named["cameras"].tolist() == ["cam1,cam2"]
+    bodies = pd.DataFrame(
+        [
+            {"track_id": t, "camera": cam, "first_time": at(a), "last_time": at(b), "duration_seconds": float(b - a)}
+            | {"detections": 10, "max_box_height": 300.0, "mean_score": 0.8, "face_track_ids": []}
+            for t, cam, a, b in [("P1", "cam3", 18, 69), ("P2", "cam3", 200, 240)]
+        ]
+    )
+    faceless = faceless_visits(bodies)
+    assert faceless["cameras"].tolist() == ["cam3", "cam3"]
+    out = with_faceless_visits(DAY, named, faceless)
+    assert out["visit_id"].tolist() == [f"{DAY}/V0001", f"{DAY}/V0002"]
+    assert out["customer_id"].tolist()[0] == "CUST_0001" and pd.isna(out["customer_id"].tolist()[1])
+    assert out.iloc[0]["cameras"] == "cam1,cam2,cam3" and out.iloc[0]["duration_seconds"] == 52.0
