@@ -24,7 +24,8 @@ recorder's export (watershop_dagster/sim/dvr.py): --file-names dvr|nvr|dated (ch
 DVRs and NVRs name files), --clock-overlay (the date, time and camera label burned into every frame) and
 --power-cut (one recording a day loses its last second and its MP4 index, as a power failure leaves it), and
 --stored-width W (a DVR's half-width "lite" mode: frames drawn at --width, stored squeezed to W, the file
-saying nothing of it).
+saying nothing of it). --door-camera adds a second camera (cam2) above the door, recording the same days: it
+sees customers' backs as they come in and wait, their faces only as they walk out.
 
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
 thresholds are tuned on the other half.
@@ -116,6 +117,11 @@ def main() -> int:
         type=int,
         help="a DVR's half-width ('lite') mode: frames drawn at --width stored squeezed to this width, unsignalled",
     )
+    p.add_argument(
+        "--door-camera",
+        action="store_true",
+        help="a second camera above the door (cam2): backs as customers come in and wait, faces as they leave",
+    )
     p.add_argument("--faceless-share", type=float)
     p.add_argument("--max-waiting", type=int)
     p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)
@@ -196,6 +202,7 @@ def main() -> int:
         faceless_share=float(cond.get("faceless_share", 0.0)),
         max_waiting=int(cond.get("max_waiting", 1)),
         staff_photo_per_day=restaff,
+        door_camera=args.door_camera,
     )
     set_till_clock(data, *till_clock)
     report = {
@@ -205,6 +212,7 @@ def main() -> int:
             "faceless_share": float(cond.get("faceless_share", 0.0)),
             "max_waiting": int(cond.get("max_waiting", 1)),
             "staff_photo_per_day": restaff,
+            "door_camera": args.door_camera,
             "half": args.half,
             "till_clock_offset_s": args.till_clock_offset,
             "till_clock_drift_s_per_day": args.till_clock_drift,

@@ -51,6 +51,11 @@ class CameraSpec:
     # A DVR's half-width ("lite", "1080N") mode: each frame is squeezed to this width when stored, and the
     # file says nothing of it (pixels twice as wide as tall). None: stored as drawn.
     stored_width: int | None = None
+    # Where the camera looks from. "counter": behind the clerk, at the customers' faces. "door": above the door,
+    # into the shop (the picture mirrored: the door on the right), seeing customers' backs as they walk in and
+    # wait, their faces only as they walk out; the clerk faces it. `channel` is its DVR channel (file names).
+    view: str = "counter"
+    channel: int = 1
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -71,7 +76,13 @@ class CameraSpec:
         size = f"{self.width}x{self.height}"
         if self.stored_width:
             size += f" stored at {self.stored_width}x{self.height} (half-width mode)"
-        return ", ".join([size, f"face {face}", f"light {self.light:.0%}", codec, *dvr])
+        view = [f"{self.view} view"] if self.view != CameraSpec.view else []
+        return ", ".join([size, f"face {face}", f"light {self.light:.0%}", codec, *dvr, *view])
+
+    @property
+    def label(self) -> str:
+        """The camera's name on its picture (the DVR's on-screen display)."""
+        return f"{self.name.upper()} {self.view.upper()}"
 
 
 class HeadSprite:
@@ -327,12 +338,15 @@ class ShopScene:
         scale: float,
         behind_counter: bool,
         step: float = 0.0,
+        facing: bool = True,
     ) -> None:
+        """`facing`: the person's face is toward this camera (else it sees the back of their head)."""
         H = self.cam.height
         face = self.face_for(visit) * scale
         head_cy = H * (0.36 if not behind_counter else 0.4)
-        draw_figure(frame, visit.person, cx, head_cy, face, step, faceless=visit.faceless)
-        if not visit.faceless:
+        faceless = visit.faceless or not facing
+        draw_figure(frame, visit.person, cx, head_cy, face, step, faceless=faceless)
+        if not faceless:
             sprite, mask = self.sprites[visit.image].scaled(face)
             _paste(frame, sprite, mask, int(cx), int(head_cy))
 
@@ -370,6 +384,8 @@ class ShopScene:
             walk = min(3.0, total / 4)
             s = (t - v.entry).total_seconds()
             step = 0.0
+            # The door camera sees a customer's face only as they walk back out towards it.
+            facing = self.cam.view != "door" or s > total - walk
             if s < walk:
                 x = door_x + (counter_x - door_x) * s / walk
                 step = float(np.sin(s * 7.0))
@@ -378,7 +394,9 @@ class ShopScene:
                 step = float(np.sin(s * 7.0))
             else:
                 x = counter_x + 6 * np.sin(s * 1.3)  # small sway while waiting
-            self._person(frame, v, x, 1.0, behind_counter=False, step=step)
+            self._person(frame, v, x, 1.0, behind_counter=False, step=step, facing=facing)
+        if self.cam.view == "door":
+            frame = cv2.flip(frame, 1)
         level = lights * self.cam.light
         if level < 1.0:
             frame = cv2.convertScaleAbs(frame, alpha=0.08 + 0.92 * level)
@@ -501,7 +519,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
         start = clip.start.replace(microsecond=0)
         n = int((clip.end - start).total_seconds() * cam.fps)
         end = start + timedelta(seconds=round(n / cam.fps))
-        path = folder / recording_name(cam.file_names, cam.name, start, end)
+        path = folder / recording_name(cam.file_names, cam.name, start, end, cam.channel)
         writer = _DvrWriter(path, cam) if cam.codec in DVR_CODECS else _Mp4vWriter(path, cam)
         for i in range(n):
             t = start + timedelta(seconds=i / cam.fps)
@@ -512,14 +530,15 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
             )
             frame = scene.render(t, plan.visits, lights, i)
             if cam.clock_overlay:
-                burn_in_clock(frame, t, f"{cam.name.upper()} COUNTER")
+                burn_in_clock(frame, t, cam.label)
             writer.write(frame)
         writer.close()
         written[path] = n / cam.fps
     paths = list(written)
     if cam.power_cut and len(paths) > 2:
         # Not the opening or closing recording: those are the day's few seconds with the shutter.
-        cut = random.Random(f"power/{plan.day.isoformat()}").choice(paths[1:-1])
+        seed = f"power/{plan.day.isoformat()}" + ("" if cam.channel == 1 else f"/ch{cam.channel}")
+        cut = random.Random(seed).choice(paths[1:-1])
         cut_by_power_failure(cut, cut, tail_bytes=int(cut.stat().st_size / max(1.0, written[cut])))
     return paths
 

@@ -13,7 +13,7 @@ import importlib.resources
 import random
 import shutil
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -144,7 +144,10 @@ def write_world(
     faceless_share: float = 0.0,
     max_waiting: int = 1,
     staff_photo_per_day: bool = False,
+    door_camera: bool = False,
 ) -> None:
+    """`door_camera`: a second camera (cam2, DVR channel 2) above the door records the same days
+    (`CameraSpec.view`)."""
     layout = DataLayout(Path(data_dir))
     camera = camera or CameraSpec()
     sim = ShopSimulator(
@@ -158,7 +161,10 @@ def write_world(
         staff_photo_per_day=staff_photo_per_day,
     )
     # A visit uses a different photo of the person each time where there are several.
-    scene = ShopScene(camera, cast.sprites, seed=seed)
+    scenes = [ShopScene(camera, cast.sprites, seed=seed)]
+    if door_camera:
+        door = replace(camera, name="cam2", channel=2, view="door")
+        scenes.append(ShopScene(door, cast.sprites, seed=seed + 1))
     for name, photos in cast.enrolment.items():
         folder = layout.staff_dir / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -173,7 +179,8 @@ def write_world(
             folder = layout.footage_day_dir(day)
             if folder.exists():
                 shutil.rmtree(folder)
-            render_day(plan, scene, folder)
+            for scene in scenes:
+                render_day(plan, scene, folder)
 
 
 def write_demo(data_dir: Path, days: list[date], footage: bool = True) -> None:

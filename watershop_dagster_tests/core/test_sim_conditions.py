@@ -204,6 +204,27 @@ def test_a_dvr_export_is_named_stamped_and_cut_as_the_product_reads_it(tmp_path)
     assert changed.mean() > 0.05
 
 
+def test_the_door_camera_sees_backs_while_customers_wait_and_faces_as_they_leave(tmp_path):
+    """A second camera above the door: the picture mirrored, a waiting customer drawn as the back of a head
+    (as a faceless one is), the face shown only on the walk out; its files are the DVR's channel 2."""
+    door = replace(SHOPCAM, name="cam2", channel=2, view="door")
+    assert door.describe().endswith("door view") and door.label == "CAM2 DOOR"
+    plain = PlannedVisit("c", T0, T0 + timedelta(seconds=60), "blob")
+    back = replace(plain, faceless=True)
+    waiting, leaving = T0 + timedelta(seconds=30), T0 + timedelta(seconds=58.5)
+    scene, counter = ShopScene(door, _sprites()), ShopScene(SHOPCAM, _sprites())
+    assert np.array_equal(scene.render(waiting, [plain], 1.0, 0), scene.render(waiting, [back], 1.0, 0))
+    assert not np.array_equal(scene.render(leaving, [plain], 1.0, 0), scene.render(leaving, [back], 1.0, 0))
+    assert not np.array_equal(counter.render(waiting, [plain], 1.0, 0), counter.render(waiting, [back], 1.0, 0))
+    empty = scene.render(T0 - timedelta(seconds=5), [], 1.0, 0)[:, :, 0].astype(int)
+    mirrored = counter.render(T0 - timedelta(seconds=5), [], 1.0, 0)[:, ::-1, 0].astype(int)
+    assert np.abs(empty - mirrored).mean() < 4  # the same shop seen the other way round, but for sensor noise
+    small = replace(door, width=320, height=180, face_px=None, codec="mp4v", file_names="dvr")
+    day = T0.date()
+    paths = render_day(DayPlan(day, [plain]), ShopScene(small, _sprites()), tmp_path / day.isoformat())
+    assert [p.name[:5] for p in paths] == ["ch02_"]
+
+
 def _visit(day, cid, a, b, vid, staff=False):
     return {
         "day": day,
