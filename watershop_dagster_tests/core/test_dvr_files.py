@@ -220,6 +220,50 @@ def test_power_cut_file_is_recovered_from_another_file_of_its_camera(tmp_path):
     assert again[cut.name].ok and again[cut.name].path == row.path and again[cut.name].frame_count == row.frame_count
 
 
+def encode_with_audio(path: Path, frames: int, fps: int = 10, codec: str = "libx264") -> Path:
+    """A camera with a microphone: `frames` of the moving box and AAC sound (room noise), muxed as an MP4 whose
+    mdat interleaves audio chunks with the video, as such a camera records."""
+    rng = np.random.default_rng(5)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps, options={"g": "20"})
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = container.add_stream("aac", rate=8000)
+        audio.layout = "mono"
+        samples = 0
+        for i in range(frames):
+            for packet in video.encode(av.VideoFrame.from_ndarray(moving_box(i), format="rgb24")):
+                container.mux(packet)
+            while samples < (i + 1) * 8000 // fps:
+                noise = (rng.normal(0, 0.05, (1, 1024))).astype(np.float32)
+                sound = av.AudioFrame.from_ndarray(noise, format="fltp", layout="mono")
+                sound.sample_rate, sound.pts = 8000, samples
+                samples += 1024
+                for packet in audio.encode(sound):
+                    container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_power_cut_file_with_sound_is_recovered_past_the_audio_chunks(tmp_path, codec):
+    """The audio chunks between the video chunks are skipped (the walk looks ahead for the next frame that
+    begins as the reference's frames do): every picture comes back, in order, bit for bit; before, the walk
+    ended at the first audio chunk."""
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    encode_with_audio(folder / "cam1_080000.mp4", frames=40, codec=codec)
+    whole = encode_with_audio(tmp_path / "whole.mp4", frames=150, codec=codec)
+    cut = cut_by_power_failure(whole, folder / "cam1_090000.mp4")
+    row = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}[cut.name]
+    assert row.ok and row.recovered_file is not None
+    assert "bytes of other streams (audio) skipped" in row.notes
+    original, recovered = decoded_frames(str(whole)), decoded_frames(row.path)
+    assert len(recovered) == row.frame_count >= 145
+    assert all(np.array_equal(a, b) for a, b in zip(original, recovered))
+
+
 def test_power_cut_file_without_a_reference_is_rejected_with_its_missing_minutes(tmp_path):
     folder = tmp_path / "footage" / DAY.isoformat()
     folder.mkdir(parents=True)

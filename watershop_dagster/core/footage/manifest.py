@@ -412,7 +412,10 @@ def recover_file(item: _Examined, references: list[ManifestRow], out_dir: Path, 
         row.notes = _join(
             f"recovered {frames} of {recovered.frames_found} frames ({frames / fps:.0f} s) from the mdat of a file "
             f"cut off before its index, with the codec parameters of {Path(ref.path).name}; "
-            f"{recovered.bytes_dropped} bytes of cut tail dropped",
+            f"{recovered.bytes_dropped} bytes of cut tail dropped"
+            + (
+                f", {recovered.bytes_skipped} bytes of other streams (audio) skipped" if recovered.bytes_skipped else ""
+            ),
             end_stamp_note(item.name, end),
             aspect_note(width, height, aspect),
         )

@@ -9,9 +9,14 @@ frame rate, size) from another, whole file of the same camera, walks the length-
 until the first one that does not look like a NAL unit (the cut tail), groups them into frames, decodes them
 once to learn their presentation order, and writes a new MP4 with the reference's parameters.
 
-Limits: H.264 and HEVC only; the first frame must be a keyframe (a cut file starts with one); a file whose
-`mdat` interleaves audio chunks is recovered up to the first audio chunk (the walk stops at the first bytes
-that are not a NAL unit).
+A camera with a microphone interleaves audio chunks with the video in `mdat` (about one a second). Where the
+walk meets bytes that are not a NAL unit, it looks ahead for the next video chunk, as untrunc does with what
+the reference file teaches: the first offset where a NAL unit begins a frame the way the reference's frames
+begin (`frame_signature`: header, slice type, parameter set) and is no larger than twice its largest frame (a
+chunk always starts at a frame). Where none follows within `MAX_GAP_BYTES`, or only the cut tail is left,
+the walk ends there.
+
+Limits: H.264 and HEVC only; the first frame must be a keyframe (a cut file starts with one).
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 RECOVERABLE_CODECS = ("h264", "hevc")
 MAX_NAL_BYTES = 64 * 1024 * 1024  # a larger "length" is garbage, not a frame of a CCTV stream
+# Another stream's chunk between two video chunks (audio, a camera's metadata) is a few kB; a gap larger than
+# this is not a chunk but damage, and the walk ends there.
+MAX_GAP_BYTES = 4 * 1024 * 1024
+RESYNC_WINDOW = 1 << 16  # bytes screened at once while looking for the next video chunk
 MIN_DECODED_SHARE = 0.5  # fewer frames decode than this with a reference's parameters: the wrong reference
 
 
@@ -90,6 +100,15 @@ class ReferenceStream:
     width: int
     height: int
     bytes_per_second: float
+    # How the camera's frames begin and how large they get, from the reference's own packets: the look-ahead
+    # past another stream's chunk (`next_chunk`) takes only a frame like these for the next video chunk.
+    frame_signatures: frozenset[tuple] = frozenset()  # `frame_signature` of frames, each seen more than once
+    max_frame_bytes: int = MAX_NAL_BYTES
+
+    @property
+    def frame_headers(self) -> frozenset[int]:
+        """The first byte of the NAL unit each frame begins with."""
+        return frozenset(sig[0] for sig in self.frame_signatures)
 
 
 def reference_stream(path: Path) -> ReferenceStream:
@@ -114,7 +133,19 @@ def reference_stream(path: Path) -> ReferenceStream:
             duration_s = float(stream.duration * stream.time_base)
         else:
             duration_s = stream.frames / float(fps)
+        signatures: list[tuple | None] = []
+        largest, size = 0, (length_byte & 3) + 1
+        for packet in container.demux(stream):
+            raw = bytes(packet)
+            if len(raw) > size + 2:
+                signatures.append(frame_signature(ctx.name, raw, size))
+                largest = max(largest, len(raw))
+        # The first frame is the encoder's one-off (x264 writes its settings in an SEI there): not a pattern of
+        # the camera's frames unless it recurs.
+        learned = set(signatures[1:] or signatures)
         return ReferenceStream(
+            frame_signatures=frozenset(sig for sig in learned if sig is not None),
+            max_frame_bytes=largest or MAX_NAL_BYTES,
             path=path,
             codec=ctx.name,
             extradata=extradata,
@@ -124,6 +155,41 @@ def reference_stream(path: Path) -> ReferenceStream:
             height=ctx.height,
             bytes_per_second=path.stat().st_size / duration_s if duration_s > 0 else 0.0,
         )
+
+
+def _exp_golomb(bits: str, at: int) -> tuple[int, int] | None:
+    """An unsigned Exp-Golomb value (ue(v)) read from a string of bits at `at`, and where it ends."""
+    zeros = 0
+    while at + zeros < len(bits) and bits[at + zeros] == "0":
+        zeros += 1
+    if at + 2 * zeros + 1 > len(bits):
+        return None
+    return int(bits[at + zeros : at + 2 * zeros + 1], 2) - 1, at + 2 * zeros + 1
+
+
+def frame_signature(codec: str, data, start: int) -> tuple | None:
+    """How the NAL unit at `start` (its header) begins a frame: the header byte(s) and, for a slice, whether it is
+    the picture's first, its slice type (H.264), its picture parameter set and, for an H.264 IDR picture, whether
+    its frame_num starts at zero as an IDR's must. A camera's frames have a handful of signatures; another
+    stream's bytes rarely hit one. None where the bits cannot be read."""
+    head = data[start]
+    bits = "".join(f"{b:08b}" for b in data[start + (2 if codec == "hevc" else 1) : start + 10])
+    if codec == "hevc":
+        kind = nal_type(codec, head)
+        if kind >= 32:
+            return (head, data[start + 1])
+        at = 2 if 16 <= kind <= 23 else 1  # first_slice_segment_in_pic_flag, no_output_of_prior_pics_flag
+        pps = _exp_golomb(bits, at)
+        return None if pps is None else (head, data[start + 1], bits[0] == "1", pps[0])
+    if not 1 <= nal_type(codec, head) <= 5:
+        return (head,)
+    first_mb = _exp_golomb(bits, 0)
+    slice_type = first_mb and _exp_golomb(bits, first_mb[1])
+    pps = slice_type and _exp_golomb(bits, slice_type[1])
+    if not (first_mb and slice_type and pps):
+        return None
+    idr_from_zero = nal_type(codec, head) == 5 and bits[pps[1] : pps[1] + 4] == "0000"
+    return (head, first_mb[0] == 0, slice_type[0], pps[0], idr_from_zero)
 
 
 def nal_type(codec: str, header: int) -> int:
@@ -167,6 +233,56 @@ def is_slice_nal(codec: str, header: int) -> bool:
     return kind < 32 if codec == "hevc" else 1 <= kind <= 5
 
 
+def _nal_at(data, pos: int, end: int, codec: str, length_size: int) -> int | None:
+    """The end of the length-prefixed NAL unit at `pos`, or None where the bytes there are not one."""
+    if pos + length_size > end:
+        return None
+    length = int.from_bytes(data[pos : pos + length_size], "big")
+    nal_start = pos + length_size
+    if length > MAX_NAL_BYTES or nal_start + length > end or not plausible_nal(codec, data, nal_start, length):
+        return None
+    return nal_start + length
+
+
+def _chunk_starts_at(data, pos: int, end: int, reference: ReferenceStream) -> bool:
+    """Whether a video chunk starts at `pos`: a NAL unit that begins a frame the way the reference's frames begin
+    (its header byte), no larger than twice the reference's largest frame; and where mdat goes on after it,
+    """
+    codec, size = reference.codec, reference.nal_length_size
+    following = _nal_at(data, pos, end, codec, size)
+    if following is None or following - pos > 2 * reference.max_frame_bytes:
+        return False
+    if reference.frame_signatures and frame_signature(codec, data, pos + size) not in reference.frame_signatures:
+        return False
+    return starts_new_frame(codec, data, pos + size, True)
+
+
+def next_chunk(data, pos: int, end: int, reference: ReferenceStream) -> int | None:
+    """The offset of the next video chunk after the bytes at `pos` that are not a NAL unit (another stream's
+    chunk), within MAX_GAP_BYTES; None where there is none (the cut tail). Offsets are screened in numpy
+    windows (a length that fits, a header byte the reference's frames begin with) before the exact check."""
+    size = reference.nal_length_size
+    limit = min(end, pos + 1 + MAX_GAP_BYTES)
+    headers = np.array(sorted(reference.frame_headers or range(128)), np.uint8)
+    start = pos + 1
+    while start < limit:
+        stop = min(limit, start + RESYNC_WINDOW)
+        raw = np.frombuffer(data[start : min(end, stop + size + 1)], np.uint8)
+        n = min(stop - start, len(raw) - size - 1)
+        if n <= 0:
+            return None
+        lengths = np.zeros(n, np.int64)
+        for k in range(size):
+            lengths = (lengths << 8) | raw[k : k + n]
+        offsets = np.arange(start, start + n)
+        fits = (lengths >= 2) & (lengths <= np.minimum(end - offsets - size, 2 * reference.max_frame_bytes))
+        for q in offsets[fits & np.isin(raw[size : size + n], headers)].tolist():
+            if _chunk_starts_at(data, q, end, reference):
+                return q
+        start = stop
+    return None
+
+
 @dataclass
 class AccessUnit:
     """One frame: its length-prefixed NAL units lie contiguously in the file from `start` to `end`."""
@@ -177,25 +293,31 @@ class AccessUnit:
     has_slice: bool = False
 
 
-def access_units(data, begin: int, end: int, codec: str, length_size: int) -> tuple[list[AccessUnit], int]:
-    """The frames in `data[begin:end]` (length-prefixed NAL units) and the offset where the walk stopped: `end`
-    for a whole mdat, earlier where the bytes stop looking like NAL units (the cut tail)."""
+def access_units(data, begin: int, end: int, reference: ReferenceStream) -> tuple[list[AccessUnit], int, int]:
+    """The frames in `data[begin:end]` (length-prefixed NAL units), the offset where the walk stopped (`end` for
+    a whole mdat, earlier where only bytes that are no NAL units are left: the cut tail), and the bytes skipped
+    between video chunks (other streams' chunks: `next_chunk`)."""
+    codec, length_size = reference.codec, reference.nal_length_size
     units: list[AccessUnit] = []
-    pos = begin
+    pos, skipped, resumed = begin, 0, False
     while pos + length_size <= end:
-        length = int.from_bytes(data[pos : pos + length_size], "big")
+        following = _nal_at(data, pos, end, codec, length_size)
+        if following is None:
+            chunk = next_chunk(data, pos, end, reference)
+            if chunk is None:
+                break
+            skipped, pos, resumed = skipped + chunk - pos, chunk, True
+            continue
         nal_start = pos + length_size
-        if length > MAX_NAL_BYTES or nal_start + length > end or not plausible_nal(codec, data, nal_start, length):
-            break
-        if not units or starts_new_frame(codec, data, nal_start, units[-1].has_slice):
+        if not units or resumed or starts_new_frame(codec, data, nal_start, units[-1].has_slice):
             units.append(AccessUnit(pos, pos))
         current = units[-1]
         current.has_slice = current.has_slice or is_slice_nal(codec, data[nal_start])
         current.keyframe = current.keyframe or is_keyframe_nal(codec, data[nal_start])
-        current.end = pos = nal_start + length
+        current.end, pos, resumed = following, following, False
     if units and not units[-1].has_slice:  # parameter sets only: the cut fell right after them
         pos = units.pop().start
-    return units, pos
+    return units, pos, skipped
 
 
 @dataclass(frozen=True)
@@ -205,6 +327,7 @@ class RecoveredVideo:
     frames_found: int  # frames found in mdat, before dropping undecodable ones
     bytes_used: int  # mdat bytes that held the written frames
     bytes_dropped: int  # bytes after the last whole NAL unit: the cut tail
+    bytes_skipped: int  # other streams' chunks between the video chunks (a camera's audio)
     reference: Path
 
 
@@ -259,7 +382,7 @@ def recover_power_cut(path: Path, reference: ReferenceStream, out: Path) -> Reco
         raise RecoveryError(f"{path.name}: no mdat box, so no recorded frames to recover")
     begin, end = mdat.payload
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        units, stopped_at = access_units(data, begin, end, reference.codec, reference.nal_length_size)
+        units, stopped_at, skipped = access_units(data, begin, end, reference)
         first_key = next((k for k, u in enumerate(units) if u.keyframe), None)
         if first_key is None:
             raise RecoveryError(
@@ -279,7 +402,8 @@ def recover_power_cut(path: Path, reference: ReferenceStream, out: Path) -> Reco
             path=out,
             frames=len(shown),
             frames_found=len(units),
-            bytes_used=units[-1].end - units[0].start,
+            bytes_used=sum(u.end - u.start for u in units),
             bytes_dropped=end - stopped_at,
+            bytes_skipped=skipped,
             reference=reference.path,
         )
