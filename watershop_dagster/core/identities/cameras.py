@@ -6,10 +6,13 @@ without a face is a visit of its own camera (`bodies.py`), and without this step
 counted once per camera that saw them without a face: a faceless customer twice, a customer whose face only the
 counter camera saw once with an ID and once more, unidentified, from the door camera's body.
 
-The cameras are not calibrated to one another, so "the same person" is read from time alone: an unidentified
-visit of camera C is matched one to one (an assignment, largest shared time first) to the visits camera C did
-not see, and folded into its partner when the two share most of the shorter one's time. One to one keeps the
-count right in a queue: two people in view of both cameras at once are two pairs, not one visit.
+The cameras are not calibrated to one another, so "the same person" is read from time alone. First each
+unidentified visit seen by one camera only is matched to the named visits that camera did not see, then what
+is left to the unidentified visits of the other cameras: one to one (an assignment maximising the summed
+overlap, shared time over the two stays' union), and folded into its partner when they share at least half of
+the shorter stay and a quarter of the longer one. One to one keeps a queue right: two people in view of both
+cameras at once are two pairs, not one visit. Both sides keep a person only one camera saw: someone in and out
+by the door while a customer waits at the counter stays a visit of their own. Staff visits take nobody in.
 
 Plain Python: no Dagster here.
 """
@@ -26,10 +29,15 @@ CAMERA_SEPARATOR = ","
 
 @dataclass(frozen=True)
 class CameraRules:
-    # Share of the shorter visit's time that an unidentified visit and its partner on other cameras must
-    # share to be one person. Half: a camera that sees a person only part of their stay (the door camera as
-    # they come in) still joins, and a customer's own visit is never folded into a neighbour's mere passing.
-    min_shared: float = 0.5
+    # Shared time, as a share of the shorter and of the longer of the two stays, at which an unidentified
+    # visit and its partner on other cameras are one person. The shorter side lets a camera that sees a person
+    # for part of their stay join (the door camera loses them at the counter); the longer side keeps a door
+    # camera's brief passer-by from vanishing into a long stay at the counter.
+    min_shared_of_shorter: float = 0.5
+    min_shared_of_longer: float = 0.25
+    # Each stay widened by this much either side before the overlap is taken: a visit of one analysed frame
+    # (no length) inside another is shared time, not none.
+    pad_s: float = 0.5
 
 
 def cameras_of(value: object) -> frozenset[str]:
@@ -45,51 +53,63 @@ def camera_list(cameras: frozenset[str] | set[str]) -> str:
 
 
 def _seconds(t: pd.Series) -> np.ndarray:
-    return (pd.to_datetime(t).astype("int64") / 1e9).to_numpy(dtype=float)
+    """Timestamps as seconds since the epoch, whatever their unit (ns, us) or dtype (object after a concat)."""
+    return ((pd.to_datetime(t) - pd.Timestamp(0)) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
 
-def _shared_time(entry_a, exit_a, entry_b, exit_b) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds shared and the shorter span's seconds, for every pair (rows: a, columns: b)."""
-    shared = np.minimum(exit_a[:, None], exit_b[None, :]) - np.maximum(entry_a[:, None], entry_b[None, :])
-    shorter = np.minimum((exit_a - entry_a)[:, None], (exit_b - entry_b)[None, :])
-    return np.clip(shared, 0.0, None), np.maximum(shorter, 1e-6)
+def _flag(values: pd.Series, missing: bool) -> np.ndarray:
+    return np.array([missing if v is None or pd.isna(v) else bool(v) for v in values], dtype=bool)
 
 
 def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None) -> pd.DataFrame:
     """`visits`: visit_log rows (identified and unidentified, without visit_id) with `cameras`. Each unidentified
     visit seen by one camera only is folded into the visit of other cameras it is matched to (module
-    docstring): the partner keeps its identity, takes the earlier entry and later exit, and adds the camera.
-    Rows are returned in their order, folded ones dropped."""
+    docstring): the partner keeps its identity and person track, takes the earlier entry and later exit, and
+    adds the camera. Rows are returned in their order, folded ones dropped."""
     rules = rules or CameraRules()
     if visits.empty or "cameras" not in visits:
         return visits
     out = visits.copy().reset_index(drop=True)
     cams = [cameras_of(c) for c in out["cameras"]]
-    if len(set().union(*cams)) < 2:
+    every_camera = sorted(set().union(*cams))
+    if len(every_camera) < 2:
         return out
-    identified = out["identified"].fillna(True).astype(bool).to_numpy()
-    entry, exit_ = _seconds(out["entry_time"]), _seconds(out["exit_time"])
+    identified = _flag(out["identified"], missing=True)
+    staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
+    entry, exit_ = _seconds(out["entry_time"]) - rules.pad_s, _seconds(out["exit_time"]) + rules.pad_s
     dropped: set[int] = set()
     from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
 
-    for camera in sorted(set().union(*cams)):
-        own = [i for i in range(len(out)) if i not in dropped and not identified[i] and cams[i] == {camera}]
-        others = [i for i in range(len(out)) if i not in dropped and camera not in cams[i] and cams[i]]
-        if not own or not others:
-            continue
-        a, b = np.array(own), np.array(others)
-        shared, shorter = _shared_time(entry[a], exit_[a], entry[b], exit_[b])
-        union = (exit_[a] - entry[a])[:, None] + (exit_[b] - entry[b])[None, :] - shared
-        iou = shared / np.maximum(union, 1e-6)
-        rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows, cols, strict=True):
-            if shared[r, c] / shorter[r, c] < rules.min_shared:
+    for into_named in (True, False):  # bodies into named visits first, then into one another
+        for camera in every_camera:
+            alive = [i for i in range(len(out)) if i not in dropped]
+            own = [i for i in alive if not identified[i] and cams[i] == {camera}]
+            partners = [
+                j for j in alive if cams[j] and camera not in cams[j] and identified[j] == into_named and not staff[j]
+            ]
+            if not own or not partners:
                 continue
-            i, j = int(a[r]), int(b[c])
-            entry[j], exit_[j] = min(entry[j], entry[i]), max(exit_[j], exit_[i])
-            out.at[j, "entry_time"] = min(out.at[j, "entry_time"], out.at[i, "entry_time"])
-            out.at[j, "exit_time"] = max(out.at[j, "exit_time"], out.at[i, "exit_time"])
-            cams[j] = cams[j] | {camera}
-            out.at[j, "cameras"] = camera_list(cams[j])
-            dropped.add(i)
+            a, b = np.array(own), np.array(partners)
+            shared = np.clip(
+                np.minimum(exit_[a][:, None], exit_[b][None, :]) - np.maximum(entry[a][:, None], entry[b][None, :]),
+                0.0,
+                None,
+            )
+            length_a, length_b = (exit_[a] - entry[a])[:, None], (exit_[b] - entry[b])[None, :]
+            shorter, longer = np.minimum(length_a, length_b), np.maximum(length_a, length_b)
+            union = length_a + length_b - shared
+            rows, cols = linear_sum_assignment(-(shared / union))
+            for r, c in zip(rows, cols, strict=True):
+                if (
+                    shared[r, c] < rules.min_shared_of_shorter * shorter[r, c]
+                    or shared[r, c] < rules.min_shared_of_longer * longer[r, c]
+                ):
+                    continue
+                i, j = int(a[r]), int(b[c])
+                entry[j], exit_[j] = min(entry[j], entry[i]), max(exit_[j], exit_[i])
+                out.at[j, "entry_time"] = min(out.at[j, "entry_time"], out.at[i, "entry_time"])
+                out.at[j, "exit_time"] = max(out.at[j, "exit_time"], out.at[i, "exit_time"])
+                cams[j] = cams[j] | {camera}
+                out.at[j, "cameras"] = camera_list(cams[j])
+                dropped.add(i)
     return out.drop(index=sorted(dropped)).reset_index(drop=True)
