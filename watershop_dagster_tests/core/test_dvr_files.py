@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from watershop_dagster.core.footage.manifest import (
     rows_from_manifest,
     scan_day,
 )
+from watershop_dagster.core.footage.recovery import ReferenceStream, access_units, recover_power_cut, reference_stream
 from watershop_dagster.core.footage.sampling import DenseSampler
 from watershop_dagster.core.footage.watch import look
 from watershop_dagster.sim.dvr import cut_by_power_failure
@@ -262,6 +264,26 @@ def test_power_cut_file_with_sound_is_recovered_past_the_audio_chunks(tmp_path, 
     original, recovered = decoded_frames(str(whole)), decoded_frames(row.path)
     assert len(recovered) == row.frame_count >= 145
     assert all(np.array_equal(a, b) for a, b in zip(original, recovered))
+
+
+def test_a_reference_shorter_than_a_group_of_pictures_still_shows_where_keyframes_begin(tmp_path):
+    """A 15-frame reference has one keyframe, its first frame, which is not learned as a pattern (the encoder's
+    one-off settings ride on it). A keyframe that opens a video chunk after the audio is still taken (an IDR's
+    I slice from frame_num 0 on the reference's parameter set): every frame back, none concealed garbage."""
+    reference = reference_stream(encode_with_audio(tmp_path / "ref.mp4", frames=15))
+    whole = encode_with_audio(tmp_path / "whole.mp4", frames=150)
+    recovered = recover_power_cut(cut_by_power_failure(whole, tmp_path / "cut.mp4"), reference, tmp_path / "out.mp4")
+    original, frames = decoded_frames(str(whole)), decoded_frames(str(recovered.path))
+    assert len(frames) >= 145 and all(np.array_equal(a, b) for a, b in zip(original, frames))
+
+
+def test_audio_bytes_that_read_as_a_huge_length_are_not_a_frame():
+    """Mono AAC chunks begin 01 2x: read as a NAL length, about 20 MB. The walk takes no unit larger than
+    FRAME_SIZE_MARGIN times the reference's largest frame."""
+    reference = ReferenceStream(Path("ref.mp4"), "h264", b"", 4, Fraction(10), 160, 120, 1e4, max_frame_bytes=5000)
+    aac_like = bytes([0x01, 0x32, 0x41, 0x9A]) + bytes(0x01324_19A)
+    assert reference.max_nal_bytes == 20_000
+    assert access_units(aac_like, 0, len(aac_like), reference)[0] == []
 
 
 def test_power_cut_file_without_a_reference_is_rejected_with_its_missing_minutes(tmp_path):

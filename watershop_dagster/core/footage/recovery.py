@@ -37,6 +37,8 @@ MAX_NAL_BYTES = 64 * 1024 * 1024  # a larger "length" is garbage, not a frame of
 # Another stream's chunk between two video chunks (audio, a camera's metadata) is a few kB; a gap larger than
 # this is not a chunk but damage, and the walk ends there.
 MAX_GAP_BYTES = 4 * 1024 * 1024
+FRAME_SIZE_MARGIN = 4
+REFERENCE_FRAMES = 3000  # frames of a reference read for their signatures and sizes: minutes, not a whole day
 RESYNC_WINDOW = 1 << 16  # bytes screened at once while looking for the next video chunk
 MIN_DECODED_SHARE = 0.5  # fewer frames decode than this with a reference's parameters: the wrong reference
 
@@ -102,8 +104,19 @@ class ReferenceStream:
     bytes_per_second: float
     # How the camera's frames begin and how large they get, from the reference's own packets: the look-ahead
     # past another stream's chunk (`next_chunk`) takes only a frame like these for the next video chunk.
-    frame_signatures: frozenset[tuple] = frozenset()  # `frame_signature` of frames, each seen more than once
+    frame_signatures: frozenset[tuple] = frozenset()  # `frame_signature` of its frames but the first
     max_frame_bytes: int = MAX_NAL_BYTES
+
+    @property
+    def max_nal_bytes(self) -> int:
+        """The largest NAL unit the walk takes for one of this camera's: FRAME_SIZE_MARGIN times its largest
+        frame (a busier scene codes larger). Mono AAC bytes read as a length give about 20 MB."""
+        return min(MAX_NAL_BYTES, FRAME_SIZE_MARGIN * self.max_frame_bytes)
+
+    @property
+    def parameter_sets(self) -> frozenset[int]:
+        """The picture parameter set ids its slices name."""
+        return frozenset(sig[-2 if self.codec == "h264" else -1] for sig in self.frame_signatures if len(sig) > 2)
 
     @property
     def frame_headers(self) -> frozenset[int]:
@@ -135,7 +148,9 @@ def reference_stream(path: Path) -> ReferenceStream:
             duration_s = stream.frames / float(fps)
         signatures: list[tuple | None] = []
         largest, size = 0, (length_byte & 3) + 1
-        for packet in container.demux(stream):
+        for n, packet in enumerate(container.demux(stream)):
+            if n >= REFERENCE_FRAMES:
+                break
             raw = bytes(packet)
             if len(raw) > size + 2:
                 signatures.append(frame_signature(ctx.name, raw, size))
@@ -233,26 +248,47 @@ def is_slice_nal(codec: str, header: int) -> bool:
     return kind < 32 if codec == "hevc" else 1 <= kind <= 5
 
 
-def _nal_at(data, pos: int, end: int, codec: str, length_size: int) -> int | None:
-    """The end of the length-prefixed NAL unit at `pos`, or None where the bytes there are not one."""
-    if pos + length_size > end:
+def _nal_at(data, pos: int, end: int, reference: ReferenceStream) -> int | None:
+    """The end of the length-prefixed NAL unit at `pos`, or None where the bytes there are not one of the
+    reference camera's (a length past `max_nal_bytes`, an impossible header)."""
+    size = reference.nal_length_size
+    if pos + size > end:
         return None
-    length = int.from_bytes(data[pos : pos + length_size], "big")
-    nal_start = pos + length_size
-    if length > MAX_NAL_BYTES or nal_start + length > end or not plausible_nal(codec, data, nal_start, length):
+    length = int.from_bytes(data[pos : pos + size], "big")
+    nal_start = pos + size
+    if (
+        length > reference.max_nal_bytes
+        or nal_start + length > end
+        or not plausible_nal(reference.codec, data, nal_start, length)
+    ):
         return None
     return nal_start + length
 
 
+def opens_keyframe(codec: str, signature: tuple | None, parameter_sets: frozenset[int]) -> bool:
+    """Whether a `frame_signature` is the first slice of a keyframe on one of the reference's parameter sets: an
+    H.264 IDR picture's I slice with frame_num 0, an HEVC IRAP picture's first slice. A reference shorter than
+    a group of pictures, or whose only keyframe is its first frame, has not shown one of its own."""
+    if signature is None or len(signature) < 3:
+        return False
+    if codec == "hevc":
+        head, _, first, pps = signature
+        return 16 <= nal_type(codec, head) <= 21 and first and pps in parameter_sets
+    head, first, slice_type, pps, from_zero = signature
+    return nal_type(codec, head) == 5 and first and slice_type in (2, 7) and from_zero and pps in parameter_sets
+
+
 def _chunk_starts_at(data, pos: int, end: int, reference: ReferenceStream) -> bool:
-    """Whether a video chunk starts at `pos`: a NAL unit that begins a frame the way the reference's frames begin
-    (its header byte), no larger than twice the reference's largest frame; and where mdat goes on after it,
-    """
+    """Whether a video chunk starts at `pos`: a NAL unit of the camera's (`_nal_at`) that begins a frame the way
+    the reference's frames begin (`frame_signature`), or a keyframe (`opens_keyframe`), no larger than twice
+    the reference's largest frame."""
     codec, size = reference.codec, reference.nal_length_size
-    following = _nal_at(data, pos, end, codec, size)
+    following = _nal_at(data, pos, end, reference)
     if following is None or following - pos > 2 * reference.max_frame_bytes:
         return False
-    if reference.frame_signatures and frame_signature(codec, data, pos + size) not in reference.frame_signatures:
+    signature = frame_signature(codec, data, pos + size)
+    known = signature in reference.frame_signatures or opens_keyframe(codec, signature, reference.parameter_sets)
+    if reference.frame_signatures and not known:
         return False
     return starts_new_frame(codec, data, pos + size, True)
 
@@ -263,7 +299,8 @@ def next_chunk(data, pos: int, end: int, reference: ReferenceStream) -> int | No
     windows (a length that fits, a header byte the reference's frames begin with) before the exact check."""
     size = reference.nal_length_size
     limit = min(end, pos + 1 + MAX_GAP_BYTES)
-    headers = np.array(sorted(reference.frame_headers or range(128)), np.uint8)
+    keyframes = range(0x20, 0x2C) if reference.codec == "hevc" else (0x25, 0x45, 0x65)  # `opens_keyframe`'s
+    headers = np.array(sorted(reference.frame_headers.union(keyframes) if reference.frame_headers else range(128)))
     start = pos + 1
     while start < limit:
         stop = min(limit, start + RESYNC_WINDOW)
@@ -301,7 +338,7 @@ def access_units(data, begin: int, end: int, reference: ReferenceStream) -> tupl
     units: list[AccessUnit] = []
     pos, skipped, resumed = begin, 0, False
     while pos + length_size <= end:
-        following = _nal_at(data, pos, end, codec, length_size)
+        following = _nal_at(data, pos, end, reference)
         if following is None:
             chunk = next_chunk(data, pos, end, reference)
             if chunk is None:
