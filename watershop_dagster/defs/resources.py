@@ -98,6 +98,11 @@ class FaceEngineResource(dg.ConfigurableResource):
         default="", description="WATERSHOP_MODEL_DIR: folder with an SCRFD detector and an ArcFace recognizer"
     )
     det_size: int = Field(default=640, description="detector input side in pixels")
+    det_min_scale: float = Field(
+        default=0.5,
+        description="a camera frame is searched for faces at this share of its size or more (0.5: a 28-px face "
+        "is 14 px to the detector, about the smallest it finds)",
+    )
     det_threshold: float = Field(default=0.5)
     min_face_px: float = Field(
         default=QualityRules.min_face_px, description="smaller faces are kept but not recognised"
@@ -115,7 +120,9 @@ class FaceEngineResource(dg.ConfigurableResource):
 
     def engine(self) -> FaceEngine:
         rules = QualityRules(min_face_px=self.min_face_px, min_sharpness=self.min_sharpness)
-        return FaceEngine.from_models(self.model_dir or None, self.det_size, self.det_threshold, rules, self.threads)
+        return FaceEngine.from_models(
+            self.model_dir or None, self.det_size, self.det_threshold, rules, self.threads, self.det_min_scale
+        )
 
 
 def _env(name: str, default: str) -> str | dg.EnvVar:

@@ -76,7 +76,15 @@ _ENGINES: dict[tuple, FaceEngine] = {}
 def face_engine(faces: FaceEngineResource) -> FaceEngine:
     """The face models, loaded once per process for the same settings: footage_analysis and identities
     both need them, and loading them (two ONNX sessions) cost about a second of every day's fixed cost."""
-    key = (faces.model_dir, faces.det_size, faces.det_threshold, faces.min_face_px, faces.min_sharpness, faces.threads)
+    key = (
+        faces.model_dir,
+        faces.det_size,
+        faces.det_min_scale,
+        faces.det_threshold,
+        faces.min_face_px,
+        faces.min_sharpness,
+        faces.threads,
+    )
     if key not in _ENGINES:
         _ENGINES[key] = faces.engine()
     return _ENGINES[key]

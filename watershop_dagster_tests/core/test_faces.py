@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.footage.faces import ModelNotFoundError, resolve_models
+from watershop_dagster.core.footage.faces import ModelNotFoundError, ScrfdDetector, resolve_models
 
 
 def test_bundled_models_resolve_without_network():
@@ -47,6 +47,21 @@ def test_searching_a_region_finds_the_same_faces_as_the_whole_frame(engine):
     for f in expected:  # boxes come back in frame coordinates, within a pixel or two
         assert min(np.abs(g.box - f.box).max() for g in inside) < 3.0
         assert min(np.abs(g.landmarks - f.landmarks).max() for g in inside) < 3.0
+
+
+def test_a_1080p_frame_is_searched_at_half_size_so_its_small_faces_are_found(engine):
+    """The six faces of t1 at about 28 px in a 1920x1080 frame: searched at 640 px (a third of the frame) SCRFD
+    sees them at 9 px and misses most; at half size (the 0.5 floor for camera frames) it finds them. A 720p
+    frame is searched at half size either way."""
+    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    sides = [min(f.box[2] - f.box[0], f.box[3] - f.box[1]) for f in engine.detector.detect(img)]
+    small = cv2.resize(img, None, fx=28 / np.median(sides), fy=28 / np.median(sides), interpolation=cv2.INTER_AREA)
+    frame = np.full((1080, 1920, 3), 110, np.uint8)
+    frame[400 : 400 + small.shape[0], 600 : 600 + small.shape[1]] = small
+    third = ScrfdDetector(resolve_models()[0], 640, 0.5, min_scale=0.0)
+    assert len(engine.detector.detect(frame)) >= 5 > 2 >= len(third.detect(frame))
+    hd_720 = cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_AREA)
+    assert len(engine.detector.detect(hd_720)) == len(third.detect(hd_720))
 
 
 def test_sharpness_does_not_take_a_dim_shop_for_blur():
