@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from watershop_dagster.core.identities.bodies import faceless_visits, with_faceless_visits
-from watershop_dagster.core.identities.cameras import CameraRules, cameras_of, one_visit_per_person
+from watershop_dagster.core.identities.cameras import CAMERA_SPANS, CameraRules, cameras_of, one_visit_per_person
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.identities.visits import build_visits
 
@@ -131,6 +131,39 @@ def test_an_unidentified_body_of_a_camera_that_also_named_the_person_is_someone_
     not see A twice)."""
     rows = [visit("CUST_A", 0, 60, "cam1,cam2"), visit("PZ", 5, 55, "cam2", False)]
     assert len(one_visit_per_person(frame(rows))) == 2
+
+
+def test_a_camera_that_named_someone_only_on_the_way_out_still_saw_their_back_before():
+    """Seed 229 with a door camera: A named by the counter camera (0-27 s) and by the door camera only as she
+    walked out (25-27 s); the door camera's body of her back while she waited (0-14 s) is hers, not a second
+    visit. Its body at the same time as its named face would be someone else."""
+    named = visit("CUST_A", 0, 27, "cam1,cam2") | {
+        CAMERA_SPANS: {"cam1": [(at(0), at(27))], "cam2": [(at(25), at(27))]}
+    }
+    back = visit("P1", 0, 14, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(14))]}}
+    out = one_visit_per_person(frame([named, back]))
+    assert len(out) == 1 and out.iloc[0]["customer_id"] == "CUST_A"
+    other = visit("P2", 20, 27, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(20), at(27))]}}
+    assert len(one_visit_per_person(frame([named, other]))) == 2
+
+
+def test_each_back_goes_to_the_stay_it_matches_best_not_to_the_first_name():
+    """Seed 229: a faceless customer S at the counter (0-34 s on both cameras) and C beside her (4.5-55.7 s on
+    the counter camera, named by the door camera only on the way out). The door camera's two backs: S's (0-34)
+    matches S's counter body exactly; C's (7.7-33.5) is C's. Given C by the name alone, S's back would have
+    moved C's entry 4.5 s early."""
+    s_counter = visit("S1", 0, 34, "cam1", False) | {CAMERA_SPANS: {"cam1": [(at(0), at(34))]}}
+    s_door = visit("S2", 0, 34, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(34))]}}
+    named = visit("CUST_C", 4.5, 55.7, "cam1,cam2") | {
+        CAMERA_SPANS: {"cam1": [(at(4.5), at(55.7))], "cam2": [(at(53), at(55.7))]}
+    }
+    c_door = visit("C2", 7.7, 33.5, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(7.7), at(33.5))]}}
+    out = one_visit_per_person(frame([s_counter, s_door, named, c_door])).set_index("person_track_id", drop=False)
+    assert len(out) == 2
+    c = out[out["customer_id"] == "CUST_C"].iloc[0]
+    assert c["entry_time"] == at(4.5) and c["exit_time"] == at(55.7)
+    s = out[out["customer_id"].isna()].iloc[0]
+    assert (s["entry_time"], s["exit_time"], s["cameras"]) == (at(0), at(34), "cam1,cam2")
 
 
 def test_one_camera_changes_nothing():

@@ -22,7 +22,7 @@ import pandas as pd
 from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, seconds_between
 from watershop_dagster.core.footage.faces_on_bodies import part_of_someone
 from watershop_dagster.core.footage.persons import PersonBox, look_distance, median_look
-from watershop_dagster.core.identities.cameras import CameraRules, one_visit_per_person
+from watershop_dagster.core.identities.cameras import CAMERA_SPANS, CameraRules, one_visit_per_person
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
 
@@ -99,7 +99,7 @@ def faceless_visits(
     `not_visits`: person tracks that are nobody's visit of their own (staff at their post, a body that is a
     part or the continuation of an identified one: `duplicate_bodies`)."""
     rules = rules or PersonRules()
-    cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")]
+    cols = [c for c in VISIT_LOG.column_names if c not in ("day", "visit_id")] + [CAMERA_SPANS]
     if person_tracks is None or person_tracks.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -134,6 +134,7 @@ def faceless_visits(
                 "identified": False,
                 "person_track_id": p.track_id,
                 "cameras": getattr(p, "camera", None),
+                CAMERA_SPANS: {p.camera: [(p.first_time, p.last_time)]} if hasattr(p, "camera") else {},
             }
         )
     return pd.DataFrame(rows, columns=cols)

@@ -6,13 +6,14 @@ without a face is a visit of its own camera (`bodies.py`), and without this step
 counted once per camera that saw them without a face: a faceless customer twice, a customer whose face only the
 counter camera saw once with an ID and once more, unidentified, from the door camera's body.
 
-The cameras are not calibrated to one another, so "the same person" is read from time alone. First each
-unidentified visit seen by one camera only is matched to the named visits that camera did not see, then what
-is left to the unidentified visits of the other cameras: one to one (an assignment maximising the summed
-overlap, shared time over the two stays' union), and folded into its partner when they share at least half of
+The cameras are not calibrated to one another, so "the same person" is read from time alone. Camera by
+camera, each unidentified visit seen by that camera only is matched one to one (an assignment maximising the
+summed overlap, shared time over the two stays' union, a named partner preferred) to the visits that camera
+did not see at that time (a camera sees a person once: its named face on the way out does not make the back
+it saw while the person waited someone else), and folded into its partner when they share at least half of
 the shorter stay and a quarter of the longer one. One to one keeps a queue right: two people in view of both
-cameras at once are two pairs, not one visit. Both sides keep a person only one camera saw: someone in and out
-by the door while a customer waits at the counter stays a visit of their own. Staff visits take nobody in.
+cameras at once are two pairs, not one visit. Both sides keep a person only one camera saw: someone in and
+out by the door while a customer waits at the counter stays a visit of their own. Staff visits take nobody in.
 
 Plain Python: no Dagster here.
 """
@@ -25,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 CAMERA_SEPARATOR = ","
+# An in-memory column of visits (not stored): camera -> the (first, last) times of the tracks behind the visit
+# on that camera. A camera that saw someone's face only on the way out still did not see them while they waited.
+CAMERA_SPANS = "camera_spans"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class CameraRules:
     # camera's brief passer-by from vanishing into a long stay at the counter.
     min_shared_of_shorter: float = 0.5
     min_shared_of_longer: float = 0.25
+    # Added to the overlap (shared over union) of a named partner in the assignment.
+    named_bonus: float = 0.25
     # Each stay widened by this much either side before the overlap is taken: a visit of one analysed frame
     # (no length) inside another is shared time, not none.
     pad_s: float = 0.5
@@ -61,6 +67,31 @@ def _flag(values: pd.Series, missing: bool) -> np.ndarray:
     return np.array([missing if v is None or pd.isna(v) else bool(v) for v in values], dtype=bool)
 
 
+def _seen_by_camera(visits: pd.DataFrame, cams: list[frozenset[str]], pad_s: float) -> list[dict]:
+    """Per visit, camera -> padded (first, last) seconds it saw the visit's person; without CAMERA_SPANS (rows
+    stored before it), each of the visit's cameras for the whole visit."""
+    entry, exit_ = _seconds(visits["entry_time"]), _seconds(visits["exit_time"])
+    spans = visits[CAMERA_SPANS] if CAMERA_SPANS in visits else [None] * len(visits)
+    out = []
+    for k, (given, cameras) in enumerate(zip(spans, cams, strict=True)):
+        if isinstance(given, dict) and given:
+            out.append(
+                {
+                    camera: [
+                        (pd.Timestamp(a).timestamp() - pad_s, pd.Timestamp(b).timestamp() + pad_s) for a, b in pairs
+                    ]
+                    for camera, pairs in given.items()
+                }
+            )
+        else:
+            out.append({camera: [(entry[k] - pad_s, exit_[k] + pad_s)] for camera in cameras})
+    return out
+
+
+def _overlaps(spans, first: float, last: float) -> bool:
+    return any(a < last and first < b for a, b in spans)
+
+
 def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None) -> pd.DataFrame:
     """`visits`: visit_log rows (identified and unidentified, without visit_id) with `cameras`. Each unidentified
     visit seen by one camera only is folded into the visit of other cameras it is matched to (module
@@ -74,21 +105,18 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
     every_camera = sorted(set().union(*cams))
     if len(every_camera) < 2:
         return out
+    seen = _seen_by_camera(out, cams, rules.pad_s)
     identified = _flag(out["identified"], missing=True)
     staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
     entry, exit_ = _seconds(out["entry_time"]) - rules.pad_s, _seconds(out["exit_time"]) + rules.pad_s
     dropped: set[int] = set()
     from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
 
-    for into_named in (True, False):  # bodies into named visits first, then into one another
-        for camera in every_camera:
-            alive = [i for i in range(len(out)) if i not in dropped]
-            own = [i for i in alive if not identified[i] and cams[i] == {camera}]
-            partners = [
-                j for j in alive if cams[j] and camera not in cams[j] and identified[j] == into_named and not staff[j]
-            ]
-            if not own or not partners:
-                continue
+    for camera in every_camera:
+        alive = [i for i in range(len(out)) if i not in dropped]
+        own = [i for i in alive if not identified[i] and cams[i] == {camera}]
+        partners = [j for j in alive if cams[j] and not staff[j]]
+        if own and partners:
             a, b = np.array(own), np.array(partners)
             shared = np.clip(
                 np.minimum(exit_[a][:, None], exit_[b][None, :]) - np.maximum(entry[a][:, None], entry[b][None, :]),
@@ -98,12 +126,19 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
             length_a, length_b = (exit_[a] - entry[a])[:, None], (exit_[b] - entry[b])[None, :]
             shorter, longer = np.minimum(length_a, length_b), np.maximum(length_a, length_b)
             union = length_a + length_b - shared
-            rows, cols = linear_sum_assignment(-(shared / union))
+            # Someone this camera saw at the same time as the body is someone else: a camera sees a person once.
+            apart = np.array([[not _overlaps(seen[j].get(camera, ()), entry[i], exit_[i]) for j in b] for i in a])
+            same = (
+                apart
+                & (shared >= rules.min_shared_of_shorter * shorter)
+                & (shared >= rules.min_shared_of_longer * longer)
+            )
+            # A named partner is preferred at equal overlap: matched body to body first, two bodies of two named
+            # people seen by each other's camera make a third visit that no name can take any more.
+            weight = (shared / union + rules.named_bonus * identified[b][None, :]) * same
+            rows, cols = linear_sum_assignment(-weight)
             for r, c in zip(rows, cols, strict=True):
-                if (
-                    shared[r, c] < rules.min_shared_of_shorter * shorter[r, c]
-                    or shared[r, c] < rules.min_shared_of_longer * longer[r, c]
-                ):
+                if not same[r, c]:
                     continue
                 i, j = int(a[r]), int(b[c])
                 entry[j], exit_[j] = min(entry[j], entry[i]), max(exit_[j], exit_[i])
@@ -111,5 +146,6 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
                 out.at[j, "exit_time"] = max(out.at[j, "exit_time"], out.at[i, "exit_time"])
                 cams[j] = cams[j] | {camera}
                 out.at[j, "cameras"] = camera_list(cams[j])
+                seen[j].setdefault(camera, []).append((entry[i], exit_[i]))
                 dropped.add(i)
     return out.drop(index=sorted(dropped)).reset_index(drop=True)

@@ -11,7 +11,7 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.identities.cameras import camera_list
+from watershop_dagster.core.identities.cameras import CAMERA_SPANS, camera_list
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
@@ -24,12 +24,13 @@ class VisitRules:
 def build_visits(
     day: date, tracks: pd.DataFrame, assignments: dict[str, Assignment], rules: VisitRules | None = None
 ) -> pd.DataFrame:
-    """`tracks` needs track_id, first_time, last_time, faces, mean_quality, best_crop_path."""
+    """`tracks` needs track_id, first_time, last_time, faces, mean_quality, best_crop_path (camera where there is
+    one). Besides visit_log's columns, `camera_spans` (not stored): each camera's track spans behind a visit."""
     rules = rules or VisitRules()
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
     known = tracks[tracks["track_id"].isin(assignments)].copy()
     if known.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=[*cols, CAMERA_SPANS])
     known["customer_id"] = known["track_id"].map(lambda t: assignments[t].customer_id)
     visits = []
     for customer_id, rows in known.sort_values("first_time").groupby("customer_id", sort=False):
@@ -39,7 +40,7 @@ def build_visits(
                 current["exit_time"] = max(current["exit_time"], r.last_time)
                 current["faces_seen"] += int(r.faces)
                 current["tracks"] += 1
-                current["_cameras"].add(getattr(r, "camera", None))
+                current[CAMERA_SPANS].setdefault(getattr(r, "camera", None), []).append((r.first_time, r.last_time))
                 if r.mean_quality > current["_best_q"]:
                     current["_best_q"], current["best_crop_path"] = r.mean_quality, r.best_crop_path
                 continue
@@ -54,7 +55,7 @@ def build_visits(
                 "best_crop_path": r.best_crop_path,
                 "is_staff": a.is_staff,
                 "_best_q": r.mean_quality,
-                "_cameras": {getattr(r, "camera", None)},
+                CAMERA_SPANS: {getattr(r, "camera", None): [(r.first_time, r.last_time)]},
             }
             visits.append(current)
     visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))
@@ -62,5 +63,6 @@ def build_visits(
         v["visit_id"] = f"{day.isoformat()}/V{n:04d}"
         v["duration_seconds"] = (v["exit_time"] - v["entry_time"]).total_seconds()
         v.pop("_best_q")
-        v["cameras"] = camera_list({c for c in v.pop("_cameras") if isinstance(c, str)})
-    return pd.DataFrame(visits, columns=cols)
+        v[CAMERA_SPANS] = {c: spans for c, spans in v[CAMERA_SPANS].items() if isinstance(c, str)}
+        v["cameras"] = camera_list(set(v[CAMERA_SPANS]))
+    return pd.DataFrame(visits, columns=[*cols, CAMERA_SPANS])
