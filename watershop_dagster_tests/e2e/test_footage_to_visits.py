@@ -56,6 +56,19 @@ def test_demo_days_give_every_visit_with_stable_ids_and_no_staff(tmp_path, engin
     assert before.equals(wh.query("SELECT visit_id, customer_id FROM visit_log ORDER BY visit_id"))
 
 
+def test_a_door_camera_beside_the_counter_camera_counts_each_customer_once(tmp_path, engine):
+    """The demo day recorded by the counter camera and by a door camera that sees the customers' backs while
+    they come in and wait (their faces only on the way out): each visit once, seen by both cameras."""
+    write_world(tmp_path, [DAY], demo_cast(engine), visits_per_day=5, door_camera=True)
+    assert {p.name.split("_")[0] for p in (tmp_path / "footage" / DAY.isoformat()).iterdir()} == {"cam1", "cam2"}
+    wh = run_days(tmp_path, [DAY])
+    visits = wh.query("SELECT * FROM visit_log")
+    scores = score_visits(load_truth(tmp_path / "truth"), visits)
+    assert scores.recall == 1.0 and scores.precision == 1.0 and scores.bcubed_f1 == 1.0
+    customers = visits[~visits["is_staff"].astype(bool)]
+    assert len(customers) == scores.truth_visits and set(customers["cameras"]) == {"cam1,cam2"}
+
+
 @pytest.mark.shared_data
 def test_pyfeat_clips_are_one_customer_on_three_visits(tmp_path, shared_data):
     clips = ["pyfeat_single_face.mp4", "pyfeat_face_then_noface.mov", "pyfeat_noface_then_face.mov"]
