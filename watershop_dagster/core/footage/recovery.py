@@ -114,6 +114,12 @@ class ReferenceStream:
         return min(MAX_NAL_BYTES, FRAME_SIZE_MARGIN * self.max_frame_bytes)
 
     @property
+    def max_chunk_start_bytes(self) -> int:
+        """The most bytes (length field included) of the NAL unit the look-ahead takes to open a video chunk:
+        twice the largest frame."""
+        return 2 * self.max_frame_bytes
+
+    @property
     def parameter_sets(self) -> frozenset[int]:
         """The picture parameter set ids its slices name."""
         return frozenset(sig[-2 if self.codec == "h264" else -1] for sig in self.frame_signatures if len(sig) > 2)
@@ -147,7 +153,7 @@ def reference_stream(path: Path) -> ReferenceStream:
         else:
             duration_s = stream.frames / float(fps)
         signatures: list[tuple | None] = []
-        largest, size = 0, (length_byte & 3) + 1
+        largest, size = 0, (length_byte & 3) + 1  # the NAL length size
         for n, packet in enumerate(container.demux(stream)):
             if n >= REFERENCE_FRAMES:
                 break
@@ -164,7 +170,7 @@ def reference_stream(path: Path) -> ReferenceStream:
             path=path,
             codec=ctx.name,
             extradata=extradata,
-            nal_length_size=(length_byte & 3) + 1,
+            nal_length_size=size,
             fps=fps,
             width=ctx.width,
             height=ctx.height,
@@ -273,9 +279,9 @@ def opens_keyframe(codec: str, signature: tuple | None, parameter_sets: frozense
         return False
     if codec == "hevc":
         head, _, first, pps = signature
-        return 16 <= nal_type(codec, head) <= 21 and first and pps in parameter_sets
+        return is_keyframe_nal(codec, head) and first and pps in parameter_sets
     head, first, slice_type, pps, from_zero = signature
-    return nal_type(codec, head) == 5 and first and slice_type in (2, 7) and from_zero and pps in parameter_sets
+    return is_keyframe_nal(codec, head) and first and slice_type in (2, 7) and from_zero and pps in parameter_sets
 
 
 def _chunk_starts_at(data, pos: int, end: int, reference: ReferenceStream) -> bool:
@@ -284,7 +290,7 @@ def _chunk_starts_at(data, pos: int, end: int, reference: ReferenceStream) -> bo
     the reference's largest frame."""
     codec, size = reference.codec, reference.nal_length_size
     following = _nal_at(data, pos, end, reference)
-    if following is None or following - pos > 2 * reference.max_frame_bytes:
+    if following is None or following - pos > reference.max_chunk_start_bytes:
         return False
     signature = frame_signature(codec, data, pos + size)
     known = signature in reference.frame_signatures or opens_keyframe(codec, signature, reference.parameter_sets)
@@ -299,8 +305,9 @@ def next_chunk(data, pos: int, end: int, reference: ReferenceStream) -> int | No
     windows (a length that fits, a header byte the reference's frames begin with) before the exact check."""
     size = reference.nal_length_size
     limit = min(end, pos + 1 + MAX_GAP_BYTES)
-    keyframes = range(0x20, 0x2C) if reference.codec == "hevc" else (0x25, 0x45, 0x65)  # `opens_keyframe`'s
-    headers = np.array(sorted(reference.frame_headers.union(keyframes) if reference.frame_headers else range(128)))
+    # Header bytes of what `opens_keyframe` takes (from 0x20: an H.264 IDR's nal_ref_idc is never 0).
+    keyframes = {b for b in range(0x20, 0x80) if is_keyframe_nal(reference.codec, b)}
+    headers = np.array(sorted(reference.frame_headers | keyframes if reference.frame_headers else range(128)))
     start = pos + 1
     while start < limit:
         stop = min(limit, start + RESYNC_WINDOW)
@@ -312,7 +319,7 @@ def next_chunk(data, pos: int, end: int, reference: ReferenceStream) -> int | No
         for k in range(size):
             lengths = (lengths << 8) | raw[k : k + n]
         offsets = np.arange(start, start + n)
-        fits = (lengths >= 2) & (lengths <= np.minimum(end - offsets - size, 2 * reference.max_frame_bytes))
+        fits = (lengths >= 2) & (lengths <= np.minimum(end - offsets - size, reference.max_chunk_start_bytes))
         for q in offsets[fits & np.isin(raw[size : size + n], headers)].tolist():
             if _chunk_starts_at(data, q, end, reference):
                 return q

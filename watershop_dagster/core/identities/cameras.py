@@ -58,34 +58,36 @@ def camera_list(cameras: frozenset[str] | set[str]) -> str:
     return CAMERA_SEPARATOR.join(sorted(cameras))
 
 
-def _seconds(t: pd.Series) -> np.ndarray:
+_EPOCH, _SECOND = pd.Timestamp(0), pd.Timedelta(seconds=1)
+
+
+def _seconds(t) -> np.ndarray:
     """Timestamps as seconds since the epoch, whatever their unit (ns, us) or dtype (object after a concat)."""
-    return ((pd.to_datetime(t) - pd.Timestamp(0)) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
+    return np.asarray((pd.to_datetime(pd.Series(t)) - _EPOCH) / _SECOND, dtype=float)
 
 
 def _flag(values: pd.Series, missing: bool) -> np.ndarray:
     return np.array([missing if v is None or pd.isna(v) else bool(v) for v in values], dtype=bool)
 
 
-def _seen_by_camera(visits: pd.DataFrame, cams: list[frozenset[str]], pad_s: float) -> list[dict]:
+def _seen_by_camera(
+    visits: pd.DataFrame, cams: list[frozenset[str]], entry: np.ndarray, exit_: np.ndarray, pad_s: float
+) -> list[dict]:
     """Per visit, camera -> padded (first, last) seconds it saw the visit's person; without CAMERA_SPANS (rows
-    stored before it), each of the visit's cameras for the whole visit."""
-    entry, exit_ = _seconds(visits["entry_time"]), _seconds(visits["exit_time"])
+    stored before it), each of the visit's cameras for the visit's padded `entry` and `exit_`."""
     spans = visits[CAMERA_SPANS] if CAMERA_SPANS in visits else [None] * len(visits)
     out = []
     for k, (given, cameras) in enumerate(zip(spans, cams, strict=True)):
         if isinstance(given, dict) and given:
-            out.append(
-                {
-                    camera: [
-                        (pd.Timestamp(a).timestamp() - pad_s, pd.Timestamp(b).timestamp() + pad_s) for a, b in pairs
-                    ]
-                    for camera, pairs in given.items()
-                }
-            )
+            out.append({camera: _padded(pairs, pad_s) for camera, pairs in given.items()})
         else:
-            out.append({camera: [(entry[k] - pad_s, exit_[k] + pad_s)] for camera in cameras})
+            out.append({camera: [(entry[k], exit_[k])] for camera in cameras})
     return out
+
+
+def _padded(pairs, pad_s: float) -> list[tuple[float, float]]:
+    firsts, lasts = _seconds([a for a, _ in pairs]), _seconds([b for _, b in pairs])
+    return list(zip((firsts - pad_s).tolist(), (lasts + pad_s).tolist(), strict=True))
 
 
 def _overlaps(spans, first: float, last: float) -> bool:
@@ -105,10 +107,10 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
     every_camera = sorted(set().union(*cams))
     if len(every_camera) < 2:
         return out
-    seen = _seen_by_camera(out, cams, rules.pad_s)
     identified = _flag(out["identified"], missing=True)
     staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
     entry, exit_ = _seconds(out["entry_time"]) - rules.pad_s, _seconds(out["exit_time"]) + rules.pad_s
+    seen = _seen_by_camera(out, cams, entry, exit_, rules.pad_s)
     dropped: set[int] = set()
     from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
 
