@@ -425,6 +425,16 @@ def test_the_majority_of_shared_frames_decides_and_cameras_must_agree():
     assert join_faces_to_persons(persons, {"m": mostly_a, "other camera": elsewhere}) == {"m": a_id}
 
 
+def test_a_face_seen_once_in_each_of_two_bodies_joins_the_one_whose_head_it_sat_at():
+    # From a door camera (seed 239, day 2): two people walk out one behind the other, the one in front with
+    # her back to the camera. His face is seen twice: once at the edge of her box while his own body is hidden
+    # behind her, once at the head of his own box after she has gone. One vote each; his head, not her side.
+    hers = PersonTrack("door", "HER", times=[at(s) for s in range(9)], boxes=[body(300)] * 9)
+    his = PersonTrack("door", "HIS", times=[*(at(s) for s in range(8)), at(9)], boxes=[body(200)] * 8 + [body(340)])
+    face = Track("door", times=[at(8), at(9)], boxes=[face_at(340, 136), face_at(340, 136)])
+    assert join_faces_to_persons([hers, his], {"f": face}) == {"f": "HIS"}
+
+
 def test_two_faces_seen_together_on_one_body_do_not_both_join_it_but_faces_one_after_another_do():
     persons = two_bodies()
     a_id = min(persons, key=lambda p: p.boxes[0].x1).track_id

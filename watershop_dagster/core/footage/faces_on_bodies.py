@@ -78,9 +78,10 @@ def join_faces_to_persons(
     assignments: Sequence[tuple[Any, str, str]] | None = None,
 ) -> dict[str, str]:
     """face track id -> person track id. Each face votes, at its time, for a body on the same camera whose
-    upper part holds it (`frame_votes`); the track goes to the body with most votes if it won at least
-    min_join_share of the frames that voted for it or for a body seen at the same time as it (votes for
-    bodies before or after it are the same person's body, split by the person tracker). Several face tracks
+    upper part holds it (`frame_votes`); the track goes to the body with most votes (of equal votes, the one
+    whose head it sat nearer on average) if it won at least min_join_share of the frames that voted for it or
+    for a body seen at the same time as it (votes for bodies before or after it are the same person's body,
+    split by the person tracker). Several face tracks
     may join one body one after another (a face lost and found again), but not at the same time: one body has
     one face, so of face tracks seen together on one body only the one with most votes joins it. A face track
     whose body was never detected joins none. `assignments`: frame_assignments of the same tracks, if the
@@ -89,10 +90,14 @@ def join_faces_to_persons(
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules)
     by_id = {p.track_id: p for p in person_tracks}
+    fits = _mean_fits(person_tracks, face_tracks, assignments, rules)
     winners = []  # (votes, face id, body id)
     for face_id, votes in frame_votes(face_tracks, assignments).items():
         if votes:
-            winner, n = votes.most_common(1)[0]
+            # Equal votes go to the body whose head the face sat nearer: at a door two people walk out one
+            # behind the other, and the face is seen once in each box while the other body is hidden.
+            winner = max(votes, key=lambda pid: (votes[pid], -fits[(face_id, pid)]))
+            n = votes[winner]
             # Only bodies seen at the same time as the winner compete with it: bodies before or after it are
             # the same person's body lost and found again (the person tracker split it), not rivals.
             competing = sum(
@@ -134,6 +139,24 @@ def frame_assignments(
                     fits[i, j] = fit
         out += [(t, faces[i][0], bodies[j][0]) for i, j in _assign(fits)]
     return out
+
+
+def _mean_fits(
+    person_tracks: Sequence[PersonTrack],
+    face_tracks: Mapping[str, FaceTrackLike],
+    assignments: Sequence[tuple[Any, str, str]],
+    rules: PersonRules,
+) -> dict[tuple[str, str], float]:
+    """(face track id, body id) -> the mean `face_fits_body` of the frames the assignment placed the face there."""
+    bodies = {p.track_id: p for p in person_tracks}
+    box_at = {(face_id, t): box for face_id, ft in face_tracks.items() for t, box in zip(ft.times, ft.boxes)}
+    fits: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for t, face_id, body_id in assignments:
+        body = bodies[body_id].box_near(t, rules.join_max_dt_s)
+        fit = face_fits_body(box_at[(face_id, t)], body, rules) if body is not None else None
+        if fit is not None:
+            fits[(face_id, body_id)].append(fit)
+    return defaultdict(lambda: np.inf, {key: float(np.mean(v)) for key, v in fits.items()})
 
 
 def frame_votes(
