@@ -382,6 +382,21 @@ def two_bodies():
     return build_person_tracks(by_time, camera="cam", id_prefix="P/")
 
 
+def test_the_next_one_through_the_door_in_other_clothes_is_not_the_walker_before_them():
+    # From a door camera (seed 229, day 3, 19:08:49): a customer walks in leftwards and out of sight behind
+    # the counter; 2 s later the next one comes in at the door, 0.55 box heights behind where the first was
+    # heading, in clothes 25 apart in colour (under look_max). Neither the place nor the clothes say it is the
+    # first one again; in the first one's clothes, the same box would be.
+    first, second = (101.0, 100.0, 150.0), (152.0, 110.0, 173.0)
+    walk = {
+        at(s): [replace(body(cx, 221, 430, 150), look=first)]
+        for s, cx in ((0, 1097), (0.5, 1027), (1.67, 875), (3.5, 748))
+    }
+    for clothes, expected in ((second, 2), (first, 1)):
+        by_time = {**walk, at(5.5): [replace(body(1009, 215, 463, 200), look=clothes)]}
+        assert len(build_person_tracks(by_time, camera="door")) == expected
+
+
 def test_a_walker_passing_in_front_of_someone_standing_keeps_their_own_track():
     # From a busy evaluation day (720p, samples 0.5-0.7 s apart): a customer stands at the counter (a small
     # box, further back) while a second walks in close to the camera (a tall box) and passes in front of her,

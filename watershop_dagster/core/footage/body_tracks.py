@@ -50,7 +50,8 @@ class PersonRules:
     # still beside him, whose track then went on as him.
     still_iou: float = 0.5
     # Clothes (`body_look`, `look_distance`): a box that looks unlike the track's recent boxes scores less, by up
-    # to look_weight at look_scale, and one further than look_max is someone else. Set on the tune half's
+    # to look_weight at look_scale, and one further than look_max is someone else (so is one in other clothes,
+    # over same_clothes, whose place says less for it than its clothes say against it). Set on the tune half's
     # evaluation days (`bench/evaluate_visits.py --half tune --seed 5 --condition shopcam_all`, 3 days): a
     # track's box to its next box 98% under 2.2 (1.2% over 10, mostly the tracker switching people), two
     # people in one frame 12% under 20, 82% over 30; on the real walk-in clip one body moved up to 14.
@@ -196,12 +197,14 @@ def match_score(
         return None
     unlike = 0.0
     limit = rules.max_shift
+    other_clothes = False
     if look is not None and box.look is not None:
         distance = look_distance(look, box.look)
         if distance > rules.look_max:
             return None
         unlike = rules.look_weight * min(1.0, distance / rules.look_scale)
-        if distance <= rules.same_clothes:
+        other_clothes = distance > rules.same_clothes
+        if not other_clothes:
             limit = rules.max_shift_same_clothes
     ahead = min(max(dt_s, 0.0), rules.predict_horizon_s)
     allowed = min(limit, rules.min_shift + rules.shift_per_s * max(dt_s, 0.0)) * max(last.height, box.height)
@@ -213,7 +216,11 @@ def match_score(
     if velocity != (0.0, 0.0) and box_iou(last, box) >= rules.still_iou:
         fits.append(_placed(last, box, 0.0, 0.0, allowed, rules))
     placed = [fit for fit in fits if fit is not None]
-    return max(placed) - unlike if placed else None
+    if not placed or (other_clothes and max(placed) < unlike):
+        # Other clothes, and a place that says less for the box than the clothes say against it: the next
+        # person along the same path (at a door, one walks in while the one before walks on out of sight).
+        return None
+    return max(placed) - unlike
 
 
 def _placed(last: PersonBox, box: PersonBox, dx: float, dy: float, allowed: float, rules: PersonRules) -> float | None:
