@@ -22,6 +22,7 @@ Limits: H.264 and HEVC only; the first frame must be a keyframe (a cut file star
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import struct
@@ -128,6 +129,15 @@ class ReferenceStream:
     def frame_headers(self) -> frozenset[int]:
         """The first byte of the NAL unit each frame begins with."""
         return frozenset(sig[0] for sig in self.frame_signatures)
+
+    @functools.cached_property
+    def chunk_start_headers(self) -> np.ndarray:
+        """The header bytes a video chunk may open with (sorted): a frame's first byte, or any keyframe's (from
+        0x20: an H.264 IDR's nal_ref_idc is never 0); every byte below 0x80 where the reference taught none."""
+        if not self.frame_headers:
+            return np.arange(128)
+        keyframes = {b for b in range(0x20, 0x80) if is_keyframe_nal(self.codec, b)}
+        return np.array(sorted(self.frame_headers | keyframes))
 
 
 def reference_stream(path: Path) -> ReferenceStream:
@@ -305,9 +315,7 @@ def next_chunk(data, pos: int, end: int, reference: ReferenceStream) -> int | No
     windows (a length that fits, a header byte the reference's frames begin with) before the exact check."""
     size = reference.nal_length_size
     limit = min(end, pos + 1 + MAX_GAP_BYTES)
-    # Header bytes of what `opens_keyframe` takes (from 0x20: an H.264 IDR's nal_ref_idc is never 0).
-    keyframes = {b for b in range(0x20, 0x80) if is_keyframe_nal(reference.codec, b)}
-    headers = np.array(sorted(reference.frame_headers | keyframes if reference.frame_headers else range(128)))
+    headers = reference.chunk_start_headers
     start = pos + 1
     while start < limit:
         stop = min(limit, start + RESYNC_WINDOW)
