@@ -147,6 +147,21 @@ def test_a_camera_that_named_someone_only_on_the_way_out_still_saw_their_back_be
     assert len(one_visit_per_person(frame([named, other]))) == 2
 
 
+def test_a_back_lost_at_the_door_just_before_the_face_shows_is_the_same_person():
+    """Seed 241, day 4: the door camera followed A's back 0-37 s, lost it, and saw A's face 0.67 s later
+    (37.67-40 s) on the way out, with no body under it. Not seen at the same time: one person, one visit (the
+    stays are not widened for this test as they are for the overlap)."""
+    named = visit("CUST_A", 0, 40, "cam1,cam2") | {
+        CAMERA_SPANS: {"cam1": [(at(0), at(40))], "cam2": [(at(37.67), at(40))]}
+    }
+    back = visit("P1", 0, 37, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(37))]}}
+    out = one_visit_per_person(frame([named, back]))
+    assert len(out) == 1 and out.iloc[0]["customer_id"] == "CUST_A"
+    # a back still in view at the frame the face showed is someone else's
+    beside = visit("P2", 0, 37.67, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(37.67))]}}
+    assert len(one_visit_per_person(frame([named, beside]))) == 2
+
+
 def test_each_back_goes_to_the_stay_it_matches_best_not_to_the_first_name():
     """Seed 229: a faceless customer S at the counter (0-34 s on both cameras) and C beside her (4.5-55.7 s on
     the counter camera, named by the door camera only on the way out). The door camera's two backs: S's (0-34)

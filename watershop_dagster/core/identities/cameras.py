@@ -71,27 +71,28 @@ def _flag(values: pd.Series, missing: bool) -> np.ndarray:
 
 
 def _seen_by_camera(
-    visits: pd.DataFrame, cams: list[frozenset[str]], entry: np.ndarray, exit_: np.ndarray, pad_s: float
+    visits: pd.DataFrame, cams: list[frozenset[str]], entry: np.ndarray, exit_: np.ndarray
 ) -> list[dict]:
-    """Per visit, camera -> padded (first, last) seconds it saw the visit's person; without CAMERA_SPANS (rows
-    stored before it), each of the visit's cameras for the visit's padded `entry` and `exit_`."""
+    """Per visit, camera -> the (first, last) seconds it saw the visit's person; without CAMERA_SPANS (rows
+    stored before it), each of the visit's cameras for the visit's `entry` and `exit_`."""
     spans = visits[CAMERA_SPANS] if CAMERA_SPANS in visits else [None] * len(visits)
     out = []
     for k, (given, cameras) in enumerate(zip(spans, cams, strict=True)):
         if isinstance(given, dict) and given:
-            out.append({camera: _padded(pairs, pad_s) for camera, pairs in given.items()})
+            out.append({camera: _in_seconds(pairs) for camera, pairs in given.items()})
         else:
             out.append({camera: [(entry[k], exit_[k])] for camera in cameras})
     return out
 
 
-def _padded(pairs, pad_s: float) -> list[tuple[float, float]]:
+def _in_seconds(pairs) -> list[tuple[float, float]]:
     firsts, lasts = _seconds([a for a, _ in pairs]), _seconds([b for _, b in pairs])
-    return list(zip((firsts - pad_s).tolist(), (lasts + pad_s).tolist(), strict=True))
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
 
 
 def _overlaps(spans, first: float, last: float) -> bool:
-    return any(a < last and first < b for a, b in spans)
+    """Whether a camera's spans and [first, last] share a moment (a frame at the very end of one counts)."""
+    return any(a <= last and first <= b for a, b in spans)
 
 
 def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None) -> pd.DataFrame:
@@ -109,8 +110,11 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
         return out
     identified = _flag(out["identified"], missing=True)
     staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
-    entry, exit_ = _seconds(out["entry_time"]) - rules.pad_s, _seconds(out["exit_time"]) + rules.pad_s
-    seen = _seen_by_camera(out, cams, entry, exit_, rules.pad_s)
+    seen_from, seen_to = _seconds(out["entry_time"]), _seconds(out["exit_time"])
+    # Seen at the same time is read from the times as they are: a body lost at the door 0.7 s before the
+    # person's face shows there was not seen beside that face.
+    seen = _seen_by_camera(out, cams, seen_from, seen_to)
+    entry, exit_ = seen_from - rules.pad_s, seen_to + rules.pad_s
     dropped: set[int] = set()
     from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
 
@@ -129,7 +133,7 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
             shorter, longer = np.minimum(length_a, length_b), np.maximum(length_a, length_b)
             union = length_a + length_b - shared
             # Someone this camera saw at the same time as the body is someone else: a camera sees a person once.
-            apart = np.array([[not _overlaps(seen[j].get(camera, ()), entry[i], exit_[i]) for j in b] for i in a])
+            apart = np.array([[not _overlaps(seen[j].get(camera, ()), seen_from[i], seen_to[i]) for j in b] for i in a])
             same = (
                 apart
                 & (shared >= rules.min_shared_of_shorter * shorter)
@@ -148,6 +152,6 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
                 out.at[j, "exit_time"] = max(out.at[j, "exit_time"], out.at[i, "exit_time"])
                 cams[j] = cams[j] | {camera}
                 out.at[j, "cameras"] = camera_list(cams[j])
-                seen[j].setdefault(camera, []).append((entry[i], exit_[i]))
+                seen[j].setdefault(camera, []).append((seen_from[i], seen_to[i]))
                 dropped.add(i)
     return out.drop(index=sorted(dropped)).reset_index(drop=True)
