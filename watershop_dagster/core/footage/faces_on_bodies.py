@@ -90,7 +90,7 @@ def join_faces_to_persons(
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules)
     by_id = {p.track_id: p for p in person_tracks}
-    fits = _mean_fits(person_tracks, face_tracks, assignments, rules)
+    fits = _mean_fits(by_id, face_tracks, assignments, rules)
     winners = []  # (votes, face id, body id)
     for face_id, votes in frame_votes(face_tracks, assignments).items():
         if votes:
@@ -142,13 +142,13 @@ def frame_assignments(
 
 
 def _mean_fits(
-    person_tracks: Sequence[PersonTrack],
+    bodies: Mapping[str, PersonTrack],
     face_tracks: Mapping[str, FaceTrackLike],
     assignments: Sequence[tuple[Any, str, str]],
     rules: PersonRules,
 ) -> dict[tuple[str, str], float]:
-    """(face track id, body id) -> the mean `face_fits_body` of the frames the assignment placed the face there."""
-    bodies = {p.track_id: p for p in person_tracks}
+    """(face track id, body id) -> the mean `face_fits_body` of the frames the assignment placed the face there
+    (`bodies`: body id -> track)."""
     box_at = {(face_id, t): box for face_id, ft in face_tracks.items() for t, box in zip(ft.times, ft.boxes)}
     fits: dict[tuple[str, str], list[float]] = defaultdict(list)
     for t, face_id, body_id in assignments:

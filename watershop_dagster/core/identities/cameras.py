@@ -110,11 +110,8 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
         return out
     identified = _flag(out["identified"], missing=True)
     staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
-    seen_from, seen_to = _seconds(out["entry_time"]), _seconds(out["exit_time"])
-    # Seen at the same time is read from the times as they are: a body lost at the door 0.7 s before the
-    # person's face shows there was not seen beside that face.
-    seen = _seen_by_camera(out, cams, seen_from, seen_to)
-    entry, exit_ = seen_from - rules.pad_s, seen_to + rules.pad_s
+    start, end = _seconds(out["entry_time"]), _seconds(out["exit_time"])
+    seen = _seen_by_camera(out, cams, start, end)
     dropped: set[int] = set()
     from scipy.optimize import linear_sum_assignment  # imported when needed: a second of start-up
 
@@ -124,6 +121,9 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
         partners = [j for j in alive if cams[j] and not staff[j]]
         if own and partners:
             a, b = np.array(own), np.array(partners)
+            # The overlap is taken on stays widened by pad_s; seen at the same time is read from the times as
+            # they are (a body lost at the door 0.7 s before the person's face shows there was not seen beside it).
+            entry, exit_ = start - rules.pad_s, end + rules.pad_s
             shared = np.clip(
                 np.minimum(exit_[a][:, None], exit_[b][None, :]) - np.maximum(entry[a][:, None], entry[b][None, :]),
                 0.0,
@@ -133,7 +133,7 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
             shorter, longer = np.minimum(length_a, length_b), np.maximum(length_a, length_b)
             union = length_a + length_b - shared
             # Someone this camera saw at the same time as the body is someone else: a camera sees a person once.
-            apart = np.array([[not _overlaps(seen[j].get(camera, ()), seen_from[i], seen_to[i]) for j in b] for i in a])
+            apart = np.array([[not _overlaps(seen[j].get(camera, ()), start[i], end[i]) for j in b] for i in a])
             same = (
                 apart
                 & (shared >= rules.min_shared_of_shorter * shorter)
@@ -147,11 +147,11 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
                 if not same[r, c]:
                     continue
                 i, j = int(a[r]), int(b[c])
-                entry[j], exit_[j] = min(entry[j], entry[i]), max(exit_[j], exit_[i])
+                start[j], end[j] = min(start[j], start[i]), max(end[j], end[i])
                 out.at[j, "entry_time"] = min(out.at[j, "entry_time"], out.at[i, "entry_time"])
                 out.at[j, "exit_time"] = max(out.at[j, "exit_time"], out.at[i, "exit_time"])
                 cams[j] = cams[j] | {camera}
                 out.at[j, "cameras"] = camera_list(cams[j])
-                seen[j].setdefault(camera, []).append((seen_from[i], seen_to[i]))
+                seen[j].setdefault(camera, []).append((start[i], end[i]))
                 dropped.add(i)
     return out.drop(index=sorted(dropped)).reset_index(drop=True)
