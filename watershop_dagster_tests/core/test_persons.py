@@ -369,6 +369,37 @@ def test_a_clerks_upper_body_found_apart_is_not_someone_who_walked_into_the_cler
     assert sorted((t.first_time, t.last_time) for t in relinked) == [(at(0), at(60)), (at(14), at(47))]
 
 
+def test_two_people_who_parted_after_one_box_held_both_keep_their_own_tracks():
+    """From a door camera (seed 257, day 1, 17:31:43-51, boxes and looks as stored): a customer stands at the
+    counter while another, who stood beside her, walks out in front of her. For two samples the detector
+    finds one box for both; the tracker gives it to the one standing (its place) and misses the walker. When
+    they part, the standing one's track goes on with the walker and the walker's track with the one standing:
+    their shirts, 4.5 apart in colour, say the tails are swapped."""
+    stands, walks = (126.0, 122.0, 153.0), (116.0, 120.0, 157.0)
+    by_time: dict[datetime, list[PersonBox]] = {}
+    for s in (43.4, 43.8, 44.8, 45.4, 45.8, 46.4):
+        by_time[at(s)] = [PersonBox(470, 220, 608, 621, 0.9, stands), PersonBox(603, 211, 751, 671, 0.9, walks)]
+    by_time[at(47.0)] = [PersonBox(465, 212, 659, 684, 0.9, walks)]  # one box for both, the walker in front
+    by_time[at(47.4)] = [PersonBox(402, 203, 606, 675, 0.9, walks)]
+    for s, walker_x in ((47.8, 336), (48.8, 144), (49.4, 55)):
+        by_time[at(s)] = [PersonBox(walker_x, 205, walker_x + 180, 680, 0.9, walks)]
+        by_time[at(s)].append(PersonBox(470, 219, 603, 630, 0.9, stands))
+    for s, stander_x in ((49.8, 376), (50.4, 296), (50.8, 239), (51.4, 171)):
+        by_time[at(s)] = [PersonBox(stander_x, 220, stander_x + 150, 622, 0.9, stands)]
+
+    def own_clothes(track: PersonTrack) -> bool:
+        looks = {b.look for t, b in zip(track.times, track.boxes) if t not in (at(47.0), at(47.4))}
+        return len(looks) == 1
+
+    tracks = build_person_tracks(by_time)
+    assert len(tracks) == 2 and all(own_clothes(tr) for tr in tracks)
+    stander = next(tr for tr in tracks if tr.boxes[0].look == stands)
+    assert stander.last_time == at(51.4)
+    # the tracker's own tracks, before the clothes are asked: each goes on as the other person
+    swapped = build_person_tracks(by_time, replace(PersonRules(), merge_look_margin=1e9))
+    assert len(swapped) == 2 and not any(own_clothes(tr) for tr in swapped)
+
+
 # -- joining faces to bodies ---------------------------------------------------------------------------------
 
 

@@ -297,7 +297,7 @@ def build_person_tracks(
     tracker = PersonTracker(rules, camera)
     for t in sorted(detections_by_time):
         tracker.update(t, detections_by_time[t])
-    return numbered(relink_merged(tracker.finish(), rules), id_prefix)
+    return numbered(relink_merged(unswap_merged(tracker.finish(), rules), rules), id_prefix)
 
 
 def numbered(tracks: Sequence[PersonTrack], id_prefix: str = "") -> list[PersonTrack]:
@@ -441,6 +441,99 @@ def relink_merged(tracks: Sequence[PersonTrack], rules: PersonRules | None = Non
                 if found is not None:
                     host, pair = found
                     out = [tr for tr in out if all(tr is not gone for gone in (ended, host, started))] + list(pair)
+                    changed = True
+                    break
+            if changed:
+                break
+    return out
+
+
+def _swap_at_merge(
+    walker: PersonTrack, gap: int, host: PersonTrack, rules: PersonRules
+) -> tuple[PersonTrack, PersonTrack] | None:
+    """If `walker`, not found between its samples gap-1 and gap while `host`'s box widened over where it stood
+    (both people as one box), went on after the merge as the host's person and the host's track as the walker's:
+    both tracks with their tails swapped from the split on, (host's track, walker's track); else None."""
+    k = rules.look_samples
+    t1, t2 = walker.times[gap - 1], walker.times[gap]
+    inside = bisect.bisect_right(host.times, t1)  # the host's first sample while the walker was not found
+    split = bisect.bisect_left(host.times, t2)  # ...and its first one from the walker's return on
+    if not 0 < inside < split < len(host.times):
+        return None
+    merged, before = host.boxes[inside:split], host.boxes[max(0, inside - k) : inside]
+    if not (
+        _touching(walker.boxes[gap - 1], merged[0], rules.merge_touch)
+        and _touching(merged[-1], walker.boxes[gap], rules.merge_touch)
+    ):
+        return None
+    if np.median([b.width for b in merged]) < rules.merge_min_widen * np.median([b.width for b in before]):
+        return None
+    if part_of_box(walker.boxes[gap - 1], merged[0], rules) or part_of_box(walker.boxes[gap], host.boxes[split], rules):
+        return None  # the host's own upper body found apart, not somebody beside them
+    host_before, host_after = median_look(before), median_look(host.boxes[split : split + k])
+    walker_before, walker_after = (
+        median_look(walker.boxes[max(0, gap - k) : gap]),
+        median_look(walker.boxes[gap : gap + k]),
+    )
+    if host_before is None or host_after is None or walker_before is None or walker_after is None:
+        return None
+    keep = look_distance(host_before, host_after) + look_distance(walker_before, walker_after)
+    swap = look_distance(host_before, walker_after) + look_distance(walker_before, host_after)
+    if swap + rules.merge_look_margin > keep:
+        return None
+    host_person = _track_of(
+        host.camera, host.times[:split] + walker.times[gap:], host.boxes[:split] + walker.boxes[gap:]
+    )
+    walker_person = _track_of(
+        host.camera, walker.times[:gap] + host.times[inside:], walker.boxes[:gap] + host.boxes[inside:]
+    )
+    return host_person, walker_person
+
+
+def unswap_merged(tracks: Sequence[PersonTrack], rules: PersonRules | None = None) -> list[PersonTrack]:
+    """Person tracks with each swap at a merge undone (`PersonRules.merge_max_s`).
+
+    Two people side by side become one wider box when one passes in front of the other. The tracker gives that
+    box to one of them (the host) and misses the other (the walker) while it lasts; when they part, each track
+    may go on with the other person: the host's with whoever walks on, the walker's with whoever stays (seed
+    257, day 1, 17:31: the customer who had stood at the counter walked out with the other's track, on both
+    cameras). Where a track was not found at frames in which a track it touched was seen wider than before,
+    and both go on after, the clothes decide as in `relink_merged`: if each track's clothes after the split
+    are the other's before it, by merge_look_margin, the tails are swapped back; otherwise nothing changes.
+    Unlike `relink_merged`, no track ends or starts here."""
+    rules = rules or PersonRules()
+    out = list(tracks)
+    changed = True
+    while changed:
+        changed = False
+        frames: dict[str, list[Any]] = {}  # per camera: the times at which anyone was found
+        for tr in out:
+            frames.setdefault(tr.camera, []).extend(tr.times)
+        for camera in frames:
+            frames[camera] = sorted(set(frames[camera]))
+        for walker in sorted(out, key=lambda tr: tr.first_time):
+            seen = frames[walker.camera]
+            for gap in range(1, len(walker.times)):
+                t1, t2 = walker.times[gap - 1], walker.times[gap]
+                if bisect.bisect_left(seen, t2) - bisect.bisect_right(seen, t1) == 0:
+                    continue  # nobody was found in between: the walker was not missed
+                if seconds_between(t1, t2) > rules.merge_max_s:
+                    continue
+                found = next(
+                    (
+                        (host, pair)
+                        for host in out
+                        if host is not walker
+                        and host.camera == walker.camera
+                        and seconds_between(host.first_time, t1) >= 0
+                        and seconds_between(t2, host.last_time) >= 0
+                        and (pair := _swap_at_merge(walker, gap, host, rules)) is not None
+                    ),
+                    None,
+                )
+                if found is not None:
+                    host, pair = found
+                    out = [tr for tr in out if tr is not walker and tr is not host] + list(pair)
                     changed = True
                     break
             if changed:
