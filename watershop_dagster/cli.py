@@ -11,6 +11,15 @@ from pathlib import Path
 
 INSTANCE_YAML = """\
 # Written by `watershop` on first use.
+# Dagster's SQLite storage under DAGSTER_HOME (its default layout), each database's engine made once per
+# process instead of once per connection (watershop_dagster/instance_storage.py).
+storage:
+  custom:
+    module: watershop_dagster.instance_storage
+    class: SqliteStorageKeepingEngines
+    config:
+      base_dir:
+        env: DAGSTER_HOME
 concurrency:
   runs:
     tag_concurrency_limits:
