@@ -11,15 +11,11 @@ from pathlib import Path
 
 INSTANCE_YAML = """\
 # Written by `watershop` on first use.
-# Dagster's SQLite storage under DAGSTER_HOME (its default layout), each database's engine made once per
-# process instead of once per connection (watershop_dagster/instance_storage.py).
-storage:
-  custom:
-    module: watershop_dagster.instance_storage
-    class: SqliteStorageKeepingEngines
-    config:
-      base_dir:
-        env: DAGSTER_HOME
+# Dagster's instance, whose default SQLite storage (its own layout, under this folder) makes each database's
+# engine once per process instead of once per connection (watershop_dagster/instance_storage.py).
+instance_class:
+  module: watershop_dagster.instance_storage
+  class: WatershopInstance
 concurrency:
   runs:
     tag_concurrency_limits:

@@ -9,18 +9,23 @@ that cost (README, "Performance": about 2-3 CPU s of a demo day's run).
 Nothing else changes: connections are still opened and closed every time (`NullPool`, as Dagster's own),
 so several processes share the files as before and a forked worker inherits no open connection; the files
 and their layout are the stock ones, so a home written before works with either class. Selected in the
-`dagster.yaml` that `watershop` writes (`storage: custom:`, `cli.INSTANCE_YAML`); deploy/dagster.yaml uses
-Postgres and does not need it.
+`dagster.yaml` that `watershop` writes by `WatershopInstance` (`instance_class:`, `cli.INSTANCE_YAML`), whose
+default storage is this one under the instance's own folder: a home copied or moved elsewhere, or opened by
+path without DAGSTER_HOME, uses its own files. A `storage:` set in that `dagster.yaml` still wins (as in
+deploy/dagster.yaml, Postgres).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import yaml
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -29,6 +34,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
@@ -95,3 +101,19 @@ class SqliteStorageKeepingEngines(DagsterSqliteStorage):
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> SqliteStorageKeepingEngines:
         return cls.from_local(inst_data=inst_data, **config_value)
+
+
+class WatershopInstance(DagsterInstance):
+    """Dagster's instance, whose default storage (no `storage:` in its dagster.yaml) is
+    `SqliteStorageKeepingEngines` under the instance's folder, where Dagster's default is `DagsterSqliteStorage`."""
+
+    @classmethod
+    def config_schema(cls) -> dict:
+        return {}
+
+    @classmethod
+    def config_defaults(cls, base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
+        storage = ConfigurableClassData(
+            __name__, SqliteStorageKeepingEngines.__name__, yaml.dump({"base_dir": base_dir}, default_flow_style=False)
+        )
+        return {**InstanceRef.config_defaults(base_dir), "storage": storage}

@@ -1,6 +1,7 @@
 """The Dagster instance `watershop` writes: Dagster's SQLite storage with each database's engine kept."""
 
 import os
+import shutil
 
 import dagster as dg
 import pytest
@@ -28,7 +29,7 @@ def materializations(instance: dg.DagsterInstance) -> list:
     return instance.fetch_materializations(counted.key, limit=10).records
 
 
-def test_the_written_home_keeps_engines_and_its_files_are_dagsters_own(home):
+def test_the_written_home_keeps_engines_and_its_files_are_dagsters_own(home, monkeypatch):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, RunStorageKeepingEngines)
         assert isinstance(instance.event_log_storage, EventLogStorageKeepingEngines)
@@ -39,13 +40,23 @@ def test_the_written_home_keeps_engines_and_its_files_are_dagsters_own(home):
         # the runs' databases, the index and the runs database: one engine each, however many connections
         engines = engine_for.cache_info()
         assert engines.currsize == 3 + 2 and engines.hits > 20 * engines.currsize
+    # a copy of the home, opened by its path alone (no DAGSTER_HOME), uses its own files
+    copy = home.parent / "copied_home"
+    shutil.copytree(home, copy)
+    monkeypatch.delenv("DAGSTER_HOME")
+    with dg.DagsterInstance.from_config(str(copy)) as copied:
+        assert isinstance(copied.run_storage, RunStorageKeepingEngines)
+        assert dg.materialize([counted], instance=copied).success
+        assert len(materializations(copied)) == 4
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(materializations(instance)) == 3
     # Dagster's stock storage reads the same files (a home written before this storage, or without it)
     os.remove(home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as stock:
         assert type(stock.run_storage).__name__ == "SqliteRunStorage"
         assert len(stock.get_run_records()) == 3 and len(materializations(stock)) == 3
         assert dg.materialize([counted], instance=stock).success
-    (home / "dagster.yaml").unlink(missing_ok=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     ensure_dagster_home()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(materializations(instance)) == 4
