@@ -347,6 +347,34 @@ def _track_of(camera: str, times: Sequence[Any], boxes: Sequence[PersonBox]) -> 
     return PersonTrack(camera, times=list(times), boxes=list(boxes))
 
 
+def _widened(merged: Sequence[PersonBox], before: Sequence[PersonBox], rules: PersonRules) -> bool:
+    """Whether the host's boxes while two people stood as one are merge_min_widen times as wide as its own before."""
+    return bool(np.median([b.width for b in merged]) >= rules.merge_min_widen * np.median([b.width for b in before]))
+
+
+def _which_way(
+    host_before: Sequence[PersonBox],
+    host_after: Sequence[PersonBox],
+    other_before: Sequence[PersonBox],
+    other_after: Sequence[PersonBox],
+    rules: PersonRules,
+) -> str | None:
+    """What the clothes say of two people who stood as one box, from their boxes before the merge and after the
+    split: "keep" if each came out as itself, "swap" if each came out as the other (by merge_look_margin);
+    None when they do not say, or a look is missing."""
+    looks = [median_look(boxes) for boxes in (host_before, host_after, other_before, other_after)]
+    if any(look is None for look in looks):
+        return None
+    hb, ha, ob, oa = (look for look in looks if look is not None)
+    keep = look_distance(hb, ha) + look_distance(ob, oa)
+    swap = look_distance(hb, oa) + look_distance(ob, ha)
+    if keep + rules.merge_look_margin <= swap:
+        return "keep"
+    if swap + rules.merge_look_margin <= keep:
+        return "swap"
+    return None
+
+
 def _merge_split(
     ended: PersonTrack, host: PersonTrack, started: PersonTrack, rules: PersonRules
 ) -> tuple[PersonTrack, PersonTrack] | None:
@@ -365,25 +393,18 @@ def _merge_split(
         host.boxes[split - 1], started.boxes[0], rules.merge_touch
     )
     before, merged, after = host.boxes[max(0, met - k) : met], host.boxes[inside:split], host.boxes[split : split + k]
-    if not touching or np.median([b.width for b in merged]) < rules.merge_min_widen * np.median(
-        [b.width for b in before]
-    ):
+    if not touching or not _widened(merged, before, rules):
         return None
     # A piece that ends or starts inside the host's box, clearly shorter, is the host's own upper body found
     # apart (a clerk behind the counter), not somebody walking in or out of it.
     if part_of_box(ended.boxes[-1], host.boxes[met], rules) or part_of_box(started.boxes[0], host.boxes[split], rules):
         return None
-    host_before, host_after = median_look(before), median_look(after)
-    ended_look, started_look = median_look(ended.boxes[-k:]), median_look(started.boxes[:k])
-    if host_before is None or host_after is None or ended_look is None or started_look is None:
-        return None
-    keep = look_distance(host_before, host_after) + look_distance(ended_look, started_look)
-    swap = look_distance(host_before, started_look) + look_distance(ended_look, host_after)
+    way = _which_way(before, after, ended.boxes[-k:], started.boxes[:k], rules)
     merged_times = host.times[inside:split]
-    if keep + rules.merge_look_margin <= swap:  # the host came out as itself: `started` is `ended` again
+    if way == "keep":  # the host came out as itself: `started` is `ended` again
         times = ended.times + merged_times + started.times
         return host, _track_of(host.camera, times, ended.boxes + merged + started.boxes)
-    if swap + rules.merge_look_margin <= keep:  # the tracker kept the other one: each takes the other's way out
+    if way == "swap":  # the tracker kept the other one: each takes the other's way out
         host_person = _track_of(host.camera, host.times[:split] + started.times, host.boxes[:split] + started.boxes)
         times = ended.times + merged_times + host.times[split:]
         return host_person, _track_of(host.camera, times, ended.boxes + merged + host.boxes[split:])
@@ -466,20 +487,12 @@ def _swap_at_merge(
         and _touching(merged[-1], walker.boxes[gap], rules.merge_touch)
     ):
         return None
-    if np.median([b.width for b in merged]) < rules.merge_min_widen * np.median([b.width for b in before]):
+    if not _widened(merged, before, rules):
         return None
     if part_of_box(walker.boxes[gap - 1], merged[0], rules) or part_of_box(walker.boxes[gap], host.boxes[split], rules):
         return None  # the host's own upper body found apart, not somebody beside them
-    host_before, host_after = median_look(before), median_look(host.boxes[split : split + k])
-    walker_before, walker_after = (
-        median_look(walker.boxes[max(0, gap - k) : gap]),
-        median_look(walker.boxes[gap : gap + k]),
-    )
-    if host_before is None or host_after is None or walker_before is None or walker_after is None:
-        return None
-    keep = look_distance(host_before, host_after) + look_distance(walker_before, walker_after)
-    swap = look_distance(host_before, walker_after) + look_distance(walker_before, host_after)
-    if swap + rules.merge_look_margin > keep:
+    walker_before, walker_after = walker.boxes[max(0, gap - k) : gap], walker.boxes[gap : gap + k]
+    if _which_way(before, host.boxes[split : split + k], walker_before, walker_after, rules) != "swap":
         return None
     host_person = _track_of(
         host.camera, host.times[:split] + walker.times[gap:], host.boxes[:split] + walker.boxes[gap:]
