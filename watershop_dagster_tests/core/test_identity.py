@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from watershop_dagster.core.footage.tracking import build_tracks, tracks_frame
 from watershop_dagster.core.identities.corrections import IdentityConstraints
@@ -12,14 +13,21 @@ from watershop_dagster.core.identities.visits import build_visits
 
 DAY = date(2024, 6, 1)
 T0 = datetime(2024, 6, 1, 9, 0, 0)
-rng = np.random.default_rng(42)
 
 
 def unit(v):
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-PEOPLE = {name: unit(rng.normal(size=512)) for name in "ABCDE"}
+PEOPLE = {name: unit(np.random.default_rng(42).normal(size=(5, 512))[i]) for i, name in enumerate("ABCDE")}
+rng = np.random.default_rng(7)  # each test's noise: reset before every test (`_noise_from_the_start`)
+
+
+@pytest.fixture(autouse=True)
+def _noise_from_the_start():
+    """Every test draws the same noise whichever tests ran before it in its process (xdist spreads them)."""
+    global rng
+    rng = np.random.default_rng(7)
 
 
 def noisy(name, noise=0.6):
