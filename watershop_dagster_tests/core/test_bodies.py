@@ -245,3 +245,24 @@ def test_a_face_track_wears_the_clothes_its_body_wore_while_it_was_that_person()
     rows = person_tracks([("P1", 0, 40, ["F1", "F2"]), ("P2", 0, 40, [])])
     looks = with_looks(face_tracks([("F1", 0, 8), ("F2", 20, 30), ("F3", 0, 40)]), rows, [body])
     assert looks["look"].tolist() == [red, blue, None]  # F3 joined no body
+
+
+def test_a_track_s_samples_near_a_moment_are_found_by_time_bounds_included():
+    tr = _track("P1", [(s, 0, 0, 10, 10) for s in (0.0, 1.0, 2.5, 4.0)])
+    assert list(tr.within(T0 + timedelta(seconds=1.5), 1.0)) == [1, 2]  # 0.5 and 1.0 s away, bounds included
+    assert list(tr.within(T0 + timedelta(seconds=9.0), 1.0)) == []
+    seconds = PersonTrack("cam1", "P2")
+    for s in (0.0, 1.0, 2.5):
+        seconds.add(s, PersonBox(0, 0, 10, 10, 0.8))
+    assert list(seconds.within(2.0, 1.0)) == [1, 2]
+
+
+def test_an_upper_body_inside_a_day_long_body_is_found_at_its_own_moment_only():
+    """A named person's body followed all day (a sample every 2 s for 8 hours) and two short faceless tracks in
+    the same place: one while that body was there (its upper body), one at a moment that body was not seen (a
+    gap of a minute in its samples): only the first is a part of someone."""
+    samples = [(s, 470, 228, 606, 595) for s in range(0, 8 * 3600, 2) if not 3000 <= s <= 3060]
+    whole = _track("P1", samples)
+    upper = _track("P2", [(s, 468, 231, 598, 360) for s in (1000.5, 1002.5, 1004.5)])
+    in_the_gap = _track("P3", [(s, 468, 231, 598, 360) for s in (3020.0, 3022.0, 3024.0)])
+    assert duplicate_bodies([whole, upper, in_the_gap], {"P1"}, PersonRules(part_max_dt_s=0.0)) == {"P2"}

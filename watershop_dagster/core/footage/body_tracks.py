@@ -9,9 +9,10 @@ are taken.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -160,6 +161,13 @@ class PersonTrack:
                 if dt <= tolerance_s and (best is None or dt < best[0]):
                     best = (dt, j)
         return (self.times[best[1]], self.boxes[best[1]]) if best else None
+
+    def within(self, t: Time, tolerance_s: float) -> range:
+        """The indices of the samples at most tolerance_s from t (times are kept sorted)."""
+        if isinstance(t, datetime):
+            lo, hi = t - timedelta(seconds=tolerance_s), t + timedelta(seconds=tolerance_s)
+            return range(bisect.bisect_left(self.times, lo), bisect.bisect_right(self.times, hi))
+        return range(bisect.bisect_left(self.times, t - tolerance_s), bisect.bisect_right(self.times, t + tolerance_s))
 
     def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
         """The box of the sample nearest to t, if one lies within tolerance_s."""
@@ -583,12 +591,19 @@ def person_tracks_from_rows(rows: pd.DataFrame) -> list[PersonTrack]:
     tracks: list[PersonTrack] = []
     if rows is None or rows.empty:
         return tracks
-    for track_id, part in rows.sort_values(["track_id", "time"]).groupby("track_id", sort=True):
-        tr = PersonTrack(str(part["camera"].iloc[0]), str(track_id))
-        looks = part.reindex(columns=list(LOOK_COLUMNS)).astype(float).to_numpy()
-        for r, look in zip(part.itertuples(index=False), looks, strict=True):
+    ordered = rows.dropna(subset=["track_id"]).sort_values(["track_id", "time"])
+    looks = ordered.reindex(columns=list(LOOK_COLUMNS)).astype(float).to_numpy()
+    # One pass over the sorted rows, a track's rows as they come (a pandas group per track cost ~1 ms each).
+    by_track = itertools.groupby(
+        zip(ordered.itertuples(index=False), looks, strict=True), key=lambda rl: rl[0].track_id
+    )
+    for track_id, part in by_track:
+        tr: PersonTrack | None = None
+        for r, look in part:
+            tr = tr or PersonTrack(str(r.camera), str(track_id))
             t = r.time.to_pydatetime() if hasattr(r.time, "to_pydatetime") else r.time
             kept = None if np.isnan(look).any() else (float(look[0]), float(look[1]), float(look[2]))
             tr.add(t, PersonBox(float(r.x1), float(r.y1), float(r.x2), float(r.y2), float(r.score), kept))
+        assert tr is not None  # a group has a row
         tracks.append(tr)
     return tracks

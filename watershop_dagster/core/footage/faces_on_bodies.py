@@ -11,7 +11,7 @@ import bisect
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -124,10 +124,11 @@ def frame_assignments(
         for t, box in zip(ft.times, ft.boxes):
             frames[(getattr(ft, "camera", ""), t)].append((face_id, box))
     out = []
+    in_view = _TracksByTime(person_tracks, rules.join_max_dt_s)
     for (camera, t), faces in frames.items():
         bodies = [
             (p.track_id, box)
-            for p in person_tracks
+            for p in in_view.around(t)
             if (not (camera and p.camera) or p.camera == camera)
             and (box := p.box_near(t, rules.join_max_dt_s)) is not None
         ]
@@ -222,6 +223,26 @@ def own_spans(
                 end = last
         out[face_id] = (min(start, first), max(end, last))
     return out
+
+
+class _TracksByTime:
+    """The person tracks seen within `pad_s` of a moment (a superset: their first and last samples around it),
+    in their given order, through buckets of time: a long day's frames each asked every track of the day."""
+
+    def __init__(self, tracks: Sequence[PersonTrack], pad_s: float, bucket_s: float = 60.0):
+        self._tracks, self._bucket_s = tracks, bucket_s
+        self._buckets: dict[int, list[int]] = defaultdict(list)
+        for i, p in enumerate(tracks):
+            first, last = _seconds_of(p.first_time) - pad_s - 1.0, _seconds_of(p.last_time) + pad_s + 1.0
+            for bucket in range(int(first // bucket_s), int(last // bucket_s) + 1):
+                self._buckets[bucket].append(i)
+
+    def around(self, t: Any) -> list[PersonTrack]:
+        return [self._tracks[i] for i in self._buckets.get(int(_seconds_of(t) // self._bucket_s), ())]
+
+
+def _seconds_of(t: Any) -> float:
+    return t.timestamp() if isinstance(t, datetime) else float(t)
 
 
 def _in_shared_boxes(
@@ -399,18 +420,20 @@ def part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Per
     same times: the detector found that person's upper body as well (NMS keeps it, the overlap being small).
     Judged over the track, not per frame, and only for boxes clearly shorter than the body they lie in, so
     two real people standing close, or one walking the other's path a moment apart, are kept apart."""
+    dt = rules.join_max_dt_s
+    others = [  # the same camera's tracks seen around the same time
+        other
+        for other in faced
+        if other.camera == track.camera
+        and seconds_between(track.last_time, other.first_time) <= dt
+        and seconds_between(other.last_time, track.first_time) <= dt
+    ]
     inside = 0
     for t, box in zip(track.times, track.boxes, strict=True):
-        for other in faced:
-            if other.camera != track.camera:
-                continue
-            for t2, big in zip(other.times, other.boxes, strict=True):
-                if abs(seconds_between(t, t2)) <= rules.join_max_dt_s and part_of_box(box, big, rules):
-                    inside += 1
-                    break
-            else:
-                continue
-            break
+        # Only the samples within join_max_dt_s of t (each track's times are sorted): a day's long tracks
+        # would otherwise be scanned whole for every box of every faceless track.
+        if any(part_of_box(box, other.boxes[j], rules) for other in others for j in other.within(t, dt)):
+            inside += 1
     return inside >= rules.part_share * len(track.boxes)
 
 
