@@ -394,8 +394,16 @@ def _holds_a_joined_face(
         return False
     fits: list[set[int]] = [set() for _ in faces]  # per face: the body's samples where it sits on its head
     apart = [0] * len(faces)  # ...and where it was seen away from it
+    dt = rules.join_max_dt_s
+    around = [  # only face tracks seen around the body's time can be near one of its samples
+        (f, ft, own)
+        for f, (ft, own) in enumerate(faces)
+        if ft.times
+        and seconds_between(track.last_time, ft.times[0]) <= dt
+        and seconds_between(ft.times[-1], track.first_time) <= dt
+    ]
     for k, (t, box) in enumerate(zip(track.times, track.boxes, strict=True)):
-        for f, (ft, own) in enumerate(faces):
+        for f, ft, own in around:
             camera = getattr(ft, "camera", "")
             if camera and track.camera and camera != track.camera:
                 continue
