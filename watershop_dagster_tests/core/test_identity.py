@@ -19,8 +19,8 @@ def unit(v):
     return (v / np.linalg.norm(v)).astype(np.float32)
 
 
-PEOPLE = {name: unit(np.random.default_rng(42).normal(size=(5, 512))[i]) for i, name in enumerate("ABCDE")}
-rng = np.random.default_rng(7)  # each test's noise: reset before every test (`_noise_from_the_start`)
+PEOPLE = dict(zip("ABCDE", map(unit, np.random.default_rng(42).normal(size=(5, 512))), strict=True))
+rng: np.random.Generator  # each test's noise, drawn afresh before every test (`_noise_from_the_start`)
 
 
 @pytest.fixture(autouse=True)

@@ -162,12 +162,16 @@ class PersonTrack:
                     best = (dt, j)
         return (self.times[best[1]], self.boxes[best[1]]) if best else None
 
-    def within(self, t: Time, tolerance_s: float) -> range:
-        """The indices of the samples at most tolerance_s from t (times are kept sorted)."""
+    def within(self, t: Time, tolerance_s: float) -> list[int]:
+        """The indices of the samples at most tolerance_s from t (times are kept sorted): found by bisection
+        with a microsecond to spare, then held to the same test as `sample_near` (|t2 - t| <= tolerance_s)."""
+        slack = tolerance_s + 1e-6
         if isinstance(t, datetime):
-            lo, hi = t - timedelta(seconds=tolerance_s), t + timedelta(seconds=tolerance_s)
-            return range(bisect.bisect_left(self.times, lo), bisect.bisect_right(self.times, hi))
-        return range(bisect.bisect_left(self.times, t - tolerance_s), bisect.bisect_right(self.times, t + tolerance_s))
+            lo, hi = t - timedelta(seconds=slack), t + timedelta(seconds=slack)
+            first, last = bisect.bisect_left(self.times, lo), bisect.bisect_right(self.times, hi)
+        else:
+            first, last = bisect.bisect_left(self.times, t - slack), bisect.bisect_right(self.times, t + slack)
+        return [j for j in range(first, last) if abs(seconds_between(self.times[j], t)) <= tolerance_s]
 
     def box_near(self, t: Time, tolerance_s: float) -> PersonBox | None:
         """The box of the sample nearest to t, if one lies within tolerance_s."""
@@ -598,12 +602,11 @@ def person_tracks_from_rows(rows: pd.DataFrame) -> list[PersonTrack]:
         zip(ordered.itertuples(index=False), looks, strict=True), key=lambda rl: rl[0].track_id
     )
     for track_id, part in by_track:
-        tr: PersonTrack | None = None
-        for r, look in part:
-            tr = tr or PersonTrack(str(r.camera), str(track_id))
+        first_row = next(part)  # a group has a row: the camera is the first row's
+        tr = PersonTrack(str(first_row[0].camera), str(track_id))
+        for r, look in itertools.chain([first_row], part):
             t = r.time.to_pydatetime() if hasattr(r.time, "to_pydatetime") else r.time
             kept = None if np.isnan(look).any() else (float(look[0]), float(look[1]), float(look[2]))
             tr.add(t, PersonBox(float(r.x1), float(r.y1), float(r.x2), float(r.y2), float(r.score), kept))
-        assert tr is not None  # a group has a row
         tracks.append(tr)
     return tracks

@@ -11,7 +11,7 @@ import bisect
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -226,13 +226,16 @@ def own_spans(
 
 
 class _TracksByTime:
-    """The person tracks seen within `pad_s` of a moment (a superset: their first and last samples around it),
-    in their given order, through buckets of time: a long day's frames each asked every track of the day."""
+    """The person tracks whose span of samples, widened by `pad_s`, reaches a moment: a superset of those with
+    a box near it (`box_near`), in their given order, from buckets of `bucket_s` seconds. Each frame with
+    faces then asks only those tracks, not every track of the day."""
 
     def __init__(self, tracks: Sequence[PersonTrack], pad_s: float, bucket_s: float = 60.0):
         self._tracks, self._bucket_s = tracks, bucket_s
         self._buckets: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(tracks):
+            if not p.times:  # a track without samples has no box near any moment
+                continue
             first, last = _seconds_of(p.first_time) - pad_s - 1.0, _seconds_of(p.last_time) + pad_s + 1.0
             for bucket in range(int(first // bucket_s), int(last // bucket_s) + 1):
                 self._buckets[bucket].append(i)
@@ -242,7 +245,11 @@ class _TracksByTime:
 
 
 def _seconds_of(t: Any) -> float:
-    return t.timestamp() if isinstance(t, datetime) else float(t)
+    """Seconds on one scale for buckets: a naive time read as UTC (not the machine's zone, whose clock change
+    would put two moments a second apart an hour apart)."""
+    if isinstance(t, datetime):
+        return (t.replace(tzinfo=UTC) if t.tzinfo is None else t).timestamp()
+    return float(t)
 
 
 def _in_shared_boxes(
@@ -428,11 +435,14 @@ def part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Per
     same times: the detector found that person's upper body as well (NMS keeps it, the overlap being small).
     Judged over the track, not per frame, and only for boxes clearly shorter than the body they lie in, so
     two real people standing close, or one walking the other's path a moment apart, are kept apart."""
+    if not track.times:
+        return True  # what the count below gives for no boxes (0 of 0): nothing of its own
     dt = rules.join_max_dt_s
     others = [  # the same camera's tracks seen around the same time
         other
         for other in faced
         if other.camera == track.camera
+        and other.times
         and seconds_between(track.last_time, other.first_time) <= dt
         and seconds_between(other.last_time, track.first_time) <= dt
     ]

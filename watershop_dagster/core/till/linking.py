@@ -338,13 +338,14 @@ class _Period:
         for times in used.values():
             if len(times) > 2 or (len(times) == 2 and abs(times[1] - times[0]) < r.second_use_min_gap_s):
                 return np.inf
-            total += r.second_use_cost * (len(times) - 1)
         served = np.zeros((self.n, self.m), dtype=bool)
         if self.pace is not None and r.weight_pace and self.entry_s is not None:
             off_pace, served = self._off_pace(choice)
             total += off_pace
         if self.entry_s is not None and r.weight_order and used:
             total += self._still_waiting(choice, served) * r.weight_order
+        for times in used.values():  # (in this order: the same sums to the last bit as before the early check)
+            total += r.second_use_cost * (len(times) - 1)
         if self.entry_s is not None and r.weight_inversion:
             total += self._inversions(choice, self.entry_s) * r.weight_inversion
         if self.exit_s is not None and r.weight_exit_inversion:
