@@ -816,18 +816,25 @@ def test_a_face_followed_across_a_split_body_joins_it_and_leaves_no_faceless_vis
 
 
 def test_a_face_is_placed_in_its_body_across_a_clock_change_of_the_machine_s_zone(monkeypatch):
-    """Shop times are naive: the machine's own zone (here London, whose clocks go from 01:00 to 02:00 on 31 March 2024)
-    says nothing of how far apart two of them are."""
+    """Shop times are naive: the machine's own zone (here London, whose clocks go from 01:00 to 02:00 on 31
+    March 2024, so that 01:59:59.9 read as local time lies an hour after 02:00:00.2) says nothing of how far
+    apart two of them are."""
     import time
 
     monkeypatch.setenv("TZ", "Europe/London")
     time.tzset()
     try:
-        before = datetime(2024, 3, 31, 0, 59, 59, 900000)
+        before = datetime(2024, 3, 31, 1, 59, 59, 900000)
         whole = PersonTrack("cam", "P", times=[before], boxes=[body(300)])
-        empty = PersonTrack("cam", "E")  # a track with no samples is no body at any moment
         face = Track("cam", times=[before + timedelta(seconds=0.3)], boxes=[face_at(300, 140)])
-        assert [(f, b) for _, f, b in frame_assignments([empty, whole], {"x": face}, PersonRules())] == [("x", "P")]
+        assert [(f, b) for _, f, b in frame_assignments([whole], {"x": face}, PersonRules())] == [("x", "P")]
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_person_track_without_samples_is_no_body_at_any_moment():
+    whole = PersonTrack("cam", "P", times=[at(0)], boxes=[body(300)])
+    face = Track("cam", times=[at(0.2)], boxes=[face_at(300, 140)])
+    empty = PersonTrack("cam", "E")
+    assert [(f, b) for _, f, b in frame_assignments([empty, whole], {"x": face}, PersonRules())] == [("x", "P")]

@@ -156,8 +156,13 @@ def spans_of(tracks: pd.DataFrame) -> list[Span]:
 
 
 def _iou(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
-    a0t, a1t = a0.timestamp() - PAD_S, a1.timestamp() + PAD_S
-    b0t, b1t = b0.timestamp() - PAD_S, b1.timestamp() + PAD_S
+    # Seconds from a0, not timestamp(): that reads a naive shop time in the machine's zone, whose clock change
+    # would stretch a span by an hour.
+    def at(t: datetime) -> float:
+        return (t - a0).total_seconds()
+
+    a0t, a1t = at(a0) - PAD_S, at(a1) + PAD_S
+    b0t, b1t = at(b0) - PAD_S, at(b1) + PAD_S
     inter = min(a1t, b1t) - max(a0t, b0t)
     if inter <= 0:
         return 0.0
