@@ -296,7 +296,12 @@ def _assign(costs: np.ndarray) -> list[tuple[int, int]]:
 
 def _overlap_in_time(a: PersonTrack, b: PersonTrack) -> bool:
     """Whether two tracks were seen over overlapping spans of time."""
-    return seconds_between(a.first_time, b.last_time) >= 0 and seconds_between(b.first_time, a.last_time) >= 0
+    return _spans_meet(a.times, b.times, 0.0)
+
+
+def _spans_meet(a: Sequence[Any], b: Sequence[Any], pad_s: float) -> bool:
+    """Whether the spans of two sorted time lists, each widened by pad_s, overlap (False if either is empty)."""
+    return bool(a and b) and seconds_between(a[-1], b[0]) <= pad_s and seconds_between(b[-1], a[0]) <= pad_s
 
 
 def _seen_together(a: Sequence[Any], b: Sequence[Any], tolerance_s: float) -> bool:
@@ -403,11 +408,7 @@ def _holds_a_joined_face(
     apart = [0] * len(faces)  # ...and where it was seen away from it
     dt = rules.join_max_dt_s
     around = [  # only face tracks seen around the body's time can be near one of its samples
-        (f, ft, own)
-        for f, (ft, own) in enumerate(faces)
-        if ft.times
-        and seconds_between(track.last_time, ft.times[0]) <= dt
-        and seconds_between(ft.times[-1], track.first_time) <= dt
+        (f, ft, own) for f, (ft, own) in enumerate(faces) if _spans_meet(track.times, ft.times, dt)
     ]
     for k, (t, box) in enumerate(zip(track.times, track.boxes, strict=True)):
         for f, ft, own in around:
@@ -439,12 +440,7 @@ def part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: Per
         return True  # what the count below gives for no boxes (0 of 0): nothing of its own
     dt = rules.join_max_dt_s
     others = [  # the same camera's tracks seen around the same time
-        other
-        for other in faced
-        if other.camera == track.camera
-        and other.times
-        and seconds_between(track.last_time, other.first_time) <= dt
-        and seconds_between(other.last_time, track.first_time) <= dt
+        other for other in faced if other.camera == track.camera and _spans_meet(track.times, other.times, dt)
     ]
     inside = 0
     for t, box in zip(track.times, track.boxes, strict=True):
