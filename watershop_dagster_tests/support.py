@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,6 +18,23 @@ def shared_data_dir() -> Path | None:
     with a reason when they are absent."""
     path = Path(os.environ.get("WATERSHOP_SHARED_DATA", REPO.parent / "shared" / "data"))
     return path if (path / "faces").is_dir() else None
+
+
+@contextmanager
+def machine_zone(zone: str) -> Iterator[None]:
+    """The process's local time zone set to `zone` (TZ) for the block, then put back: shop times are naive,
+    and nothing should read them in the machine's zone."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def till_only_world(data_dir: Path, days: int = 3) -> list[date]:

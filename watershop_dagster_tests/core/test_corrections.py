@@ -18,6 +18,7 @@ from watershop_dagster.core.identities.corrections import (
 )
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities
 from watershop_dagster.core.identities.suggestions import seen_together, suggest_merges
+from watershop_dagster_tests.support import machine_zone
 
 DAY = date(2024, 6, 2)
 T0 = datetime(2024, 6, 2, 9, 0, 0)
@@ -198,19 +199,12 @@ def test_suggestions_rank_alike_ids_never_seen_together_and_skip_ruled_apart_pai
     assert suggest_merges(registry, visits, {frozenset(("CUST_0001", "CUST_0002"))}).empty
 
 
-def test_a_correction_finds_its_track_across_a_clock_change_of_the_machine_s_zone(monkeypatch):
+def test_a_correction_finds_its_track_across_a_clock_change_of_the_machine_s_zone():
     """Shop times are naive: London's clocks going from 01:00 to 02:00 on 31 March 2024 (01:59:55 read as local
     time lies an hour after 02:00:05) does not turn a ten-second span around."""
-    import time
-
     from watershop_dagster.core.identities.corrections import Span, match_spans
 
-    monkeypatch.setenv("TZ", "Europe/London")
-    time.tzset()
-    try:
+    with machine_zone("Europe/London"):
         start, end = datetime(2024, 3, 31, 1, 59, 55), datetime(2024, 3, 31, 2, 0, 5)
         tracks = pd.DataFrame([{"track_id": "T1", "camera": "cam1", "first_time": start, "last_time": end}])
         assert match_spans([Span(date(2024, 3, 31), "cam1", start, end)], tracks) == {"T1"}
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()

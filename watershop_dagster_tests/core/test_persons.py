@@ -38,7 +38,7 @@ from watershop_dagster.core.footage.persons import (
 )
 from watershop_dagster.core.footage.tracking import Track
 from watershop_dagster.core.storage.schemas import PERSON_DETECTIONS, PERSON_TRACKS
-from watershop_dagster_tests.support import REPO
+from watershop_dagster_tests.support import REPO, machine_zone
 
 T0 = datetime(2024, 3, 4, 10, 0, 0)
 
@@ -815,22 +815,15 @@ def test_a_face_followed_across_a_split_body_joins_it_and_leaves_no_faceless_vis
     assert person_only_presences(bodies, joined, PersonRules(min_presence_s=5.0), {"F1": face}) == []
 
 
-def test_a_face_is_placed_in_its_body_across_a_clock_change_of_the_machine_s_zone(monkeypatch):
+def test_a_face_is_placed_in_its_body_across_a_clock_change_of_the_machine_s_zone():
     """Shop times are naive: the machine's own zone (here London, whose clocks go from 01:00 to 02:00 on 31
     March 2024, so that 01:59:59.9 read as local time lies an hour after 02:00:00.2) says nothing of how far
     apart two of them are."""
-    import time
-
-    monkeypatch.setenv("TZ", "Europe/London")
-    time.tzset()
-    try:
+    with machine_zone("Europe/London"):
         before = datetime(2024, 3, 31, 1, 59, 59, 900000)
         whole = PersonTrack("cam", "P", times=[before], boxes=[body(300)])
         face = Track("cam", times=[before + timedelta(seconds=0.3)], boxes=[face_at(300, 140)])
         assert [(f, b) for _, f, b in frame_assignments([whole], {"x": face}, PersonRules())] == [("x", "P")]
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
 
 
 def test_a_person_track_without_samples_is_no_body_at_any_moment():
