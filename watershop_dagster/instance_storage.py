@@ -1,24 +1,32 @@
 """Dagster's SQLite instance storage (the default of a local DAGSTER_HOME), each database's SQLAlchemy engine
-made once per process instead of once per connection.
+made once per process and its connection kept open between transactions.
 
-Dagster's stock SQLite run and event-log storages build a new engine for every connection: for each of the
-some 230 events of a shop day's run (each stored in its own transaction, asset events twice), for each
-dynamic-partition lookup, for each run record read. Building the engine, not opening the file, is most of
-that cost (README, "Performance": about 2-3 CPU s of a demo day's run).
+Dagster's stock SQLite run and event-log storages build a new engine for every connection, and open and close
+the file every time (`NullPool`): for each of the some 300 events of a day's runs (each stored in its own
+transaction, asset events twice), for each dynamic-partition lookup, for each run record read. Building the
+engine was most of that cost (README, "Performance": about 2-3 CPU s of a demo day's run); after it, opening,
+committing and closing: in Dagster's WAL mode the last connection to close checkpoints the log into the
+database and deletes it, and every commit waits for the disk (about 3-4 s of a 15-s day's run on this
+machine, profiled).
 
-Nothing else changes: connections are still opened and closed every time (`NullPool`, as Dagster's own),
-so several processes share the files as before and a forked worker inherits no open connection; the files
-and their layout are the stock ones, so a home written before works with either class. Selected in the
-`dagster.yaml` that `watershop` writes by `WatershopInstance` (`instance_class:`, `cli.INSTANCE_YAML`), whose
-default storage is this one under the instance's own folder: a home copied or moved elsewhere, or opened by
-path without DAGSTER_HOME, uses its own files. A `storage:` set in that `dagster.yaml` still wins (as in
-deploy/dagster.yaml, Postgres).
+So each database keeps one connection between transactions (`QueuePool` of one; a second thread at once gets
+a connection of its own, closed after use) and commits without waiting for the disk (`synchronous=NORMAL`,
+SQLite's recommended setting in WAL mode: a power cut may lose the last events, never the database). What
+stays as Dagster's own: several processes share the files (SQLite's locks, as before; an idle connection
+holds none), and the files and their layout are the stock ones, so a home written before works with either
+class. A forked worker drops the engines it inherited without touching their connections, and a database file
+replaced under a kept connection (a home deleted and made again at the same path) is opened anew. Selected
+in the `dagster.yaml` that `watershop` writes by `WatershopInstance` (`instance_class:`, `cli.INSTANCE_YAML`),
+whose default storage is this one under the instance's own folder: a home copied or moved elsewhere, or
+opened by path without DAGSTER_HOME, uses its own files. A `storage:` set in that `dagster.yaml` still wins
+(as in deploy/dagster.yaml, Postgres).
 """
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -35,16 +43,78 @@ from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorag
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+
+_ENGINES: OrderedDict[tuple[str, float | None], Engine] = OrderedDict()
+_ENGINES_LOCK = threading.Lock()
+MAX_ENGINES = 64  # a webserver reads many runs' databases: the least recent go (each open database holds ~3 files)
 
 
-@functools.lru_cache(maxsize=256)  # a webserver reads many runs' databases: the least recent are let go
 def engine_for(conn_string: str, busy_timeout_s: float | None = None) -> Engine:
-    """The process's engine for one SQLite database (no pooled connections: each connect opens the file)."""
-    connect_args = {} if busy_timeout_s is None else {"timeout": busy_timeout_s}
-    return create_engine(conn_string, poolclass=NullPool, connect_args=connect_args)
+    """The process's engine for one SQLite database, keeping one connection open between transactions."""
+    key = (conn_string, busy_timeout_s)
+    with _ENGINES_LOCK:  # a webserver's threads ask at once
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _sqlite_engine(conn_string, busy_timeout_s)
+            while len(_ENGINES) > MAX_ENGINES:
+                _, oldest = _ENGINES.popitem(last=False)
+                oldest.dispose()
+        _ENGINES.move_to_end(key)
+        return engine
+
+
+def _sqlite_engine(conn_string: str, busy_timeout_s: float | None) -> Engine:
+    connect_args: dict[str, Any] = {"check_same_thread": False}  # the pool hands a connection to one thread at a time
+    if busy_timeout_s is not None:
+        connect_args["timeout"] = busy_timeout_s
+    engine = create_engine(conn_string, poolclass=QueuePool, pool_size=1, max_overflow=-1, connect_args=connect_args)
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "checkout", _on_checkout)
+    return engine
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _on_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    path = cursor.execute("PRAGMA database_list").fetchone()[2]
+    cursor.close()
+    record.info["file"] = (path, _file_id(path))
+
+
+def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    """A kept connection whose file was deleted or replaced since it opened would write where nobody reads:
+    the pool drops it and opens the file again."""
+    path, opened = record.info.get("file", (None, None))
+    if path and _file_id(path) != opened:
+        raise exc.DisconnectionError(f"{path} was replaced since its connection opened")
+
+
+def kept_engines() -> list[Engine]:
+    """The engines this process keeps, least recently used first."""
+    return list(_ENGINES.values())
+
+
+def forget_engines() -> None:
+    """Drop every engine without closing its connections (a forked child: they belong to the parent)."""
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()  # another thread of the parent may have held it at the fork
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=forget_engines)
 
 
 class EventLogStorageKeepingEngines(SqliteEventLogStorage):

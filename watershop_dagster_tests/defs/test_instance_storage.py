@@ -10,7 +10,8 @@ from watershop_dagster.cli import ensure_dagster_home
 from watershop_dagster.instance_storage import (
     EventLogStorageKeepingEngines,
     RunStorageKeepingEngines,
-    engine_for,
+    forget_engines,
+    kept_engines,
 )
 
 
@@ -33,13 +34,16 @@ def test_the_written_home_keeps_engines_and_its_files_are_dagsters_own(home, mon
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, RunStorageKeepingEngines)
         assert isinstance(instance.event_log_storage, EventLogStorageKeepingEngines)
-        engine_for.cache_clear()
+        forget_engines()
         for _ in range(3):
             assert dg.materialize([counted], instance=instance).success
         assert len(instance.get_run_records()) == 3 and len(materializations(instance)) == 3
-        # the runs' databases, the index and the runs database: one engine each, however many connections
-        engines = engine_for.cache_info()
-        assert engines.currsize == 3 + 2 and engines.hits > 20 * engines.currsize
+        # the runs' databases, the index and the runs database: one engine each, each with one kept connection
+        # (however many transactions: a run stores some 15 events)
+        engines = kept_engines()
+        assert len(engines) == 3 + 2
+        assert all(e.pool.checkedin() == 1 for e in engines)
+        assert sum(e.pool.checkedin() + e.pool.checkedout() for e in engines) == 5
     # a copy of the home, opened by its path alone (no DAGSTER_HOME), uses its own files
     copy = home.parent / "copied_home"
     shutil.copytree(home, copy)
@@ -60,3 +64,41 @@ def test_the_written_home_keeps_engines_and_its_files_are_dagsters_own(home, mon
     ensure_dagster_home()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(materializations(instance)) == 4
+
+
+def test_a_home_deleted_and_made_again_at_the_same_path_gets_its_rows(home):
+    """A kept connection to a deleted database file would write where nobody reads; it is opened anew."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dg.materialize([counted], instance=instance).success
+    shutil.rmtree(home)
+    ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(materializations(instance)) == 0
+        assert dg.materialize([counted], instance=instance).success
+    forget_engines()  # what another process would see: the files alone
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(instance.get_run_records()) == 1 and len(materializations(instance)) == 1
+
+
+def test_a_forked_worker_opens_its_own_connections_and_its_runs_are_seen(home):
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dg.materialize([counted], instance=instance).success  # the parent holds kept connections
+        pid = os.fork()
+        if pid == 0:  # the child: the inherited engines are gone, it writes through its own
+            ok = not kept_engines() and dg.materialize([counted], instance=instance).success
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # the parent's kept connections still work and see the child's run
+        assert len(materializations(instance)) == 2
+        assert dg.materialize([counted], instance=instance).success
+        assert len(instance.get_run_records()) == 3
+
+
+def test_engines_past_the_limit_are_let_go_and_their_databases_still_read(home, monkeypatch):
+    monkeypatch.setattr("watershop_dagster.instance_storage.MAX_ENGINES", 2)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for _ in range(3):
+            assert dg.materialize([counted], instance=instance).success
+        assert len(kept_engines()) == 2
+        assert len(instance.get_run_records()) == 3 and len(materializations(instance)) == 3
