@@ -400,3 +400,32 @@ def test_a_half_width_recording_is_analysed_in_square_pixels(tmp_path):
         for shape, width, height, whole in seen:
             assert shape == (108, 192, 3) and whole == (54, 96, 3)
             assert abs(width - 24) <= 3 and abs(height - 24) <= 2  # square again, not 12 wide
+
+
+def test_raw_h264_streams_are_timed_from_their_name_else_their_own_timing(tmp_path):
+    """A raw stream (a DVR's USB backup) has no frame times and no frame count: the frames are counted, and
+    the rate comes from the name's start and end stamps, else from the stream's SPS; a file that is no stream
+    is a row with its reason."""
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    # 60 frames at 10 fps, named as lasting 5 s: the stamps win over the stream's own 10 fps
+    encode_h264(folder / "ch01_20260302080000_20260302080005.h264", frames=60)
+    encode_h264(folder / "cam2_081500.264", frames=45, fps=15)
+    (folder / "cam3_090000.h265").write_bytes(b"\x00\x00\x01" + bytes(range(256)) * 20)
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    named = rows["ch01_20260302080000_20260302080005.h264"]
+    assert named.ok and named.frame_count == 60 and named.fps == 12.0, named
+    assert named.end_time == datetime(2026, 3, 2, 8, 0, 5) and "start and end stamps" in named.notes
+    own = rows["cam2_081500.264"]
+    assert own.ok and own.frame_count == 45 and own.fps == 15.0 and "SPS" in own.notes, own
+    assert own.end_time == datetime(2026, 3, 2, 8, 15, 3)
+    assert (own.width, own.height) == (160, 120)
+    bad = rows["cam3_090000.h265"]
+    assert not bad.ok and bad.error.startswith("cam3_090000.h265: ") and bad.camera == "cam3", bad
+    # the samplers read it as they read a container: the same frames, each at its own index
+    stream, mp4 = folder / "cam2_081500.264", encode_h264(tmp_path / "cam2.mp4", frames=45, fps=15)
+    assert len(decoded_frames(str(stream))) == 45
+    from_stream = list(DenseSampler(5.0).frames(str(stream), 15.0, 45))
+    from_mp4 = list(DenseSampler(5.0).frames(str(mp4), 15.0, 45))
+    assert [(f.index, f.offset_s) for f in from_stream] == [(f.index, f.offset_s) for f in from_mp4]
+    assert len(from_stream) == 15 and all(np.array_equal(a.image, b.image) for a, b in zip(from_stream, from_mp4))

@@ -1,6 +1,7 @@
 """Footage files: naming, probing, the day's manifest.
 
-`footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov>`: the folder is the shop day. The name gives the camera and,
+`footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov|ts|mts|m4v>`, or a raw H.264/H.265 stream
+(`.h264|.264|.h265|.265|.hevc`, timed by `probe_raw_stream`): the folder is the shop day. The name gives the camera and,
 in most layouts, the shop-local start of the file; `FOOTAGE_NAME_PATTERNS` is the one table of accepted names,
 tried in this order (first match wins):
 
@@ -49,7 +50,11 @@ from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 
 # Containers as recorders export them: MPEG-TS (.ts, and AVCHD's .mts) from NVR backups and streaming
 # recorders, .m4v from some exports; a fragmented MP4 (moof boxes, no index up front) is an ordinary .mp4.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v")
+# A raw H.264/H.265 stream (Annex B, no container) is what many DVRs' USB backups and phone apps write: the
+# frames carry no times, so `probe_raw_stream` counts them and takes the rate from the name's start and end
+# stamps, else from the stream's own timing (the SPS), else rejects the file with how to fix it.
+RAW_STREAM_EXTENSIONS = (".h264", ".264", ".h265", ".265", ".hevc")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v", *RAW_STREAM_EXTENSIONS)
 MAX_FPS = 240.0
 END_STAMP_TOLERANCE_S = 2.0  # names are stamped to the second and may count the last frame or not
 # A file whose minutes other files of its camera already cover this much is a second copy of them (an NVR's
@@ -273,6 +278,43 @@ def probe(path: Path) -> tuple[float, int, int, int, float]:
         cap.release()
 
 
+def probe_raw_stream(path: Path, named_seconds: float | None) -> tuple[float, int, int, int, float, str]:
+    """fps, frames, width, height, pixel aspect and how the rate was found, for a raw H.264/H.265 stream (no
+    container, so no frame times and no frame count): the frames are counted from the stream's access units
+    (no decoding), the rate is frames over the seconds between the name's start and end stamps, else the
+    stream's own timing (the SPS's VUI); a ValueError says why the file is unusable."""
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for packet in container.demux(stream) if packet.size)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            sps_rate = stream.codec_context.framerate
+            sar = stream.codec_context.sample_aspect_ratio
+        with av.open(str(path)) as container:
+            if next(container.decode(video=0), None) is None:
+                raise ValueError("no decodable frame")
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise ValueError(f"cannot be read as a raw H.264/H.265 stream ({exc})") from exc
+    if frames == 0:
+        raise ValueError("no frames in the stream")
+    if named_seconds is not None and named_seconds > 0:
+        fps, how = frames / named_seconds, "fps from the name's start and end stamps (a raw stream has no times)"
+    elif sps_rate is not None and sps_rate.denominator and float(sps_rate) > 0:
+        fps, how = float(sps_rate), "fps from the stream's own timing (SPS); a raw stream has no frame times"
+    else:
+        raise ValueError(
+            "a raw stream with no timing and no end stamp in its name: name it with its start and end "
+            "(ch01_<YYYYMMDDhhmmss>_<YYYYMMDDhhmmss>.h264) or remux it with its frame rate "
+            "(ffmpeg -r <fps> -i FILE -c copy FILE.mp4)"
+        )
+    if not 0 < fps <= MAX_FPS:
+        raise ValueError(f"{fps:g} fps ({how}): cannot place frames in time")
+    aspect = pixel_aspect(sar.numerator if sar else 0, sar.denominator if sar else 0, width, height)
+    return fps, frames, width, height, aspect, how
+
+
 def container_creation_time(path: Path) -> datetime | None:
     """The container's (else the video stream's) creation_time, its wall clock taken as shop-local; None when
     absent, unreadable, or a placeholder before 2000 (DVRs with an unset clock write 1970 or 1904)."""
@@ -355,12 +397,17 @@ def examine_file(path: Path, day: date, rel: str) -> _Examined:
         name = read_footage_name(path, day)
     except FootageNameError as exc:
         return _Examined(error_row(rel, path, str(exc)))
+    raw_timing = None
     try:
-        fps, frames, width, height, aspect = probe(path)
+        if path.suffix.lower() in RAW_STREAM_EXTENSIONS:
+            named = (name.end - name.start).total_seconds() if name.start and name.end else None
+            fps, frames, width, height, aspect, raw_timing = probe_raw_stream(path, named)
+        else:
+            fps, frames, width, height, aspect = probe(path)
     except Exception as exc:  # every unusable file is recorded, none stops the day
         power_cut = path.suffix.lower() in (".mp4", ".mov") and path.stat().st_size > 0 and is_power_cut_mp4(path)
         return _Examined(error_row(rel, path, f"{path.name}: {exc}", name), name, power_cut)
-    start, notes = name.start, None
+    start, notes = name.start, raw_timing
     if start is None:
         start = container_creation_time(path)
         if start is None:
