@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.footage.faces import ModelNotFoundError, ScrfdDetector, resolve_models
+from watershop_dagster.core.footage.faces import ModelNotFoundError, ScrfdDetector, photo_gallery, resolve_models
 
 
 def test_bundled_models_resolve_without_network():
@@ -73,3 +73,23 @@ def test_sharpness_does_not_take_a_dim_shop_for_blur():
     blurred = cv2.GaussianBlur(face, (0, 0), 3.0)
     assert sharpness_of(dim) == pytest.approx(sharpness_of(face), rel=0.1)
     assert sharpness_of(blurred) < 0.3 * sharpness_of(face)
+
+
+def test_a_gallery_embeds_each_photo_once_until_the_photo_changes(engine, tmp_path, monkeypatch):
+    """Staff and opt-out photos are read by every day's run: one process embeds each unchanged photo once."""
+    t1 = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    person = tmp_path / "staff" / "asha"
+    person.mkdir(parents=True)
+    cv2.imwrite(str(person / "1.jpg"), t1)
+    (person / "notes.txt").write_text("not a photo")
+    embedded = []
+    real = engine.embed_image
+    monkeypatch.setattr(engine, "embed_image", lambda image: embedded.append(image.shape) or real(image))
+    first = photo_gallery(engine, tmp_path / "staff")
+    second = photo_gallery(engine, tmp_path / "staff")
+    assert len(embedded) == 1 and first.keys() == second.keys() == {"asha"}
+    assert np.array_equal(first["asha"], second["asha"]) and first["asha"].shape[0] == 1
+    # a new photo in its place (another size) is embedded again, and the gallery says what it shows
+    cv2.imwrite(str(person / "1.jpg"), cv2.flip(t1, 1)[:, :-40])
+    third = photo_gallery(engine, tmp_path / "staff")
+    assert len(embedded) == 2 and not np.array_equal(third["asha"], first["asha"])

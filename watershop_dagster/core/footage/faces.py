@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -306,6 +307,24 @@ class FaceEngine:
         return max(obs, key=lambda o: o.face.size * o.quality).embedding
 
 
+# Per engine: (photo path, size, modification time) -> its embedding (None: no usable face or not an image).
+_PHOTO_EMBEDDINGS: weakref.WeakKeyDictionary[FaceEngine, dict[tuple[str, int, int], np.ndarray | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def embed_photo(engine: FaceEngine, photo: Path) -> np.ndarray | None:
+    """A photo's embedding, remembered while the file is unchanged (same size and modification time): a
+    backfill's days, each reading the staff and opt-out photos, embed each photo once per process."""
+    stat = photo.stat()
+    key = (str(photo.resolve()), stat.st_size, stat.st_mtime_ns)
+    known = _PHOTO_EMBEDDINGS.setdefault(engine, {})
+    if key not in known:
+        img = cv2.imread(str(photo))
+        known[key] = engine.embed_image(img) if img is not None else None
+    return known[key]
+
+
 def photo_gallery(engine: FaceEngine, folder: Path) -> dict[str, np.ndarray]:
     """<folder>/<name>/*.jpg -> name -> embeddings (n, d) of the photos with a usable face (staff enrolment,
     the opt-out list)."""
@@ -314,9 +333,8 @@ def photo_gallery(engine: FaceEngine, folder: Path) -> dict[str, np.ndarray]:
         return gallery
     for person in sorted(p for p in folder.iterdir() if p.is_dir()):
         vecs = []
-        for photo in sorted(person.iterdir()):
-            img = cv2.imread(str(photo))
-            emb = engine.embed_image(img) if img is not None else None
+        for photo in sorted(x for x in person.iterdir() if x.is_file()):
+            emb = embed_photo(engine, photo)
             if emb is not None:
                 vecs.append(emb)
         if vecs:
