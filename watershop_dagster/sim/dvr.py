@@ -9,7 +9,7 @@ the footage matrix (`bench/shop_footage.py`) and the tests build DVR exports wit
 from __future__ import annotations
 
 import struct
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -59,4 +59,54 @@ def cut_by_power_failure(whole: Path, path: Path, tail_bytes: int = 50) -> Path:
     data = bytearray(whole.read_bytes()[: max(boxes["mdat"].offset + 16, boxes["moov"].offset - tail_bytes)])
     struct.pack_into(">I", data, boxes["mdat"].offset, 0)
     path.write_bytes(bytes(data))
+    return path
+
+
+# Dahua's recording format (.dav; also CP Plus and other Dahua-made DVRs), as FFmpeg's `dhav` demuxer reads it:
+# each frame a chunk of a 24-byte "DHAV" header, extension fields, the frame's Annex B bytes and an 8-byte
+# "dhav" trailer. Header: type (0xfd keyframe, 0xfc other frame), subtype, channel, sub-number, frame number,
+# chunk length, the wall-clock second packed into 32 bits, a millisecond counter, extension length, checksum.
+_DAV_CODECS = {"h264": 0x08, "hevc": 0x0C}
+
+
+def _dav_date(t: datetime) -> int:
+    return t.second | t.minute << 6 | t.hour << 12 | t.day << 17 | t.month << 22 | (t.year - 2000) << 26
+
+
+def _dav_chunk(
+    frame: bytes, number: int, key: bool, t: datetime, ms: int, keyframe_fields: bytes, channel: int
+) -> bytes:
+    ext = keyframe_fields if key else b""
+    length = 24 + len(ext) + len(frame) + 8
+    kind = 0xFD if key else 0xFC
+    header = struct.pack(
+        "<4sBBBBIIIHBB", b"DHAV", kind, 0, channel - 1, 0, number, length, _dav_date(t), ms, len(ext), 0
+    )
+    return header + ext + frame + b"dhav" + struct.pack("<I", length)
+
+
+def write_dav(source: Path, path: Path, start: datetime, channel: int = 1) -> Path:
+    """`source` (an H.264 or HEVC file without B-frames, as these DVRs record) as a .dav recording that began at
+    `start` (its burned-in clock's time): the same frames, each stamped with its second and a millisecond
+    counter, keyframes with the size, codec and frame rate."""
+    import av
+
+    out = bytearray()
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        fps = round(float(stream.average_rate or 25))
+        width, height = stream.codec_context.width, stream.codec_context.height
+        keyframe_fields = struct.pack("<BBHHHBBBB", 0x82, 0, 0, width, height, 0x81, 0, _DAV_CODECS[codec], fps)
+        annexb = av.bitstream.BitStreamFilterContext(f"{codec}_mp4toannexb", stream)
+        tb = float(stream.time_base or 0)
+        number = 0
+        for packet in container.demux(stream):
+            for unit in annexb.filter(packet if packet.size else None):
+                seconds = (unit.pts or 0) * tb
+                ms = int(round(seconds * 1000)) & 0xFFFF
+                t = start + timedelta(seconds=seconds)
+                out += _dav_chunk(bytes(unit), number, unit.is_keyframe, t, ms, keyframe_fields, channel)
+                number += 1
+    path.write_bytes(bytes(out))
     return path

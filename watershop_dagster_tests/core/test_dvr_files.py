@@ -24,7 +24,7 @@ from watershop_dagster.core.footage.manifest import (
 from watershop_dagster.core.footage.recovery import ReferenceStream, access_units, recover_power_cut, reference_stream
 from watershop_dagster.core.footage.sampling import DenseSampler
 from watershop_dagster.core.footage.watch import look
-from watershop_dagster.sim.dvr import cut_by_power_failure
+from watershop_dagster.sim.dvr import cut_by_power_failure, write_dav
 
 DAY = date(2026, 3, 2)
 
@@ -44,6 +44,7 @@ def encode_h264(
     options: dict | None = None,
     gop: int | None = None,
     scene: Callable[[int], np.ndarray] = moving_box,
+    b_frames: bool = True,
 ) -> Path:
     """A small H.264 file (libx264 defaults, B-frames included) of `scene` (frame i as RGB; the size of its
     first frame), in the container its suffix names (`options`: the muxer's, e.g. a fragmented MP4's
@@ -51,7 +52,10 @@ def encode_h264(
     with av.open(str(path), "w", options=options or {}) as container:
         if creation_time:
             container.metadata["creation_time"] = creation_time
-        stream = container.add_stream("libx264", rate=fps, options={"g": str(gop)} if gop else None)
+        codec_options = {"g": str(gop)} if gop else {}
+        if not b_frames:  # as Dahua-made DVRs record
+            codec_options["bf"] = "0"
+        stream = container.add_stream("libx264", rate=fps, options=codec_options or None)
         height, width = scene(0).shape[:2]
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
@@ -429,3 +433,31 @@ def test_raw_h264_streams_are_timed_from_their_name_else_their_own_timing(tmp_pa
     from_mp4 = list(DenseSampler(5.0).frames(str(mp4), 15.0, 45))
     assert [(f.index, f.offset_s) for f in from_stream] == [(f.index, f.offset_s) for f in from_mp4]
     assert len(from_stream) == 15 and all(np.array_equal(a.image, b.image) for a, b in zip(from_stream, from_mp4))
+
+
+def test_dahua_dav_recordings_are_timed_by_their_name_else_the_dvr_clock_in_their_frames(tmp_path):
+    """A .dav (Dahua's own format) has no frame count and no index: the frames are counted, the rate is the
+    name's stamps' or the recording's own, the start the name's or the DVR clock stamped in the first frame."""
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    mp4 = encode_h264(tmp_path / "source.mp4", frames=60, gop=10, b_frames=False)
+    write_dav(mp4, folder / "NVR_ch1_main_20260302080000_20260302080006.dav", datetime(2026, 3, 2, 8, 0, 0))
+    write_dav(mp4, folder / "lobby.dav", datetime(2026, 3, 2, 8, 15, 0))
+    write_dav(mp4, folder / "door.dav", datetime(2026, 3, 1, 23, 59, 0))  # the DVR's clock says yesterday
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    named = rows["NVR_ch1_main_20260302080000_20260302080006.dav"]
+    assert named.ok and named.camera == "ch01" and (named.fps, named.frame_count) == (10.0, 60), named
+    assert (named.start_time, named.end_time) == (datetime(2026, 3, 2, 8), datetime(2026, 3, 2, 8, 0, 6))
+    clock = rows["lobby.dav"]
+    assert clock.ok and (clock.fps, clock.frame_count) == (10.0, 60), clock
+    assert (
+        clock.start_time == datetime(2026, 3, 2, 8, 15) and "DVR clock" in clock.notes and ".dav header" in clock.notes
+    )
+    wrong_day = rows["door.dav"]
+    assert not wrong_day.ok and "2026-03-01 23:59:00, is not on day folder 2026-03-02" in wrong_day.error
+    # FFmpeg's demuxer cannot seek back to a .dav's start: the default sampler reads it whole, every frame
+    sampler = CoarseToFineSampler(2.0)
+    samples = list(sampler.samples(named.path, 10.0, 60, lambda frame: SimpleNamespace(sightings=[])))
+    assert sampler.report.detail.get("whole_file") and sampler.report.error is None
+    assert [s.frame.index for s in samples] == list(range(0, 60, 5))
+    assert len(decoded_frames(named.path)) == 60

@@ -204,7 +204,7 @@ class CoarseToFineSampler:
         except av.FFmpegError as exc:
             self.report.error = f"cannot read packets: {exc}"
             return
-        if len(keyframe_times) < 2:
+        if len(keyframe_times) < 2 or not self._seekable(path, keyframe_times):
             yield from self._whole_file(path, fps, frame_count)
             return
         long_gops = float(np.median(np.diff(keyframe_times))) > self.max_keyframe_gap_s
@@ -241,6 +241,24 @@ class CoarseToFineSampler:
                 if packet.is_keyframe:
                     times.append(t)
         return times, last
+
+    @staticmethod
+    def _seekable(path: str, keyframe_times: list[float]) -> bool:
+        """Whether the container seeks as the passes do: ahead to a keyframe, and back to the start. A Dahua
+        .dav does not go back to its start (FFmpeg's `dhav` demuxer): such a file is read whole."""
+        import av
+
+        try:
+            with av.open(path) as container:
+                stream = container.streams.video[0]
+                assert stream.time_base is not None  # a video stream always has one
+                tb, origin = float(stream.time_base), float(stream.start_time or 0) * float(stream.time_base)
+                target = keyframe_times[len(keyframe_times) // 2]
+                container.seek(int((target + origin) / tb), stream=stream, backward=True, any_frame=False)
+                container.seek(0, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            return False
+        return True
 
     def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)

@@ -1,9 +1,9 @@
 """Footage files: naming, probing, the day's manifest.
 
-`footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov|ts|mts|m4v>`, or a raw H.264/H.265 stream
-(`.h264|.264|.h265|.265|.hevc`, timed by `probe_raw_stream`): the folder is the shop day. The name gives the camera and,
-in most layouts, the shop-local start of the file; `FOOTAGE_NAME_PATTERNS` is the one table of accepted names,
-tried in this order (first match wins):
+`footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov|ts|mts|m4v>`, a raw H.264/H.265 stream
+(`.h264|.264|.h265|.265|.hevc`) or a Dahua `.dav` (both timed by `probe_counting_frames`): the folder is the
+shop day. The name gives the camera and, in most layouts, the shop-local start of the file;
+`FOOTAGE_NAME_PATTERNS` is the one table of accepted names, tried in this order (first match wins):
 
 - `[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]`, as Hikvision/Dahua-like DVRs export:
   `ch01_20260302085500_20260302090000.mp4`, `NVR_ch1_main_20260302085500_20260302090000.mp4`
@@ -54,7 +54,11 @@ from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 # frames carry no times, so `probe_raw_stream` counts them and takes the rate from the name's start and end
 # stamps, else from the stream's own timing (the SPS), else rejects the file with how to fix it.
 RAW_STREAM_EXTENSIONS = (".h264", ".264", ".h265", ".265", ".hevc")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v", *RAW_STREAM_EXTENSIONS)
+# Dahua's own recording format (also CP Plus and other Dahua-made DVRs; FFmpeg's `dhav` demuxer): each frame
+# stamped with the DVR's clock and the keyframes with the frame rate, but no frame count and no index.
+DAV_EXTENSION = ".dav"
+COUNTED_EXTENSIONS = (*RAW_STREAM_EXTENSIONS, DAV_EXTENSION)  # frames counted by `probe_counting_frames`
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".ts", ".mts", ".m4v", *COUNTED_EXTENSIONS)
 MAX_FPS = 240.0
 END_STAMP_TOLERANCE_S = 2.0  # names are stamped to the second and may count the last frame or not
 # A file whose minutes other files of its camera already cover this much is a second copy of them (an NVR's
@@ -278,41 +282,62 @@ def probe(path: Path) -> tuple[float, int, int, int, float]:
         cap.release()
 
 
-def probe_raw_stream(path: Path, named_seconds: float | None) -> tuple[float, int, int, int, float, str]:
-    """fps, frames, width, height, pixel aspect and how the rate was found, for a raw H.264/H.265 stream (no
-    container, so no frame times and no frame count): the frames are counted from the stream's access units
-    (no decoding), the rate is frames over the seconds between the name's start and end stamps, else the
-    stream's own timing (the SPS's VUI); a ValueError says why the file is unusable."""
+def probe_counting_frames(path: Path, named_seconds: float | None) -> tuple[float, int, int, int, float, str]:
+    """fps, frames, width, height, pixel aspect and how the rate was found, for a file with no frame count: a
+    raw H.264/H.265 stream (no container, no frame times) or a Dahua .dav. The frames are counted from the
+    stream's access units (no decoding); the rate is frames over the seconds between the name's start and end
+    stamps, else the file's own (a .dav's keyframe headers; a raw stream's SPS timing); a ValueError says why
+    the file is unusable."""
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
+    dav = path.suffix.lower() == DAV_EXTENSION
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             frames = sum(1 for packet in container.demux(stream) if packet.size)
             width, height = stream.codec_context.width, stream.codec_context.height
-            sps_rate = stream.codec_context.framerate
+            own_rate = stream.average_rate if dav else stream.codec_context.framerate
             sar = stream.codec_context.sample_aspect_ratio
         with av.open(str(path)) as container:
             if next(container.decode(video=0), None) is None:
                 raise ValueError("no decodable frame")
     except (av.error.FFmpegError, IndexError) as exc:
-        raise ValueError(f"cannot be read as a raw H.264/H.265 stream ({exc})") from exc
+        kind = "a Dahua .dav recording" if dav else "a raw H.264/H.265 stream"
+        raise ValueError(f"cannot be read as {kind} ({exc})") from exc
     if frames == 0:
         raise ValueError("no frames in the stream")
+    own = "the recording's frame rate (.dav header)" if dav else "the stream's own timing (SPS)"
     if named_seconds is not None and named_seconds > 0:
-        fps, how = frames / named_seconds, "fps from the name's start and end stamps (a raw stream has no times)"
-    elif sps_rate is not None and sps_rate.denominator and float(sps_rate) > 0:
-        fps, how = float(sps_rate), "fps from the stream's own timing (SPS); a raw stream has no frame times"
+        fps, how = frames / named_seconds, "fps from the name's start and end stamps"
+    elif own_rate is not None and own_rate.denominator and float(own_rate) > 0:
+        fps, how = float(own_rate), f"fps from {own}"
     else:
         raise ValueError(
-            "a raw stream with no timing and no end stamp in its name: name it with its start and end "
-            "(ch01_<YYYYMMDDhhmmss>_<YYYYMMDDhhmmss>.h264) or remux it with its frame rate "
+            f"no frame rate: the name has no end stamp and {own} gives none: name it with its start and end "
+            f"(ch01_<YYYYMMDDhhmmss>_<YYYYMMDDhhmmss>{path.suffix}) or remux it with its frame rate "
             "(ffmpeg -r <fps> -i FILE -c copy FILE.mp4)"
         )
+    if not dav:
+        how += " (a raw stream has no frame times)"
     if not 0 < fps <= MAX_FPS:
         raise ValueError(f"{fps:g} fps ({how}): cannot place frames in time")
     aspect = pixel_aspect(sar.numerator if sar else 0, sar.denominator if sar else 0, width, height)
     return fps, frames, width, height, aspect, how
+
+
+def dav_start_time(path: Path) -> datetime | None:
+    """The DVR clock's reading at a .dav file's first frame (each frame carries it; FFmpeg hands it on as
+    milliseconds since 1970 on that clock), or None when unreadable or before 2000 (an unset clock)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            first = next((p for p in container.demux(stream) if p.size and p.pts is not None), None)
+            if first is None or first.pts is None or stream.time_base is None:
+                return None
+            when = datetime(1970, 1, 1) + timedelta(seconds=float(first.pts * stream.time_base))
+    except (av.error.FFmpegError, IndexError, OverflowError):
+        return None
+    return when if when.year >= 2000 else None
 
 
 def container_creation_time(path: Path) -> datetime | None:
@@ -399,9 +424,9 @@ def examine_file(path: Path, day: date, rel: str) -> _Examined:
         return _Examined(error_row(rel, path, str(exc)))
     raw_timing = None
     try:
-        if path.suffix.lower() in RAW_STREAM_EXTENSIONS:
+        if path.suffix.lower() in COUNTED_EXTENSIONS:
             named = (name.end - name.start).total_seconds() if name.start and name.end else None
-            fps, frames, width, height, aspect, raw_timing = probe_raw_stream(path, named)
+            fps, frames, width, height, aspect, raw_timing = probe_counting_frames(path, named)
         else:
             fps, frames, width, height, aspect = probe(path)
     except Exception as exc:  # every unusable file is recorded, none stops the day
@@ -409,17 +434,19 @@ def examine_file(path: Path, day: date, rel: str) -> _Examined:
         return _Examined(error_row(rel, path, f"{path.name}: {exc}", name), name, power_cut)
     start, notes = name.start, raw_timing
     if start is None:
-        start = container_creation_time(path)
+        dav = path.suffix.lower() == DAV_EXTENSION
+        start = dav_start_time(path) if dav else container_creation_time(path)
+        source = "the DVR clock stamped in its frames" if dav else "the container's creation_time"
         if start is None:
             reason = (
-                f"{path.name}: no start time: the name fits no dated layout ({name.layout}) and the container has "
-                "no creation_time"
+                f"{path.name}: no start time: the name fits no dated layout ({name.layout}) and "
+                f"{'its frames carry no DVR clock' if dav else 'the container has no creation_time'}"
             )
             return _Examined(error_row(rel, path, reason, name), name)
         if start.date() != day:
-            reason = f"{path.name}: the container's creation_time {start} is not on day folder {day}"
+            reason = f"{path.name}: {source}, {start}, is not on day folder {day}"
             return _Examined(error_row(rel, path, reason, name), name)
-        notes = "start from the container's creation_time (the name has none)"
+        notes = _join(f"start from {source} (the name has none)", notes)
     end = start + timedelta(seconds=frames / fps)
     size = path.stat().st_size
     row = ManifestRow(
