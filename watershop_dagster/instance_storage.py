@@ -38,6 +38,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
@@ -46,6 +47,8 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from watchdog.events import FileSystemEvent
+from watchdog.observers import Observer
 
 _ENGINES: OrderedDict[tuple[str, float | None], Engine] = OrderedDict()
 _ENGINES_LOCK = threading.Lock()
@@ -137,10 +140,32 @@ class EventLogStorageKeepingEngines(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def watch(self, run_id: str, cursor: str | None, callback: Any) -> None:
+        """As the stock method (the webserver's live run log), with a watcher that also sees the run's write-ahead
+        log change: with connections kept, a commit changes `<run>.db-wal` and `<run>.db` only at a checkpoint."""
+        observer: Any = self._obs  # Dagster declares it None until the first watch
+        if observer is None:
+            observer = Observer()
+            observer.start()
+            self._obs = observer
+        watcher = _RunLogWatcher(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (watcher, observer.schedule(watcher, self._base_dir, recursive=True))
+
     def has_table(self, table_name: str) -> bool:
         engine = self._engine(INDEX_SHARD_NAME)
         with engine.connect() as conn:
             return bool(engine.dialect.has_table(conn, table_name))
+
+
+class _RunLogWatcher(SqliteEventLogStorageWatchdog):
+    """Dagster's watcher of one run's event database, told of changes to its write-ahead log too."""
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self._log_path, f"{self._log_path}-wal"]
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self._process_log()
 
 
 class RunStorageKeepingEngines(SqliteRunStorage):

@@ -102,3 +102,49 @@ def test_engines_past_the_limit_are_let_go_and_their_databases_still_read(home, 
             assert dg.materialize([counted], instance=instance).success
         assert len(kept_engines()) == 2
         assert len(instance.get_run_records()) == 3 and len(materializations(instance)) == 3
+
+
+def test_the_live_run_log_sees_events_another_process_writes(home):
+    """The webserver watches a run's database for new events; with connections kept, a commit changes only the
+    write-ahead log beside it until a checkpoint."""
+    import threading
+    import time
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(dg.materialize([counted], instance=instance).run_id)
+        assert run is not None
+        seen, done = [], threading.Event()
+
+        def on_event(entry, cursor):
+            seen.append(entry)
+            done.set()
+
+        instance.event_log_storage.watch(run.run_id, None, on_event)
+        instance.event_log_storage.get_records_for_run(run.run_id)  # the watcher's process holds a connection too
+        pid = os.fork()
+        if pid == 0:  # another process reports the run's events
+            forget_engines()
+            with dg.DagsterInstance.from_config(str(home)) as writer:
+                writer.report_engine_event("an event from the run's process", run)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        deadline = time.monotonic() + 10
+        while not any("an event from the run" in (e.message or "") for e in seen) and time.monotonic() < deadline:
+            done.wait(0.2)
+        instance.event_log_storage.end_watch(run.run_id, on_event)
+        assert any("an event from the run's process" in (e.message or "") for e in seen)
+
+
+def test_kept_connections_serve_other_threads_and_commit_without_waiting_for_the_disk(home):
+    """A webserver's threads share the kept connections (one thread at a time); WAL with synchronous=NORMAL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dg.materialize([counted], instance=instance).success  # this thread opened the connections
+        with ThreadPoolExecutor(1) as other:
+            assert other.submit(lambda: dg.materialize([counted], instance=instance).success).result()
+            assert other.submit(lambda: len(materializations(instance))).result() == 2
+        for engine in kept_engines():
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
