@@ -415,6 +415,8 @@ def test_raw_h264_streams_are_timed_from_their_name_else_their_own_timing(tmp_pa
     # 60 frames at 10 fps, named as lasting 5 s: the stamps win over the stream's own 10 fps
     encode_h264(folder / "ch01_20260302080000_20260302080005.h264", frames=60)
     encode_h264(folder / "cam2_081500.264", frames=45, fps=15)
+    # cut short: 60 frames at 10 fps (its SPS) in a file named as a minute: the stamps would stretch it sixfold
+    encode_h264(folder / "ch04_20260302080000_20260302080100.h264", frames=60)
     (folder / "cam3_090000.h265").write_bytes(b"\x00\x00\x01" + bytes(range(256)) * 20)
     rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
     named = rows["ch01_20260302080000_20260302080005.h264"]
@@ -424,6 +426,9 @@ def test_raw_h264_streams_are_timed_from_their_name_else_their_own_timing(tmp_pa
     assert own.ok and own.frame_count == 45 and own.fps == 15.0 and "SPS" in own.notes, own
     assert own.end_time == datetime(2026, 3, 2, 8, 15, 3)
     assert (own.width, own.height) == (160, 120)
+    cut = rows["ch04_20260302080000_20260302080100.h264"]
+    assert cut.ok and cut.fps == 10.0 and cut.end_time == datetime(2026, 3, 2, 8, 0, 6), cut
+    assert "the name spans 60 s but its 60 frames last 6.0 s" in cut.notes
     bad = rows["cam3_090000.h265"]
     assert not bad.ok and bad.error.startswith("cam3_090000.h265: ") and bad.camera == "cam3", bad
     # the samplers read it as they read a container: the same frames, each at its own index

@@ -307,10 +307,21 @@ def probe_counting_frames(path: Path, named_seconds: float | None) -> tuple[floa
     if frames == 0:
         raise ValueError("no frames in the stream")
     own = "the recording's frame rate (.dav header)" if dav else "the stream's own timing (SPS)"
+    own_fps = float(own_rate) if own_rate is not None and own_rate.denominator and float(own_rate) > 0 else None
     if named_seconds is not None and named_seconds > 0:
         fps, how = frames / named_seconds, "fps from the name's start and end stamps"
-    elif own_rate is not None and own_rate.denominator and float(own_rate) > 0:
-        fps, how = float(own_rate), f"fps from {own}"
+        # A file cut short (a partial copy, a power cut) still reads, and its name's span would stretch it:
+        # where the file's own rate puts its frames well inside that span, the own rate wins.
+        if own_fps and abs(frames / own_fps - named_seconds) > END_STAMP_TOLERANCE_S:
+            fps, how = (
+                own_fps,
+                (
+                    f"fps from {own}: the name spans {named_seconds:g} s but its {frames} frames last "
+                    f"{frames / own_fps:.1f} s at that rate (cut short?)"
+                ),
+            )
+    elif own_fps:
+        fps, how = own_fps, f"fps from {own}"
     else:
         raise ValueError(
             f"no frame rate: the name has no end stamp and {own} gives none: name it with its start and end "
