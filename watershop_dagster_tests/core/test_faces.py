@@ -1,4 +1,5 @@
 import importlib.resources
+import os
 
 import cv2
 import numpy as np
@@ -93,3 +94,16 @@ def test_a_gallery_embeds_each_photo_once_until_the_photo_changes(engine, tmp_pa
     cv2.imwrite(str(person / "1.jpg"), cv2.flip(t1, 1)[:, :-40])
     third = photo_gallery(engine, tmp_path / "staff")
     assert len(embedded) == 2 and not np.array_equal(third["asha"], first["asha"])
+    # another photo copied in with the same size and modification time (cp -p, rsync -a): seen all the same
+    photo, before = person / "1.jpg", (person / "1.jpg").stat()
+    other = cv2.imencode(".jpg", cv2.flip(t1, 0))[1].tobytes()
+    size = max(before.st_size, len(other))
+    other += bytes(size - len(other))  # a JPEG reader stops at its end marker: padding changes nothing
+    photo.write_bytes(photo.read_bytes() + bytes(size - before.st_size))
+    photo_gallery(engine, tmp_path / "staff")  # the padded photo, embedded once
+    padded = photo.stat()
+    photo.write_bytes(other)
+    os.utime(photo, ns=(padded.st_atime_ns, padded.st_mtime_ns))
+    assert photo.stat().st_size == padded.st_size and photo.stat().st_mtime_ns == padded.st_mtime_ns
+    fourth = photo_gallery(engine, tmp_path / "staff")
+    assert len(embedded) == 4 and not np.array_equal(fourth["asha"], third["asha"])

@@ -307,17 +307,18 @@ class FaceEngine:
         return max(obs, key=lambda o: o.face.size * o.quality).embedding
 
 
-# Per engine: (photo path, size, modification time) -> its embedding (None: no usable face or not an image).
-_PHOTO_EMBEDDINGS: weakref.WeakKeyDictionary[FaceEngine, dict[tuple[str, int, int], np.ndarray | None]] = (
+# Per engine: (photo path, inode, size, modification and change times) -> its embedding (None: no usable face
+# or not an image). The change time too: a copy that keeps the old modification time (cp -p, rsync -a) is seen.
+_PHOTO_EMBEDDINGS: weakref.WeakKeyDictionary[FaceEngine, dict[tuple[str, int, int, int, int], np.ndarray | None]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def embed_photo(engine: FaceEngine, photo: Path) -> np.ndarray | None:
-    """A photo's embedding, remembered while the file is unchanged (same size and modification time): a
-    backfill's days, each reading the staff and opt-out photos, embed each photo once per process."""
+    """A photo's embedding, remembered while the file is unchanged (same file, size, modification and change
+    times): a backfill's days, each reading the staff and opt-out photos, embed each photo once per process."""
     stat = photo.stat()
-    key = (str(photo.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(photo.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     known = _PHOTO_EMBEDDINGS.setdefault(engine, {})
     if key not in known:
         img = cv2.imread(str(photo))
