@@ -460,9 +460,14 @@ def test_dahua_dav_recordings_are_timed_by_their_name_else_the_dvr_clock_in_thei
     )
     wrong_day = rows["door.dav"]
     assert not wrong_day.ok and "2026-03-01 23:59:00, is not on day folder 2026-03-02" in wrong_day.error
-    # FFmpeg's demuxer cannot seek back to a .dav's start: the default sampler reads it whole, every frame
-    sampler = CoarseToFineSampler(2.0)
-    samples = list(sampler.samples(named.path, 10.0, 60, lambda frame: SimpleNamespace(sightings=[])))
-    assert sampler.report.detail.get("whole_file") and sampler.report.error is None
-    assert [s.frame.index for s in samples] == list(range(0, 60, 5))
+
+    # FFmpeg cannot seek a .dav back into its first group of pictures: the sampler never does (it learns the
+    # empty room in a container of its own), so it samples the .dav as it samples the same frames in MP4
+    def sampled(path):
+        sampler = CoarseToFineSampler(2.0)
+        samples = list(sampler.samples(str(path), 10.0, 60, lambda frame: SimpleNamespace(sightings=[])))
+        assert sampler.report.error is None and not sampler.report.detail.get("whole_file")
+        return [(s.frame.index, s.analysed) for s in samples], sampler.report.frames_decoded
+
+    assert sampled(named.path) == sampled(mp4)
     assert len(decoded_frames(named.path)) == 60

@@ -244,8 +244,8 @@ class CoarseToFineSampler:
 
     @staticmethod
     def _seekable(path: str, keyframe_times: list[float]) -> bool:
-        """Whether the container seeks as the passes do: ahead to a keyframe, and back to the start. A Dahua
-        .dav does not go back to its start (FFmpeg's `dhav` demuxer): such a file is read whole."""
+        """Whether the container seeks ahead to a keyframe, as learning the empty room does; one that cannot is
+        read whole."""
         import av
 
         try:
@@ -255,7 +255,6 @@ class CoarseToFineSampler:
                 tb, origin = float(stream.time_base), float(stream.start_time or 0) * float(stream.time_base)
                 target = keyframe_times[len(keyframe_times) // 2]
                 container.seek(int((target + origin) / tb), stream=stream, backward=True, any_frame=False)
-                container.seek(0, stream=stream, backward=True, any_frame=False)
         except av.FFmpegError:
             return False
         return True
@@ -280,10 +279,9 @@ class CoarseToFineSampler:
     def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
         import av
 
+        room = self._open(path, fps, keyframe_times)
         with av.open(path) as container:
             stream = container.streams.video[0]
-            room = self._open(container, stream, fps, keyframe_times)
-
             buffer: list = []  # packets since the last keyframe looked at
             passed: list[tuple[int, float]] = []  # keyframes passed over since then: buffer position, time
             last: _Look | None = None  # the last keyframe looked at
@@ -345,8 +343,15 @@ class CoarseToFineSampler:
                 # Something was going on at the last look: the stretch after it, to the end, gets the fine grid.
                 yield from self._refine(buffer, last, None, room)
 
-    def _open(self, container, stream, fps: float, keyframe_times: list[float]) -> EmptyRoom:
-        """Read the stream's settings, learn the empty room, and rewind to the start."""
+    def _open(self, path: str, fps: float, keyframe_times: list[float]) -> EmptyRoom:
+        """Read the stream's settings and learn the empty room, in a container of its own: the passes then read
+        from the start of theirs, with no seek back (FFmpeg cannot seek a .dav back into its first group)."""
+        import av
+
+        with av.open(path) as container:
+            return self._settings_and_room(container, container.streams.video[0], fps, keyframe_times)
+
+    def _settings_and_room(self, container, stream, fps: float, keyframe_times: list[float]) -> EmptyRoom:
         import av
 
         self._fps = fps
@@ -359,9 +364,7 @@ class CoarseToFineSampler:
         self._width = square_width(stream.codec_context.width, self._pixel_aspect)
         self._height = stream.codec_context.height
         self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
-        room = EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
-        container.seek(0, stream=stream, backward=True, any_frame=False)
-        return room
+        return EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
 
     def _scan_gops(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
         """Keyframes too far apart to look at every couple of seconds (a long GOP: many DVRs and x264's
@@ -374,9 +377,9 @@ class CoarseToFineSampler:
         between looks whose faces differ (as `_refine`). A quiet group costs one keyframe decode."""
         import av
 
+        room = self._open(path, fps, keyframe_times)
         with av.open(path) as container:
             stream = container.streams.video[0]
-            room = self._open(container, stream, fps, keyframe_times)
             gop: list = []  # the packets of the group after `look`, from its keyframe
             look: _Look | None = None  # the keyframe that opened the group in `gop`, not yet yielded
             stirred = False
@@ -494,7 +497,8 @@ class CoarseToFineSampler:
         )
         greys = []
         for t in picks:
-            container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
+            if t > keyframe_times[0]:  # the first is where the container starts
+                container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
             for packet in container.demux(stream):
                 if packet.size and packet.is_keyframe:
                     frames = self._decode([packet])
