@@ -153,6 +153,10 @@ class PacketSizes:
         return False
 
 
+class _CannotSeek(Exception):
+    """The container cannot seek ahead to a keyframe (the sampler then reads the file whole)."""
+
+
 @dataclass
 class _Look:
     """A decoded keyframe and what became of it."""
@@ -204,7 +208,7 @@ class CoarseToFineSampler:
         except av.FFmpegError as exc:
             self.report.error = f"cannot read packets: {exc}"
             return
-        if len(keyframe_times) < 2 or not self._seekable(path, keyframe_times):
+        if len(keyframe_times) < 2:
             yield from self._whole_file(path, fps, frame_count)
             return
         long_gops = float(np.median(np.diff(keyframe_times))) > self.max_keyframe_gap_s
@@ -213,11 +217,14 @@ class CoarseToFineSampler:
             self.report.truncated_at = int(last_t * fps) + 1
             self.report.error = f"truncated: packets end at {last_t:.1f}s of {expected_end:.1f}s"
         try:
+            room = self._open(path, fps, keyframe_times)
             if long_gops:
                 self.report.detail.update(long_gops=True, gops=0, gops_decoded=0)
-                yield from self._scan_gops(path, fps, keyframe_times)
+                yield from self._scan_gops(path, room)
             else:
-                yield from self._scan(path, fps, keyframe_times)
+                yield from self._scan(path, room)
+        except _CannotSeek:  # learning the room seeks ahead to keyframes: a container that cannot is read whole
+            yield from self._whole_file(path, fps, frame_count)
         except av.FFmpegError as exc:
             self.report.error = f"decode error: {exc}"
 
@@ -242,23 +249,6 @@ class CoarseToFineSampler:
                     times.append(t)
         return times, last
 
-    @staticmethod
-    def _seekable(path: str, keyframe_times: list[float]) -> bool:
-        """Whether the container seeks ahead to a keyframe, as learning the empty room does; one that cannot is
-        read whole."""
-        import av
-
-        try:
-            with av.open(path) as container:
-                stream = container.streams.video[0]
-                assert stream.time_base is not None  # a video stream always has one
-                tb, origin = float(stream.time_base), float(stream.start_time or 0) * float(stream.time_base)
-                target = keyframe_times[len(keyframe_times) // 2]
-                container.seek(int((target + origin) / tb), stream=stream, backward=True, any_frame=False)
-        except av.FFmpegError:
-            return False
-        return True
-
     def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)
         yield from sampler.samples(path, fps, frame_count, self._ask, pixel_aspect=self._pixel_aspect)
@@ -276,10 +266,9 @@ class CoarseToFineSampler:
             self.report.frames_read += 1
             yield packet, ts * self._tb - self._origin
 
-    def _scan(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
+    def _scan(self, path: str, room: EmptyRoom) -> Iterator[Sample]:
         import av
 
-        room = self._open(path, fps, keyframe_times)
         with av.open(path) as container:
             stream = container.streams.video[0]
             buffer: list = []  # packets since the last keyframe looked at
@@ -366,7 +355,7 @@ class CoarseToFineSampler:
         self._scan_height = max(1, int(self._height * self.scan_width / max(self._width, 1)))
         return EmptyRoom(self._room_samples(container, stream, keyframe_times), self.pixel_threshold)
 
-    def _scan_gops(self, path: str, fps: float, keyframe_times: list[float]) -> Iterator[Sample]:
+    def _scan_gops(self, path: str, room: EmptyRoom) -> Iterator[Sample]:
         """Keyframes too far apart to look at every couple of seconds (a long GOP: many DVRs and x264's
         default). Every keyframe is decoded and compared with the empty room and the keyframe before; a group
         of pictures (keyframe to keyframe) is decoded only where something happens: either keyframe differs
@@ -377,7 +366,6 @@ class CoarseToFineSampler:
         between looks whose faces differ (as `_refine`). A quiet group costs one keyframe decode."""
         import av
 
-        room = self._open(path, fps, keyframe_times)
         with av.open(path) as container:
             stream = container.streams.video[0]
             gop: list = []  # the packets of the group after `look`, from its keyframe
@@ -489,6 +477,8 @@ class CoarseToFineSampler:
         return grid
 
     def _room_samples(self, container, stream, keyframe_times: list[float]) -> list[np.ndarray]:
+        import av
+
         picks = sorted(
             {
                 keyframe_times[int(i)]
@@ -498,7 +488,10 @@ class CoarseToFineSampler:
         greys = []
         for t in picks:
             if t > keyframe_times[0]:  # the first is where the container starts
-                container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
+                try:
+                    container.seek(int((t + self._origin) / self._tb), stream=stream, backward=True, any_frame=False)
+                except av.FFmpegError as exc:
+                    raise _CannotSeek(str(exc)) from exc
             for packet in container.demux(stream):
                 if packet.size and packet.is_keyframe:
                     frames = self._decode([packet])

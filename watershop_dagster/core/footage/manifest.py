@@ -51,7 +51,7 @@ from watershop_dagster.core.storage.schemas import FOOTAGE_MANIFEST
 # Containers as recorders export them: MPEG-TS (.ts, and AVCHD's .mts) from NVR backups and streaming
 # recorders, .m4v from some exports; a fragmented MP4 (moof boxes, no index up front) is an ordinary .mp4.
 # A raw H.264/H.265 stream (Annex B, no container) is what many DVRs' USB backups and phone apps write: the
-# frames carry no times, so `probe_raw_stream` counts them and takes the rate from the name's start and end
+# frames carry no times, so `probe_counting_frames` counts them and takes the rate from the name's start and end
 # stamps, else from the stream's own timing (the SPS), else rejects the file with how to fix it.
 RAW_STREAM_EXTENSIONS = (".h264", ".264", ".h265", ".265", ".hevc")
 # Dahua's own recording format (also CP Plus and other Dahua-made DVRs; FFmpeg's `dhav` demuxer): each frame
