@@ -471,3 +471,29 @@ def test_dahua_dav_recordings_are_timed_by_their_name_else_the_dvr_clock_in_thei
 
     assert sampled(named.path) == sampled(mp4)
     assert len(decoded_frames(named.path)) == 60
+
+
+def sampled_by_coarse_to_fine(path: Path, fps: float, frames: int) -> tuple[list[tuple[int, bool]], dict]:
+    """(index, analysed) of each sample the default sampler yields over an empty scene's file, and its report's
+    detail; the sampler must report no error."""
+    sampler = CoarseToFineSampler(2.0)
+    samples = list(sampler.samples(str(path), fps, frames, lambda frame: SimpleNamespace(sightings=[])))
+    assert sampler.report.error is None, sampler.report
+    return [(s.frame.index, s.analysed) for s in samples], sampler.report.detail
+
+
+def test_a_raw_stream_is_sampled_from_a_timed_copy_unless_its_frames_are_reordered(tmp_path):
+    """A raw stream has no frame times, so FFmpeg cannot seek in it: without B-frames (as DVRs record) it is
+    copied into a container with the times its rate gives and sampled as its MP4 is, keyframe to keyframe; with
+    B-frames its display times are unknown without decoding it, and it is read whole."""
+    raw = encode_h264(tmp_path / "ch01.h264", frames=80, gop=10, b_frames=False)
+    mp4 = encode_h264(tmp_path / "ch01.mp4", frames=80, gop=10, b_frames=False)
+    from_raw, detail = sampled_by_coarse_to_fine(raw, 10.0, 80)
+    from_mp4, _ = sampled_by_coarse_to_fine(mp4, 10.0, 80)
+    assert from_raw == from_mp4 and detail.get("timed_copy") and not detail.get("whole_file"), detail
+    assert not list(tmp_path.glob("*.mkv"))  # the copy lives in a temporary folder of its own, removed after
+
+    reordered = encode_h264(tmp_path / "ch02.h264", frames=80, gop=10)  # libx264's defaults: B-frames
+    from_reordered, detail = sampled_by_coarse_to_fine(reordered, 10.0, 80)
+    assert detail.get("whole_file") and "B-frames" in detail["untimed_read_whole"], detail
+    assert [i for i, _ in from_reordered] == list(range(0, 80, 5))  # every 2-per-second frame, in order

@@ -20,14 +20,17 @@ The sampler asks the face stage (`FaceLook`) about each frame it wants analysed 
 answers; samples therefore come out mostly, not strictly, in time order.
 Files whose keyframes are too far apart for this (a long GOP) go group of pictures by group (`_scan_gops`):
 every keyframe is looked at, and a group is decoded only where the people at its two keyframes differ. Files
-with fewer than two keyframes are decoded whole by `fallback`.
+with fewer than two keyframes are decoded whole by `fallback`, and so are raw streams (no frame times) that
+cannot be given times (`timed_copy`: B-frames); the others are sampled from a timed copy.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import cv2
@@ -47,6 +50,7 @@ from watershop_dagster.core.footage.sampling import (
     small_grey_of,
     square_width,
 )
+from watershop_dagster.core.footage.timed_copy import has_packet_times, timed_copy
 from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S, iou
 
 Region = tuple[int, int, int, int]
@@ -204,9 +208,13 @@ class CoarseToFineSampler:
         self.report = DecodeReport()
         self.report.detail = {"keyframes_decoded": 0, "refined_spans": 0, "refined_frames": 0}
         try:
-            keyframe_times, last_t = self._index(path)
+            timed = has_packet_times(path)
+            keyframe_times, last_t = self._index(path) if timed else ([], 0.0)
         except av.FFmpegError as exc:
             self.report.error = f"cannot read packets: {exc}"
+            return
+        if not timed:
+            yield from self._untimed(path, fps, frame_count)
             return
         if len(keyframe_times) < 2:
             yield from self._whole_file(path, fps, frame_count)
@@ -248,6 +256,24 @@ class CoarseToFineSampler:
                 if packet.is_keyframe:
                     times.append(t)
         return times, last
+
+    def _untimed(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
+        """A stream without frame times (a raw H.264/H.265 export): sampled from a copy that has them
+        (`timed_copy`), where its frames come in display order; else, or where the copy cannot be written
+        (a full disk), read whole."""
+        import av
+
+        with tempfile.TemporaryDirectory(prefix="watershop-timed-") as folder:
+            try:
+                copy, why_not = timed_copy(path, fps, Path(folder)), "its decoder reorders frames (B-frames)"
+            except (OSError, av.FFmpegError) as exc:
+                copy, why_not = None, f"no timed copy ({exc})"
+            if copy is None:
+                yield from self._whole_file(path, fps, frame_count)
+                self.report.detail["untimed_read_whole"] = why_not
+                return
+            yield from self.samples(str(copy), fps, frame_count, self._ask, pixel_aspect=self._pixel_aspect)
+            self.report.detail["timed_copy"] = True
 
     def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)
