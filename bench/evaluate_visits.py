@@ -46,7 +46,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from watershop_dagster.sim.dvr import FILE_NAME_STYLES
+from watershop_dagster.sim.dvr import EXPORTS, FILE_NAME_STYLES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,6 +64,7 @@ CAMERA_FLAGS = (
     "clock_overlay",
     "power_cut",
     "stored_width",
+    "export",
 )
 CONDITIONS: dict[str, dict] = {
     "clear": {},
@@ -116,6 +117,12 @@ def main() -> int:
         "--stored-width",
         type=int,
         help="a DVR's half-width ('lite') mode: frames drawn at --width stored squeezed to this width, unsignalled",
+    )
+    p.add_argument(
+        "--export",
+        choices=EXPORTS,
+        help="what the recorder exports (h264 / hevc only): mp4 (the default), raw Annex B streams (.h264 / .265) "
+        "or Dahua .dav recordings, both recorded without B-frames",
     )
     p.add_argument(
         "--door-camera",

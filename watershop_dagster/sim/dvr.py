@@ -20,6 +20,11 @@ from watershop_dagster.core.footage.recovery import top_level_boxes
 # How DVRs and NVRs name an export (each one a pattern `core/footage/manifest.py` reads): `camera` is the
 # simulator's own `<camera>_<HHMMSS>`; the others carry the channel and the start (and end) stamps.
 FILE_NAME_STYLES = ("camera", "dvr", "nvr", "dated")
+# What the recorder exports (each one a kind the manifest reads): an MP4, the raw stream of a USB backup
+# (`write_raw_stream`: Annex B, no container, no frame times), or a Dahua recording (`write_dav`). The last two
+# come from DVRs that record without B-frames.
+EXPORTS = ("mp4", "raw", "dav")
+RAW_SUFFIXES = {"h264": ".h264", "hevc": ".265"}
 
 
 def recording_name(style: str, camera: str, start: datetime, end: datetime, channel: int = 1) -> str:
@@ -83,6 +88,28 @@ def _dav_chunk(
         "<4sBBBBIIIHBB", b"DHAV", kind, 0, channel - 1, 0, number, length, _dav_date(t), ms, len(ext), 0
     )
     return header + ext + frame + b"dhav" + struct.pack("<I", length)
+
+
+def write_raw_stream(source: Path, path: Path) -> Path:
+    """`source`'s video stream as a raw Annex B stream (`.h264` / `.265`: no container, no frame times), as a
+    DVR's USB backup writes it: the same coded frames, with the parameter sets in the stream."""
+    import av
+
+    with av.open(str(source)) as container, path.open("wb") as out:
+        stream = container.streams.video[0]
+        annexb = av.bitstream.BitStreamFilterContext(f"{stream.codec_context.name}_mp4toannexb", stream)
+        for packet in container.demux(stream):
+            for unit in annexb.filter(packet if packet.size else None):
+                out.write(bytes(unit))
+    return path
+
+
+def cut_stream_by_power_failure(path: Path, tail_bytes: int) -> Path:
+    """A raw stream or .dav as a power failure leaves it: its last `tail_bytes` never written (it has no index
+    to lose)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: max(0, len(data) - tail_bytes)])
+    return path
 
 
 def write_dav(source: Path, path: Path, start: datetime, channel: int = 1) -> Path:

@@ -20,7 +20,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from watershop_dagster.sim.dvr import burn_in_clock, cut_by_power_failure, recording_name
+from watershop_dagster.sim.dvr import (
+    EXPORTS,
+    RAW_SUFFIXES,
+    burn_in_clock,
+    cut_by_power_failure,
+    cut_stream_by_power_failure,
+    recording_name,
+    write_dav,
+    write_raw_stream,
+)
 from watershop_dagster.sim.shop import DayPlan, PlannedVisit
 
 DVR_CODECS = {"h264": "H.264", "hevc": "HEVC"}  # CameraSpec.codec values encoded as a DVR does, and their names
@@ -48,6 +57,9 @@ class CameraSpec:
     file_names: str = "camera"
     clock_overlay: bool = False
     power_cut: bool = False
+    # mp4, or as a DVR's other exports (sim/dvr.py EXPORTS; h264 / hevc only): a raw stream or a Dahua .dav,
+    # both recorded without B-frames
+    export: str = "mp4"
     # A DVR's half-width ("lite", "1080N") mode: each frame is squeezed to this width when stored, and the
     # file says nothing of it (pixels twice as wide as tall). None: stored as drawn.
     stored_width: int | None = None
@@ -73,6 +85,8 @@ class CameraSpec:
         dvr = [f"{self.file_names} file names"] if self.file_names != CameraSpec.file_names else []
         dvr += ["burned-in clock"] if self.clock_overlay else []
         dvr += ["one recording a day cut by a power failure"] if self.power_cut else []
+        if self.export != "mp4":
+            dvr.append(f"exported as {'raw streams' if self.export == 'raw' else '.dav'} (no B-frames)")
         size = f"{self.width}x{self.height}"
         if self.stored_width:
             size += f" stored at {self.stored_width}x{self.height} (half-width mode)"
@@ -469,13 +483,14 @@ class _DvrWriter:
 
         fps = int(round(cam.fps))
         gop = max(1, int(round(cam.gop_seconds * fps)))
+        b_frames = 3 if cam.export == "mp4" else 0  # the DVRs that export raw streams and .dav record without
         self.out = av.open(str(path), "w")
         if cam.codec == "hevc":
             self.stream = self.out.add_stream("libx265", rate=fps)
             self.stream.options = {
                 "preset": "veryfast",
                 "x265-params": (
-                    f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:bitrate={cam.kbps}:"
+                    f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={b_frames}:bitrate={cam.kbps}:"
                     f"vbv-maxrate={cam.kbps}:vbv-bufsize={cam.kbps}:log-level=error"
                 ),
             }
@@ -484,7 +499,7 @@ class _DvrWriter:
             self.stream = self.out.add_stream("libx264", rate=fps)
             self.stream.options = {
                 "preset": "veryfast",
-                "bf": "3",
+                "bf": str(b_frames),
                 "g": str(gop),
                 "keyint_min": str(gop),
                 "sc_threshold": "0",
@@ -513,10 +528,14 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
     day) loses its last second and its index, as a power failure leaves it."""
     folder.mkdir(parents=True, exist_ok=True)
     cam = scene.cam
+    if cam.export != "mp4" and cam.codec not in DVR_CODECS:
+        raise ValueError(f"a {cam.export} export needs an h264 or hevc camera, not {cam.codec}")
     written: dict[Path, float] = {}  # each recording and its seconds
+    starts: list[datetime] = []
     for clip in plan_clips(plan, cam):
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
+        starts.append(start)
         n = int((clip.end - start).total_seconds() * cam.fps)
         end = start + timedelta(seconds=round(n / cam.fps))
         path = folder / recording_name(cam.file_names, cam.name, start, end, cam.channel)
@@ -534,13 +553,31 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
             writer.write(frame)
         writer.close()
         written[path] = n / cam.fps
+    if cam.export != "mp4":
+        written = {_exported(path, cam, start): seconds for (path, seconds), start in zip(written.items(), starts)}
     paths = list(written)
     if cam.power_cut and len(paths) > 2:
         # Not the opening or closing recording: those are the day's few seconds with the shutter.
         seed = f"power/{plan.day.isoformat()}" + ("" if cam.channel == 1 else f"/ch{cam.channel}")
         cut = random.Random(seed).choice(paths[1:-1])
-        cut_by_power_failure(cut, cut, tail_bytes=int(cut.stat().st_size / max(1.0, written[cut])))
+        last_second = int(cut.stat().st_size / max(1.0, written[cut]))
+        if cam.export == "mp4":
+            cut_by_power_failure(cut, cut, tail_bytes=last_second)
+        else:
+            cut_stream_by_power_failure(cut, last_second)
     return paths
+
+
+def _exported(mp4: Path, cam: CameraSpec, start: datetime) -> Path:
+    """The recording `mp4` as the camera's recorder exports it (`CameraSpec.export`), in its place."""
+    if cam.export == "raw":
+        path = write_raw_stream(mp4, mp4.with_suffix(RAW_SUFFIXES[cam.codec]))
+    elif cam.export == "dav":
+        path = write_dav(mp4, mp4.with_suffix(".dav"), start, cam.channel)
+    else:
+        raise ValueError(f"unknown export {cam.export!r}; one of {', '.join(EXPORTS)}")
+    mp4.unlink()
+    return path
 
 
 def plan_busy_span(
