@@ -104,8 +104,9 @@ def footage_to_visits(path: Path, dense: bool):
     day = date(2024, 6, 3)
     folder = path.parent / "day"
     folder.mkdir(exist_ok=True)
-    for old in folder.iterdir():  # an earlier run's link, perhaps to a file of another kind
-        old.unlink()
+    for old in folder.glob("cam1_090000.*"):  # an earlier run's link, perhaps to a file of another kind
+        if old.is_symlink():
+            old.unlink()
     (folder / f"cam1_090000{path.suffix}").symlink_to(path.resolve())  # the suffix says how to read it
     stages = {}
     t0 = time.perf_counter()

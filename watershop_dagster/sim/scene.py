@@ -475,15 +475,16 @@ class _Mp4vWriter:
 
 
 class _DvrWriter:
-    """libx264 or libx265 at a capped bitrate (bitrate = maxrate = bufsize), 3 B-frames, a keyframe every
-    gop_seconds: what a shop DVR writes (as bench/shop_footage.py encodes)."""
+    """libx264 or libx265 at a capped bitrate (bitrate = maxrate = bufsize), a keyframe every gop_seconds, and 3
+    B-frames where the recorder exports MP4 (none for its raw and .dav exports): what a shop DVR writes (as
+    bench/shop_footage.py encodes)."""
 
     def __init__(self, path: Path, cam: CameraSpec):
         import av
 
         fps = int(round(cam.fps))
         gop = max(1, int(round(cam.gop_seconds * fps)))
-        b_frames = 3 if cam.export == "mp4" else 0  # the DVRs that export raw streams and .dav record without
+        b_frames = 3 if cam.export == "mp4" else 0  # DVRs that export raw streams and .dav record without them
         self.out = av.open(str(path), "w")
         if cam.codec == "hevc":
             self.stream = self.out.add_stream("libx265", rate=fps)
@@ -528,14 +529,14 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
     day) loses its last second and its index, as a power failure leaves it."""
     folder.mkdir(parents=True, exist_ok=True)
     cam = scene.cam
+    if cam.export not in EXPORTS:
+        raise ValueError(f"unknown export {cam.export!r}; one of {', '.join(EXPORTS)}")
     if cam.export != "mp4" and cam.codec not in DVR_CODECS:
         raise ValueError(f"a {cam.export} export needs an h264 or hevc camera, not {cam.codec}")
     written: dict[Path, float] = {}  # each recording and its seconds
-    starts: list[datetime] = []
     for clip in plan_clips(plan, cam):
         # File names carry whole seconds: frames are timed from that second so timestamps stay exact.
         start = clip.start.replace(microsecond=0)
-        starts.append(start)
         n = int((clip.end - start).total_seconds() * cam.fps)
         end = start + timedelta(seconds=round(n / cam.fps))
         path = folder / recording_name(cam.file_names, cam.name, start, end, cam.channel)
@@ -552,9 +553,7 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
                 burn_in_clock(frame, t, cam.label)
             writer.write(frame)
         writer.close()
-        written[path] = n / cam.fps
-    if cam.export != "mp4":
-        written = {_exported(path, cam, start): seconds for (path, seconds), start in zip(written.items(), starts)}
+        written[path if cam.export == "mp4" else _exported(path, cam, start)] = n / cam.fps
     paths = list(written)
     if cam.power_cut and len(paths) > 2:
         # Not the opening or closing recording: those are the day's few seconds with the shutter.
@@ -572,10 +571,8 @@ def _exported(mp4: Path, cam: CameraSpec, start: datetime) -> Path:
     """The recording `mp4` as the camera's recorder exports it (`CameraSpec.export`), in its place."""
     if cam.export == "raw":
         path = write_raw_stream(mp4, mp4.with_suffix(RAW_SUFFIXES[cam.codec]))
-    elif cam.export == "dav":
-        path = write_dav(mp4, mp4.with_suffix(".dav"), start, cam.channel)
     else:
-        raise ValueError(f"unknown export {cam.export!r}; one of {', '.join(EXPORTS)}")
+        path = write_dav(mp4, mp4.with_suffix(".dav"), start, cam.channel)
     mp4.unlink()
     return path
 

@@ -1,5 +1,6 @@
 """Footage as DVRs write it: their file names, a start from the container, files cut off by a power failure."""
 
+import tempfile
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -482,18 +483,23 @@ def sampled_by_coarse_to_fine(path: Path, fps: float, frames: int) -> tuple[list
     return [(s.frame.index, s.analysed) for s in samples], sampler.report.detail
 
 
-def test_a_raw_stream_is_sampled_from_a_timed_copy_unless_its_frames_are_reordered(tmp_path):
+@pytest.mark.parametrize("fps", [10, 12])  # 12: frame times that Matroska's milliseconds round
+def test_a_raw_stream_is_sampled_from_a_timed_copy_unless_its_frames_are_reordered(tmp_path, monkeypatch, fps):
     """A raw stream has no frame times, so FFmpeg cannot seek in it: without B-frames (as DVRs record) it is
     copied into a container with the times its rate gives and sampled as its MP4 is, keyframe to keyframe; with
     B-frames its display times are unknown without decoding it, and it is read whole."""
-    raw = encode_h264(tmp_path / "ch01.h264", frames=80, gop=10, b_frames=False)
-    mp4 = encode_h264(tmp_path / "ch01.mp4", frames=80, gop=10, b_frames=False)
-    from_raw, detail = sampled_by_coarse_to_fine(raw, 10.0, 80)
-    from_mp4, _ = sampled_by_coarse_to_fine(mp4, 10.0, 80)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    frames = 8 * fps
+    raw = encode_h264(tmp_path / "ch01.h264", frames=frames, fps=fps, gop=fps, b_frames=False)
+    mp4 = encode_h264(tmp_path / "ch01.mp4", frames=frames, fps=fps, gop=fps, b_frames=False)
+    from_raw, detail = sampled_by_coarse_to_fine(raw, fps, frames)
+    from_mp4, _ = sampled_by_coarse_to_fine(mp4, fps, frames)
     assert from_raw == from_mp4 and detail.get("timed_copy") and not detail.get("whole_file"), detail
-    assert not list(tmp_path.glob("*.mkv"))  # the copy lives in a temporary folder of its own, removed after
+    assert not list(temporary.iterdir())  # the copy's folder is removed after
 
-    reordered = encode_h264(tmp_path / "ch02.h264", frames=80, gop=10)  # libx264's defaults: B-frames
-    from_reordered, detail = sampled_by_coarse_to_fine(reordered, 10.0, 80)
+    reordered = encode_h264(tmp_path / "ch02.h264", frames=frames, fps=fps, gop=fps)  # libx264's defaults: B-frames
+    from_reordered, detail = sampled_by_coarse_to_fine(reordered, fps, frames)
     assert detail.get("whole_file") and "B-frames" in detail["untimed_read_whole"], detail
-    assert [i for i, _ in from_reordered] == list(range(0, 80, 5))  # every 2-per-second frame, in order
+    assert [i for i, _ in from_reordered] == list(range(0, frames, fps // 2))  # every 2-per-second frame, in order

@@ -226,6 +226,7 @@ def test_raw_and_dav_exports_are_written_without_b_frames_and_cut_short_by_the_p
         # The cut one is a second short of the span its name gives (within the 2 s the name is trusted to)
         assert 140 <= rows[1].frame_count < 160 and rows[1].fps == rows[1].frame_count / 16, rows[1]
         with av.open(str(paths[0])) as f:
+            assert f.format.name == ("dhav" if export == "dav" else codec)  # a raw stream or a .dav, no MP4
             assert {int(frame.pict_type) for frame in f.decode(video=0)} <= {1, 2}  # I and P: no B (3)
 
 

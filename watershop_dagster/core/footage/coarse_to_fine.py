@@ -50,7 +50,7 @@ from watershop_dagster.core.footage.sampling import (
     small_grey_of,
     square_width,
 )
-from watershop_dagster.core.footage.timed_copy import has_packet_times, timed_copy
+from watershop_dagster.core.footage.timed_copy import is_raw_stream, timed_copy
 from watershop_dagster.core.footage.tracking import SURVIVES_MISS_S, iou
 
 Region = tuple[int, int, int, int]
@@ -208,13 +208,20 @@ class CoarseToFineSampler:
         self.report = DecodeReport()
         self.report.detail = {"keyframes_decoded": 0, "refined_spans": 0, "refined_frames": 0}
         try:
-            timed = has_packet_times(path)
-            keyframe_times, last_t = self._index(path) if timed else ([], 0.0)
+            raw = is_raw_stream(path)
         except av.FFmpegError as exc:
             self.report.error = f"cannot read packets: {exc}"
             return
-        if not timed:
-            yield from self._untimed(path, fps, frame_count)
+        yield from (self._untimed(path, fps, frame_count) if raw else self._timed(path, fps, frame_count))
+
+    def _timed(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
+        """A file whose packets carry their times: keyframe to keyframe, or group by group for long GOPs."""
+        import av
+
+        try:
+            keyframe_times, last_t = self._index(path)
+        except av.FFmpegError as exc:
+            self.report.error = f"cannot read packets: {exc}"
             return
         if len(keyframe_times) < 2:
             yield from self._whole_file(path, fps, frame_count)
@@ -258,9 +265,9 @@ class CoarseToFineSampler:
         return times, last
 
     def _untimed(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
-        """A stream without frame times (a raw H.264/H.265 export): sampled from a copy that has them
-        (`timed_copy`), where its frames come in display order; else, or where the copy cannot be written
-        (a full disk), read whole."""
+        """A raw H.264/H.265 stream (no frame times): sampled from a copy that has them (`timed_copy`), in the
+        system's temporary folder (TMPDIR), where its frames come in display order; else, or where the copy
+        cannot be written (a full disk), read whole."""
         import av
 
         with tempfile.TemporaryDirectory(prefix="watershop-timed-") as folder:
@@ -272,8 +279,8 @@ class CoarseToFineSampler:
                 yield from self._whole_file(path, fps, frame_count)
                 self.report.detail["untimed_read_whole"] = why_not
                 return
-            yield from self.samples(str(copy), fps, frame_count, self._ask, pixel_aspect=self._pixel_aspect)
             self.report.detail["timed_copy"] = True
+            yield from self._timed(str(copy), fps, frame_count)
 
     def _whole_file(self, path: str, fps: float, frame_count: int) -> Iterator[Sample]:
         sampler = self.fallback(self.sample_fps)

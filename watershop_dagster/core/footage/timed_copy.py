@@ -3,10 +3,11 @@
 A raw stream (a DVR's `.h264` / `.265` export) carries no frame times and no index: FFmpeg cannot seek in
 it, so the coarse-to-fine sampler, which seeks from keyframe to keyframe, would have to decode it whole. Its
 frames come in decode order; where that is also their display order (no B-frames, as DVRs record) the n-th
-frame is shown at n / fps. The copy gives each packet that time and stores the stream in Matroska, bits
-unchanged, where FFmpeg can seek to any keyframe. Copying reads and writes the file once, without decoding
-(a few hundred milliseconds for minutes of 720p). A stream whose decoder reorders frames (B-frames) has no
-such times to give, and is not copied.
+frame is shown at n / fps. The copy gives each packet that time and stores the stream in Matroska, where
+FFmpeg can seek to any keyframe; the coded frames are unchanged (the muxer only writes their start codes as
+length prefixes). Copying reads and writes the file once, without decoding (a few hundred milliseconds for
+minutes of 720p). A stream whose decoder reorders frames (B-frames) has no such times to give, and is not
+copied.
 """
 
 from __future__ import annotations
@@ -16,33 +17,39 @@ from pathlib import Path
 
 import av
 
-TIME_BASE = Fraction(1, 90_000)  # the usual video clock: n / fps to well under a millisecond
-REORDER_CHECK_PACKETS = 120  # packets decoded to see whether the decoder reorders frames: a few GOPs
+RAW_FORMATS = ("h264", "hevc")  # FFmpeg's demuxers of raw Annex B streams: what it found, whatever the suffix
+TIME_BASE = Fraction(1, 90_000)  # the usual video clock (Matroska then stores milliseconds)
+TICKS_PER_SECOND = 90_000
+# The frames decoded to see whether the decoder reorders them: a few groups of pictures of a DVR's stream.
+# Decoding stops there, or after MAX_CHECK_PACKETS packets (a stream that starts mid-group decodes nothing
+# until its first keyframe). A stream whose encoder settings change after these frames is not caught.
+REORDER_CHECK_FRAMES = 60
+MAX_CHECK_PACKETS = 1_000
 
 
-def has_packet_times(path: str | Path) -> bool:
-    """Whether the first packet of the video stream that holds data has a time (every container's do; a raw
-    stream's do not)."""
+def is_raw_stream(path: str | Path) -> bool:
+    """Whether FFmpeg reads the file as a raw H.264/H.265 stream (no container, no frame times)."""
     with av.open(str(path)) as container:
-        for packet in container.demux(container.streams.video[0]):
-            if packet.size:
-                return packet.pts is not None or packet.dts is not None
-    return False
+        return container.format.name in RAW_FORMATS
 
 
-def reorders_frames(path: str | Path, packets: int = REORDER_CHECK_PACKETS) -> bool:
-    """Whether the decoder shows frames in another order than the stream stores them (B-frames), from its
-    first `packets` packets: each is stamped with its position, and the frames must come out in that order."""
+def reorders_frames(path: str | Path) -> bool:
+    """Whether the decoder shows frames in another order than the stream stores them (B-frames): each packet
+    is stamped with its position, and the first REORDER_CHECK_FRAMES frames must come out in that order.
+    Where fewer come out of the first MAX_CHECK_PACKETS packets, the order is unknown: taken as reordered."""
     shown: list[int] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.time_base = TIME_BASE
-        for position, packet in enumerate(p for p in container.demux(stream) if p.size):
-            if position == packets:
+        packets = (p for p in container.demux(stream) if p.size)
+        for position, packet in enumerate(packets):
+            if position == MAX_CHECK_PACKETS or len(shown) >= REORDER_CHECK_FRAMES:
                 break
             packet.pts = packet.dts = position
             shown += [frame.pts for frame in stream.codec_context.decode(packet) if frame.pts is not None]
         shown += [frame.pts for frame in stream.codec_context.decode(None) if frame.pts is not None]
+    if len(shown) < 2:  # nothing to compare
+        return True
     return any(b <= a for a, b in zip(shown, shown[1:]))
 
 
@@ -52,7 +59,7 @@ def timed_copy(path: str | Path, fps: float, folder: Path) -> Path | None:
     if reorders_frames(path):
         return None
     copy = folder / f"{Path(path).stem}.mkv"
-    step = round(float(1 / TIME_BASE) / fps)  # whole ticks: the times stay exact multiples of one frame
+    frame_ticks = TICKS_PER_SECOND / fps
     with av.open(str(path)) as source, av.open(str(copy), "w", format="matroska") as target:
         stream = source.streams.video[0]
         out = target.add_stream_from_template(stream)
@@ -61,8 +68,9 @@ def timed_copy(path: str | Path, fps: float, folder: Path) -> Path | None:
         for packet in source.demux(stream):
             if not packet.size:
                 continue
-            packet.pts = packet.dts = round(position * float(1 / TIME_BASE) / fps)
-            packet.duration, packet.time_base, packet.stream = step, TIME_BASE, out
+            # Each time rounded on its own, so rounding never adds up along the file.
+            packet.pts = packet.dts = round(position * frame_ticks)
+            packet.duration, packet.time_base, packet.stream = round(frame_ticks), TIME_BASE, out
             target.mux(packet)
             position += 1
     return copy
