@@ -12,8 +12,9 @@ comparison with the day-wide assignment.
 Then queue days (`sim.counter.simulate_queue_day`: the shop simulator's busy days, groups of up to four
 served in 8-14 s each, 5% walk-outs who are served and buy nothing; also days of 6 groups, and slower, more
 variable service: `QUEUE_KINDS`), linked with the rules and with the counter's pace off (`weight_pace=0`),
-split by whether a walk-out was in the sale's queue. The pace rules were set on the tune seeds (`--tune`);
-report on the others (the default).
+each day alone; the small days also as a shop's later days (the pace samples of the previous seeds pooled, as
+the asset pools the days before); split by whether a walk-out was in the sale's queue. The pace rules were
+set on the tune seeds (`--tune`); report on the others (the default).
 
     python bench/linking_bench.py [--seeds 100-119] [--tune]
 """
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.till.linking import LinkRules, _seconds, link_day, pair_costs
+from watershop_dagster.core.till.linking import LinkRules, PaceSamples, _seconds, link_day, pair_costs
 from watershop_dagster.sim.counter import QueueRules, simulate_counter_day, simulate_queue_day
 
 BINS = (("1-2 present", 0, 2), ("3-4 present", 3, 4), ("5+ present", 5, 99))
@@ -92,18 +94,26 @@ QUEUE_KINDS = (
 
 
 def queue_days(tune: bool, rules: LinkRules) -> None:
+    """Each day linked alone (a shop's first day: the counter's pace from that day only), with the pace off, and,
+    on the small days, as a shop's later day: with the pace samples of the `pace_days` days before it (the
+    previous seeds of the same kind), as the `transaction_links` asset pools its COUNTER_PACE rows."""
     print(f"\nqueue days (groups of up to four, 5% walk-outs), clocks in step, {'tune' if tune else 'report'} seeds")
     print(f"{'':52} {'sales':>6} {'right visit':>12} {'ambiguous':>10}")
     for kind, queue_rules, tune_seeds, report_seeds in QUEUE_KINDS:
         seeds = tune_seeds if tune else report_seeds
-        for label, used in (("rules", rules), ("pace off", replace(rules, weight_pace=0.0))):
-            judged = []
+        variants = [("rules", rules, False), ("pace off", replace(rules, weight_pace=0.0), False)]
+        if queue_rules.groups < QueueRules.groups:
+            variants.append(("earlier days' pace", rules, True))
+        for label, used, pooled in variants:
+            judged, earlier = [], deque(maxlen=used.pace_days)
             for seed in seed_range(seeds):
                 day = simulate_queue_day(seed, queue_rules)
                 if not len(day.transactions):
                     continue
-                links = link_day(day.transactions, day.visits, used, clock_offset_s=0.0).links
-                got = judge(day, links, greedy_visits(day, 0.0, used))
+                pace = sum(earlier, PaceSamples()) if pooled else PaceSamples()
+                result = link_day(day.transactions, day.visits, used, clock_offset_s=0.0, earlier_pace=pace)
+                earlier.append(result.pace)
+                got = judge(day, result.links, greedy_visits(day, 0.0, used))
                 judged.append(got.assign(walkout=day.truth["walkout_in_queue"].to_numpy()))
             sales = pd.concat(judged, ignore_index=True)
             for part_name, part in (
