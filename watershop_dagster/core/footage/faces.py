@@ -147,10 +147,19 @@ def _multiple_of_32(x: float) -> int:
     return max(32, int(np.ceil(x / 32.0)) * 32)
 
 
+# The recognizer's raw feature norm below which an aligned crop is not taken for a face, per model file. A face
+# detector at 28-40 px now and then fires on the back of a head or a cap; those crops' features are short
+# (9.5-10.3 for the bundled model), real faces' long: on the tune half of ../shared/data/faces at 24-48 px, full
+# light and 60% light with JPEG q40, 853 faces, none under 15.75 (bench/face_norms.py). The floor leaves room
+# for worse encoders than JPEG q40. Models not listed have no floor (their norms are on other scales).
+MIN_FEATURE_NORMS = {"w600k_mbf.onnx": 12.0}
+
+
 class ArcFaceRecognizer:
     """ArcFace ONNX through insightface's model_zoo: 5-point alignment to 112x112, batched embedding."""
 
     def __init__(self, path: Path, threads: int = 0):
+        self.min_feature_norm = MIN_FEATURE_NORMS.get(path.name)
         from insightface.model_zoo import get_model
 
         _quiet_onnxruntime()
@@ -170,11 +179,16 @@ class ArcFaceRecognizer:
             return face_align.norm_crop(image, face.landmarks, self.model.input_size[0])
 
     def embed_aligned(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        return self.embed_with_norms(crops, batch)[0]
+
+    def embed_with_norms(self, crops: list[np.ndarray], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Unit embeddings and the raw features' norms (how face-like each crop is to the network)."""
         if not crops:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.float32)
         out = [self.model.get_feat(crops[i : i + batch]) for i in range(0, len(crops), batch)]
         feats = np.concatenate(out).astype(np.float32)
-        return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(feats, axis=1)
+        return feats / np.maximum(norms[:, None], 1e-9), norms
 
 
 def _session_options(threads: int):
@@ -294,10 +308,20 @@ class FaceEngine:
         return obs
 
     def embed(self, observations: list[FaceObservation]) -> None:
+        """Embed the usable faces not embedded yet. With a recognizer that has a feature-norm floor
+        (`MIN_FEATURE_NORMS`), a crop under it is no face to identify by: unusable, `not_face_like`."""
         todo = [o for o in observations if o.usable and o.embedding is None]
-        vecs = self.recognizer.embed_aligned([o.aligned for o in todo])
-        for o, v in zip(todo, vecs):
-            o.embedding = v
+        floor = getattr(self.recognizer, "min_feature_norm", None)
+        if floor is None:
+            for o, v in zip(todo, self.recognizer.embed_aligned([o.aligned for o in todo])):
+                o.embedding = v
+            return
+        vecs, norms = self.recognizer.embed_with_norms([o.aligned for o in todo])  # type: ignore[attr-defined]
+        for o, v, norm in zip(todo, vecs, norms):
+            if norm < floor:
+                o.usable, o.reject_reason = False, "not_face_like"
+            else:
+                o.embedding = v
 
     def embed_image(self, image: np.ndarray) -> np.ndarray | None:
         """Embedding of the largest usable face in a photo (enrolment of staff, opt-out list)."""

@@ -164,7 +164,11 @@ FACE_DETECTIONS = TableSchema(
         ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face, scaled to a mean grey of 128"),
         ("quality", "DOUBLE", "0-1 score from size, sharpness, detector score"),
         ("usable", "BOOLEAN", "large and sharp enough to recognise"),
-        ("reject_reason", "VARCHAR", "too_small / too_blurred / low_score / opted_out (NULL if usable)"),
+        (
+            "reject_reason",
+            "VARCHAR",
+            "too_small / too_blurred / low_score / not_face_like / opted_out (NULL if usable)",
+        ),
         ("crop_path", "VARCHAR", "JPEG under data/crops/<day>/ (NULL once retention removed it)"),
     ),
 )
