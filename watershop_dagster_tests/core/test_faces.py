@@ -5,7 +5,14 @@ import cv2
 import numpy as np
 import pytest
 
-from watershop_dagster.core.footage.faces import ModelNotFoundError, ScrfdDetector, photo_gallery, resolve_models
+from watershop_dagster.core.footage.faces import (
+    FaceEngine,
+    FaceObservation,
+    ModelNotFoundError,
+    ScrfdDetector,
+    photo_gallery,
+    resolve_models,
+)
 
 
 def test_bundled_models_resolve_without_network():
@@ -36,6 +43,34 @@ def test_small_and_blurred_faces_are_kept_but_marked(engine):
     assert len(tiny) >= 4 and all(o.reject_reason == "too_small" and o.embedding is None for o in tiny)
     blurred = engine.observe(cv2.GaussianBlur(img, (0, 0), 4))
     assert len(blurred) >= 4 and all(o.reject_reason == "too_blurred" and o.embedding is None for o in blurred)
+
+
+def test_a_crop_with_little_of_a_face_to_the_recognizer_is_marked_and_never_embedded(engine):
+    """What the detector takes for a face but the recognizer finds little of one in (the back of a head, a cap:
+    a short raw feature) is kept, marked not_face_like and given no embedding; t1's six real faces all pass."""
+    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
+    real = engine.observe(img)
+    assert min(engine.recognizer.embed_with_norms([o.aligned for o in real])[1]) > engine.recognizer.min_feature_norm
+    grey = np.full((112, 112, 3), 128, np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    fakes = [FaceObservation(o.face, crop, 100.0, 0.5, True, None) for o, crop in zip(real, (grey, noise))]
+    engine.embed(fakes)
+    assert [(f.usable, f.reject_reason, f.embedding) for f in fakes] == [(False, "not_face_like", None)] * 2
+
+
+def test_a_recognizer_without_a_norm_floor_embeds_every_usable_face():
+    """The floor is the bundled model's (MIN_FEATURE_NORMS): another recognizer's norms are on another scale."""
+
+    class PlainRecognizer:
+        dim = 2
+
+        def embed_aligned(self, crops):
+            return np.tile([[0.6, 0.8]], (len(crops), 1)).astype(np.float32)
+
+    engine = FaceEngine(detector=None, recognizer=PlainRecognizer())  # type: ignore[arg-type]
+    obs = [FaceObservation(None, np.zeros((112, 112, 3), np.uint8), 100.0, 0.5, True, None) for _ in range(2)]  # type: ignore[arg-type]
+    engine.embed(obs)
+    assert all(o.usable and o.embedding is not None for o in obs)
 
 
 def test_searching_a_region_finds_the_same_faces_as_the_whole_frame(engine):
