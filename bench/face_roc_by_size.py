@@ -93,6 +93,7 @@ def main() -> int:
     people = people[: args.people]
     # every face kept for the ROC (no size cut-off): the ROC is what decides the cut-off
     engine = FaceEngine.from_models(rules=QualityRules(min_face_px=0.0, min_sharpness=0.0, min_score=0.0))
+    engine.recognizer.min_feature_norm = None  # type: ignore[attr-defined]  # nor the feature-norm floor
     t0 = time.perf_counter()
     found: dict[int, list[tuple[str, np.ndarray, float]]] = {s: [] for s in sizes}
     tried = dict.fromkeys(sizes, 0)

@@ -56,6 +56,7 @@ def test_a_crop_with_little_of_a_face_to_the_recognizer_is_marked_and_never_embe
     fakes = [FaceObservation(o.face, crop, 100.0, 0.5, True, None) for o, crop in zip(real, (grey, noise))]
     engine.embed(fakes)
     assert [(f.usable, f.reject_reason, f.embedding) for f in fakes] == [(False, "not_face_like", None)] * 2
+    assert all(f.withheld is not None for f in fakes)  # kept apart, for the opt-out list only
 
 
 def test_a_recognizer_without_a_norm_floor_embeds_every_usable_face():

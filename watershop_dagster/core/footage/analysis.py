@@ -297,7 +297,8 @@ def analyse_day(
                 det_id = f"{day.isoformat()}/{f.camera}/{Path(f.file).stem}/{frame.index}/{n}"
                 reason = obs.reject_reason
                 embedding = obs.embedding
-                if embedding is not None and optout.matches(embedding):
+                vector = embedding if embedding is not None else obs.withheld  # a not_face_like face's too
+                if vector is not None and optout.matches(vector):
                     reason, embedding = "opted_out", None
                 if erased and erased.match(f.camera or "", when, tuple(float(v) for v in obs.face.box)):
                     reason, embedding = "forgotten", None  # `watershop forget` erased this face: it stays erased

@@ -163,7 +163,7 @@ FACE_DETECTIONS = TableSchema(
         ("face_size", "DOUBLE", "shorter side of the box, pixels"),
         ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face, scaled to a mean grey of 128"),
         ("quality", "DOUBLE", "0-1 score from size, sharpness, detector score"),
-        ("usable", "BOOLEAN", "large and sharp enough to recognise"),
+        ("usable", "BOOLEAN", "large, sharp and face-like enough to recognise"),
         (
             "reject_reason",
             "VARCHAR",
