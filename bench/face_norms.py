@@ -11,8 +11,6 @@ half is the one to quote.
 """
 
 import argparse
-import csv
-import hashlib
 import json
 import os
 import sys
@@ -23,7 +21,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import camera_frame
+from face_roc_by_size import faces_at_size, labelled_people
 
 from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.evaluation.split import half_of
@@ -42,11 +40,8 @@ def main() -> int:
     if not (root / "faces" / "manifest.csv").is_file():
         print(f"no labelled faces under {root}/faces: set WATERSHOP_SHARED_DATA", file=sys.stderr)
         return 2
-    by_person = defaultdict(list)
-    for row in csv.DictReader((root / "faces" / "manifest.csv").open()):
-        by_person[row["identity"]].append(root / row["path"])
-    ordered = sorted(by_person, key=lambda n: hashlib.md5(n.encode()).digest())  # no alphabetical bias
-    people = [n for n in ordered if half_of(n) == args.half][: args.people]
+    by_person = labelled_people(root)
+    people = [n for n in by_person if half_of(n) == args.half][: args.people]
     engine = FaceEngine.from_models()
     norms: dict[tuple[int, float], list[float]] = defaultdict(list)
     for person in people:
@@ -60,13 +55,7 @@ def main() -> int:
                 if size > face.size * 1.05:  # never upscale a photo
                     continue
                 for light, jpeg in CONDITIONS:
-                    frame, offset = camera_frame(img, size / face.size, light, jpeg)
-                    centre = (face.box[:2] + face.box[2:]) / 2 * (size / face.size) + offset
-                    seen = [
-                        o
-                        for o in engine.observe(frame, embed=False)
-                        if o.usable and abs(o.face.box[:2] + o.face.box[2:] - 2 * centre).max() < size
-                    ]
+                    seen = [o for o in faces_at_size(engine, img, face, size, light, jpeg) if o.usable]
                     if seen:
                         obs = max(seen, key=lambda o: o.face.size)
                         norms[(size, light)].append(float(engine.recognizer.embed_with_norms([obs.aligned])[1][0]))

@@ -55,6 +55,25 @@ def camera_frame(photo: np.ndarray, scale: float, brightness: float, jpeg: int) 
     return frame, np.array([ox, oy], np.float32)
 
 
+def labelled_people(root: Path) -> dict[str, list[Path]]:
+    """identity -> its photos in ../shared/data/faces (root: the data folder), the people in a fixed order:
+    sorted by a hash of the name (no alphabetical bias, no random state)."""
+    by_person = defaultdict(list)
+    for row in csv.DictReader((root / "faces" / "manifest.csv").open()):
+        by_person[row["identity"]].append(root / row["path"])
+    return {n: by_person[n] for n in sorted(by_person, key=lambda n: hashlib.md5(n.encode()).digest())}
+
+
+def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int) -> list:
+    """What the engine finds (not embedded) where the photo's face (`face`, as found at full size) lies once the
+    photo is scaled so that face is `size` px and put in a camera frame (`camera_frame`)."""
+    frame, offset = camera_frame(img, size / face.size, brightness, jpeg)
+    centre = (face.box[:2] + face.box[2:]) / 2 * (size / face.size) + offset
+    return [
+        o for o in engine.observe(frame, embed=False) if abs(o.face.box[:2] + o.face.box[2:] - 2 * centre).max() < size
+    ]
+
+
 def rates(embs: np.ndarray, labels: np.ndarray) -> dict:
     iu = np.triu_indices(len(labels), 1)
     sims, same = (embs @ embs.T)[iu], (labels[:, None] == labels[None, :])[iu]
@@ -85,12 +104,8 @@ def main() -> int:
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = Path(os.environ.get("WATERSHOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    by_person = defaultdict(list)
-    for row in csv.DictReader((root / "faces" / "manifest.csv").open()):
-        by_person[row["identity"]].append(root / row["path"])
-    # people with at least two photos, in a fixed order (sorted by the hash: no alphabetical bias)
-    people = sorted((p for p in by_person if len(by_person[p]) >= 2), key=lambda n: hashlib.md5(n.encode()).digest())
-    people = people[: args.people]
+    by_person = labelled_people(root)
+    people = [p for p in by_person if len(by_person[p]) >= 2][: args.people]  # at least two photos each
     # every face kept for the ROC (no size cut-off): the ROC is what decides the cut-off
     engine = FaceEngine.from_models(rules=QualityRules(min_face_px=0.0, min_sharpness=0.0, min_score=0.0))
     engine.recognizer.min_feature_norm = None  # type: ignore[attr-defined]  # nor the feature-norm floor
@@ -110,13 +125,7 @@ def main() -> int:
                 if s > face.size * 1.05:  # never upscale the photo: a size the photo does not have is skipped
                     continue
                 tried[s] += 1
-                frame, offset = camera_frame(img, s / face.size, args.brightness, args.jpeg)
-                centre = (face.box[:2] + face.box[2:]) / 2 * (s / face.size) + offset
-                seen = [
-                    o
-                    for o in engine.observe(frame, embed=False)
-                    if abs(o.face.box[:2] + o.face.box[2:] - 2 * centre).max() < s
-                ]
+                seen = faces_at_size(engine, img, face, s, args.brightness, args.jpeg)
                 if not seen:
                     continue
                 obs = max(seen, key=lambda o: o.face.size)

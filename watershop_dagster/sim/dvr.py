@@ -90,17 +90,24 @@ def _dav_chunk(
     return header + ext + frame + b"dhav" + struct.pack("<I", length)
 
 
+def _annex_b_units(container, stream):
+    """The stream's coded frames as Annex B access units (start codes, parameter sets in the stream), with
+    their times, as the raw exports of these DVRs carry them."""
+    import av
+
+    annexb = av.bitstream.BitStreamFilterContext(f"{stream.codec_context.name}_mp4toannexb", stream)
+    for packet in container.demux(stream):
+        yield from annexb.filter(packet if packet.size else None)
+
+
 def write_raw_stream(source: Path, path: Path) -> Path:
     """`source`'s video stream as a raw Annex B stream (`.h264` / `.265`: no container, no frame times), as a
     DVR's USB backup writes it: the same coded frames, with the parameter sets in the stream."""
     import av
 
     with av.open(str(source)) as container, path.open("wb") as out:
-        stream = container.streams.video[0]
-        annexb = av.bitstream.BitStreamFilterContext(f"{stream.codec_context.name}_mp4toannexb", stream)
-        for packet in container.demux(stream):
-            for unit in annexb.filter(packet if packet.size else None):
-                out.write(bytes(unit))
+        for unit in _annex_b_units(container, container.streams.video[0]):
+            out.write(bytes(unit))
     return path
 
 
@@ -125,15 +132,11 @@ def write_dav(source: Path, path: Path, start: datetime, channel: int = 1) -> Pa
         fps = round(float(stream.average_rate or 25))
         width, height = stream.codec_context.width, stream.codec_context.height
         keyframe_fields = struct.pack("<BBHHHBBBB", 0x82, 0, 0, width, height, 0x81, 0, _DAV_CODECS[codec], fps)
-        annexb = av.bitstream.BitStreamFilterContext(f"{codec}_mp4toannexb", stream)
         tb = float(stream.time_base or 0)
-        number = 0
-        for packet in container.demux(stream):
-            for unit in annexb.filter(packet if packet.size else None):
-                seconds = (unit.pts or 0) * tb
-                ms = int(round(seconds * 1000)) & 0xFFFF
-                t = start + timedelta(seconds=seconds)
-                out += _dav_chunk(bytes(unit), number, unit.is_keyframe, t, ms, keyframe_fields, channel)
-                number += 1
+        for number, unit in enumerate(_annex_b_units(container, stream)):
+            seconds = (unit.pts or 0) * tb
+            ms = int(round(seconds * 1000)) & 0xFFFF
+            t = start + timedelta(seconds=seconds)
+            out += _dav_chunk(bytes(unit), number, unit.is_keyframe, t, ms, keyframe_fields, channel)
     path.write_bytes(bytes(out))
     return path

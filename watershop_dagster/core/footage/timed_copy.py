@@ -19,7 +19,6 @@ import av
 
 RAW_FORMATS = ("h264", "hevc")  # FFmpeg's demuxers of raw Annex B streams: what it found, whatever the suffix
 TIME_BASE = Fraction(1, 90_000)  # the usual video clock (Matroska then stores milliseconds)
-TICKS_PER_SECOND = 90_000
 # The frames decoded to see whether the decoder reorders them: a few groups of pictures of a DVR's stream.
 # Decoding stops there, or after MAX_CHECK_PACKETS packets (a stream that starts mid-group decodes nothing
 # until its first keyframe). A stream whose encoder settings change after these frames is not caught.
@@ -59,7 +58,7 @@ def timed_copy(path: str | Path, fps: float, folder: Path) -> Path | None:
     if reorders_frames(path):
         return None
     copy = folder / f"{Path(path).stem}.mkv"
-    frame_ticks = TICKS_PER_SECOND / fps
+    frame_ticks = TIME_BASE.denominator / fps
     with av.open(str(path)) as source, av.open(str(copy), "w", format="matroska") as target:
         stream = source.streams.video[0]
         out = target.add_stream_from_template(stream)
