@@ -121,8 +121,8 @@ def main() -> int:
     p.add_argument(
         "--export",
         choices=EXPORTS,
-        help="what the recorder exports (h264 / hevc only): mp4 (the default), raw Annex B streams (.h264 / .265) "
-        "or Dahua .dav recordings, both recorded without B-frames",
+        help="what the recorder exports (h264 / hevc only): mp4 (the default), raw Annex B streams (.h264 / .265), "
+        "Dahua .dav recordings, or Hikvision program streams named .mp4 (ps), all recorded without B-frames",
     )
     p.add_argument(
         "--door-camera",

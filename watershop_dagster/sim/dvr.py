@@ -21,9 +21,10 @@ from watershop_dagster.core.footage.recovery import top_level_boxes
 # simulator's own `<camera>_<HHMMSS>`; the others carry the channel and the start (and end) stamps.
 FILE_NAME_STYLES = ("camera", "dvr", "nvr", "dated")
 # What the recorder exports (each one a kind the manifest reads): an MP4, the raw stream of a USB backup
-# (`write_raw_stream`: Annex B, no container, no frame times), or a Dahua recording (`write_dav`). The last two
-# come from DVRs that record without B-frames.
-EXPORTS = ("mp4", "raw", "dav")
+# (`write_raw_stream`: Annex B, no container, no frame times), a Dahua recording (`write_dav`), or a Hikvision
+# export (`write_program_stream`: an MPEG program stream in a file named .mp4). The last three come from DVRs
+# that record without B-frames.
+EXPORTS = ("mp4", "raw", "dav", "ps")
 RAW_SUFFIXES = {"h264": ".h264", "hevc": ".265"}
 
 
@@ -138,5 +139,94 @@ def write_dav(source: Path, path: Path, start: datetime, channel: int = 1) -> Pa
             ms = int(round(seconds * 1000)) & 0xFFFF
             t = start + timedelta(seconds=seconds)
             out += _dav_chunk(bytes(unit), number, unit.is_keyframe, t, ms, keyframe_fields, channel)
+    path.write_bytes(bytes(out))
+    return path
+
+
+# Hikvision's export (and that of DVRs built on its SDK): an MPEG-2 program stream under the name `.mp4`, after a
+# 40-byte "IMKH" media header. Each frame: a pack header (its system clock reference), on keyframes the system
+# header and the program stream map (stream 0xE0's type: 0x1B H.264, 0x24 HEVC), then PES packets of at most
+# 64 KB, the first carrying the frame's presentation time (90 kHz). FFmpeg's `mpeg` demuxer finds the pack
+# header after the media header, whose fields (codec, audio, version) it does not read: zeros here.
+_PS_STREAM_TYPES = {"h264": 0x1B, "hevc": 0x24}
+_PS_CLOCK = 90_000
+_PS_MUX_RATE = 50_000  # in 50 bytes/s: 20 Mbit/s, above any DVR stream
+_PES_PAYLOAD = 65_000
+
+
+def _ps_timestamp(prefix: int, t: int) -> bytes:
+    """A 33-bit PES time in its five bytes (4-bit prefix, three marker bits)."""
+    t &= (1 << 33) - 1
+    return bytes(
+        [
+            prefix << 4 | (t >> 29) & 0x0E | 1,
+            (t >> 22) & 0xFF,
+            (t >> 14) & 0xFE | 1,
+            (t >> 7) & 0xFF,
+            (t << 1) & 0xFE | 1,
+        ]
+    )
+
+
+def _ps_pack_header(scr: int) -> bytes:
+    """An MPEG-2 pack header: the system clock reference (33-bit base, extension 0), the mux rate, no stuffing."""
+    base = scr & ((1 << 33) - 1)
+    return b"\x00\x00\x01\xba" + bytes(
+        [
+            0x44 | (base >> 27) & 0x38 | (base >> 28) & 0x03,
+            (base >> 20) & 0xFF,
+            (base >> 12) & 0xF8 | 0x04 | (base >> 13) & 0x03,
+            (base >> 5) & 0xFF,
+            (base << 3) & 0xF8 | 0x04,
+            0x01,
+            (_PS_MUX_RATE >> 14) & 0xFF,
+            (_PS_MUX_RATE >> 6) & 0xFF,
+            (_PS_MUX_RATE << 2) & 0xFC | 0x03,
+            0xF8,
+        ]
+    )
+
+
+def _ps_keyframe_headers(codec: str) -> bytes:
+    """The system header (one video stream) and the program stream map naming its codec, as a keyframe's pack
+    carries them."""
+    rate = _PS_MUX_RATE
+    system = bytes([0x80 | (rate >> 15) & 0x7F, (rate >> 7) & 0xFF, (rate << 1) & 0xFE | 1, 0x04, 0xE1, 0xFF])
+    system += bytes([0xE0, 0xE3, 0xFF])  # stream 0xE0's decoder buffer bound
+    es = bytes([_PS_STREAM_TYPES[codec], 0xE0]) + struct.pack(">H", 0)
+    psm = bytes([0x81, 0x01]) + struct.pack(">HH", 0, len(es)) + es + bytes(4)  # CRC unchecked by readers
+    return (
+        b"\x00\x00\x01\xbb" + struct.pack(">H", len(system)) + system
+        + b"\x00\x00\x01\xbc" + struct.pack(">H", len(psm)) + psm
+    )  # fmt: skip
+
+
+def _pes_packets(frame: bytes, pts: int) -> bytes:
+    """A frame as video PES packets, the first with its presentation time."""
+    out = bytearray()
+    for offset in range(0, len(frame), _PES_PAYLOAD):
+        first = offset == 0
+        header = bytes([0x80, 0x80, 5]) + _ps_timestamp(0x2, pts) if first else bytes([0x80, 0x00, 0])
+        payload = frame[offset : offset + _PES_PAYLOAD]
+        out += b"\x00\x00\x01\xe0" + struct.pack(">H", len(header) + len(payload)) + header + payload
+    return bytes(out)
+
+
+def write_program_stream(source: Path, path: Path) -> Path:
+    """`source` (an H.264 or HEVC file without B-frames) as a Hikvision export: the same frames in an MPEG program
+    stream after the IMKH media header, written to `path` (which may be named .mp4, as the DVR names it)."""
+    import av
+
+    out = bytearray(b"IMKH" + bytes(36))
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        tb = float(stream.time_base or 0)
+        for unit in _annex_b_units(container, stream):
+            pts = int(round((unit.pts or 0) * tb * _PS_CLOCK))
+            out += _ps_pack_header(pts)
+            if unit.is_keyframe:
+                out += _ps_keyframe_headers(codec)
+            out += _pes_packets(bytes(unit), pts)
     path.write_bytes(bytes(out))
     return path

@@ -28,11 +28,13 @@ from watershop_dagster.sim.dvr import (
     cut_stream_by_power_failure,
     recording_name,
     write_dav,
+    write_program_stream,
     write_raw_stream,
 )
 from watershop_dagster.sim.shop import DayPlan, PlannedVisit
 
 DVR_CODECS = {"h264": "H.264", "hevc": "HEVC"}  # CameraSpec.codec values encoded as a DVR does, and their names
+_EXPORT_NAMES = {"raw": "raw streams", "dav": ".dav", "ps": "Hikvision program streams (.mp4)"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class CameraSpec:
     file_names: str = "camera"
     clock_overlay: bool = False
     power_cut: bool = False
-    # mp4, or as a DVR's other exports (sim/dvr.py EXPORTS; h264 / hevc only): a raw stream or a Dahua .dav,
-    # both recorded without B-frames
+    # mp4, or as a DVR's other exports (sim/dvr.py EXPORTS; h264 / hevc only): a raw stream, a Dahua .dav or a
+    # Hikvision program stream named .mp4, all recorded without B-frames
     export: str = "mp4"
     # A DVR's half-width ("lite", "1080N") mode: each frame is squeezed to this width when stored, and the
     # file says nothing of it (pixels twice as wide as tall). None: stored as drawn.
@@ -86,7 +88,7 @@ class CameraSpec:
         dvr += ["burned-in clock"] if self.clock_overlay else []
         dvr += ["one recording a day cut by a power failure"] if self.power_cut else []
         if self.export != "mp4":
-            dvr.append(f"exported as {'raw streams' if self.export == 'raw' else '.dav'} (no B-frames)")
+            dvr.append(f"exported as {_EXPORT_NAMES[self.export]} (no B-frames)")
         size = f"{self.width}x{self.height}"
         if self.stored_width:
             size += f" stored at {self.stored_width}x{self.height} (half-width mode)"
@@ -569,6 +571,8 @@ def render_day(plan: DayPlan, scene: ShopScene, folder: Path) -> list[Path]:
 
 def _exported(mp4: Path, cam: CameraSpec, start: datetime) -> Path:
     """The recording `mp4` as the camera's recorder exports it (`CameraSpec.export`), in its place."""
+    if cam.export == "ps":  # the same name, another format
+        return write_program_stream(mp4, mp4.with_suffix(".ps")).replace(mp4)
     if cam.export == "raw":
         path = write_raw_stream(mp4, mp4.with_suffix(RAW_SUFFIXES[cam.codec]))
     else:

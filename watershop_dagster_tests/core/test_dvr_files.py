@@ -25,7 +25,7 @@ from watershop_dagster.core.footage.manifest import (
 from watershop_dagster.core.footage.recovery import ReferenceStream, access_units, recover_power_cut, reference_stream
 from watershop_dagster.core.footage.sampling import DenseSampler
 from watershop_dagster.core.footage.watch import look
-from watershop_dagster.sim.dvr import cut_by_power_failure, write_dav
+from watershop_dagster.sim.dvr import cut_by_power_failure, cut_stream_by_power_failure, write_dav, write_program_stream
 
 DAY = date(2026, 3, 2)
 
@@ -472,6 +472,38 @@ def test_dahua_dav_recordings_are_timed_by_their_name_else_the_dvr_clock_in_thei
 
     assert sampled(named.path) == sampled(mp4)
     assert len(decoded_frames(named.path)) == 60
+
+
+def test_a_hikvision_export_is_a_program_stream_named_mp4_read_as_the_same_frames(tmp_path):
+    """Hikvision names its exports .mp4 but writes an MPEG program stream (no index, no moov): the manifest
+    reads its rate, frames and span from the stream, a cut-off one is not taken for a power-cut MP4 to rebuild
+    (its frames read up to the cut), and the sampler samples it as it samples the same frames in MP4."""
+    folder = tmp_path / "footage" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    mp4 = encode_h264(tmp_path / "source.mp4", frames=60, gop=10, b_frames=False)
+    whole = write_program_stream(mp4, folder / "ch01_20260302080000_20260302080006.mp4")
+    cut = write_program_stream(mp4, folder / "ch01_20260302080100_20260302080106.mp4")
+    cut_stream_by_power_failure(cut, cut.stat().st_size // 3)
+    with av.open(str(whole)) as f:
+        assert f.format.name == "mpeg" and f.streams.video[0].codec_context.name == "h264"
+    rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
+    read = rows[whole.name]
+    assert read.ok and (read.camera, read.fps, read.frame_count) == ("ch01", 10.0, 60), read
+    assert (read.start_time, read.end_time) == (datetime(2026, 3, 2, 8), datetime(2026, 3, 2, 8, 0, 6)), read
+    short = rows[cut.name]
+    assert short.ok and short.recovered_file is None and 25 <= short.frame_count < 55, short
+    assert "end stamp 08:01:06" in short.notes, short
+    assert len(decoded_frames(str(cut))) == short.frame_count
+
+    def sampled(path):
+        sampler = CoarseToFineSampler(2.0)
+        samples = list(sampler.samples(str(path), 10.0, 60, lambda frame: SimpleNamespace(sightings=[])))
+        assert sampler.report.error is None and not sampler.report.detail.get("whole_file")
+        return [(s.frame.index, s.analysed) for s in samples], sampler.report.frames_decoded
+
+    assert sampled(whole) == sampled(mp4)
+    frames_ps, frames_mp4 = decoded_frames(str(whole)), decoded_frames(str(mp4))
+    assert len(frames_ps) == 60 and all(np.array_equal(a, b) for a, b in zip(frames_ps, frames_mp4))
 
 
 def sampled_by_coarse_to_fine(path: Path, fps: float, frames: int) -> tuple[list[tuple[int, bool]], dict]:

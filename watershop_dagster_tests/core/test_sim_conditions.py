@@ -204,29 +204,32 @@ def test_a_dvr_export_is_named_stamped_and_cut_as_the_product_reads_it(tmp_path)
     assert changed.mean() > 0.05
 
 
-def test_raw_and_dav_exports_are_written_without_b_frames_and_cut_short_by_the_power(tmp_path):
-    """A DVR that exports raw streams or .dav files: the same recordings in those forms (recorded without
+def test_raw_dav_and_program_stream_exports_are_written_without_b_frames_and_cut_short_by_the_power(tmp_path):
+    """A DVR that exports raw streams, .dav files or program streams: the same recordings in those forms (recorded without
     B-frames), which the manifest reads with the span their names give; the power cut loses the middle one's
     last second (no index to lose)."""
     visits = [
         PlannedVisit(f"c{k}", T0 + timedelta(minutes=k), T0 + timedelta(minutes=k, seconds=8), "blob") for k in range(3)
     ]
     day = date(2024, 4, 1)
-    for export, codec, suffix in (("raw", "h264", ".h264"), ("raw", "hevc", ".265"), ("dav", "h264", ".dav")):
+    exports = (("raw", "h264", ".h264"), ("raw", "hevc", ".265"), ("dav", "h264", ".dav"), ("ps", "hevc", ".mp4"))
+    for export, codec, suffix in exports:
         cam = CameraSpec(width=320, height=180, codec=codec, fps=10.0, file_names="dvr", power_cut=True, export=export)
         assert "(no B-frames)" in cam.describe()
         folder = tmp_path / export / codec / day.isoformat()
         paths = render_day(DayPlan(day, visits), ShopScene(cam, _sprites()), folder)
-        assert [p.suffix for p in paths] == [suffix] * 3 and sorted(folder.iterdir()) == paths  # no MP4 left
+        assert [p.suffix for p in paths] == [suffix] * 3 and sorted(folder.iterdir()) == paths  # nothing else left
         rows = scan_day(folder, day, tmp_path)
         assert [(r.status, r.start_time) for r in rows] == [
             ("ok", T0 + timedelta(minutes=k, seconds=-4)) for k in range(3)
         ], rows
         assert [(r.fps, r.frame_count) for r in rows[::2]] == [(10.0, 160)] * 2, rows
-        # The cut one is a second short of the span its name gives (within the 2 s the name is trusted to)
-        assert 140 <= rows[1].frame_count < 160 and rows[1].fps == rows[1].frame_count / 16, rows[1]
+        # The cut one is a second short of the span its name gives: a raw stream or .dav is timed by the name
+        # (within the 2 s it is trusted to), a program stream by its own frame times
+        assert 140 <= rows[1].frame_count < 160, rows[1]
+        assert rows[1].fps == (10.0 if export == "ps" else rows[1].frame_count / 16), rows[1]
         with av.open(str(paths[0])) as f:
-            assert f.format.name == ("dhav" if export == "dav" else codec)  # a raw stream or a .dav, no MP4
+            assert f.format.name == {"dav": "dhav", "ps": "mpeg"}.get(export, codec)  # not an MP4
             assert {int(frame.pict_type) for frame in f.decode(video=0)} <= {1, 2}  # I and P: no B (3)
 
 

@@ -1,9 +1,10 @@
 """Footage files: naming, probing, the day's manifest.
 
 `footage/<YYYY-MM-DD>/<name>.<mp4|avi|mkv|mov|ts|mts|m4v>`, a raw H.264/H.265 stream
-(`.h264|.264|.h265|.265|.hevc`) or a Dahua `.dav` (both timed by `probe_counting_frames`): the folder is the
-shop day. The name gives the camera and, in most layouts, the shop-local start of the file;
-`FOOTAGE_NAME_PATTERNS` is the one table of accepted names, tried in this order (first match wins):
+(`.h264|.264|.h265|.265|.hevc`) or a Dahua `.dav` (both timed by `probe_counting_frames`); a Hikvision
+export's `.mp4` is an MPEG program stream, read by its content as any container: the folder is the shop day.
+The name gives the camera and, in most layouts, the shop-local start of the file; `FOOTAGE_NAME_PATTERNS` is
+the one table of accepted names, tried in this order (first match wins):
 
 - `[<device>_]ch<N>[_main|_sub]_<YYYYMMDDhhmmss>[_<YYYYMMDDhhmmss>]`, as Hikvision/Dahua-like DVRs export:
   `ch01_20260302085500_20260302090000.mp4`, `NVR_ch1_main_20260302085500_20260302090000.mp4`
