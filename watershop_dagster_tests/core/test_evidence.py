@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.footage.evidence import MIN_TRACK_EVIDENCE, identifiable, track_evidence
-from watershop_dagster.core.footage.faces import QualityRules, size_weight
+from watershop_dagster.core.footage.faces import QualityRules, sharpness_weight, size_weight
 
 
 def test_size_weight_follows_the_roc_curve():
@@ -14,14 +14,21 @@ def test_size_weight_follows_the_roc_curve():
     assert QualityRules().min_face_px == 24.0
 
 
-def _tracks(sizes_per_track):
+def test_sharpness_weight_follows_the_separation_by_sharpness():
+    assert sharpness_weight(5) == sharpness_weight(7.5) == 0.32  # the gate's floor (5) up to the first band
+    assert sharpness_weight(12.5) == 0.47 and sharpness_weight(75) == 1.0 and sharpness_weight(500) == 1.0
+    assert sharpness_weight(10) < sharpness_weight(15) < sharpness_weight(30) < sharpness_weight(60) < 1.0
+    assert QualityRules().min_sharpness == 5.0
+
+
+def _tracks(sizes_per_track, sharpness=200.0):
     det_rows, track_rows, vectors = [], [], {}
     for t, sizes in enumerate(sizes_per_track):
         ids = []
         for n, (size, embedded) in enumerate(sizes):
             did = f"t{t}/d{n}"
             ids.append(did)
-            det_rows.append({"detection_id": did, "face_size": float(size)})
+            det_rows.append({"detection_id": did, "face_size": float(size), "sharpness": sharpness})
             if embedded:
                 vectors[did] = np.ones(4, np.float32)
         track_rows.append({"track_id": f"T{t}", "detection_ids": ids, "embedding": [1.0, 0.0, 0.0, 0.0]})
@@ -42,6 +49,17 @@ def test_a_track_needs_enough_weighted_faces_not_one_big_face():
     out = identifiable(tracks)
     assert [e is not None for e in out["embedding"]] == [True, True, False, False]
     assert MIN_TRACK_EVIDENCE == 1.7
+
+
+def test_soft_faces_count_for_less_so_a_track_of_them_needs_more_looks():
+    """A smooth or slightly blurred face (sharpness 12.5: weight 0.47) is evidence, weaker than a sharp one: two
+    sharp 36-px faces identify a track, two soft ones do not, five soft ones do."""
+    soft_tracks, soft_dets, soft_vectors = _tracks([[(36, True)] * 2, [(36, True)] * 5], sharpness=12.5)
+    sharp_tracks, sharp_dets, sharp_vectors = _tracks([[(36, True)] * 2])
+    evidence = track_evidence(soft_tracks, soft_dets, soft_vectors)
+    assert np.allclose(evidence, [2 * size_weight(36) * 0.47, 5 * size_weight(36) * 0.47])
+    assert track_evidence(sharp_tracks, sharp_dets, sharp_vectors)[0] > MIN_TRACK_EVIDENCE
+    assert evidence[0] < MIN_TRACK_EVIDENCE < evidence[1]
 
 
 def test_tracks_stored_before_evidence_existed_are_kept():
