@@ -113,8 +113,8 @@ def write_raw_stream(source: Path, path: Path) -> Path:
 
 
 def cut_stream_by_power_failure(path: Path, tail_bytes: int) -> Path:
-    """A raw stream or .dav as a power failure leaves it: its last `tail_bytes` never written (it has no index
-    to lose)."""
+    """A raw stream, .dav or program stream as a power failure leaves it: its last `tail_bytes` never written
+    (it has no index to lose)."""
     data = path.read_bytes()
     path.write_bytes(data[: max(0, len(data) - tail_bytes)])
     return path

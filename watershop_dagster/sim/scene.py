@@ -478,15 +478,15 @@ class _Mp4vWriter:
 
 class _DvrWriter:
     """libx264 or libx265 at a capped bitrate (bitrate = maxrate = bufsize), a keyframe every gop_seconds, and 3
-    B-frames where the recorder exports MP4 (none for its raw and .dav exports): what a shop DVR writes (as
-    bench/shop_footage.py encodes)."""
+    B-frames where the recorder exports MP4 (none for its raw, .dav and program stream exports): what a shop DVR
+    writes (as bench/shop_footage.py encodes)."""
 
     def __init__(self, path: Path, cam: CameraSpec):
         import av
 
         fps = int(round(cam.fps))
         gop = max(1, int(round(cam.gop_seconds * fps)))
-        b_frames = 3 if cam.export == "mp4" else 0  # DVRs that export raw streams and .dav record without them
+        b_frames = 3 if cam.export == "mp4" else 0  # DVRs with the other exports record without them
         self.out = av.open(str(path), "w")
         if cam.codec == "hevc":
             self.stream = self.out.add_stream("libx265", rate=fps)

@@ -474,6 +474,43 @@ def test_dahua_dav_recordings_are_timed_by_their_name_else_the_dvr_clock_in_thei
     assert len(decoded_frames(named.path)) == 60
 
 
+def _timestamp(b: bytes, prefix: int) -> int:
+    """A 33-bit PES time from its five bytes, its prefix and marker bits checked."""
+    assert b[0] >> 4 == prefix and b[0] & 1 and b[2] & 1 and b[4] & 1, b.hex()
+    return (b[0] >> 1 & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+
+
+def program_stream_units(data: bytes) -> list[tuple[int, int, int | None]]:
+    """(start code, offset, value) of each unit of an MPEG program stream after a 40-byte IMKH header: a pack
+    header's system clock reference (base), a PES packet's presentation time (None on a continuation), a
+    stream map's first stream type; read by the standard's layout, independently of the writer."""
+    assert data[:4] == b"IMKH" and data[40:44] == b"\x00\x00\x01\xba"
+    units, at = [], 40
+    while at < len(data):
+        assert data[at : at + 3] == b"\x00\x00\x01", f"no start code at {at}"
+        code = data[at + 3]
+        if code == 0xBA:  # MPEG-2 pack header: '01' marker, SCR with markers, mux rate, stuffing
+            h = data[at + 4 : at + 14]
+            assert h[0] >> 6 == 1 and h[0] & 4 and h[2] & 4 and h[4] & 4 and h[5] & 1 and h[8] & 3 == 3
+            base = (h[0] >> 3 & 7) << 30 | (h[0] & 3) << 28 | h[1] << 20 | (h[2] >> 3) << 15
+            base |= (h[2] & 3) << 13 | h[3] << 5 | h[4] >> 3
+            units.append((code, at, base))
+            at += 14 + (h[9] & 7)
+            continue
+        length = int.from_bytes(data[at + 4 : at + 6], "big")
+        body = data[at + 6 : at + 6 + length]
+        if code == 0xE0:
+            assert body[0] >> 6 == 2 and body[2] + 3 <= len(body)  # MPEG-2 PES header
+            units.append((code, at, _timestamp(body[3:8], 2) if body[1] >> 6 == 2 else None))
+        elif code == 0xBC:  # stream map: its elementary stream entries after the program info
+            info = int.from_bytes(body[2:4], "big")
+            units.append((code, at, body[6 + info]))
+        else:
+            units.append((code, at, None))
+        at += 6 + length
+    return units
+
+
 def test_a_hikvision_export_is_a_program_stream_named_mp4_read_as_the_same_frames(tmp_path):
     """Hikvision names its exports .mp4 but writes an MPEG program stream (no index, no moov): the manifest
     reads its rate, frames and span from the stream, a cut-off one is not taken for a power-cut MP4 to rebuild
@@ -486,6 +523,13 @@ def test_a_hikvision_export_is_a_program_stream_named_mp4_read_as_the_same_frame
     cut_stream_by_power_failure(cut, cut.stat().st_size // 3)
     with av.open(str(whole)) as f:
         assert f.format.name == "mpeg" and f.streams.video[0].codec_context.name == "h264"
+    # the bytes as ISO 13818-1 lays them out: every frame a pack whose clock is its presentation time, the map
+    # on keyframes naming H.264, PES packets within their 16-bit length
+    units = program_stream_units(whole.read_bytes())
+    packs = [u for u in units if u[0] == 0xBA]
+    stamps = [u[2] for u in units if u[0] == 0xE0 and u[2] is not None]
+    assert len(packs) == len(stamps) == 60 and [u[2] for u in packs] == stamps == [i * 9000 for i in range(60)]
+    assert [u[2] for u in units if u[0] == 0xBC] == [0x1B] * 6  # a map on each of the 6 keyframes (gop 10)
     rows = {Path(r.file).name: r for r in scan_day(folder, DAY, tmp_path)}
     read = rows[whole.name]
     assert read.ok and (read.camera, read.fps, read.frame_count) == ("ch01", 10.0, 60), read
@@ -493,7 +537,8 @@ def test_a_hikvision_export_is_a_program_stream_named_mp4_read_as_the_same_frame
     short = rows[cut.name]
     assert short.ok and short.recovered_file is None and 25 <= short.frame_count < 55, short
     assert "end stamp 08:01:06" in short.notes, short
-    assert len(decoded_frames(str(cut))) == short.frame_count
+    # the frame cut mid-way may be counted but not decode
+    assert short.frame_count - 1 <= len(decoded_frames(str(cut))) <= short.frame_count
 
     def sampled(path):
         sampler = CoarseToFineSampler(2.0)
