@@ -238,8 +238,9 @@ def _rescore(earlier: Path, out: Path, data: Path, days: list, t0: float, till_c
     from watershop_dagster.sim.shop import set_till_clock
 
     before = json.loads((earlier / "report.json").read_text())
-    for part in ("footage", "transactions", "staff", "truth"):
-        shutil.copytree(earlier / "data" / part, data / part)
+    for part in ("footage", "transactions", "staff", "truth", "optout"):  # optout: where one was added by hand
+        if part != "optout" or (earlier / "data" / part).is_dir():
+            shutil.copytree(earlier / "data" / part, data / part)
     earlier_clock = (
         before["conditions"].get("till_clock_offset_s", 0.0),
         before["conditions"].get("till_clock_drift_s_per_day", 0.0),

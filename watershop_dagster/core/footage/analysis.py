@@ -24,7 +24,7 @@ from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage.manifest import ManifestRow
 from watershop_dagster.core.footage.persons import PersonBox, PersonDetector, body_look
 from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
-from watershop_dagster.core.footage.tracking import iou
+from watershop_dagster.core.footage.tracking import build_tracks, iou
 from watershop_dagster.core.privacy.erasure import ErasedFaces
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
 
@@ -175,6 +175,40 @@ class OptOutList:
         return self.embeddings is not None and float((self.embeddings @ embedding).max()) >= self.threshold
 
 
+def opt_out_whole_tracks(
+    detections: pd.DataFrame, embeddings: pd.DataFrame, opted_vectors: dict[str, np.ndarray] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's faces with every face of a track that holds an `opted_out` face opted out too: no embedding,
+    no crop (the file deleted), no landmarks. At shop sizes a face matches its opt-out photo at 0.4 only now and
+    then (a 28-40 px face is far from a 250 px photo), so checking face by face let most of an opted-out
+    person's faces through, enough to build an identified track; one match anywhere in the track now stands for
+    all of it. Tracks are built as `face_tracks` builds them, with the opted-out faces' vectors
+    (`opted_vectors`, held in memory by the caller, never stored) so that an opted-out face passing someone
+    who stands still is not taken for part of that person's track."""
+    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"])
+    if not opted:
+        return detections, embeddings
+    vectors = {d: np.asarray(e, np.float32) for d, e in zip(embeddings["detection_id"], embeddings["embedding"])}
+    vectors.update(opted_vectors or {})
+    spread = {
+        d
+        for track in build_tracks(detections, vectors)
+        if opted & set(track.detection_ids)
+        for d in track.detection_ids
+    } - opted
+    if not spread:
+        return detections, embeddings
+    out = detections.copy()
+    rows = out["detection_id"].isin(spread)
+    for crop in out.loc[rows, "crop_path"].dropna():
+        Path(crop).unlink(missing_ok=True)
+    out.loc[rows, "reject_reason"] = "opted_out"
+    out.loc[rows, "usable"] = False
+    out.loc[rows, "crop_path"] = None
+    out.loc[rows, "landmarks"] = None
+    return out, embeddings[~embeddings["detection_id"].isin(spread)].reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class FrameFindings:
     """What the face stage saw in one frame: the observations for the tables, sightings for the sampler."""
@@ -257,6 +291,7 @@ def analyse_day(
     """Every usable file of the day through a fresh sampler and face stage; rows for the three tables."""
     times = StageTimes()
     frame_rows, det_rows, emb_rows = [], [], []
+    opted_vectors: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
     details: dict[str, dict] = {}
     video_seconds = 0.0
@@ -300,6 +335,7 @@ def analyse_day(
                 vector = embedding if embedding is not None else obs.withheld  # a not_face_like face's too
                 if vector is not None and optout.matches(vector):
                     reason, embedding = "opted_out", None
+                    opted_vectors[det_id] = vector  # in memory only: to tell whose track it is, never stored
                 if erased and erased.match(f.camera or "", when, tuple(float(v) for v in obs.face.box)):
                     reason, embedding = "forgotten", None  # `watershop forget` erased this face: it stays erased
                 crop_path = None
@@ -321,7 +357,9 @@ def analyse_day(
                         "y1": float(box[1]),
                         "x2": float(box[2]),
                         "y2": float(box[3]),
-                        "landmarks": obs.face.landmarks.reshape(-1).astype(np.float32).tolist(),
+                        "landmarks": None
+                        if reason in ("opted_out", "forgotten")
+                        else obs.face.landmarks.reshape(-1).astype(np.float32).tolist(),
                         "det_score": obs.face.score,
                         "face_size": obs.face.size,
                         "sharpness": obs.sharpness,
@@ -365,4 +403,5 @@ def analyse_day(
     detections = detections.sort_values(["time", "camera", "detection_id"], ignore_index=True)
     embeddings = pd.DataFrame(emb_rows, columns=[c for c in FACE_EMBEDDINGS.column_names if c != "day"])
     embeddings = embeddings.sort_values(["time", "camera", "detection_id"], ignore_index=True)
+    detections, embeddings = opt_out_whole_tracks(detections, embeddings, opted_vectors)
     return DayAnalysis(frames, detections, embeddings, times, video_seconds, errors, details, bodies)

@@ -1,0 +1,109 @@
+"""Opt-out holds for a whole track: one face matching the opt-out photo stands for every face of its track."""
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.footage.analysis import opt_out_whole_tracks
+from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS
+
+T0 = datetime(2026, 3, 2, 9, 0, 0)
+
+
+def _unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=512).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _day(tmp_path, opted_frames: set[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two people over five frames half a second apart: `a` walking left to right (its faces in
+    `opted_frames` matched the opt-out list: no embedding), `b` standing still far from `a`."""
+    det_rows, emb_rows = [], []
+    person_vectors = {"a": _unit(1), "b": _unit(2)}
+    for i in range(5):
+        when = T0 + timedelta(seconds=0.5 * i)
+        for person, x in (("a", 100 + 8 * i), ("b", 900)):
+            det_id = f"2026-03-02/cam1/f/{i}/{person}"
+            crop = tmp_path / f"{person}{i}.jpg"
+            opted = person == "a" and i in opted_frames
+            if not opted:
+                crop.write_bytes(b"jpeg")
+            det_rows.append(
+                {
+                    "detection_id": det_id,
+                    "file": "f.mp4",
+                    "camera": "cam1",
+                    "frame_index": i * 6,
+                    "time": when,
+                    "x1": float(x),
+                    "y1": 200.0,
+                    "x2": float(x + 36),
+                    "y2": 240.0,
+                    "landmarks": None if opted else [0.0] * 10,
+                    "det_score": 0.8,
+                    "face_size": 36.0,
+                    "sharpness": 60.0,
+                    "quality": 0.6,
+                    "usable": not opted,
+                    "reject_reason": "opted_out" if opted else None,
+                    "crop_path": None if opted else str(crop),
+                }
+            )
+            if not opted:
+                vector = person_vectors[person] + 0.05 * _unit(10 * i + len(person))
+                emb_rows.append(
+                    {
+                        "detection_id": det_id,
+                        "time": when,
+                        "camera": "cam1",
+                        "quality": 0.6,
+                        "embedding": (vector / np.linalg.norm(vector)).tolist(),
+                    }
+                )
+    columns = [c for c in FACE_DETECTIONS.column_names if c != "day"]
+    return pd.DataFrame(det_rows, columns=columns), pd.DataFrame(
+        emb_rows, columns=[c for c in FACE_EMBEDDINGS.column_names if c != "day"]
+    )
+
+
+def test_one_opted_out_face_opts_out_its_whole_track_and_nobody_else(tmp_path):
+    detections, embeddings = _day(tmp_path, opted_frames={2})
+    out, kept = opt_out_whole_tracks(detections, embeddings)
+    a = out[out["detection_id"].str.endswith("/a")]
+    b = out[out["detection_id"].str.endswith("/b")]
+    assert (a["reject_reason"] == "opted_out").all() and not a["usable"].any()
+    assert a["crop_path"].isna().all() and a["landmarks"].isna().all()
+    assert not any((tmp_path / f"a{i}.jpg").exists() for i in range(5))  # the crops already written are deleted
+    assert b["usable"].all() and b["reject_reason"].isna().all() and b.equals(detections.loc[b.index])
+    assert all((tmp_path / f"b{i}.jpg").exists() for i in range(5))
+    assert sorted(kept["detection_id"]) == sorted(b["detection_id"])  # no vector of `a` is stored
+
+
+def test_a_day_without_opted_out_faces_is_left_as_it_is(tmp_path):
+    detections, embeddings = _day(tmp_path, opted_frames=set())
+    out, kept = opt_out_whole_tracks(detections, embeddings)
+    assert out is detections and kept is embeddings
+
+
+def test_an_opted_out_face_passing_in_front_of_someone_does_not_opt_them_out(tmp_path):
+    """Frame 2: `b`, standing still, is hidden by an opted-out person walking past in front of them, whose face
+    is where b's was. Told apart by its vector (held in memory, never stored), b's track stays b's."""
+    detections, embeddings = _day(tmp_path, opted_frames=set())
+    hidden = detections["detection_id"] == "2026-03-02/cam1/f/2/b"
+    detections.loc[hidden, ["detection_id", "x1", "x2", "usable", "reject_reason", "crop_path", "landmarks"]] = [
+        "2026-03-02/cam1/f/2/c",
+        905.0,
+        941.0,
+        False,
+        "opted_out",
+        None,
+        None,
+    ]
+    embeddings = embeddings[embeddings["detection_id"] != "2026-03-02/cam1/f/2/b"].reset_index(drop=True)
+    out, kept = opt_out_whole_tracks(detections, embeddings, {"2026-03-02/cam1/f/2/c": _unit(3)})
+    b = out[out["detection_id"].str.endswith("/b")]
+    assert len(b) == 4 and b["usable"].all() and len(kept) == len(embeddings)
+    # without the passer's vector the tracker has only the boxes, and b goes with the passer
+    out, _ = opt_out_whole_tracks(detections, embeddings)
+    assert (out[out["detection_id"].str.endswith("/b")]["reject_reason"] == "opted_out").all()
