@@ -2,14 +2,16 @@
 
 `faces.QualityRules.min_sharpness` rejects a face whose sharpness (variance of the Laplacian of the aligned
 face, scaled to mean grey 128: `faces.sharpness_of`) is under it. Sharpness also depends on the face itself: a
-bald head, smooth skin and a plain background have little fine detail when perfectly in focus. This puts real
-faces of ../shared/data/faces into a 720p frame at shop sizes, as `bench/face_roc_by_size.py` does, at 60%
-light with JPEG q40, sharp and behind a Gaussian blur (sigma 1 and 2 px of the frame: a soft lens, a moving
-customer), embeds every face with all gates off, and prints per sharpness band: how many faces fall in it, how
-often a face matches another photo of the same person (cosine >= 0.30, the registry's threshold) and how often
-it matches a photo of someone else, and the separation (mean same-person minus mean other-person cosine, the
-quantity `faces.SIZE_WEIGHTS` is made from). The gate belongs where faces stop identifying, not where they stop
-looking sharp. Set on the `tune` half (the default); the `report` half is the one to quote.
+bald head, smooth skin and a plain background have little fine detail. This puts real faces of
+../shared/data/faces into a 720p frame at shop sizes, as `bench/face_roc_by_size.py` does, at 60% light with
+JPEG q40, sharp and behind a Gaussian blur (sigma 1 and 2 px of the frame: a soft lens, a moving customer),
+embeds every face with all gates off, and prints per sharpness band: how many faces fall in it; against the
+sharp faces of the other photos (same size), how often it matches its own person (cosine >= 0.30, the
+registry's threshold) and someone else, and the separation (mean same-person minus mean other-person cosine,
+the quantity `faces.SIZE_WEIGHTS` is made from); and against the other faces of its own band, how often it
+matches its own person and someone else (blur makes people look alike: two soft faces of different people
+match far more often than a soft and a sharp one). Set on the `tune` half (the default); the `report` half is
+the one to quote.
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/face_sharpness.py [--half tune|report] [--people 60]
 """
@@ -45,6 +47,23 @@ def blurred_at_size(img: np.ndarray, face, size: int, sigma: float) -> tuple[np.
     small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma)
     return cv2.resize(small, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_CUBIC), face
+
+
+def soft_against_soft(seen: list, lo: float, hi: float) -> dict[str, float | int | None]:
+    """Faces of the band against each other (other photos, the same size): blur makes everyone look alike, so
+    two soft faces of different people match far more often than a soft face and a sharp one do."""
+    band = [s for s in seen if lo <= s[4] < hi]
+    same, other = [], []
+    for i, (person, k, size, _, _, emb) in enumerate(band):
+        for r_person, r_k, r_size, _, _, r_emb in band[i + 1 :]:
+            if r_size == size and not (r_person == person and r_k == k):
+                (same if r_person == person else other).append(float(emb @ r_emb))
+    return {
+        "band_vs_band_same_match": round(float(np.mean(np.array(same) >= MATCH)), 3) if same else None,
+        "band_vs_band_other_match": round(float(np.mean(np.array(other) >= MATCH)), 5) if other else None,
+        "band_vs_band_other_pairs": len(other),
+        "band_vs_band_other_mean": round(float(np.mean(other)), 3) if other else None,
+    }
 
 
 def main() -> int:
@@ -111,6 +130,7 @@ def main() -> int:
             "other_pairs": other_pairs,
             # mean same-person minus mean other-person cosine: what faces.SIZE_WEIGHTS are made from
             "separation": round(float(np.mean(same_sims) - np.mean(other_sims)), 3) if same_sims else None,
+            **soft_against_soft(seen, lo, hi),
         }
     by_blur = {
         f"sigma {sigma:g}": [

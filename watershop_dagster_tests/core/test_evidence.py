@@ -15,10 +15,10 @@ def test_size_weight_follows_the_roc_curve():
 
 
 def test_sharpness_weight_follows_the_separation_by_sharpness():
-    assert sharpness_weight(5) == sharpness_weight(7.5) == 0.32  # the gate's floor (5) up to the first band
-    assert sharpness_weight(12.5) == 0.47 and sharpness_weight(75) == 1.0 and sharpness_weight(500) == 1.0
-    assert sharpness_weight(10) < sharpness_weight(15) < sharpness_weight(30) < sharpness_weight(60) < 1.0
-    assert QualityRules().min_sharpness == 5.0
+    assert sharpness_weight(0) == sharpness_weight(7.5) == 0.32 and sharpness_weight(12.5) == 0.47
+    assert sharpness_weight(20) == 0.68 and sharpness_weight(75) == 1.0 and sharpness_weight(500) == 1.0
+    assert sharpness_weight(15) < sharpness_weight(30) < sharpness_weight(60) < 1.0
+    assert QualityRules().min_sharpness == 15.0  # softer faces are not embedded (they look alike)
 
 
 def _tracks(sizes_per_track, sharpness=200.0):
@@ -52,12 +52,14 @@ def test_a_track_needs_enough_weighted_faces_not_one_big_face():
 
 
 def test_soft_faces_count_for_less_so_a_track_of_them_needs_more_looks():
-    """A smooth or slightly blurred face (sharpness 12.5: weight 0.47) is evidence, weaker than a sharp one: two
-    sharp 36-px faces identify a track, two soft ones do not, five soft ones do."""
-    soft_tracks, soft_dets, soft_vectors = _tracks([[(36, True)] * 2, [(36, True)] * 5], sharpness=12.5)
+    """A soft face (sharpness 20: weight 0.68) is evidence, weaker than a sharp one: two sharp 36-px faces
+    identify a track, two soft ones do not, five soft ones do; an unknown sharpness counts as the softest."""
+    soft_tracks, soft_dets, soft_vectors = _tracks([[(36, True)] * 2, [(36, True)] * 5], sharpness=20.0)
     sharp_tracks, sharp_dets, sharp_vectors = _tracks([[(36, True)] * 2])
     evidence = track_evidence(soft_tracks, soft_dets, soft_vectors)
-    assert np.allclose(evidence, [2 * size_weight(36) * 0.47, 5 * size_weight(36) * 0.47])
+    assert np.allclose(evidence, [2 * size_weight(36) * 0.68, 5 * size_weight(36) * 0.68])
+    unknown_tracks, unknown_dets, unknown_vectors = _tracks([[(36, True)] * 2], sharpness=float("nan"))
+    assert track_evidence(unknown_tracks, unknown_dets, unknown_vectors) == [2 * size_weight(36) * 0.32]
     assert track_evidence(sharp_tracks, sharp_dets, sharp_vectors)[0] > MIN_TRACK_EVIDENCE
     assert evidence[0] < MIN_TRACK_EVIDENCE < evidence[1]
 

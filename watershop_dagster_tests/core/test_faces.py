@@ -41,21 +41,8 @@ def test_small_and_blurred_faces_are_kept_but_marked(engine):
     img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
     tiny = engine.observe(cv2.resize(img, None, fx=0.16, fy=0.16))  # faces of ~16-20 px, under the 24-px floor
     assert len(tiny) >= 4 and all(o.reject_reason == "too_small" and o.embedding is None for o in tiny)
-    blurred = engine.observe(cv2.GaussianBlur(img, (0, 0), 6))  # sharpness under 5: little face left
+    blurred = engine.observe(cv2.GaussianBlur(img, (0, 0), 4))
     assert len(blurred) >= 4 and all(o.reject_reason == "too_blurred" and o.embedding is None for o in blurred)
-
-
-def test_a_soft_face_is_still_recognised_as_its_person(engine):
-    """Faces blurred to a sharpness of 5-15 (under the old gate of 15) are embedded, and each still matches its
-    own sharp face far above the registry's threshold and nobody else's: they are weaker evidence (the
-    track's `sharpness_weight`), not wrong evidence."""
-    img = cv2.imread(str(importlib.resources.files("insightface") / "data" / "images" / "t1.jpg"))
-    sharp = np.stack([o.embedding for o in engine.observe(img)])
-    soft = [o for o in engine.observe(cv2.GaussianBlur(img, (0, 0), 3)) if o.usable]
-    assert len(soft) >= 4 and all(5 <= o.sharpness < 15 for o in soft)
-    for o in soft:
-        best, second = np.sort(sharp @ o.embedding)[::-1][:2]
-        assert best > 0.5 and second < 0.3
 
 
 def test_a_crop_with_little_of_a_face_to_the_recognizer_is_marked_and_never_embedded(engine):

@@ -9,8 +9,8 @@ MIN_TRACK_EVIDENCE = 1.7 is the old rule's weakest identified track expressed in
 36 px (the old per-face cut-off) weigh 2 x 0.87 = 1.74. So a track of two 40 px faces (1.82) or three 24 px
 faces (1.98) is identified, two 28 px faces (1.54) are not: far customers need more looks, not a bigger face.
 (`IdentityRules.min_usable_faces`, two embedded faces, still applies.) The sharpness weight is 1 from a
-sharpness of 75 and 0.93 at 37.5; the faces of the shop-camera evaluation days are mostly above 30, so the
-rule's unit is nearly unchanged for them.
+sharpness of 75, 0.93 at 37.5 and 0.54 at the gate (15); the faces of the shop-camera evaluation days are
+mostly above 30, so the rule's unit is nearly unchanged for them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def track_evidence(tracks: pd.DataFrame, detections: pd.DataFrame, embedded: Map
     """Per face_tracks row: the sum of size_weight x sharpness_weight over its faces that have an embedding."""
     weights = (
         {
-            d: size_weight(float(size)) * sharpness_weight(float(sharp))
+            # an unknown sharpness (NaN) counts as the softest, never as no evidence at all
+            d: size_weight(float(size)) * sharpness_weight(float(np.nan_to_num(sharp, nan=0.0)))
             for d, size, sharp in zip(
                 detections["detection_id"], detections["face_size"], detections["sharpness"], strict=True
             )

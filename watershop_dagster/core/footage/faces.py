@@ -247,9 +247,8 @@ def size_weight(face_px: float) -> float:
 # bench/face_sharpness.py on the `tune` half (faces of 28-40 px in a 720p frame at 60% light and JPEG q40, sharp
 # and behind a 1 and 2 px blur), the squared ratio of the separation (mean same-person minus mean other-person
 # cosine) in each band of sharpness to that of the sharpest band, at the band's middle: 0.215 at 5-10, 0.259
-# at 10-15, 0.311 at 15-25, 0.364 at 25-50, 0.378 from 50. Other people's faces matched no more often in the
-# soft bands than in the sharp ones (at most 3 in 10,000 pairs at cosine 0.30 from 5 up): a soft face is
-# weaker evidence, not wrong evidence. Sharper faces weigh 1.
+# at 10-15, 0.311 at 15-25, 0.364 at 25-50, 0.378 from 50. Faces under `QualityRules.min_sharpness` (15) are
+# not embedded, so the first two points only shape the curve up to 15. Sharper faces weigh 1.
 SHARPNESS_WEIGHTS: tuple[tuple[float, float], ...] = (
     (7.5, 0.32),
     (12.5, 0.47),
@@ -260,7 +259,7 @@ SHARPNESS_WEIGHTS: tuple[tuple[float, float], ...] = (
 
 
 def sharpness_weight(sharpness: float) -> float:
-    """The weight of a face of this sharpness in its track's evidence (`SHARPNESS_WEIGHTS`; 0.32 below 7.5)."""
+    """The weight of a face of this sharpness in its track's evidence (`SHARPNESS_WEIGHTS`; 1 from 75)."""
     xs, ys = zip(*SHARPNESS_WEIGHTS, strict=True)
     return float(np.interp(sharpness, xs, ys))
 
@@ -276,14 +275,17 @@ class QualityRules:
     all and 80% of same-person pairs pass. A small face is not identified on its own: its embedding counts
     towards its track with `size_weight`, and a track needs enough of that evidence (core/footage/evidence.py).
 
-    min_sharpness = 5, from bench/face_sharpness.py (tune half, 28-40 px, 60% light, JPEG q40): from 5 up a soft
-    face still matches another photo of its person (28% of pairs at 5-10, 42% at 10-15, 56% at 15-25) and
-    matched someone else in at most 3 of 10,000 pairs (4 of 15,553 at 5-10); it counts with `sharpness_weight`.
-    A soft, smooth face (a bald head, a plain background) can read 9-15 in every frame: the gate used to be 15
-    and turned such a customer into an unidentified body for the whole day (seed 307, README)."""
+    min_sharpness = 15. bench/face_sharpness.py (28-40 px, 60% light, JPEG q40) shows a soft face still matches
+    sharp photos of its own person (28% of pairs at 5-10, 42% at 10-15 on the tune half) and rarely a sharp
+    photo of someone else; but soft faces of different people look alike (blur pulls them towards one average
+    face): two faces at 5-15 of different people matched in 1.6-5.6% of pairs, against 0.01-0.02% for sharp
+    ones. Soft-only tracks would merge different customers, and the opt-out check (per face) misses most soft
+    faces of an opted-out person, so under 15 a face is not embedded. The cost: a soft, smooth face (a bald
+    head, a plain background) can read 9-15 in every frame and stay an unidentified body all day (seed 307,
+    README)."""
 
     min_face_px: float = 24.0
-    min_sharpness: float = 5.0
+    min_sharpness: float = 15.0
     min_score: float = 0.55
 
 
