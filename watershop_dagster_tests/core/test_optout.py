@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.footage.analysis import opt_out_whole_tracks
+from watershop_dagster.core.privacy.optout import opt_out_whole_tracks, opted_out_face_tracks
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
@@ -107,3 +107,29 @@ def test_an_opted_out_face_passing_in_front_of_someone_does_not_opt_them_out(tmp
     # without the passer's vector the tracker has only the boxes, and b goes with the passer
     out, _ = opt_out_whole_tracks(detections, embeddings)
     assert (out[out["detection_id"].str.endswith("/b")]["reject_reason"] == "opted_out").all()
+
+
+def test_a_track_holding_an_opted_out_face_and_every_face_track_of_its_body_identify_nobody(tmp_path):
+    """However `face_tracks` tracked them: T1 holds an opted-out face; T2 is the same body's face found again
+    after a gap (no match of its own); T3, another body's, is untouched; T4 has no body."""
+    detections, _ = _day(tmp_path, opted_frames={2})
+    a_ids = list(detections.loc[detections["detection_id"].str.endswith("/a"), "detection_id"])
+    b_ids = list(detections.loc[detections["detection_id"].str.endswith("/b"), "detection_id"])
+    tracks = pd.DataFrame(
+        {"track_id": ["T1", "T2", "T3", "T4"], "detection_ids": [a_ids[:3], a_ids[3:], b_ids[:3], b_ids[3:]]}
+    )
+    bodies_of = {"T1": "P1", "T2": "P1", "T3": "P2"}
+    assert opted_out_face_tracks(tracks, detections, bodies_of) == {"T1", "T2"}
+    clean, _ = _day(tmp_path, opted_frames=set())
+    assert opted_out_face_tracks(tracks, clean, bodies_of) == set()
+
+
+def test_an_erased_face_that_also_matches_the_opt_out_list_still_opts_out_its_track(tmp_path):
+    """A face erased by `watershop forget` is stored as `forgotten` even when it matched the opt-out list too:
+    its vector (in memory) still makes its track opted out, and it keeps its own reason."""
+    detections, embeddings = _day(tmp_path, opted_frames={2})
+    erased = detections["detection_id"] == "2026-03-02/cam1/f/2/a"
+    detections.loc[erased, "reject_reason"] = "forgotten"
+    out, _ = opt_out_whole_tracks(detections, embeddings, {"2026-03-02/cam1/f/2/a": _unit(1)})
+    a = out[out["detection_id"].str.endswith("/a")]
+    assert a["reject_reason"].tolist() == ["opted_out", "opted_out", "forgotten", "opted_out", "opted_out"]

@@ -24,8 +24,9 @@ from watershop_dagster.core.footage.faces import FaceEngine, FaceObservation
 from watershop_dagster.core.footage.manifest import ManifestRow
 from watershop_dagster.core.footage.persons import PersonBox, PersonDetector, body_look
 from watershop_dagster.core.footage.sampling import DecodedFrame, FrameSource, Sighting
-from watershop_dagster.core.footage.tracking import build_tracks, iou
+from watershop_dagster.core.footage.tracking import iou
 from watershop_dagster.core.privacy.erasure import ErasedFaces
+from watershop_dagster.core.privacy.optout import opt_out_whole_tracks
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS, FRAMES
 
 
@@ -173,40 +174,6 @@ class OptOutList:
 
     def matches(self, embedding: np.ndarray) -> bool:
         return self.embeddings is not None and float((self.embeddings @ embedding).max()) >= self.threshold
-
-
-def opt_out_whole_tracks(
-    detections: pd.DataFrame, embeddings: pd.DataFrame, opted_vectors: dict[str, np.ndarray] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The day's faces with every face of a track that holds an `opted_out` face opted out too: no embedding,
-    no crop (the file deleted), no landmarks. At shop sizes a face matches its opt-out photo at 0.4 only now and
-    then (a 28-40 px face is far from a 250 px photo), so checking face by face let most of an opted-out
-    person's faces through, enough to build an identified track; one match anywhere in the track now stands for
-    all of it. Tracks are built as `face_tracks` builds them, with the opted-out faces' vectors
-    (`opted_vectors`, held in memory by the caller, never stored) so that an opted-out face passing someone
-    who stands still is not taken for part of that person's track."""
-    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"])
-    if not opted:
-        return detections, embeddings
-    vectors = {d: np.asarray(e, np.float32) for d, e in zip(embeddings["detection_id"], embeddings["embedding"])}
-    vectors.update(opted_vectors or {})
-    spread = {
-        d
-        for track in build_tracks(detections, vectors)
-        if opted & set(track.detection_ids)
-        for d in track.detection_ids
-    } - opted
-    if not spread:
-        return detections, embeddings
-    out = detections.copy()
-    rows = out["detection_id"].isin(spread)
-    for crop in out.loc[rows, "crop_path"].dropna():
-        Path(crop).unlink(missing_ok=True)
-    out.loc[rows, "reject_reason"] = "opted_out"
-    out.loc[rows, "usable"] = False
-    out.loc[rows, "crop_path"] = None
-    out.loc[rows, "landmarks"] = None
-    return out, embeddings[~embeddings["detection_id"].isin(spread)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""Opt-out beyond the single face: one face matching a photo of `data/optout/` stands for its whole track and
+for every face track of the same body.
+
+A face of a shop camera (28-40 px) does not always reach the opt-out threshold against a phone photo, so a
+check face by face lets some of an opted-out person's faces through; these functions carry one match over
+to everything that is the same person for certain within the day. `OptOutList` (core/footage/analysis.py)
+makes the match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from watershop_dagster.core.footage.tracking import build_tracks
+
+
+def opt_out_whole_tracks(
+    detections: pd.DataFrame, embeddings: pd.DataFrame, opted_vectors: dict[str, np.ndarray] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's faces with every face of a track that holds an `opted_out` face opted out too: no embedding,
+    no crop (the file deleted), no landmarks; an erased (`forgotten`) face keeps its reason. Tracks are built as
+    `face_tracks` builds them, with the opted-out faces' vectors
+    (`opted_vectors`, held in memory by the caller, never stored) so that an opted-out face passing someone
+    who stands still is not taken for part of that person's track."""
+    # a face both opted out and erased is stored as `forgotten`: it still stands for its track
+    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"]) | set(opted_vectors or {})
+    if not opted:
+        return detections, embeddings
+    vectors = {d: np.asarray(e, np.float32) for d, e in zip(embeddings["detection_id"], embeddings["embedding"])}
+    vectors.update(opted_vectors or {})
+    spread = {
+        d
+        for track in build_tracks(detections, vectors)
+        if opted & set(track.detection_ids)
+        for d in track.detection_ids
+    } - opted
+    if not spread:
+        return detections, embeddings
+    out = detections.copy()
+    rows = out["detection_id"].isin(spread) & (out["reject_reason"] != "forgotten")  # an erased face stays so
+    for crop in out.loc[rows, "crop_path"].dropna():
+        Path(crop).unlink(missing_ok=True)
+    out.loc[rows, "reject_reason"] = "opted_out"
+    out.loc[rows, "usable"] = False
+    out.loc[rows, "crop_path"] = None
+    out.loc[rows, "landmarks"] = None
+    return out, embeddings[~embeddings["detection_id"].isin(spread)].reset_index(drop=True)
+
+
+def opted_out_face_tracks(tracks: pd.DataFrame, detections: pd.DataFrame, bodies_of: Mapping[str, str]) -> set[str]:
+    """The day's face tracks that may identify nobody: each holding an opted-out face (however it was tracked:
+    `face_tracks` tracks without the opted-out faces' vectors), and each joined to the same body as one of those
+    (`bodies_of`: face track -> person track): a face lost and found again in one visit makes a second face
+    track, which one match in the first stands for too."""
+    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"])
+    if not opted or tracks.empty:
+        return set()
+    holding = {t for t, ids in zip(tracks["track_id"], tracks["detection_ids"]) if ids is not None and opted & set(ids)}
+    bodies = {bodies_of[t] for t in holding if t in bodies_of}
+    return holding | {t for t, body in bodies_of.items() if body in bodies}
