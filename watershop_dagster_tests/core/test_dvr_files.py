@@ -489,6 +489,9 @@ def program_stream_units(data: bytes) -> list[tuple[int, int, int | None]]:
     while at < len(data):
         assert data[at : at + 3] == b"\x00\x00\x01", f"no start code at {at}"
         code = data[at + 3]
+        if code == 0xB9:  # program end code: no length field, nothing after it
+            units.append((code, at, None))
+            break
         if code == 0xBA:  # MPEG-2 pack header: '01' marker, SCR with markers, mux rate, stuffing
             h = data[at + 4 : at + 14]
             assert h[0] >> 6 == 1 and h[0] & 4 and h[2] & 4 and h[4] & 4 and h[5] & 1 and h[8] & 3 == 3
@@ -501,7 +504,8 @@ def program_stream_units(data: bytes) -> list[tuple[int, int, int | None]]:
         body = data[at + 6 : at + 6 + length]
         if code == 0xE0:
             assert body[0] >> 6 == 2 and body[2] + 3 <= len(body)  # MPEG-2 PES header
-            units.append((code, at, _timestamp(body[3:8], 2) if body[1] >> 6 == 2 else None))
+            pts_flag = body[1] >> 7  # with a DTS too (flags 11) the PTS prefix is 3
+            units.append((code, at, _timestamp(body[3:8], 3 if body[1] >> 6 == 3 else 2) if pts_flag else None))
         elif code == 0xBC:  # stream map: its elementary stream entries after the program info
             info = int.from_bytes(body[2:4], "big")
             units.append((code, at, body[6 + info]))
