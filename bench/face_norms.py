@@ -12,16 +12,14 @@ half is the one to quote.
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import faces_at_size, labelled_people
+from face_roc_by_size import faces_at_size, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.evaluation.split import half_of
@@ -36,29 +34,22 @@ def main() -> int:
     p.add_argument("--people", type=int, default=60)
     p.add_argument("--photos", type=int, default=3)
     args = p.parse_args()
-    root = Path(os.environ.get("WATERSHOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    if not (root / "faces" / "manifest.csv").is_file():
-        print(f"no labelled faces under {root}/faces: set WATERSHOP_SHARED_DATA", file=sys.stderr)
+    root = labelled_faces_root()
+    if root is None:
         return 2
     by_person = labelled_people(root)
     people = [n for n in by_person if half_of(n) == args.half][: args.people]
     engine = FaceEngine.from_models()
     norms: dict[tuple[int, float], list[float]] = defaultdict(list)
-    for person in people:
-        for path in by_person[person][: args.photos]:
-            img = cv2.imread(str(path))
-            faces = engine.detector.detect(img) if img is not None else []
-            if img is None or not faces:
+    for _person, _k, img, face in photo_faces(engine, by_person, people, args.photos):
+        for size in SIZES:
+            if size > face.size * 1.05:  # never upscale a photo
                 continue
-            face = max(faces, key=lambda f: f.size)
-            for size in SIZES:
-                if size > face.size * 1.05:  # never upscale a photo
-                    continue
-                for light, jpeg in CONDITIONS:
-                    seen = [o for o in faces_at_size(engine, img, face, size, light, jpeg) if o.usable]
-                    if seen:
-                        obs = max(seen, key=lambda o: o.face.size)
-                        norms[(size, light)].append(float(engine.recognizer.embed_with_norms([obs.aligned])[1][0]))
+            for light, jpeg in CONDITIONS:
+                seen = [o for o in faces_at_size(engine, img, face, size, light, jpeg) if o.usable]
+                if seen:
+                    obs = max(seen, key=lambda o: o.face.size)
+                    norms[(size, light)].append(float(engine.recognizer.embed_with_norms([obs.aligned])[1][0]))
     figures = {}
     for (size, light), values in sorted(norms.items()):
         v = np.array(values)

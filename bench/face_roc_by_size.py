@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -62,6 +63,27 @@ def labelled_people(root: Path) -> dict[str, list[Path]]:
     for row in csv.DictReader((root / "faces" / "manifest.csv").open()):
         by_person[row["identity"]].append(root / row["path"])
     return {n: by_person[n] for n in sorted(by_person, key=lambda n: hashlib.md5(n.encode()).digest())}
+
+
+def labelled_faces_root() -> Path | None:
+    """The shared data folder (`WATERSHOP_SHARED_DATA`, else ../shared/data) when it holds the labelled faces;
+    None, with the reason on stderr, when it does not."""
+    root = Path(os.environ.get("WATERSHOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if (root / "faces" / "manifest.csv").is_file():
+        return root
+    print(f"no labelled faces under {root}/faces: set WATERSHOP_SHARED_DATA", file=sys.stderr)
+    return None
+
+
+def photo_faces(engine: FaceEngine, paths: dict[str, list[Path]], people: list[str], photos: int) -> Iterator[tuple]:
+    """(person, photo number, image, its largest face as found at full size) for the first `photos` photos of
+    each of `people`; photos without a face (or unreadable) are skipped."""
+    for person in people:
+        for k, path in enumerate(paths[person][:photos]):
+            img = cv2.imread(str(path))
+            faces = engine.detector.detect(img) if img is not None else []
+            if img is not None and faces:
+                yield person, k, img, max(faces, key=lambda f: f.size)
 
 
 def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int) -> list:

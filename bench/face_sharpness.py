@@ -18,7 +18,6 @@ the one to quote.
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import faces_at_size, labelled_people
+from face_roc_by_size import faces_at_size, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
 from watershop_dagster.evaluation.split import half_of
@@ -72,35 +71,28 @@ def main() -> int:
     p.add_argument("--people", type=int, default=60)
     p.add_argument("--photos", type=int, default=4)
     args = p.parse_args()
-    root = Path(os.environ.get("WATERSHOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    if not (root / "faces" / "manifest.csv").is_file():
-        print(f"no labelled faces under {root}/faces: set WATERSHOP_SHARED_DATA", file=sys.stderr)
+    root = labelled_faces_root()
+    if root is None:
         return 2
     by_person = labelled_people(root)
     people = [n for n in by_person if half_of(n) == args.half and len(by_person[n]) >= 2][: args.people]
     engine = FaceEngine.from_models(rules=QualityRules(min_face_px=0.0, min_sharpness=0.0, min_score=0.0))
     engine.recognizer.min_feature_norm = None  # type: ignore[attr-defined]  # every face embedded
-    # (person, photo, size, blur) -> (sharpness, embedding)
+    # (person, photo, size, blur, sharpness, embedding)
     seen: list[tuple[str, int, int, float, float, np.ndarray]] = []
-    for person in people:
-        for k, path in enumerate(by_person[person][: args.photos]):
-            img = cv2.imread(str(path))
-            faces = engine.detector.detect(img) if img is not None else []
-            if img is None or not faces:
+    for person, k, img, face in photo_faces(engine, by_person, people, args.photos):
+        for size in SIZES:
+            if size > face.size * 1.05:  # never upscale a photo
                 continue
-            face = max(faces, key=lambda f: f.size)
-            for size in SIZES:
-                if size > face.size * 1.05:  # never upscale a photo
+            for sigma in BLURS:
+                shown, at = blurred_at_size(img, face, size, sigma)
+                found = faces_at_size(engine, shown, at, size, LIGHT, JPEG)
+                if not found:
                     continue
-                for sigma in BLURS:
-                    shown, at = blurred_at_size(img, face, size, sigma)
-                    found = faces_at_size(engine, shown, at, size, LIGHT, JPEG)
-                    if not found:
-                        continue
-                    obs = max(found, key=lambda o: o.face.size)
-                    engine.embed([obs])
-                    if obs.embedding is not None:
-                        seen.append((person, k, size, sigma, obs.sharpness, obs.embedding))
+                obs = max(found, key=lambda o: o.face.size)
+                engine.embed([obs])
+                if obs.embedding is not None:
+                    seen.append((person, k, size, sigma, obs.sharpness, obs.embedding))
     # Each face against the sharp faces of the same size of every other photo: the same person's (a match is
     # found) and other people's (a false match).
     refs = [s for s in seen if s[3] == 0.0]
