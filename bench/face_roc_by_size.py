@@ -125,7 +125,9 @@ def main() -> int:
     p.add_argument("--json", default=None, help="also write the figures here")
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    root = Path(os.environ.get("WATERSHOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    root = labelled_faces_root()
+    if root is None:
+        return 2
     by_person = labelled_people(root)
     people = [p for p in by_person if len(by_person[p]) >= 2][: args.people]  # at least two photos each
     # every face kept for the ROC (no size cut-off): the ROC is what decides the cut-off

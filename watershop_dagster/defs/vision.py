@@ -315,10 +315,10 @@ def face_tracks(context: dg.AssetExecutionContext, tables: TableReader) -> Writt
     faces_of_tracks = face_tracks_from_tables(table, detections)
     held = frame_assignments(bodies, faces_of_tracks, PersonRules())  # which body held each face, frame by frame
     joined = join_faces_to_persons(bodies, faces_of_tracks, PersonRules(), held)
-    opted_out = opted_out_face_tracks(table, detections, joined)  # identify nobody, whatever their faces
-    table["embedding"] = [None if t in opted_out else e for t, e in zip(table["track_id"], table["embedding"])]
-    table.loc[table["track_id"].isin(opted_out), "evidence"] = 0.0
-    table.loc[table["track_id"].isin(opted_out), "best_crop_path"] = None
+    opted_out = table["track_id"].isin(opted_out_face_tracks(table, detections, joined))  # identify nobody
+    table["embedding"] = table["embedding"].astype(object).where(~opted_out, None)
+    table.loc[opted_out, "evidence"] = 0.0
+    table.loc[opted_out, "best_crop_path"] = None
     spans = own_spans(bodies, joined, faces_of_tracks, PersonRules(), held)
     table["body_first_time"], table["body_last_time"] = (
         [spans.get(t, (None, None))[i] for t in table["track_id"]] for i in (0, 1)

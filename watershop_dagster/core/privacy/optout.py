@@ -18,6 +18,10 @@ import pandas as pd
 from watershop_dagster.core.footage.tracking import build_tracks
 
 
+def _opted_out(detections: pd.DataFrame) -> set[str]:
+    return set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"])
+
+
 def opt_out_whole_tracks(
     detections: pd.DataFrame, embeddings: pd.DataFrame, opted_vectors: dict[str, np.ndarray] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -26,12 +30,13 @@ def opt_out_whole_tracks(
     `face_tracks` builds them, with the opted-out faces' vectors
     (`opted_vectors`, held in memory by the caller, never stored) so that an opted-out face passing someone
     who stands still is not taken for part of that person's track."""
+    opted_vectors = opted_vectors or {}
     # a face both opted out and erased is stored as `forgotten`: it still stands for its track
-    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"]) | set(opted_vectors or {})
+    opted = _opted_out(detections) | set(opted_vectors)
     if not opted:
         return detections, embeddings
     vectors = {d: np.asarray(e, np.float32) for d, e in zip(embeddings["detection_id"], embeddings["embedding"])}
-    vectors.update(opted_vectors or {})
+    vectors.update(opted_vectors)
     spread = {
         d
         for track in build_tracks(detections, vectors)
@@ -56,7 +61,7 @@ def opted_out_face_tracks(tracks: pd.DataFrame, detections: pd.DataFrame, bodies
     `face_tracks` tracks without the opted-out faces' vectors), and each joined to the same body as one of those
     (`bodies_of`: face track -> person track): a face lost and found again in one visit makes a second face
     track, which one match in the first stands for too."""
-    opted = set(detections.loc[detections["reject_reason"] == "opted_out", "detection_id"])
+    opted = _opted_out(detections)
     if not opted or tracks.empty:
         return set()
     holding = {t for t, ids in zip(tracks["track_id"], tracks["detection_ids"]) if ids is not None and opted & set(ids)}
