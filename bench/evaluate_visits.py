@@ -276,6 +276,7 @@ def _analyse_and_score(out: Path, data: Path, days: list, report: dict, t0: floa
 
 def _score(out: Path, data: Path, report: dict) -> int:
     """Score the run's warehouse against its truth and write report.json (the run's own fields kept)."""
+    from watershop_dagster.core.identities.suggestions import in_rank_order
     from watershop_dagster.core.storage.warehouse import Warehouse
     from watershop_dagster.evaluation.scoring import (
         load_truth,
@@ -284,6 +285,7 @@ def _score(out: Path, data: Path, report: dict) -> int:
         score_links,
         score_shop_hours,
         score_staff,
+        score_suggestions,
         score_visits,
     )
 
@@ -301,6 +303,7 @@ def _score(out: Path, data: Path, report: dict) -> int:
         **score_staff(data / "truth", truth, visit_log),
         **hours,
         **score_clock(data / "truth", wh.query("SELECT * FROM clock_offsets")),
+        **score_suggestions(truth, visit_log, in_rank_order(wh.query("SELECT * FROM identity_suggestions"))),
         "staff_ids_seen": staff_ids,
     }
     print(json.dumps(report, indent=1))

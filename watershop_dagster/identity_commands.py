@@ -26,6 +26,7 @@ from watershop_dagster.core.identities.corrections import (
     resolve_ids,
     spans_of,
 )
+from watershop_dagster.core.identities.suggestions import in_rank_order
 from watershop_dagster.core.storage.layout import MAIN_SHOP, shop_layout
 from watershop_dagster.core.storage.shop_scope import ShopWarehouse
 from watershop_dagster.core.storage.warehouse import Warehouse
@@ -256,9 +257,9 @@ def cmd_identity(args) -> int:
     corrections = CorrectionLog(data_dir)
     action = args.action
     if action == "suggest":
-        table = _q(wh, "SELECT * FROM identity_suggestions ORDER BY score DESC, customer_id_a, customer_id_b")
+        table = in_rank_order(_q(wh, "SELECT * FROM identity_suggestions"))
         for r in table.itertuples():
-            print(f"{r.customer_id_a} {r.customer_id_b} {r.score:.4f}")
+            print(f"{r.customer_id_a} {r.customer_id_b} {r.score:.4f}")  # a contract: scripts read these lines
         return 0
     if action == "log":
         for c in corrections.read():

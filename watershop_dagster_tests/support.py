@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+from watershop_dagster.core.identities.suggestions import in_rank_order
+
 REPO = Path(__file__).resolve().parents[1]
 FIRST_DAY = date(2024, 3, 4)
 
@@ -147,7 +149,7 @@ def follow_suggestions(wh, data_dir: Path, defs, instance, run_config: dict | No
 
     before, looked, merges, apart, rounds = f1(), 0, 0, 0, 0
     while rounds < max_rounds and f1() < 1.0:
-        suggestions = wh.query("SELECT * FROM identity_suggestions ORDER BY score DESC, customer_id_a, customer_id_b")
+        suggestions = in_rank_order(wh.query("SELECT * FROM identity_suggestions"))
         if suggestions.empty:
             break
         rounds += 1

@@ -58,7 +58,7 @@ from watershop_dagster.core.identities.staff import (
     walks_in_and_out,
     with_staff_reasons,
 )
-from watershop_dagster.core.identities.suggestions import suggest_merges
+from watershop_dagster.core.identities.suggestions import suggest_merges, till_accounts
 from watershop_dagster.core.identities.visits import VisitRules, build_visits
 from watershop_dagster.core.privacy.erasure import ErasedFaces, footage_deleted_days
 from watershop_dagster.core.privacy.optout import opted_out_face_tracks
@@ -545,12 +545,18 @@ def identities(
 
 @warehouse_asset(
     writes=[_described("identity_suggestions")],
-    reads=[Read.all("customer_registry"), Read.all("visit_log"), Read.all("identity_evidence")],
+    reads=[
+        Read.all("customer_registry"),
+        Read.all("visit_log"),
+        Read.all("identity_evidence"),
+        Read.all("transaction_links"),
+    ],
     group=VISION,
     partitions_def=shop_partitions,
 )
 def identity_suggestions(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
-    """Pairs of IDs that are probably one person, best first, for the owner to merge or rule apart."""
+    """Pairs of IDs that are probably one person, best first (an account both paid on first), for the owner
+    to merge or rule apart."""
     registry = tables.sql(
         "SELECT customer_id, is_staff, centroid FROM customer_registry "
         "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
@@ -559,10 +565,17 @@ def identity_suggestions(context: dg.AssetExecutionContext, tables: TableReader,
     corrections = CorrectionLog(shop.layout_for(tables.shop).root).active()
     evidence = tables.read("identity_evidence", "track_id, day, camera, first_time, last_time, customer_id")
     apart = cannot_link_pairs(corrections, evidence)
-    table = suggest_merges(registry, visits, apart)
+    accounts = till_accounts(tables.read("transaction_links", "camera_customer_id, till_customer_id, ambiguous"))
+    table = suggest_merges(registry, visits, apart, accounts)
     return Written(
         rows={"identity_suggestions": table},
-        metadata={"identity_suggestions": {"pairs": len(table), "ruled_apart": len(apart)}},
+        metadata={
+            "identity_suggestions": {
+                "pairs": len(table),
+                "ruled_apart": len(apart),
+                "sharing_an_account": int(table["shared_account"].notna().sum()),
+            }
+        },
     )
 
 

@@ -230,6 +230,28 @@ def persons_per_identity(truth: pd.DataFrame, visit_log: pd.DataFrame) -> dict[s
     return dict(out)
 
 
+def score_suggestions(truth: pd.DataFrame, visit_log: pd.DataFrame, suggestions: pd.DataFrame) -> dict:
+    """Where the owner finds the splits: each pair of IDs whose visits are mostly one true person, with its
+    place in the suggested merges (1 = first; None: not suggested), and how many suggestions the owner reads,
+    going down the list, before the last of them. suggestions: identity_suggestions, best first."""
+    owner = {cid: max(people, key=people.__getitem__) for cid, people in persons_per_identity(truth, visit_log).items()}
+    ids_of: dict[str, list[str]] = defaultdict(list)
+    for cid, person in owner.items():
+        ids_of[person].append(cid)
+    split_pairs = {frozenset((a, b)) for ids in ids_of.values() for i, a in enumerate(ids) for b in ids[i + 1 :]}
+    place = {
+        frozenset((r.customer_id_a, r.customer_id_b)): k + 1
+        for k, r in enumerate(suggestions[["customer_id_a", "customer_id_b"]].itertuples())
+    }
+    places = sorted((place.get(p) for p in split_pairs), key=lambda k: (k is None, k))
+    found = [k for k in places if k is not None]
+    return {
+        "split_pairs": len(split_pairs),
+        "split_pair_places": places,
+        "suggestions_read_to_last_split": max(found) if found else 0,
+    }
+
+
 def score_links(truth: pd.DataFrame, visit_log: pd.DataFrame, links: pd.DataFrame) -> dict[str, float]:
     """Share of sales linked to the visit of the person who really made them."""
     truth_c = truth[~truth["is_staff"]].reset_index(drop=True)

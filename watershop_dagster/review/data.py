@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from watershop_dagster.core.identities.matching import IdentityRules
+from watershop_dagster.core.identities.suggestions import in_rank_order
 from watershop_dagster.core.storage.shop_scope import ShopWarehouse
 from watershop_dagster.core.storage.warehouse import Warehouse
 
@@ -25,6 +26,8 @@ class Suggestion:
     crops_b: list[str]
     days_a: int
     days_b: int
+    shared_account: str | None = None  # a ledger account the till booked both IDs' sales to
+    other_accounts: bool = False  # both paid on accounts, never the same one
 
 
 @dataclass
@@ -86,10 +89,8 @@ def load_page(
     days_map = dict(zip(crops["customer_id"], crops["days"]))
     suggestions = []
     if "identity_suggestions" in tables:
-        for r in wh.query(
-            "SELECT * FROM identity_suggestions ORDER BY score DESC, customer_id_a, customer_id_b LIMIT ?",
-            [suggestions_limit],
-        ).itertuples():
+        stored = in_rank_order(wh.query("SELECT * FROM identity_suggestions")).head(suggestions_limit)
+        for r in stored.itertuples():
             suggestions.append(
                 Suggestion(
                     r.customer_id_a,
@@ -99,6 +100,8 @@ def load_page(
                     [c for c in crop_map.get(r.customer_id_b, []) if c][:3],
                     int(days_map.get(r.customer_id_a, 0)),
                     int(days_map.get(r.customer_id_b, 0)),
+                    account if isinstance(account := getattr(r, "shared_account", None), str) else None,
+                    bool(other) if pd.notna(other := getattr(r, "other_accounts", False)) else False,
                 )
             )
     threshold = IdentityRules.match_threshold + BAD_FIT_MARGIN

@@ -17,7 +17,7 @@ from watershop_dagster.core.identities.corrections import (
     new_correction,
 )
 from watershop_dagster.core.identities.matching import IdentityRules, RegistryEntry, assign_identities
-from watershop_dagster.core.identities.suggestions import seen_together, suggest_merges
+from watershop_dagster.core.identities.suggestions import in_rank_order, seen_together, suggest_merges, till_accounts
 from watershop_dagster_tests.support import machine_zone
 
 DAY = date(2024, 6, 2)
@@ -197,6 +197,56 @@ def test_suggestions_rank_alike_ids_never_seen_together_and_skip_ruled_apart_pai
     table = suggest_merges(registry, visits, set())
     assert table[["customer_id_a", "customer_id_b"]].values.tolist() == [["CUST_0001", "CUST_0002"]]
     assert suggest_merges(registry, visits, {frozenset(("CUST_0001", "CUST_0002"))}).empty
+
+
+def test_suggestions_put_ids_that_paid_on_one_ledger_account_first_and_different_accounts_last():
+    """Three pairs of IDs never seen together: the most alike pair paid on different accounts, the least alike
+    on one account (a regular whose two days' faces read differently); an ambiguous link counts for nothing."""
+    ids = [f"CUST_{n:04d}" for n in range(1, 7)]
+    registry = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "is_staff": [False] * 6,
+            "centroid": [
+                face("A", 0.6),
+                face("A", 0.6),
+                face("B", 0.3),
+                face("B", 0.3),
+                face("C", 0.1),
+                face("C", 0.1),
+            ],
+        }
+    )
+    no_visits = pd.DataFrame(columns=["day", "customer_id", "entry_time", "exit_time"])
+    links = pd.DataFrame(
+        {
+            "camera_customer_id": ["CUST_0001", "CUST_0001", "CUST_0002", "CUST_0003", "CUST_0004", "CUST_0005", None],
+            "till_customer_id": ["L001", None, "L001", "L002", "L002", "L009", "L010"],
+            "ambiguous": [False, False, False, True, False, False, False],
+        }
+    )
+    accounts = till_accounts(links)
+    assert accounts == {"CUST_0001": {"L001"}, "CUST_0002": {"L001"}, "CUST_0004": {"L002"}, "CUST_0005": {"L009"}}
+    pairs = ["customer_id_a", "customer_id_b"]
+    by_score = suggest_merges(registry, no_visits, set())
+    assert by_score[pairs].values.tolist() == [
+        ["CUST_0005", "CUST_0006"],
+        ["CUST_0003", "CUST_0004"],
+        ["CUST_0001", "CUST_0002"],
+    ]
+    assert by_score["shared_account"].isna().all() and not by_score["other_accounts"].any()
+    table = suggest_merges(registry, no_visits, set(), {**accounts, "CUST_0006": {"L010"}})
+    assert table[[*pairs, "shared_account", "other_accounts", "rank"]].values.tolist() == [
+        ["CUST_0001", "CUST_0002", "L001", False, 1],
+        ["CUST_0003", "CUST_0004", None, False, 2],
+        ["CUST_0005", "CUST_0006", None, True, 3],
+    ]
+    # stored before ranks existed: by score
+    assert in_rank_order(table.drop(columns=["rank"]))["customer_id_a"].tolist() == [
+        "CUST_0005",
+        "CUST_0003",
+        "CUST_0001",
+    ]
 
 
 def test_a_correction_finds_its_track_across_a_clock_change_of_the_machine_s_zone():

@@ -11,7 +11,14 @@ import pandas as pd
 from watershop_dagster.core.footage.manifest import scan_day
 from watershop_dagster.core.footage.persons import PersonDetector
 from watershop_dagster.core.till.records import write_till_csv
-from watershop_dagster.evaluation.scoring import load_truth, score_clock, score_links, score_staff, score_visits
+from watershop_dagster.evaluation.scoring import (
+    load_truth,
+    score_clock,
+    score_links,
+    score_staff,
+    score_suggestions,
+    score_visits,
+)
 from watershop_dagster.evaluation.split import half_of
 from watershop_dagster.sim.scene import (
     CameraSpec,
@@ -348,6 +355,31 @@ def test_the_scorer_reports_recall_apart_for_faceless_visits_and_staff_counted_a
         "link_accuracy": 0.3333,
         "ambiguous_links": 1,
         "ambiguous_share": 0.3333,
+    }
+
+
+def test_the_scorer_says_where_the_suggested_merges_put_each_split():
+    """ann split over three IDs (three pairs), bob over two; one of ann's pairs is not suggested."""
+    t = [T0 + timedelta(minutes=5 * i) for i in range(6)]
+    s20 = timedelta(seconds=20)
+    people = ["ann", "ann", "ann", "bob", "bob", "cid"]
+    ids = ["CUST_1", "CUST_2", "CUST_3", "CUST_4", "CUST_5", "CUST_6"]
+    day = "2024-04-01"
+    truth = pd.DataFrame(
+        [
+            {"day": day, "person": p, "entry": a, "exit": a + s20, "is_staff": False, "transaction_id": None}
+            for p, a in zip(people, t)
+        ]
+    )
+    visit_log = pd.DataFrame([_visit(day, cid, a, a + s20, f"V{k}") for k, (cid, a) in enumerate(zip(ids, t))])
+    suggestions = pd.DataFrame(
+        [("CUST_4", "CUST_5"), ("CUST_1", "CUST_6"), ("CUST_2", "CUST_3"), ("CUST_1", "CUST_2")],
+        columns=["customer_id_a", "customer_id_b"],
+    )
+    assert score_suggestions(truth, visit_log, suggestions) == {
+        "split_pairs": 4,
+        "split_pair_places": [1, 3, 4, None],
+        "suggestions_read_to_last_split": 4,
     }
 
 

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from watershop_dagster.core.identities.corrections import CorrectionLog
+from watershop_dagster.core.identities.suggestions import in_rank_order
 from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.definitions import build_definitions
 from watershop_dagster.defs.partitions import shop_day_key
@@ -20,6 +21,7 @@ from watershop_dagster_tests.support import (
     follow_suggestions,
     register_shops,
     resources_for,
+    true_people,
 )
 
 pytestmark = pytest.mark.shared_data
@@ -70,6 +72,13 @@ def test_suggested_merges_in_order_bring_bcubed_f1_back_to_one_and_survive_a_bac
     data_dir, days = shop
     wh = Warehouse(data_dir / "warehouse.duckdb")
     defs = build_definitions(resources_for(data_dir))
+    # The regulars pay on ledger accounts: the pairs the till booked to one account lead, and are one person
+    suggestions = in_rank_order(wh.query("SELECT * FROM identity_suggestions"))
+    people = true_people(data_dir / "truth", wh.query("SELECT * FROM visit_log"))
+    on_account = suggestions["shared_account"].notna().tolist()
+    assert any(on_account) and on_account == sorted(on_account, reverse=True)
+    for r in suggestions[suggestions["shared_account"].notna()].itertuples():
+        assert people[r.customer_id_a] == people[r.customer_id_b], r
     with ephemeral_instance() as instance:
         register_shops(instance, "main")
         result = follow_suggestions(wh, data_dir, defs, instance, FORCED)

@@ -2,6 +2,12 @@
 
 A person split in two leaves two IDs whose centroids are alike and who are never in the shop at the same
 time; look-alikes the owner has ruled apart (not the same person, a split) are never suggested again.
+
+The till says more where regulars pay on a ledger account (its `customer_id`): two IDs whose clear sales were
+booked to the same account are probably one person whose faces read differently on different days (at 28-40
+px a person's two days can be less alike than two people's), and two IDs each booked only to accounts of its
+own are probably two. So pairs that share an account come first, pairs on different accounts last, and the
+rest by similarity between them. An account a family shares joins its members too: the owner decides.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import pandas as pd
 from watershop_dagster.core.identities.matching import customer_number
 
 SUGGESTION_FLOOR = 0.15  # below this, two centroids are different people (bench/face_roc.py: impostors ~0.0)
-COLUMNS = ["customer_id_a", "customer_id_b", "score"]
+COLUMNS = ["customer_id_a", "customer_id_b", "score", "shared_account", "other_accounts", "rank"]
 
 
 def seen_together(visits: pd.DataFrame) -> set[frozenset[str]]:
@@ -29,15 +35,29 @@ def seen_together(visits: pd.DataFrame) -> set[frozenset[str]]:
     return out
 
 
+def till_accounts(links: pd.DataFrame) -> dict[str, set[str]]:
+    """ID -> the ledger accounts the till booked its clearly linked sales to. links: transaction_links
+    (camera_customer_id, till_customer_id, ambiguous); an ambiguous link says nothing about who paid."""
+    clear = links[~links["ambiguous"].fillna(True).astype(bool)]
+    clear = clear[clear["camera_customer_id"].notna() & clear["till_customer_id"].notna()]
+    accounts: dict[str, set[str]] = {}
+    for cid, account in zip(clear["camera_customer_id"], clear["till_customer_id"]):
+        accounts.setdefault(str(cid), set()).add(str(account))
+    return accounts
+
+
 def suggest_merges(
     registry: pd.DataFrame,
     visits: pd.DataFrame,
     ruled_apart: set[frozenset[str]],
+    accounts: dict[str, set[str]] | None = None,
     floor: float = SUGGESTION_FLOOR,
     limit: int = 500,
 ) -> pd.DataFrame:
     """registry: the current registry (customer_id, is_staff, centroid); visits: visit_log (day, customer_id,
-    entry_time, exit_time). Pairs (older, newer, similarity), best first."""
+    entry_time, exit_time); accounts: `till_accounts`. Pairs (older, newer, similarity, an account both paid
+    on, whether they paid on different accounts only, rank), best first."""
+    accounts = accounts or {}
     current = registry[~registry["is_staff"].astype(bool) & registry["centroid"].notna()]
     current = current[current["customer_id"].str.startswith("CUST_")]
     if len(current) < 2:
@@ -53,6 +73,15 @@ def suggest_merges(
         if pair in ruled_apart or pair in together:
             continue
         a, b = sorted((ids[i], ids[j]), key=customer_number)
-        rows.append((a, b, round(float(sims[i, j]), 4)))
-    rows.sort(key=lambda r: (-r[2], r[0], r[1]))
-    return pd.DataFrame(rows[:limit], columns=COLUMNS)
+        on_a, on_b = accounts.get(a, set()), accounts.get(b, set())
+        shared = min(on_a & on_b) if on_a & on_b else None
+        rows.append((a, b, round(float(sims[i, j]), 4), shared, bool(on_a and on_b and not shared)))
+    rows.sort(key=lambda r: (r[3] is None, r[4], -r[2], r[0], r[1]))
+    return pd.DataFrame([(*r, k + 1) for k, r in enumerate(rows[:limit])], columns=COLUMNS)
+
+
+def in_rank_order(table: pd.DataFrame) -> pd.DataFrame:
+    """The stored suggestions best first; a warehouse written before ranks existed is ordered by score."""
+    if "rank" in table and table["rank"].notna().all():
+        return table.sort_values("rank", kind="stable")
+    return table.sort_values(["score", "customer_id_a", "customer_id_b"], ascending=[False, True, True])

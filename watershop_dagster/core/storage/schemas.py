@@ -460,11 +460,15 @@ IDENTITY_EVIDENCE = TableSchema(
 IDENTITY_SUGGESTIONS = TableSchema(
     "identity_suggestions",
     "Pairs of customer IDs that are probably one person, best first (`watershop identity suggest`): centroids "
-    "alike, never in the shop at the same time, not ruled apart by the owner.",
+    "alike, never in the shop at the same time, not ruled apart by the owner; pairs whose clear sales the till "
+    "booked to one ledger account first, pairs on different accounts last.",
     _cols(
         ("customer_id_a", "VARCHAR", "the older ID (kept by a merge)"),
         ("customer_id_b", "VARCHAR", "the newer ID"),
         ("score", "DOUBLE", "cosine similarity of their centroids"),
+        ("shared_account", "VARCHAR", "a ledger account the till booked clear sales of both IDs to (NULL: none)"),
+        ("other_accounts", "BOOLEAN", "both paid on ledger accounts, never on the same one"),
+        ("rank", "INTEGER", "1 = look first: a shared account, then neither, then different accounts; by score"),
     ),
 )
 
