@@ -12,6 +12,7 @@ from watershop_dagster.defs.privacy import (
     biometric_retention,
     forget_customer_job,
     forgotten_customers,
+    optout_matches,
     retention_job,
     retention_schedule,
     warehouse_maintenance,
@@ -23,7 +24,7 @@ from watershop_dagster.defs.vision import identity_corrections, vision_assets
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
-    assets = [till_records, *vision_assets, *insight_assets, *build_sql_assets(), *chain_assets]
+    assets = [till_records, *vision_assets, optout_matches, *insight_assets, *build_sql_assets(), *chain_assets]
     jobs = build_jobs(assets)
     assets += [biometric_retention, warehouse_maintenance]  # on their own schedule, not with the day's data
     return dg.Definitions(

@@ -5,10 +5,15 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
+from watershop_dagster.core.footage.faces import photo_gallery
 from watershop_dagster.core.privacy.erasure import RetentionRules, apply_retention, forget_customer
+from watershop_dagster.core.privacy.optout import ids_like_opted_out
 from watershop_dagster.core.storage.layout import MAIN_SHOP
-from watershop_dagster.defs.partitions import identities_shared
-from watershop_dagster.defs.resources import ShopDataResource, WarehouseResource
+from watershop_dagster.core.storage.schemas import SCHEMAS
+from watershop_dagster.defs.partitions import identities_shared, shop_partitions
+from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource, WarehouseResource
+from watershop_dagster.defs.vision import face_engine
+from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 # Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
 forgotten_customers = dg.AssetSpec(
@@ -17,6 +22,39 @@ forgotten_customers = dg.AssetSpec(
     kinds={"duckdb"},
     description="Audit log of erasure requests (`watershop forget`); written by forget_customer_job.",
 )
+
+
+@warehouse_asset(
+    writes=[Write("optout_matches", SCHEMAS["optout_matches"].description)],
+    reads=[Read.all("customer_registry")],
+    group="privacy",
+    partitions_def=shop_partitions,
+)
+def optout_matches(
+    context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource, faces: FaceEngineResource
+) -> Written:
+    """IDs that look like someone on the opt-out list: a photo added after they were enrolled acts on later
+    days only. Listed for the owner to forget; nothing is erased here."""
+    optout_dir = shop.layout_for(tables.shop).optout_dir
+    has_photos = optout_dir.is_dir() and any(
+        p.is_file() for d in optout_dir.iterdir() if d.is_dir() for p in d.iterdir()
+    )
+    # no opt-out photos, no face models to load
+    gallery = photo_gallery(face_engine(faces), optout_dir) if has_photos else {}
+    centroids = tables.sql(
+        "SELECT customer_id, centroid FROM customer_registry WHERE NOT is_staff "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
+    )
+    table = ids_like_opted_out(centroids, gallery)
+    if len(table):
+        context.log.warning(
+            f"{len(table)} ID(s) look like people who opted out; forget them (watershop forget ID): "
+            + ", ".join(f"{r.customer_id} ({r.optout_name})" for r in table.itertuples())
+        )
+    return Written(
+        rows={"optout_matches": table},
+        metadata={"optout_matches": {"ids": len(table), "opted_out_people": len(gallery)}},
+    )
 
 
 class RetentionConfig(dg.Config):

@@ -5,7 +5,8 @@ only as a scrypt hash, checked at /login, then a signed session cookie that expi
 other request without it is refused (401), and after LOGIN_ATTEMPTS wrong passwords from one address in
 LOGIN_WINDOW_S seconds /login answers 429 until the window has passed. A form posted from another site is
 refused (403, its Origin or Referer names another host): the page on 127.0.0.1 has no session to protect it
-from a web page the owner happens to open. Every correction made here is logged with its session.
+from a web page the owner happens to open. Every correction made here is logged with its session, and so is
+an erasure (/forget, for an ID that looks like someone on the opt-out list) in `forgotten_customers`.
 """
 
 from __future__ import annotations
@@ -181,6 +182,28 @@ def create_app(
         message = f"{c.id}: {c.kind} {' '.join(c.ids)} done" + (f" (new ID {applied.new_id})" if applied.new_id else "")
         return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
 
+    async def forget(request: Request) -> Response:
+        """Erases one customer's biometric data (the forget_customer_job, as `watershop forget` runs it)."""
+        form = await request.form()
+        cid = str(form.get("customer_id", "")).strip()
+        code_defs, inst = execution()
+        config = {
+            "customer_id": cid,
+            "requested_by": f"owner ({session_id(request)})",
+            "reason": str(form.get("reason", "")),
+            "shop": shop,
+        }
+        result = code_defs.resolve_job_def("forget_customer_job").execute_in_process(
+            run_config={"ops": {"erase_customer": {"config": config}}}, instance=inst, raise_on_error=False
+        )
+        if not result.success:
+            from watershop_dagster.backfill import step_errors
+
+            errors = "; ".join(m.splitlines()[-1] for _, m in step_errors(result)) or "the forget run failed"
+            return RedirectResponse(f"/?{urlencode({'message': f'Refused: {errors}'})}", status_code=303)
+        message = f"forgot {cid}: faces, embeddings and crops erased; anonymous visits kept"
+        return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
+
     async def files(request: Request) -> Response:
         """Crops and reports, only from under the data folder."""
         path = (data_dir / request.path_params["path"]).resolve()
@@ -254,6 +277,7 @@ def create_app(
         Route("/customer/{customer_id}", customer),
         Route("/log", corrections),
         Route("/correct", correct, methods=["POST"]),
+        Route("/forget", forget, methods=["POST"]),
         Route("/files/{path:path}", files),
         Route("/reports", reports),
         Route("/login", login, methods=["GET", "POST"]),

@@ -45,6 +45,16 @@ class CustomerRow:
 
 
 @dataclass
+class OptedOutLookalike:
+    """An ID that looks like someone on the opt-out list (table optout_matches), not forgotten yet."""
+
+    customer_id: str
+    optout_name: str
+    similarity: float
+    crops: list[str]
+
+
+@dataclass
 class Page:
     suggestions: list[Suggestion]
     bad_fits: pd.DataFrame
@@ -52,6 +62,7 @@ class Page:
     staff_like: pd.DataFrame
     customers: list[CustomerRow]
     totals: dict[str, int]
+    opted_out: list[OptedOutLookalike] = field(default_factory=list)
 
 
 def _tables(wh: Warehouse | ShopWarehouse) -> set[str]:
@@ -156,7 +167,16 @@ def load_page(
         "customers": sum(1 for c in customers if not c.is_staff),
         "visits": sum(c.visits for c in customers if not c.is_staff),
     }
-    return Page(suggestions, bad_fits, self_overlaps, staff_like, customers, totals)
+    opted_out = []
+    if "optout_matches" in tables:
+        forgotten = "SELECT customer_id FROM forgotten_customers" if "forgotten_customers" in tables else "SELECT ''"
+        for r in wh.query(
+            f"""SELECT customer_id, optout_name, similarity FROM optout_matches
+                WHERE customer_id NOT IN ({forgotten}) ORDER BY similarity DESC, customer_id"""
+        ).itertuples():
+            crops_of = [c for c in crop_map.get(r.customer_id, []) if c][:3]
+            opted_out.append(OptedOutLookalike(r.customer_id, r.optout_name, float(r.similarity), crops_of))
+    return Page(suggestions, bad_fits, self_overlaps, staff_like, customers, totals, opted_out)
 
 
 def customer_visits(wh: Warehouse | ShopWarehouse, data_dir: Path, customer_id: str) -> list[dict]:

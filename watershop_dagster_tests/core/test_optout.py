@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.privacy.optout import opt_out_whole_tracks, opted_out_face_tracks
+from watershop_dagster.core.privacy.optout import ids_like_opted_out, opt_out_whole_tracks, opted_out_face_tracks
 from watershop_dagster.core.storage.schemas import FACE_DETECTIONS, FACE_EMBEDDINGS
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
@@ -133,3 +133,26 @@ def test_an_erased_face_that_also_matches_the_opt_out_list_still_opts_out_its_tr
     out, _ = opt_out_whole_tracks(detections, embeddings, {"2026-03-02/cam1/f/2/a": _unit(1)})
     a = out[out["detection_id"].str.endswith("/a")]
     assert a["reject_reason"].tolist() == ["opted_out", "opted_out", "forgotten", "opted_out", "opted_out"]
+
+
+def test_ids_whose_centroid_reaches_an_opt_out_photo_are_listed_with_the_closest_name():
+    """The registry's own threshold (0.30): an ID at 0.35 to one photo is listed under it, one at 0.25 is not;
+    a forgotten ID (no centroid) is never listed; several photos of one person: the closest counts."""
+    a, b, c = _unit(11), _unit(12), _unit(13)
+
+    def towards(v, target, cos):  # a unit vector at cosine `cos` to `target`
+        ortho = v - (v @ target) * target
+        return cos * target + np.sqrt(1 - cos**2) * ortho / np.linalg.norm(ortho)
+
+    centroids = pd.DataFrame(
+        {
+            "customer_id": ["CUST_0001", "CUST_0002", "CUST_0003", "CUST_0004"],
+            "centroid": [towards(_unit(21), a, 0.35), towards(_unit(22), b, 0.25), None, towards(_unit(23), c, 0.6)],
+        }
+    )
+    gallery = {"asha": np.stack([_unit(31), a]), "bala": b[None], "chitra": c[None]}
+    listed = ids_like_opted_out(centroids, gallery)
+    assert listed["customer_id"].tolist() == ["CUST_0004", "CUST_0001"]
+    assert listed["optout_name"].tolist() == ["chitra", "asha"]
+    assert np.allclose(listed["similarity"], [0.6, 0.35], atol=0.02)
+    assert ids_like_opted_out(centroids, {}).empty

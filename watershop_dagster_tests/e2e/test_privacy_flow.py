@@ -97,3 +97,39 @@ def test_forgotten_face_is_not_recognised_again_and_opted_out_faces_are_never_en
     assert wh.query("SELECT count(*) n FROM visit_log WHERE customer_id = ?", [old_id])["n"][0] == visits_before
     day1_ids = set(wh.query("SELECT customer_id FROM visit_log WHERE day = ?", [DAYS[0]])["customer_id"])
     assert day1_ids.isdisjoint(set(day2["customer_id"]) - {old_id} - set(visits["customer_id"]))
+
+
+def test_an_opt_out_photo_added_later_lists_the_id_they_had_and_the_review_page_forgets_it(tmp_path, engine):
+    """A photo added to optout/ acts on the days analysed after it; the ID the person already had is listed
+    (optout_matches, the review page) for the owner to forget, and forgetting it takes it off the list."""
+    from starlette.testclient import TestClient
+
+    from watershop_dagster.definitions import build_definitions
+    from watershop_dagster.review.app import create_app
+    from watershop_dagster_tests.support import ephemeral_instance, resources_for, run_shop_job, true_people
+
+    cast = demo_cast(engine)
+    write_world(tmp_path, DAYS[:1], cast, visits_per_day=6)
+    wh = run_days(tmp_path, DAYS[:1])
+    assert wh.query("SELECT count(*) n FROM optout_matches")["n"][0] == 0  # nobody on the list, nobody listed
+    people = true_people(tmp_path / "truth", wh.query("SELECT * FROM visit_log"))
+    their_id, person = sorted(people.items())[0]
+    image = next(c.images[0] for c in cast.customers if c.name == person)
+    (tmp_path / "optout" / person).mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "optout" / person / "1.jpg"), cast.sprites[image].image)
+
+    defs = build_definitions(resources_for(tmp_path))
+    with ephemeral_instance() as instance:
+        assert run_shop_job(defs, instance, "cross_day_job", "main").success
+        matches = wh.query("SELECT customer_id, optout_name FROM optout_matches")
+        assert matches.values.tolist() == [[their_id, person]]  # them, and nobody else
+
+        client = TestClient(create_app(tmp_path, wh, defs=defs, instance=instance))
+        page = client.get("/").text
+        assert "Asked not to be recognised (1)" in page and f'value="{their_id}"' in page
+        done = client.post("/forget", data={"customer_id": their_id, "reason": f"opted out ({person})"})
+        assert f"forgot {their_id}" in done.text and "Asked not to be recognised" not in done.text
+    erased = wh.query("SELECT count(centroid) n FROM customer_registry WHERE customer_id = ?", [their_id])
+    assert erased["n"][0] == 0
+    audit = wh.query("SELECT requested_by, reason FROM forgotten_customers").values.tolist()
+    assert audit == [["owner (web:local)", f"opted out ({person})"]]

@@ -1,10 +1,12 @@
 """Opt-out beyond the single face: one face matching a photo of `data/optout/` stands for its whole track and
-for every face track of the same body.
+for every face track of the same body; and an ID given before the photo was added is found for the owner.
 
 A face of a shop camera (28-40 px) does not always reach the opt-out threshold against a phone photo, so a
 check face by face lets some of an opted-out person's faces through; these functions carry one match over
 to everything that is the same person for certain within the day. `OptOutList` (core/footage/analysis.py)
-makes the match.
+makes the match. A photo acts on the days analysed after it is added: `ids_like_opted_out` finds the IDs
+the person already had, whose centroids (the mean of many faces) reach the photo where single faces often
+do not (bench/optout_centroids.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from watershop_dagster.core.footage.tracking import build_tracks
+from watershop_dagster.core.identities.matching import IdentityRules
+
+OPTOUT_MATCH_COLUMNS = ["customer_id", "optout_name", "similarity"]
 
 
 def _opted_out(detections: pd.DataFrame) -> set[str]:
@@ -67,3 +72,30 @@ def opted_out_face_tracks(tracks: pd.DataFrame, detections: pd.DataFrame, bodies
     holding = {t for t, ids in zip(tracks["track_id"], tracks["detection_ids"]) if ids is not None and opted & set(ids)}
     bodies = {bodies_of[t] for t in holding if t in bodies_of}
     return holding | {t for t, body in bodies_of.items() if body in bodies}
+
+
+def ids_like_opted_out(
+    centroids: pd.DataFrame, gallery: Mapping[str, np.ndarray], threshold: float = IdentityRules.match_threshold
+) -> pd.DataFrame:
+    """The customer IDs whose centroid looks like a person of the opt-out list (`photo_gallery` of
+    data/optout/: name -> photo embeddings), most alike first, one row each with the best-matching name: IDs
+    enrolled before the person asked, or on a day none of their faces reached the opt-out threshold. The
+    owner forgets them (`watershop forget`); nothing is erased here. centroids: customer_id, centroid (NULL
+    once forgotten). The threshold is the one at which the registry gives a face track a known ID: the ID the
+    photo itself would have been given (bench/optout_centroids.py: every report-half centroid reached its own
+    person's photo at 0.30 and none another's)."""
+    known = centroids[centroids["centroid"].notna()]
+    if known.empty or not gallery:
+        return pd.DataFrame(columns=OPTOUT_MATCH_COLUMNS)
+    vectors = np.stack([np.asarray(c, np.float32) for c in known["centroid"]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    names = list(gallery)
+    best = np.stack([(vectors @ np.asarray(gallery[n], np.float32).T).max(axis=1) for n in names], axis=1)
+    who = best.argmax(axis=1)
+    rows = [
+        (cid, names[k], round(float(best[i, k]), 4))
+        for i, (cid, k) in enumerate(zip(known["customer_id"], who))
+        if best[i, k] >= threshold
+    ]
+    rows.sort(key=lambda r: (-r[2], r[0]))
+    return pd.DataFrame(rows, columns=OPTOUT_MATCH_COLUMNS)

@@ -472,6 +472,18 @@ IDENTITY_SUGGESTIONS = TableSchema(
     ),
 )
 
+OPTOUT_MATCHES = TableSchema(
+    "optout_matches",
+    "Customer IDs that look like a person of the opt-out list (`data/optout/<name>/`): enrolled before the photo "
+    "was added, or on a day no face reached it. For the owner to forget (`watershop forget`, the review page); "
+    "an ID leaves the list once forgotten.",
+    _cols(
+        ("customer_id", "VARCHAR", "the ID"),
+        ("optout_name", "VARCHAR", "the opt-out folder whose photos it looks like"),
+        ("similarity", "DOUBLE", "cosine similarity of its centroid and the closest of those photos"),
+    ),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     TRANSACTIONS,
     TRANSACTION_REJECTS,
@@ -494,6 +506,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     PERSON_TRACKS,
     IDENTITY_EVIDENCE,
     IDENTITY_SUGGESTIONS,
+    OPTOUT_MATCHES,
 )
 
 SCHEMAS = {t.name: t for t in ALL_TABLES}
