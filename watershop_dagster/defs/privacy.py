@@ -41,9 +41,9 @@ def optout_matches(
     )
     # no opt-out photos, no face models to load
     gallery = photo_gallery(face_engine(faces), optout_dir) if has_photos else {}
-    centroids = tables.sql(
-        "SELECT customer_id, centroid FROM customer_registry WHERE NOT is_staff "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
+    centroids = tables.sql(  # each ID as it stands now; staff (by now) are not customers to list
+        "SELECT customer_id, centroid FROM (SELECT customer_id, is_staff, centroid FROM customer_registry "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1) WHERE NOT is_staff"
     )
     table = ids_like_opted_out(centroids, gallery)
     if len(table):

@@ -3,7 +3,8 @@
 It listens on 127.0.0.1. With `--lan` (the owner's phone on the shop's network) it needs a password: stored
 only as a scrypt hash, checked at /login, then a signed session cookie that expires (SESSION_SECONDS); every
 other request without it is refused (401), and after LOGIN_ATTEMPTS wrong passwords from one address in
-LOGIN_WINDOW_S seconds /login answers 429 until the window has passed. A form posted from another site is
+LOGIN_WINDOW_S seconds /login answers 429 until the window has passed. Without a password only requests to
+127.0.0.1 or localhost are served (400 otherwise: DNS rebinding). A form posted from another site is
 refused (403, its Origin or Referer names another host): the page on 127.0.0.1 has no session to protect it
 from a web page the owner happens to open. Every correction made here is logged with its session, and so is
 an erasure (/forget, for an ID that looks like someone on the opt-out list) in `forgotten_customers`.
@@ -22,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -31,11 +33,13 @@ from watershop_dagster.core.identities.corrections import CorrectionLog, resolve
 from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.shop_scope import ShopWarehouse
 from watershop_dagster.core.storage.warehouse import Warehouse
+from watershop_dagster.defs.partitions import identities_shared
 from watershop_dagster.review.data import customer_visits, load_page
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_SECONDS = 8 * 3600
 LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 5, 600
+LOCAL_HOSTS = ("127.0.0.1", "localhost")  # the names the local page answers to (no password)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -186,12 +190,16 @@ def create_app(
         """Erases one customer's biometric data (the forget_customer_job, as `watershop forget` runs it)."""
         form = await request.form()
         cid = str(form.get("customer_id", "")).strip()
+        if form.get("confirm") != "yes":  # an erasure cannot be undone: one click is not enough
+            message = f"Refused: tick that {cid} asked to be forgotten, then press Forget"
+            return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
         code_defs, inst = execution()
         config = {
             "customer_id": cid,
             "requested_by": f"owner ({session_id(request)})",
             "reason": str(form.get("reason", "")),
-            "shop": shop,
+            # a chain sharing identities: the ID is the same person in every shop, erased everywhere
+            "shop": "" if identities_shared() else shop,
         }
         result = code_defs.resolve_job_def("forget_customer_job").execute_in_process(
             run_config={"ops": {"erase_customer": {"config": config}}}, instance=inst, raise_on_error=False
@@ -261,6 +269,10 @@ def create_app(
             await self.app(scope, receive, send)
 
     middleware = [Middleware(SameOriginPosts)]
+    if password_hash is None:
+        # Without a password the page is for this machine only: a request naming another host is refused, so a
+        # web page whose name re-resolves to 127.0.0.1 (DNS rebinding: its Origin and Host agree) cannot post.
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(LOCAL_HOSTS)))
     if password_hash is not None:
         middleware += [
             Middleware(

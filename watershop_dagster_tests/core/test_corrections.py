@@ -220,9 +220,19 @@ def test_suggestions_put_ids_that_paid_on_one_ledger_account_first_and_different
     no_visits = pd.DataFrame(columns=["day", "customer_id", "entry_time", "exit_time"])
     links = pd.DataFrame(
         {
-            "camera_customer_id": ["CUST_0001", "CUST_0001", "CUST_0002", "CUST_0003", "CUST_0004", "CUST_0005", None],
-            "till_customer_id": ["L001", None, "L001", "L002", "L002", "L009", "L010"],
-            "ambiguous": [False, False, False, True, False, False, False],
+            # the last: a till that books the camera's own IDs names an identity, not an account
+            "camera_customer_id": [
+                "CUST_0001",
+                "CUST_0001",
+                "CUST_0002",
+                "CUST_0003",
+                "CUST_0004",
+                "CUST_0005",
+                None,
+                "CUST_0006",
+            ],
+            "till_customer_id": ["L001", None, "L001", "L002", "L002", "L009", "L010", "CUST_0006"],
+            "ambiguous": [False, False, False, True, False, False, False, False],
         }
     )
     accounts = till_accounts(links)

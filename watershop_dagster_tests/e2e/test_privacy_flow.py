@@ -124,10 +124,13 @@ def test_an_opt_out_photo_added_later_lists_the_id_they_had_and_the_review_page_
         matches = wh.query("SELECT customer_id, optout_name FROM optout_matches")
         assert matches.values.tolist() == [[their_id, person]]  # them, and nobody else
 
-        client = TestClient(create_app(tmp_path, wh, defs=defs, instance=instance))
+        client = TestClient(create_app(tmp_path, wh, defs=defs, instance=instance), base_url="http://127.0.0.1:8765")
         page = client.get("/").text
         assert "Asked not to be recognised (1)" in page and f'value="{their_id}"' in page
-        done = client.post("/forget", data={"customer_id": their_id, "reason": f"opted out ({person})"})
+        form = {"customer_id": their_id, "reason": f"opted out ({person})"}
+        unconfirmed = client.post("/forget", data=form).text  # an erasure is never one click
+        assert "Refused" in unconfirmed and "Asked not to be recognised (1)" in unconfirmed
+        done = client.post("/forget", data={**form, "confirm": "yes"})
         assert f"forgot {their_id}" in done.text and "Asked not to be recognised" not in done.text
     erased = wh.query("SELECT count(centroid) n FROM customer_registry WHERE customer_id = ?", [their_id])
     assert erased["n"][0] == 0

@@ -14,6 +14,7 @@ from watershop_dagster.core.storage.warehouse import Warehouse
 from watershop_dagster.review.app import check_password, create_app, hash_password
 
 DAY = date(2024, 4, 1)
+LOCAL = "http://127.0.0.1:8765"  # the local page's own address
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_password_is_stored_hashed():
 
 def test_local_page_opens_without_a_password(shop):
     data_dir, wh = shop
-    client = TestClient(create_app(data_dir, wh, apply=False))
+    client = TestClient(create_app(data_dir, wh, apply=False), base_url=LOCAL)
     page = client.get("/")
     assert page.status_code == 200 and "CUST_0001" in page.text and 'id="customers-count">1<' in page.text
     assert client.get("/files/crops/a.jpg").content == b"jpeg"
@@ -104,13 +105,40 @@ def test_wrong_passwords_are_throttled(shop):
 
 def test_a_form_posted_from_another_site_is_refused(shop):
     data_dir, wh = shop
-    client = TestClient(create_app(data_dir, wh, apply=False))  # the local page: no password, no session
+    client = TestClient(
+        create_app(data_dir, wh, apply=False), base_url=LOCAL
+    )  # the local page: no password, no session
     form = {"kind": "label", "ids": "CUST_0001", "text": "L002"}
     for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}, {"Origin": "null"}):
         assert client.post("/correct", data=form, headers=header).status_code == 403, header
     assert CorrectionLog(data_dir).read() == []
-    same = client.post("/correct", data=form, headers={"Origin": "http://testserver"}, follow_redirects=False)
+    same = client.post("/correct", data=form, headers={"Origin": LOCAL}, follow_redirects=False)
     assert same.status_code == 303 and len(CorrectionLog(data_dir).read()) == 1
+
+
+def test_the_local_page_answers_to_its_own_address_only(shop):
+    """A site whose name re-resolves to 127.0.0.1 (DNS rebinding) sends an Origin that agrees with its Host:
+    without a password, the page serves 127.0.0.1 and localhost only, so its forms cannot be posted."""
+    data_dir, wh = shop
+    rebound = TestClient(create_app(data_dir, wh, apply=False), base_url="http://evil.example:8765")
+    for path, form in (("/correct", {"kind": "label", "ids": "CUST_0001", "text": "x"}), ("/forget", {})):
+        answer = rebound.post(
+            path,
+            data={**form, "customer_id": "CUST_0001", "confirm": "yes"},
+            headers={"Origin": "http://evil.example:8765"},
+        )
+        assert answer.status_code == 400, path
+    assert rebound.get("/").status_code == 400
+    assert CorrectionLog(data_dir).read() == []
+    assert (
+        TestClient(create_app(data_dir, wh, apply=False), base_url="http://localhost:8765").get("/").status_code == 200
+    )
+    # with a password (the shop's network) any address is served, behind the sign-in
+    lan = TestClient(
+        create_app(data_dir, wh, password_hash=hash_password("s3cret"), apply=False),
+        base_url="http://192.168.1.20:8765",
+    )
+    assert lan.get("/", follow_redirects=False).status_code == 401
 
 
 def test_the_shop_network_needs_a_password_file(capsys):

@@ -37,9 +37,12 @@ def seen_together(visits: pd.DataFrame) -> set[frozenset[str]]:
 
 def till_accounts(links: pd.DataFrame) -> dict[str, set[str]]:
     """ID -> the ledger accounts the till booked its clearly linked sales to. links: transaction_links
-    (camera_customer_id, till_customer_id, ambiguous); an ambiguous link says nothing about who paid."""
+    (camera_customer_id, till_customer_id, ambiguous); an ambiguous link says nothing about who paid, and a
+    camera ID in the till's column is not an account."""
     clear = links[~links["ambiguous"].fillna(True).astype(bool)]
     clear = clear[clear["camera_customer_id"].notna() & clear["till_customer_id"].notna()]
+    # a till that books the camera's own IDs (CUST_...) names identities, not accounts: no evidence here
+    clear = clear[~clear["till_customer_id"].astype(str).str.startswith(("CUST_", "STAFF_"))]
     accounts: dict[str, set[str]] = {}
     for cid, account in zip(clear["camera_customer_id"], clear["till_customer_id"]):
         accounts.setdefault(str(cid), set()).add(str(account))

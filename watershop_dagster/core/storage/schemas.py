@@ -475,8 +475,8 @@ IDENTITY_SUGGESTIONS = TableSchema(
 OPTOUT_MATCHES = TableSchema(
     "optout_matches",
     "Customer IDs that look like a person of the opt-out list (`data/optout/<name>/`): enrolled before the photo "
-    "was added, or on a day no face reached it. For the owner to forget (`watershop forget`, the review page); "
-    "an ID leaves the list once forgotten.",
+    "was added, or on a day no face reached it. For the owner to forget (`watershop forget`, the review page, "
+    "which hides a forgotten ID at once); the next run leaves it out.",
     _cols(
         ("customer_id", "VARCHAR", "the ID"),
         ("optout_name", "VARCHAR", "the opt-out folder whose photos it looks like"),
