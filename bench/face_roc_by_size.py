@@ -96,6 +96,17 @@ def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightne
     ]
 
 
+def embedded_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int):
+    """The largest face the engine finds where `faces_at_size` puts the photo's face, embedded (its
+    `embedding` None where the engine's gates refuse it); None where no face is found."""
+    seen = faces_at_size(engine, img, face, size, brightness, jpeg)
+    if not seen:
+        return None
+    obs = max(seen, key=lambda o: o.face.size)
+    engine.embed([obs])
+    return obs
+
+
 def rates(embs: np.ndarray, labels: np.ndarray) -> dict:
     iu = np.triu_indices(len(labels), 1)
     sims, same = (embs @ embs.T)[iu], (labels[:, None] == labels[None, :])[iu]
@@ -149,11 +160,9 @@ def main() -> int:
                 if s > face.size * 1.05:  # never upscale the photo: a size the photo does not have is skipped
                     continue
                 tried[s] += 1
-                seen = faces_at_size(engine, img, face, s, args.brightness, args.jpeg)
-                if not seen:
+                obs = embedded_at_size(engine, img, face, s, args.brightness, args.jpeg)
+                if obs is None:
                     continue
-                obs = max(seen, key=lambda o: o.face.size)
-                engine.embed([obs])
                 assert obs.embedding is not None
                 found[s].append((person, obs.embedding, obs.quality))
     figures: dict = {

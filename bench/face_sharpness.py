@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import faces_at_size, labelled_faces_root, labelled_people, photo_faces
+from face_roc_by_size import embedded_at_size, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine, QualityRules
 from watershop_dagster.evaluation.split import half_of
@@ -86,12 +86,8 @@ def main() -> int:
                 continue
             for sigma in BLURS:
                 shown, at = blurred_at_size(img, face, size, sigma)
-                found = faces_at_size(engine, shown, at, size, LIGHT, JPEG)
-                if not found:
-                    continue
-                obs = max(found, key=lambda o: o.face.size)
-                engine.embed([obs])
-                if obs.embedding is not None:
+                obs = embedded_at_size(engine, shown, at, size, LIGHT, JPEG)
+                if obs is not None and obs.embedding is not None:
                     seen.append((person, k, size, sigma, obs.sharpness, obs.embedding))
     # Each face against the sharp faces of the same size of every other photo: the same person's (a match is
     # found) and other people's (a false match).

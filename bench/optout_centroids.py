@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import faces_at_size, labelled_faces_root, labelled_people, photo_faces
+from face_roc_by_size import embedded_at_size, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine, embed_photo
 from watershop_dagster.evaluation.split import half_of
@@ -61,12 +61,9 @@ def main() -> int:
             for size in SIZES:
                 if size > face.size * 1.05:
                     continue
-                seen = faces_at_size(engine, img, face, size, LIGHT, JPEG)
-                if seen:
-                    obs = max(seen, key=lambda o: o.face.size)
-                    engine.embed([obs])
-                    if obs.embedding is not None:  # the product's gates: too small or blurred faces are not
-                        embs.append(obs.embedding)
+                obs = embedded_at_size(engine, img, face, size, LIGHT, JPEG)
+                if obs is not None and obs.embedding is not None:  # the product's gates refuse some faces
+                    embs.append(obs.embedding)
         if embs:
             mean = np.mean(embs, axis=0)
             centroids[person], photos[person] = mean / np.linalg.norm(mean), photo
