@@ -133,6 +133,13 @@ def main() -> int:
     p.add_argument("--max-waiting", type=int)
     p.add_argument("--staff-photo-per-day", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument(
+        "--staff",
+        type=int,
+        default=1,
+        choices=[1, 2],
+        help="staff members (a second one works the second half of the day)",
+    )
+    p.add_argument(
         "--reuse",
         help="an earlier run's folder (--out): analyse its generated days again (footage, till, staff photos, "
         "truth) with this code instead of generating them; its report.json gives the conditions",
@@ -195,6 +202,7 @@ def main() -> int:
         shared / "faces",
         customers=args.customers,
         seed=args.seed,
+        staff=args.staff,
         half=None if args.half == "all" else args.half,
         staff_footage_photos=args.days if restaff else 1,
     )
@@ -219,6 +227,7 @@ def main() -> int:
             "faceless_share": float(cond.get("faceless_share", 0.0)),
             "max_waiting": int(cond.get("max_waiting", 1)),
             "staff_photo_per_day": restaff,
+            "staff": args.staff,
             "door_camera": args.door_camera,
             "half": args.half,
             "till_clock_offset_s": args.till_clock_offset,

@@ -366,8 +366,13 @@ class ShopScene:
             sprite, mask = self.sprites[visit.image].scaled(face)
             _paste(frame, sprite, mask, int(cx), int(head_cy))
 
-    def staff_x(self) -> float:
-        """Where the clerk stands: behind the counter, clear of the customers' places beside the till."""
+    def staff_x(self, k: int = 0) -> float:
+        """Where the k-th clerk stands: behind the counter, clear of the customers' places beside the till; a
+        second one near the door's end of the counter, where customers walking in pass in front of them."""
+        if k > 1:
+            raise ValueError("the simulator draws at most two staff members")
+        if k == 1:
+            return self.cam.width * 0.24
         return self.cam.width * (0.8 if self.cam.face_px is None else 0.9)
 
     def slot_x(self, slot: int) -> float:
@@ -385,11 +390,9 @@ class ShopScene:
     def render(self, t: datetime, visits: list[PlannedVisit], lights: float, index: int) -> np.ndarray:
         frame = self.background.copy()
         W = self.cam.width
-        for v in visits:
-            if not (v.entry <= t <= v.exit):
-                continue
-            if v.is_staff:
-                self._person(frame, v, self.staff_x(), 0.95, behind_counter=True)
+        for k, v in enumerate(v for v in visits if v.is_staff):  # each clerk keeps their place all day
+            if v.entry <= t <= v.exit:
+                self._person(frame, v, self.staff_x(k), 0.95, behind_counter=True)
         self._counter(frame)
         door_x = W * 0.11
         for v in visits:

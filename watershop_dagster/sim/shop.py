@@ -122,9 +122,11 @@ class ShopSimulator:
         look = random.Random(f"{self.seed}/{day.isoformat()}/faceless")
         for v in plan.visits:
             v.faceless = look.random() < self.faceless_share
-        for s in self.staff:
+        for k, s in enumerate(self.staff):
             image = s.images[day_index % len(s.images)] if self.staff_photo_per_day else s.images[0]
-            plan.visits.append(PlannedVisit(s.name, plan.opening, plan.closing, image, is_staff=True))
+            # A second staff member is the evening's helper: in from the middle of the open hours to closing.
+            start = plan.opening if k == 0 else plan.opening + (plan.closing - plan.opening) / 2
+            plan.visits.append(PlannedVisit(s.name, start, plan.closing, image, is_staff=True))
         return plan
 
     def _plan_singles(self, plan, rng, pool, weights, hours, n) -> None:

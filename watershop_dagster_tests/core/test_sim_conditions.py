@@ -142,6 +142,19 @@ def test_staff_can_appear_in_a_different_photo_each_day():
     assert photos == ["s/1", "s/2", "s/3"]
 
 
+def test_a_second_staff_member_works_the_evening_at_a_place_of_their_own():
+    sim = _sim()
+    sim.staff.append(Person("staff_b", ("b/1",)))
+    plan = sim.plan_day(date(2024, 4, 1))
+    a, b = [v for v in plan.visits if v.is_staff]
+    assert plan.opening is not None and plan.closing is not None
+    assert (a.entry, a.exit) == (plan.opening, plan.closing)
+    assert b.entry == plan.opening + (plan.closing - plan.opening) / 2 and b.exit == plan.closing
+    scene = ShopScene(CameraSpec(width=1280, height=720, face_px=(28.0, 40.0)), _sprites())
+    assert abs(scene.staff_x(0) - scene.staff_x(1)) > 0.5 * 1280
+    assert scene.staff_x(1) < scene.slot_x(0)  # by the door's end of the counter, before the till's places
+
+
 def test_h264_condition_writes_capped_bitrate_files(tmp_path):
     cam = CameraSpec(width=1280, height=720, face_px=(28.0, 40.0), light=0.6, codec="h264", kbps=400)
     plan = DayPlan(date(2024, 4, 1), [PlannedVisit("c", T0, T0 + timedelta(seconds=12), "blob")])
