@@ -368,11 +368,12 @@ class ShopScene:
 
     def staff_x(self, k: int = 0) -> float:
         """Where the k-th clerk stands: behind the counter, clear of the customers' places beside the till; a
-        second one near the door's end of the counter, where customers walking in pass in front of them."""
+        second one behind the counter's door end (it spans 0.3-0.98 of the width), where customers walking in
+        to the till pass in front of them."""
         if k > 1:
             raise ValueError("the simulator draws at most two staff members")
         if k == 1:
-            return self.cam.width * 0.24
+            return self.cam.width * 0.34
         return self.cam.width * (0.8 if self.cam.face_px is None else 0.9)
 
     def slot_x(self, slot: int) -> float:
