@@ -129,7 +129,7 @@ def page_bench(args) -> None:
             "customer_id_a, 'CUST_' || lpad((2 * i + 2)::VARCHAR, 4, '0') AS customer_id_b, 0.5 AS score "
             "FROM range(200) t(i)"
         )
-    client = TestClient(create_app(folder, wh, apply=False))
+    client = TestClient(create_app(folder, wh, apply=False), base_url="http://127.0.0.1:8765")  # the local page
     times = []
     for _ in range(args.repeats):
         started = time.perf_counter()

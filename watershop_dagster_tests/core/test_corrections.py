@@ -199,6 +199,33 @@ def test_suggestions_rank_alike_ids_never_seen_together_and_skip_ruled_apart_pai
     assert suggest_merges(registry, visits, {frozenset(("CUST_0001", "CUST_0002"))}).empty
 
 
+def test_suggestions_put_ids_never_seen_on_one_day_before_ids_seen_on_one_day_at_different_times():
+    """A day's faces are clustered before IDs are minted, so one person's visits of a day share an ID: two IDs
+    of one day (not at the same time) are mostly two people, however alike, and come after a pair of days."""
+    registry = pd.DataFrame(
+        {
+            "customer_id": ["CUST_0001", "CUST_0002", "CUST_0003", "CUST_0004"],
+            "is_staff": [False] * 4,
+            "centroid": [face("A", 0.1), face("A", 0.1), face("B", 0.6), face("B", 0.6)],
+        }
+    )
+    at = [pd.Timestamp(T0 + timedelta(minutes=m)) for m in (0, 30, 60)]
+    visits = pd.DataFrame(
+        {
+            "day": [DAY, DAY, DAY, DAY + timedelta(days=1), None],
+            "customer_id": ["CUST_0001", "CUST_0002", "CUST_0003", "CUST_0004", None],
+            "entry_time": [at[0], at[1], at[2], at[0], at[0]],
+            "exit_time": [t + timedelta(minutes=5) for t in (at[0], at[1], at[2], at[0], at[0])],
+        }
+    )
+    table = suggest_merges(registry, visits, set())
+    assert table[["customer_id_a", "customer_id_b", "same_day", "rank"]].values.tolist() == [
+        ["CUST_0003", "CUST_0004", False, 1],
+        ["CUST_0001", "CUST_0002", True, 2],
+    ]
+    assert table["score"].tolist()[0] < table["score"].tolist()[1]
+
+
 def test_suggestions_put_ids_that_paid_on_one_ledger_account_first_and_different_accounts_last():
     """Three pairs of IDs never seen together: the most alike pair paid on different accounts, the least alike
     on one account (a regular whose two days' faces read differently); an ambiguous link counts for nothing."""

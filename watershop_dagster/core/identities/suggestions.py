@@ -8,6 +8,10 @@ booked to the same account are probably one person whose faces read differently 
 px a person's two days can be less alike than two people's), and two IDs each booked only to accounts of its
 own are probably two. So pairs that share an account come first, pairs on different accounts last, and the
 rest by similarity between them. An account a family shares joins its members too: the owner decides.
+
+Within those, pairs never seen on the same day come before pairs that were (at different times): a day's
+faces are clustered together before any ID is minted, so one person's visits of a day mostly share one ID,
+and a person split in two is split across days. Two IDs of one day are mostly two people.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import pandas as pd
 from watershop_dagster.core.identities.matching import customer_number
 
 SUGGESTION_FLOOR = 0.15  # below this, two centroids are different people (bench/face_roc.py: impostors ~0.0)
-COLUMNS = ["customer_id_a", "customer_id_b", "score", "shared_account", "other_accounts", "rank"]
+COLUMNS = ["customer_id_a", "customer_id_b", "score", "shared_account", "other_accounts", "same_day", "rank"]
 
 
 def seen_together(visits: pd.DataFrame) -> set[frozenset[str]]:
@@ -59,7 +63,7 @@ def suggest_merges(
 ) -> pd.DataFrame:
     """registry: the current registry (customer_id, is_staff, centroid); visits: visit_log (day, customer_id,
     entry_time, exit_time); accounts: `till_accounts`. Pairs (older, newer, similarity, an account both paid
-    on, whether they paid on different accounts only, rank), best first."""
+    on, whether they paid on different accounts only, whether both were seen on one day, rank), best first."""
     accounts = accounts or {}
     current = registry[~registry["is_staff"].astype(bool) & registry["centroid"].notna()]
     current = current[current["customer_id"].str.startswith("CUST_")]
@@ -69,6 +73,8 @@ def suggest_merges(
     emb = np.stack([np.asarray(c, np.float32) for c in current["centroid"]])
     sims = emb @ emb.T
     together = seen_together(visits)
+    seen = visits[visits["customer_id"].notna()]
+    days_of = {cid: set(days) for cid, days in seen.groupby("customer_id")["day"]}
     ii, jj = np.where(np.triu(sims >= floor, 1))
     rows = []
     for i, j in zip(ii, jj):
@@ -78,8 +84,9 @@ def suggest_merges(
         a, b = sorted((ids[i], ids[j]), key=customer_number)
         on_a, on_b = accounts.get(a, set()), accounts.get(b, set())
         shared = min(on_a & on_b) if on_a & on_b else None
-        rows.append((a, b, round(float(sims[i, j]), 4), shared, bool(on_a and on_b and not shared)))
-    rows.sort(key=lambda r: (r[3] is None, r[4], -r[2], r[0], r[1]))
+        same_day = bool(days_of.get(a, set()) & days_of.get(b, set()))
+        rows.append((a, b, round(float(sims[i, j]), 4), shared, bool(on_a and on_b and not shared), same_day))
+    rows.sort(key=lambda r: (r[3] is None, r[4], r[5], -r[2], r[0], r[1]))
     return pd.DataFrame([(*r, k + 1) for k, r in enumerate(rows[:limit])], columns=COLUMNS)
 
 

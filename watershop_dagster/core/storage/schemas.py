@@ -468,7 +468,13 @@ IDENTITY_SUGGESTIONS = TableSchema(
         ("score", "DOUBLE", "cosine similarity of their centroids"),
         ("shared_account", "VARCHAR", "a ledger account the till booked clear sales of both IDs to (NULL: none)"),
         ("other_accounts", "BOOLEAN", "both paid on ledger accounts, never on the same one"),
-        ("rank", "INTEGER", "1 = look first: a shared account, then neither, then different accounts; by score"),
+        ("same_day", "BOOLEAN", "both seen on one day (at different times): mostly two people"),
+        (
+            "rank",
+            "INTEGER",
+            "1 = look first: a shared account, then neither, then different accounts; within each, pairs never "
+            "seen on one day first; then by score",
+        ),
     ),
 )
 
