@@ -28,6 +28,7 @@ class Suggestion:
     days_b: int
     shared_account: str | None = None  # a ledger account the till booked both IDs' sales to
     other_accounts: bool = False  # both paid on accounts, never the same one
+    same_day: bool = False  # both seen on one day (at different times): mostly two people
 
 
 @dataclass
@@ -90,7 +91,14 @@ def load_page(
 ) -> Page:
     tables = _tables(wh)
     if "visit_log" not in tables:
-        return Page([], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [], {"customers": 0, "visits": 0})
+        return Page(
+            [],
+            pd.DataFrame(),
+            pd.DataFrame(),
+            pd.DataFrame(),
+            [],
+            {"customers": 0, "visits": 0, "unidentified_visits": 0},
+        )
     crops = wh.query(
         f"""SELECT customer_id, list(best_crop_path ORDER BY day, entry_time)[1:{CROPS_PER_ID}] AS crops,
                    count(DISTINCT day) AS days
@@ -113,6 +121,7 @@ def load_page(
                     int(days_map.get(r.customer_id_b, 0)),
                     account if isinstance(account := getattr(r, "shared_account", None), str) else None,
                     bool(other) if pd.notna(other := getattr(r, "other_accounts", False)) else False,
+                    bool(same) if pd.notna(same := getattr(r, "same_day", False)) else False,
                 )
             )
     threshold = IdentityRules.match_threshold + BAD_FIT_MARGIN
@@ -133,7 +142,8 @@ def load_page(
         staff_like = wh.query(
             """SELECT v.customer_id, v.day, round(sum(v.duration_seconds)
                       / greatest(any_value(h.open_hours) * 3600, 1), 2) AS share
-               FROM visit_log v JOIN shop_hours h USING (day) WHERE NOT v.is_staff AND h.open_hours > 0
+               FROM visit_log v JOIN shop_hours h USING (day)
+               WHERE NOT v.is_staff AND v.customer_id IS NOT NULL AND h.open_hours > 0
                GROUP BY v.customer_id, v.day HAVING share > ? ORDER BY share DESC LIMIT 20""",
             [STAFF_LIKE_SHARE],
         )
@@ -143,7 +153,7 @@ def load_page(
     rows = wh.query(
         f"""WITH v AS (SELECT customer_id, bool_or(is_staff) AS is_staff, count(*) AS visits,
                               count(DISTINCT day) AS days, min(day) AS first_seen, max(day) AS last_seen
-                       FROM visit_log GROUP BY customer_id)
+                       FROM visit_log WHERE customer_id IS NOT NULL GROUP BY customer_id)
             SELECT v.*, coalesce(s.billed_amount, 0) AS spend, coalesce(s.amount_owed, 0) AS owed
             FROM v LEFT JOIN ({spend}) s USING (customer_id)
             ORDER BY v.is_staff, v.visits DESC, v.customer_id"""
@@ -163,9 +173,12 @@ def load_page(
         )
         for r in rows.itertuples()
     ]
+    # Visits of bodies without a usable face (no ID): counted in the shop's figures, nobody's to correct.
+    unidentified = wh.query("SELECT count(*) AS n FROM visit_log WHERE customer_id IS NULL AND NOT is_staff")
     totals = {
         "customers": sum(1 for c in customers if not c.is_staff),
         "visits": sum(c.visits for c in customers if not c.is_staff),
+        "unidentified_visits": int(unidentified["n"][0]),
     }
     opted_out = []
     if "optout_matches" in tables:

@@ -40,6 +40,22 @@ def shop(tmp_path):
     return tmp_path, wh
 
 
+def test_the_page_opens_with_unidentified_visits_and_counts_them_apart(shop):
+    """A body without a usable face is a visit with no ID: counted on the page, not listed as a person."""
+    data_dir, wh = shop
+    t0, t1 = datetime(2024, 4, 1, 10, 0), datetime(2024, 4, 1, 10, 2)
+    columns = [c for c in SCHEMAS["visit_log"].column_names if c != "day"]
+    visits = wh.query("SELECT * EXCLUDE (day, shop) FROM visit_log")
+    faceless = {"visit_id": "2024-04-01/V0002", "customer_id": None, "entry_time": t0, "exit_time": t1}
+    faceless |= {"duration_seconds": 120.0, "faces_seen": 0, "tracks": 0, "is_staff": False, "identified": False}
+    both = pd.concat([visits, pd.DataFrame([{c: faceless.get(c) for c in columns}], columns=columns)])
+    wh.replace_partitions(DAY, {"visit_log": both[columns].reset_index(drop=True)})
+    page = TestClient(create_app(data_dir, wh, apply=False), base_url=LOCAL).get("/")
+    assert page.status_code == 200
+    assert '<b id="unidentified-count">1</b>' in page.text and '<b id="customers-count">1</b>' in page.text
+    assert 'id="row-None"' not in page.text
+
+
 def test_password_is_stored_hashed():
     stored = hash_password("water-can 42")
     assert "water-can" not in stored and stored.startswith("scrypt$")
