@@ -12,7 +12,7 @@ from watershop_dagster.core.storage.layout import MAIN_SHOP
 from watershop_dagster.core.storage.schemas import SCHEMAS
 from watershop_dagster.defs.partitions import identities_shared, shop_partitions
 from watershop_dagster.defs.resources import FaceEngineResource, ShopDataResource, WarehouseResource
-from watershop_dagster.defs.vision import face_engine
+from watershop_dagster.defs.vision import current_registry, face_engine
 from watershop_dagster.defs.warehouse_asset import Read, TableReader, Write, Written, warehouse_asset
 
 # Written by the forget job, read by the identity stage (a forgotten ID is never matched again).
@@ -41,11 +41,8 @@ def optout_matches(
     )
     # no opt-out photos, no face models to load
     gallery = photo_gallery(face_engine(faces), optout_dir) if has_photos else {}
-    centroids = tables.sql(  # each ID as it stands now; staff (by now) are not customers to list
-        "SELECT customer_id, centroid FROM (SELECT customer_id, is_staff, centroid FROM customer_registry "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1) WHERE NOT is_staff"
-    )
-    table = ids_like_opted_out(centroids, gallery)
+    registry = current_registry(tables)  # each ID as it stands now; staff (by now) are not customers to list
+    table = ids_like_opted_out(registry[~registry["is_staff"].astype(bool)], gallery)
     if len(table):
         context.log.warning(
             f"{len(table)} ID(s) look like people who opted out; forget them (watershop forget ID): "

@@ -543,6 +543,14 @@ def identities(
     )
 
 
+def current_registry(tables: TableReader) -> pd.DataFrame:
+    """Each ID as the registry stands after the last processed day: customer_id, is_staff, centroid."""
+    return tables.sql(
+        "SELECT customer_id, is_staff, centroid FROM customer_registry "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
+    )
+
+
 @warehouse_asset(
     writes=[_described("identity_suggestions")],
     reads=[
@@ -557,10 +565,7 @@ def identities(
 def identity_suggestions(context: dg.AssetExecutionContext, tables: TableReader, shop: ShopDataResource) -> Written:
     """Pairs of IDs that are probably one person, best first (an account both paid on first), for the owner
     to merge or rule apart."""
-    registry = tables.sql(
-        "SELECT customer_id, is_staff, centroid FROM customer_registry "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY day DESC) = 1"
-    )
+    registry = current_registry(tables)
     visits = tables.read("visit_log", "day, customer_id, entry_time, exit_time")
     corrections = CorrectionLog(shop.layout_for(tables.shop).root).active()
     evidence = tables.read("identity_evidence", "track_id, day, camera, first_time, last_time, customer_id")
