@@ -138,28 +138,14 @@ def cmd_forget(args) -> int:
     import dagster as dg
 
     from watershop_dagster.definitions import defs
+    from watershop_dagster.defs.privacy import ForgetConfig, run_forget
 
     ensure_dagster_home()
-    config = {
-        "ops": {
-            "erase_customer": {
-                "config": {
-                    "customer_id": args.customer_id,
-                    "requested_by": args.by,
-                    "reason": args.reason,
-                    "shop": args.shop,
-                }
-            }
-        }
-    }
-    result = defs.resolve_job_def("forget_customer_job").execute_in_process(
-        run_config=config, instance=dg.DagsterInstance.get(), raise_on_error=False
-    )
-    if not result.success:
-        from watershop_dagster.backfill import step_errors
-
-        for _, message in step_errors(result):
-            print(f"error: {message.splitlines()[-1]}", file=sys.stderr)
+    config = ForgetConfig(customer_id=args.customer_id, requested_by=args.by, reason=args.reason, shop=args.shop)
+    errors = run_forget(defs, dg.DagsterInstance.get(), config)
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    if errors:
         return 1
     print(f"forgot {args.customer_id}: biometric data erased, anonymous counts kept (audit: table forgotten_customers)")
     print("the raw footage of their visits is not cut: the run's log lists the files (README: Correcting identities)")

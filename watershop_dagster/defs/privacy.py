@@ -178,3 +178,16 @@ def erase_customer(
 )
 def forget_customer_job():
     erase_customer()
+
+
+def run_forget(defs: dg.Definitions, instance: dg.DagsterInstance, config: ForgetConfig) -> list[str]:
+    """Runs forget_customer_job (a recorded run as well as an audit row) for `watershop forget` and the review
+    page; the last line of each failed step's error, none when it succeeded."""
+    from watershop_dagster.backfill import step_errors
+
+    result = defs.resolve_job_def("forget_customer_job").execute_in_process(
+        run_config={"ops": {"erase_customer": {"config": config.model_dump()}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    return [] if result.success else [m.splitlines()[-1] for _, m in step_errors(result)] or ["the forget run failed"]

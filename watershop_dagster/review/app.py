@@ -193,22 +193,19 @@ def create_app(
         if form.get("confirm") != "yes":  # an erasure cannot be undone: one click is not enough
             message = f"Refused: tick that {cid} asked to be forgotten, then press Forget"
             return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
-        code_defs, inst = execution()
-        config = {
-            "customer_id": cid,
-            "requested_by": f"owner ({session_id(request)})",
-            "reason": str(form.get("reason", "")),
-            # a chain sharing identities: the ID is the same person in every shop, erased everywhere
-            "shop": "" if identities_shared() else shop,
-        }
-        result = code_defs.resolve_job_def("forget_customer_job").execute_in_process(
-            run_config={"ops": {"erase_customer": {"config": config}}}, instance=inst, raise_on_error=False
-        )
-        if not result.success:
-            from watershop_dagster.backfill import step_errors
+        from watershop_dagster.defs.privacy import ForgetConfig, run_forget
 
-            errors = "; ".join(m.splitlines()[-1] for _, m in step_errors(result)) or "the forget run failed"
-            return RedirectResponse(f"/?{urlencode({'message': f'Refused: {errors}'})}", status_code=303)
+        code_defs, inst = execution()
+        config = ForgetConfig(
+            customer_id=cid,
+            requested_by=f"owner ({session_id(request)})",
+            reason=str(form.get("reason", "")),
+            # a chain sharing identities: the ID is the same person in every shop, erased everywhere
+            shop="" if identities_shared() else shop,
+        )
+        errors = run_forget(code_defs, inst, config)
+        if errors:
+            return RedirectResponse(f"/?{urlencode({'message': 'Refused: ' + '; '.join(errors)})}", status_code=303)
         message = f"forgot {cid}: faces, embeddings and crops erased; anonymous visits kept"
         return RedirectResponse(f"/?{urlencode({'message': message})}", status_code=303)
 
