@@ -14,6 +14,7 @@ from watershop_dagster.core.footage.body_tracks import (
     person_detections_frame,
     person_tracks_from_rows,
 )
+from watershop_dagster.core.footage.faces_on_bodies import person_only_presences
 from watershop_dagster.core.footage.persons import PersonBox
 from watershop_dagster.core.identities.bodies import (
     chain_fragments,
@@ -22,6 +23,7 @@ from watershop_dagster.core.identities.bodies import (
     duplicate_bodies,
     extend_by_bodies,
     faceless_visits,
+    unidentified_visits,
     with_faceless_visits,
     with_looks,
 )
@@ -266,3 +268,22 @@ def test_an_upper_body_inside_a_day_long_body_is_found_at_its_own_moment_only():
     upper = _track("P2", [(s, 468, 231, 598, 360) for s in (1000.5, 1002.5, 1004.5)])
     in_the_gap = _track("P3", [(s, 468, 231, 598, 360) for s in (3020.0, 3022.0, 3024.0)])
     assert duplicate_bodies([whole, upper, in_the_gap], {"P1"}, PersonRules(part_max_dt_s=0.0)) == {"P2"}
+
+
+def test_the_upper_body_of_a_faceless_clerk_at_the_post_is_no_customer_visit():
+    """Seed 353, day 2: the clerk at her post, no face named, found as a whole body (staff: at the post) and as
+    an upper body inside its box, the upper body tracked a few seconds longer than the whole. The upper body is
+    the clerk too; a customer at the counter in front of her stays a visit."""
+    whole = _track("P1", [(s, 1060, 241, 1245, 533) for s in range(3, 31, 3)])  # both boxed in the same frames
+    upper = _track("P2", [(s, 1106, 243, 1193, 345) for s in range(0, 43, 3)])
+    customer = _track("P3", [(s, 300 + 5 * s, 220, 450 + 5 * s, 640) for s in range(0, 41, 2)])
+    rows = person_tracks([("P1", 3, 30, []), ("P2", 0, 42, []), ("P3", 0, 40, [])])
+    rows["max_box_height"] = [292.0, 102.0, 420.0]
+    rows["unidentified_presence"] = True  # as stored on seed 353: both the whole and the upper body
+    out = unidentified_visits(rows, [whole, upper, customer], named=set(), staff_bodies={"P1"})
+    assert out["person_track_id"].tolist() == ["P3"]
+    # Without the post, the whole body is one visit: its upper body is no presence of its own.
+    presences = {tr.track_id for *_, tr in person_only_presences([whole, upper, customer], {})}
+    assert presences == {"P1", "P3"}
+    rows["unidentified_presence"] = rows["track_id"].isin(presences)
+    assert sorted(unidentified_visits(rows, [whole, upper, customer], set())["person_track_id"]) == ["P1", "P3"]

@@ -794,6 +794,12 @@ def test_the_upper_body_of_a_faceless_person_is_not_another_visit():
     beside = PersonTrack("cam1", "P3", [1.5, 6.5], [PersonBox(700, 216, 840, 356, 0.8)] * 2)
     presences = person_only_presences([whole, part, beside], {}, PersonRules(min_presence_s=5.0))
     assert [tr.track_id for _, _, tr in presences] == ["P1", "P3"]
+    # Seed 353: the upper body tracked longer than the whole (a sample before and after it) is still its part;
+    # a shorter body of its own (0.75 of the height) outlasting it is not.
+    upper = PersonTrack("cam1", "P4", [-1.0, 1.5, 6.5, 12.0, 20.0], [PersonBox(462, 216, 603, 356, 0.8)] * 5)
+    shorter = PersonTrack("cam1", "P5", [-1.0, 1.5, 6.5, 12.0, 20.0], [PersonBox(470, 330, 600, 660, 0.8)] * 5)
+    presences = person_only_presences([whole, upper, shorter], {}, PersonRules(min_presence_s=5.0))
+    assert [tr.track_id for _, _, tr in presences] == ["P5", "P1"]
 
 
 def test_a_face_followed_across_a_split_body_joins_it_and_leaves_no_faceless_visit():

@@ -76,6 +76,10 @@ class PersonRules:
     # ...if at most this share of the larger box's height: a whole body as tall as the box it stands in is the
     # next person in the queue, seen a moment earlier or later on the same path (0.96-0.98 on a busy day).
     part_max_height_share: float = 0.85
+    # A faceless body is the upper body of a faceless person followed for longer (`person_only_presences`); it is
+    # theirs however long either was followed if it was never taller than this share of their tallest box (an
+    # upper body is a third of a whole one). Seed 353: an upper body tracked 5 s longer than its whole body.
+    upper_body_height_share: float = 0.5
     # A body that ends at most continue_gap_s before an identified body starts (or starts that soon after it
     # ends), its last box within continue_shift heights of the other's first box (or the other way round), is
     # that person lost and found again by the tracker, not someone else: a newcomer walks in from the door.

@@ -329,11 +329,12 @@ def person_only_presences(
     """(entry, exit, track) for every person track no face joined: candidates for unidentified visits.
     Passers-by (shorter than min_presence_s) and people never taller than min_box_height_px are left out, and
     so is a body mostly inside the larger box of someone whose face was seen or of a faceless person followed
-    for longer (its upper body, found again), and a body that holds, in at least part_share of its samples,
-    the face of a face track joined to another body (`face_tracks`): the person tracker lost that person for a
-    moment (standing still between sparse samples, half hidden) and found them again as a new track, while
-    their face track went on. The same holds for the face of an `identifiable` face track that joined no body
-    (its body was only ever found in pieces, e.g. a clerk behind the counter): that face makes its person's
+    for longer or at least twice as tall (upper_body_height_share: its upper body, found again), and a body
+    that holds, in at least part_share of its samples, the face of a face track joined to another body
+    (`face_tracks`): the person tracker lost that person for a moment (standing still between sparse samples,
+    half hidden) and found them again as a new track, while their face track went on. The same holds for the
+    face of an `identifiable` face track that joined no body (its body was only ever found in pieces, e.g. a
+    clerk behind the counter): that face makes its person's
     visit, and a body holding it is that person, not somebody else. Nor is a body a visit of its own that the
     frame-by-frame assignment (`frame_assignments`, one face per body) gave such faces of two or more people,
     in at least part_share of its samples together: in a tight group at the counter the tracker hands one box
@@ -371,8 +372,13 @@ def person_only_presences(
             or _holds_a_joined_face(tr, joined_faces, rules)
         ):
             continue
-        # the upper body of someone whose face was seen, or of a faceless person followed for longer
-        longer = [o for o in person_tracks if o.track_id not in with_face and o.duration_s > tr.duration_s]
+        # the upper body of someone whose face was seen, or of a faceless person followed for longer or far taller
+        longer = [
+            o
+            for o in person_tracks
+            if o.track_id not in with_face
+            and (o.duration_s > tr.duration_s or tr.max_height <= rules.upper_body_height_share * o.max_height)
+        ]
         if part_of_someone(tr, faced + longer, rules):
             continue
         out.append((tr.first_time, tr.last_time, tr))

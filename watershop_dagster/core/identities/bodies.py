@@ -180,10 +180,10 @@ def duplicate_bodies(
     tracks: Sequence[PersonTrack], identified: Collection[str], rules: PersonRules | None = None
 ) -> set[str]:
     """Track IDs of the bodies that are not a person of their own, among those not `identified` (joined to a
-    face the identity stage named): a smaller box mostly inside an identified body at the same times or within
-    part_max_dt_s of them (its upper body, found again), or the continuation of an identified body
-    (`continues`: the tracker lost that person for a moment, the new track's face too small or turned to name
-    them)."""
+    face the identity stage named, or standing at the staff post): a smaller box mostly inside an identified
+    body at the same times or within part_max_dt_s of them (its upper body, found again), or the continuation
+    of an identified body (`continues`: the tracker lost that person for a moment, the new track's face too
+    small or turned to name them)."""
     rules = rules or PersonRules()
     named = [t for t in tracks if t.track_id in identified]
     nearby = replace(rules, join_max_dt_s=max(rules.join_max_dt_s, rules.part_max_dt_s))
@@ -259,8 +259,10 @@ def unidentified_visits(
     """visit_log rows (without day and visit_id) of the people no face named. `person_tracks` are the day's
     rows, `tracks` the same bodies with their boxes, `named` the face tracks the identity stage gave an ID and
     `staff_bodies` the bodies of staff at their post. A body is nobody's visit of its own when it is staff, a
-    part or continuation of a named body (`duplicate_bodies`), or a later piece of one faceless person
-    (`chain_fragments`)."""
+    part or continuation of a named body or of a staff body (`duplicate_bodies`), or a later piece of one
+    faceless person (`chain_fragments`). (Seed 353, day 2: the clerk at the post, faceless, was found as a whole
+    body and as an upper body in its box; the whole body was staff, and its upper body, tracked a few seconds
+    longer, was counted twice as a customer's visit.)"""
     named_bodies = (
         {
             p.track_id
@@ -270,7 +272,7 @@ def unidentified_visits(
         if person_tracks is not None and len(person_tracks)
         else set()
     )
-    not_visits = set(staff_bodies) | duplicate_bodies(tracks, named_bodies, rules)
+    not_visits = set(staff_bodies) | duplicate_bodies(tracks, named_bodies | set(staff_bodies), rules)
     pieces, absorbed = chain_fragments(person_tracks, tracks, named_bodies, not_visits, rules)
     return faceless_visits(pieces, rules, identified_tracks=set(named), not_visits=not_visits | absorbed)
 
