@@ -16,7 +16,10 @@ each day alone; the small days also as a shop's later days (the pace samples of 
 the asset pools the days before); split by whether a walk-out was in the sale's queue. The pace rules were
 set on the tune seeds (`--tune`); report on the others (the default).
 
-    python bench/linking_bench.py [--seeds 100-119] [--tune]
+    python bench/linking_bench.py [--seeds 100-119] [--tune] [--calibration]
+
+--calibration prints only how often links of each confidence are right and what each flag threshold flags
+(`LinkRules.ambiguous_below` was set from it with --tune).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def judge(day, links: pd.DataFrame, greedy: list) -> pd.DataFrame:
                 "right_visit": visit == t["visit_id"],
                 "right_person": person == true_person,
                 "ambiguous": bool(got.loc[tid, "ambiguous"]),
+                "confidence": float(got.loc[tid, "confidence"]),
                 "greedy_right": greedy[k] == t["visit_id"],
                 "unpaid": day.transactions.set_index("transaction_id").loc[tid, "payment_status"] == "Unpaid",
             }
@@ -76,10 +80,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="100-119", help="tuned on 0-9; report on 100-119")
     parser.add_argument("--tune", action="store_true", help="queue days: the seeds the pace was set on")
+    parser.add_argument(
+        "--calibration", action="store_true", help="only how often links of each confidence are right, and the flags"
+    )
     args = parser.parse_args()
     rules = LinkRules()
+    if args.calibration:
+        calibration(args.tune, rules)
+        return
     counter_days(args.seeds, rules)
     queue_days(args.tune, rules)
+
+
+CONFIDENCE_BINS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8, 1.0)
+
+
+def calibration(tune: bool, rules: LinkRules) -> None:
+    """Every queue day of QUEUE_KINDS and the counter days (seeds 0-9 or 100-119), clocks in step, each day
+    linked alone: how often links of each confidence are right, and for each flag threshold the share of sales
+    flagged and the wrong links among them (what `LinkRules.ambiguous_below` was set from, on the tune seeds)."""
+    judged = []
+    for _, queue_rules, tune_seeds, report_seeds in QUEUE_KINDS:
+        for seed in seed_range(tune_seeds if tune else report_seeds):
+            day = simulate_queue_day(seed, queue_rules)
+            if len(day.transactions):
+                result = link_day(day.transactions, day.visits, rules, clock_offset_s=0.0)
+                judged.append(judge(day, result.links, greedy_visits(day, 0.0, rules)))
+    for seed in seed_range("0-9" if tune else "100-119"):
+        day = simulate_counter_day(seed, 0.0)
+        result = link_day(day.transactions, day.visits, rules, clock_offset_s=0.0)
+        judged.append(judge(day, result.links, greedy_visits(day, 0.0, rules)))
+    sales = pd.concat(judged, ignore_index=True)
+    wrong = ~sales["right_visit"]
+    print(f"{'tune' if tune else 'report'} seeds: {len(sales)} sales, {int(wrong.sum())} linked wrong")
+    print(f"{'confidence':>12} {'sales':>6} {'right':>6}")
+    edges = list(CONFIDENCE_BINS)
+    for low, high in zip(edges, edges[1:], strict=False):
+        part = sales[(sales["confidence"] >= low) & (sales["confidence"] < high)]
+        if len(part):
+            print(f"{low:5.2f}-{high:<6.2f} {len(part):6d} {part['right_visit'].mean():6.3f}")
+    full = sales[sales["confidence"] >= 1.0]
+    print(f"{'1.00':>12} {len(full):6d} {full['right_visit'].mean():6.3f}")
+    print(f"\n{'flag under':>10} {'flagged':>8} {'wrong caught':>13} {'wrong among flagged':>20}")
+    for threshold in (0.5, 0.45, 0.4, 0.35, 0.3, 0.2):
+        flagged = sales["confidence"] < threshold
+        caught, among = int((flagged & wrong).sum()), int((flagged & wrong).sum()) / max(int(flagged.sum()), 1)
+        print(f"{threshold:10.2f} {flagged.mean():8.2%} {caught:6d} of {int(wrong.sum()):<4d} {among:20.3f}")
 
 
 # Kinds of queue day: (label, QueueRules, seeds the pace was set on, seeds to report). A busy day has 40 groups;

@@ -70,7 +70,11 @@ IMPOSSIBLE = 1e6  # cost of a pair that may not be chosen; far above any real da
 @dataclass(frozen=True)
 class LinkRules:
     tolerance_s: float = 60.0  # a sale this far outside a stay can still belong to it
-    ambiguous_below: float = 0.5  # confidence under which a link is flagged ambiguous
+    # Confidence under which a link is flagged ambiguous: the lowest at which the flags still catch 95% of the
+    # wrong links that a flag at 0.5 catches, on the tune seeds of `bench/linking_bench.py` (0.35: 62 of 65;
+    # 0.3: 61). Links at 0.35-0.5, many told apart by the order of leaving alone, were right 134 of 137 times
+    # there, about as often as the links at 0.5-0.8, never flagged (484 of 489; `linking_bench.py --calibration`).
+    ambiguous_below: float = 0.35
     pay_to_exit_s: float = TYPICAL_PAY_TO_EXIT_S
     min_pay_to_exit_s: float = MIN_PAY_TO_EXIT_S  # a sale closer to the exit than this costs up to weight_position
     early_pay_scale_s: float = 60.0  # paying this much earlier than typical before leaving costs weight_position
