@@ -278,6 +278,20 @@ def test_where_recognised_staff_stood_is_a_post_though_nobody_was_seen_there_at_
     assert bodies_of_staff({"f2": Assignment("CUST_0001", None, False)}, people) == set()
 
 
+def test_where_recognised_staff_stood_in_few_of_many_recordings_is_still_a_post():
+    """Seed 379, day 3: a busy day of 18 recordings from a motion-triggered door camera; the clerk stands still
+    at her post in only 3 of them (hidden by the queue or away in the rest), twice with her face named. The
+    third, faceless, is at the post: staff. Where staff stood still in only 2 recordings, no post."""
+    files, starts = _recordings(18)
+    clerk = [_body(f"K{k}", starts[k] + 5, starts[k] + 30, 130, 385, 290) for k in (7, 11, 12)]
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3, 4)]
+    assert staff_posts([*clerk, *payer], files) == []  # no staff named: too few of the day's recordings
+    posts = staff_posts([*clerk, *payer], files, staff_bodies={"K7", "K11"})
+    assert [(round(p.cx), p.recordings_seen, p.recordings) for p in posts] == [(130, 3, 18)]
+    assert at_staff_post(clerk[2], posts) and not any(at_staff_post(b, posts) for b in payer)
+    assert staff_posts([clerk[0], clerk[1], *payer], files, staff_bodies={"K7", "K11"}) == []
+
+
 def test_a_body_there_from_the_first_frame_of_many_recordings_is_at_a_post():
     """Nobody at opening or closing, no face named: the clerk's still body is in view from the first frame of
     3 of 6 recordings (a camera recording on motion starts a file as a customer walks in, the clerk already
