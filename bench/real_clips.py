@@ -54,6 +54,16 @@ DAYS = (
         1,
         "20 s, one woman close to the camera pulling faces",
     ),
+    ClipDay(
+        "2024-02-08",
+        ("office_reception_fisheye_cctv.mp4",),
+        11,
+        11,
+        "21 s, 640x360, a fisheye ceiling camera over a reception desk, the nearest thing to a shop camera here: "
+        "in the room the whole clip, two receptionists seated, three visitors at the desk, a man standing behind "
+        "them, a woman in pink and two men in suits walking across, two people seated in the lounge (11); 4-6 "
+        "more walk past behind a glass wall; faces about 18 px high (SOURCES.md), none named",
+    ),
 )
 
 
