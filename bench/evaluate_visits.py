@@ -24,7 +24,9 @@ recorder's export (watershop_dagster/sim/dvr.py): --file-names dvr|nvr|dated (ch
 DVRs and NVRs name files), --clock-overlay (the date, time and camera label burned into every frame) and
 --power-cut (one recording a day loses its last second and its MP4 index, as a power failure leaves it), and
 --stored-width W (a DVR's half-width "lite" mode: frames drawn at --width, stored squeezed to W, the file
-saying nothing of it). --door-camera adds a second camera (cam2) above the door, recording the same days: it
+saying nothing of it), --recording continuous --segment-minutes M (the DVR records all the time, in files of M
+minutes cut on the clock, instead of on motion; with --open-hours 08:00-10:30 a short, busy day keeps that cheap
+to draw). --door-camera adds a second camera (cam2) above the door, recording the same days: it
 sees customers' backs as they come in and wait, their faces only as they walk out.
 
 The cast is drawn from the `report` half of the people (evaluation/split.py) unless --half says otherwise:
@@ -44,9 +46,11 @@ import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 from watershop_dagster.sim.dvr import EXPORTS, FILE_NAME_STYLES
+from watershop_dagster.sim.scene import RECORDINGS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,6 +69,8 @@ CAMERA_FLAGS = (
     "power_cut",
     "stored_width",
     "export",
+    "recording",
+    "segment_minutes",
 )
 CONDITIONS: dict[str, dict] = {
     "clear": {},
@@ -123,6 +129,19 @@ def main() -> int:
         choices=EXPORTS,
         help="what the recorder exports (h264 / hevc only): mp4 (the default), raw Annex B streams (.h264 / .265), "
         "Dahua .dav recordings, or Hikvision program streams named .mp4 (ps), all recorded without B-frames",
+    )
+    p.add_argument(
+        "--recording",
+        choices=RECORDINGS,
+        help="motion (the default): a file per burst of customers, plus opening and closing; continuous: "
+        "back-to-back files of --segment-minutes cut on the clock, from before opening to after closing",
+    )
+    p.add_argument("--segment-minutes", type=float, help="continuous recording: minutes per file (60)")
+    p.add_argument(
+        "--open-hours",
+        default="07:00-21:00",
+        help="HH:MM-HH:MM the shop opens and closes (each day a few minutes either way); a shorter day packs "
+        "--visits-per-day into fewer hours (continuous recording draws every minute of them)",
     )
     p.add_argument(
         "--door-camera",
@@ -193,6 +212,7 @@ def main() -> int:
     restaff = bool(cond.get("staff_photo_per_day", False))
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
+    hours = tuple(dt_time.fromisoformat(h) for h in args.open_hours.split("-"))
     t0 = time.perf_counter()
     till_clock = (args.till_clock_offset, args.till_clock_drift)
     if args.reuse:
@@ -218,6 +238,7 @@ def main() -> int:
         max_waiting=int(cond.get("max_waiting", 1)),
         staff_photo_per_day=restaff,
         door_camera=args.door_camera,
+        hours=hours,
     )
     set_till_clock(data, *till_clock)
     report = {
@@ -229,6 +250,7 @@ def main() -> int:
             "staff_photo_per_day": restaff,
             "staff": args.staff,
             "door_camera": args.door_camera,
+            "open_hours": args.open_hours,
             "half": args.half,
             "till_clock_offset_s": args.till_clock_offset,
             "till_clock_drift_s_per_day": args.till_clock_drift,

@@ -2,10 +2,11 @@
 
 The repo may not ship pictures of people, so demo and evaluation footage is composed at run time: a shop
 interior (door, counter, shelves of cans), a staff member behind the counter, and customers whose heads are
-cut from real photos walking in from the door, waiting at the counter and leaving. The camera records on
-motion the way small-shop DVRs do: one file per burst of activity, named <camera>_<HHMMSS>.mp4 by its start
-time (or as a DVR names its exports, `CameraSpec.file_names`), plus the shutter going up at opening and down
-at closing.
+cut from real photos walking in from the door, waiting at the counter and leaving. The camera records as
+`CameraSpec.recording` says: on motion (one file per burst of activity, plus the shutter going up at opening
+and down at closing), or continuously in files of `segment_minutes` cut on the clock, as most DVRs record by
+default; each file named <camera>_<HHMMSS>.mp4 by its start time, or as a DVR names its exports
+(`CameraSpec.file_names`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ class CameraSpec:
     # wait, their faces only as they walk out; the clerk faces it. `channel` is its DVR channel (file names).
     view: str = "counter"
     channel: int = 1
+    # "motion": a file per burst of customers (plus opening and closing); "continuous": files of
+    # segment_minutes, cut on the clock (08:55:00-09:00:00), from the last cut at least segment_minutes before
+    # opening to the first cut at least as long after closing (the night's dark hours beyond are not drawn).
+    recording: str = "motion"
+    segment_minutes: float = 60.0
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -92,6 +98,8 @@ class CameraSpec:
         size = f"{self.width}x{self.height}"
         if self.stored_width:
             size += f" stored at {self.stored_width}x{self.height} (half-width mode)"
+        if self.recording == "continuous":
+            dvr.append(f"recording continuously in {self.segment_minutes:g}-minute files")
         view = [f"{self.view} view"] if self.view != CameraSpec.view else []
         return ", ".join([size, f"face {face}", f"light {self.light:.0%}", codec, *dvr, *view])
 
@@ -444,8 +452,16 @@ class Clip:
     kind: str  # "activity", "opening", "closing"
 
 
+RECORDINGS = ("motion", "continuous")
+
+
 def plan_clips(plan: DayPlan, cam: CameraSpec) -> list[Clip]:
-    """Motion-triggered recording: one clip per burst of customer activity, plus shutter up and down."""
+    """The day's recordings: on motion, one clip per burst of customer activity, plus shutter up and down;
+    continuously, back-to-back files of `segment_minutes` cut on the clock around the open hours."""
+    if cam.recording == "continuous":
+        return _continuous_clips(plan, cam)
+    if cam.recording != "motion":
+        raise ValueError(f"unknown recording {cam.recording!r}; one of {', '.join(RECORDINGS)}")
     lead, tail = timedelta(seconds=cam.lead_seconds), timedelta(seconds=cam.tail_seconds)
     spans = sorted((v.entry - lead, v.exit + tail) for v in plan.visits if not v.is_staff)
     clips: list[Clip] = []
@@ -458,6 +474,19 @@ def plan_clips(plan: DayPlan, cam: CameraSpec) -> list[Clip]:
         clips.insert(0, Clip(plan.opening - timedelta(seconds=6), plan.opening + timedelta(seconds=6), "opening"))
     if plan.closing:
         clips.append(Clip(plan.closing - timedelta(seconds=6), plan.closing + timedelta(seconds=6), "closing"))
+    return clips
+
+
+def _continuous_clips(plan: DayPlan, cam: CameraSpec) -> list[Clip]:
+    if plan.opening is None or plan.closing is None:
+        raise ValueError("continuous recording needs the day's opening and closing")
+    segment = timedelta(minutes=cam.segment_minutes)
+    midnight = datetime.combine(plan.day, datetime.min.time())
+    # The cuts fall on multiples of the segment since midnight, as a DVR cuts on its clock.
+    first = midnight + segment * ((plan.opening - segment - midnight) // segment)
+    clips = [Clip(first, first + segment, "continuous")]
+    while clips[-1].end < plan.closing + segment:
+        clips.append(Clip(clips[-1].end, clips[-1].end + segment, "continuous"))
     return clips
 
 

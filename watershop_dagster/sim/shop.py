@@ -99,19 +99,23 @@ class ShopSimulator:
     max_waiting: int = 1  # up to this many customers at the counter at once (1: one at a time)
     staff_photo_per_day: bool = False  # staff drawn from a different photo each day (their images in turn)
     prices: dict = field(default_factory=lambda: {"10L": 10.0, "20L": 20.0})
+    # When the shutter goes up and down (each day a few minutes either way). A shorter day packs the same
+    # visits_per_day into fewer hours: evaluation days recorded continuously stay cheap to draw.
+    hours: tuple[time, time] = (OPEN, CLOSE)
 
     def plan_day(self, day: date, day_index: int = 0) -> DayPlan:
         rng = random.Random(f"{self.seed}/{day.isoformat()}")
         plan = DayPlan(day)
-        plan.opening = datetime.combine(day, OPEN) + timedelta(minutes=rng.randint(-10, 15))
-        plan.closing = datetime.combine(day, CLOSE) + timedelta(minutes=rng.randint(-15, 10))
+        plan.opening = datetime.combine(day, self.hours[0]) + timedelta(minutes=rng.randint(-10, 15))
+        plan.closing = datetime.combine(day, self.hours[1]) + timedelta(minutes=rng.randint(-15, 10))
         # People who may come today: regulars always, others appear as the days go on (new customers).
         pool = [p for p in self.customers if p.regular]
         others = [p for p in self.customers if not p.regular]
         newcomers = others[: min(len(others), self.newcomers_per_day * (day_index + 1))]
         pool += newcomers
         weights = [4.0 if p.regular else 1.0 for p in pool]
-        hours = list(HOURLY_WEIGHT)
+        first, last = self.hours[0].hour, max(self.hours[1].hour, self.hours[0].hour + 1)
+        hours = [h for h in HOURLY_WEIGHT if first <= h < last]
         n = max(1, int(rng.gauss(self.visits_per_day, self.visits_per_day * 0.15)))
         if self.max_waiting > 1:
             self._plan_groups(plan, rng, pool, weights, hours, n)
@@ -137,8 +141,8 @@ class ShopSimulator:
             if len(plan.visits) >= n:
                 break
             person = rng.choices(pool, weights)[0]
-            hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
-            entry = datetime.combine(day, time(hour)) + timedelta(seconds=rng.randint(0, 3599))
+            entry = self._draw_start(rng, plan, hours, 3599)
+            hour = entry.hour
             assert plan.opening is not None and plan.closing is not None
             entry = max(entry, plan.opening + timedelta(minutes=2))
             exit_ = entry + timedelta(seconds=rng.randint(*self.dwell_seconds))
@@ -174,8 +178,8 @@ class ShopSimulator:
                 if len(people) == k:
                     break
                 people.append(person)
-            hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
-            t0 = datetime.combine(day, time(hour)) + timedelta(seconds=rng.randint(0, 3500))
+            t0 = self._draw_start(rng, plan, hours, 3500)
+            hour = t0.hour
             t0 = max(t0, plan.opening + timedelta(minutes=2))
             arrivals = [t0]
             for _p in people[1:]:
@@ -202,6 +206,18 @@ class ShopSimulator:
                     counter += 1
                     visit.sale = self._sale(rng, day, counter, person, arrival, exit_, pay_time=pay)
                 plan.visits.append(visit)
+
+    def _draw_start(self, rng: random.Random, plan: DayPlan, hours: list[int], spread_s: int) -> datetime:
+        """When a visit (or a group) begins: an hour by its weight, then a second in it. A short day
+        (`hours` other than the default) spreads the same draw over its whole open time instead, leaving the
+        last minutes for the visit: its hours are cut by opening and closing. The default day draws as it always
+        has, so stored evaluation seeds generate the same days."""
+        hour = rng.choices(hours, [HOURLY_WEIGHT[h] for h in hours])[0]
+        offset = rng.randint(0, spread_s)
+        if self.hours == (OPEN, CLOSE) or plan.opening is None or plan.closing is None:
+            return datetime.combine(plan.day, time(hour)) + timedelta(seconds=offset)
+        first, last = plan.opening + timedelta(minutes=2), plan.closing - timedelta(minutes=4)
+        return first + (last - first) * (offset / spread_s)
 
     def _sale(self, rng, day, counter, person, entry, exit_, pay_time: datetime | None = None) -> Sale:
         size = rng.choices(["20L", "10L"], [0.7, 0.3])[0]

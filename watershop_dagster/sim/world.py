@@ -14,7 +14,7 @@ import random
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 import cv2
@@ -24,7 +24,7 @@ from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.core.storage.layout import DataLayout
 from watershop_dagster.evaluation.split import half_of
 from watershop_dagster.sim.scene import CameraSpec, HeadSprite, ShopScene, plan_clips, render_day
-from watershop_dagster.sim.shop import Person, ShopSimulator, write_till_day, write_truth
+from watershop_dagster.sim.shop import CLOSE, OPEN, Person, ShopSimulator, write_till_day, write_truth
 
 
 @dataclass
@@ -145,9 +145,10 @@ def write_world(
     max_waiting: int = 1,
     staff_photo_per_day: bool = False,
     door_camera: bool = False,
+    hours: tuple[time, time] = (OPEN, CLOSE),
 ) -> None:
     """`door_camera`: a second camera (cam2, DVR channel 2) above the door records the same days
-    (`CameraSpec.view`)."""
+    (`CameraSpec.view`); `hours`: when the shop opens and closes (`ShopSimulator.hours`)."""
     layout = DataLayout(Path(data_dir))
     camera = camera or CameraSpec()
     sim = ShopSimulator(
@@ -159,6 +160,7 @@ def write_world(
         faceless_share=faceless_share,
         max_waiting=max_waiting,
         staff_photo_per_day=staff_photo_per_day,
+        hours=hours,
     )
     # A visit uses a different photo of the person each time where there are several.
     scenes = [ShopScene(camera, cast.sprites, seed=seed)]

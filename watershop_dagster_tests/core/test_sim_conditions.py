@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import av
 import numpy as np
@@ -121,6 +121,25 @@ def test_truth_records_which_visits_were_faceless_and_what_was_recorded(tmp_path
     write_truth(plan, tmp_path, [(c.start, c.end) for c in clips])
     truth = load_truth(tmp_path)
     assert truth["faceless"].sum() == sum(v.faceless for v in customers)
+
+
+def test_a_continuous_recorder_cuts_back_to_back_files_on_its_clock_around_the_open_hours():
+    plan = DayPlan(date(2024, 4, 1), opening=datetime(2024, 4, 1, 8, 7, 30), closing=datetime(2024, 4, 1, 9, 28))
+    clips = plan_clips(plan, CameraSpec(recording="continuous", segment_minutes=15))
+    assert clips[0].start == datetime(2024, 4, 1, 7, 45)  # the last cut a whole file before opening: dark
+    assert clips[-1].end == datetime(2024, 4, 1, 9, 45)  # the first cut a whole file after closing
+    assert all(a.end == b.start for a, b in zip(clips, clips[1:]))
+    assert {c.end - c.start for c in clips} == {timedelta(minutes=15)}
+    assert {c.start.minute % 15 for c in clips} == {0}
+
+
+def test_a_short_shop_day_packs_its_visits_inside_its_hours():
+    plan = _sim(hours=(time(8, 0), time(9, 30))).plan_day(date(2024, 4, 1))
+    assert plan.opening is not None and plan.closing is not None
+    assert abs((plan.opening - datetime(2024, 4, 1, 8, 0)).total_seconds()) <= 15 * 60
+    customers = [v for v in plan.visits if not v.is_staff]
+    assert len(customers) >= 20
+    assert all(plan.opening < v.entry and v.exit < plan.closing for v in customers)
 
 
 def test_busy_days_keep_up_to_four_waiting_each_paying_in_turn():
