@@ -50,7 +50,8 @@ from watershop_dagster.core.identities.staff import (
     StaffRules,
     at_staff_post,
     bodies_of_staff,
-    recordings,
+    camera_recordings,
+    occupied_recordings,
     staff_by_post,
     staff_by_presence,
     staff_gallery,
@@ -481,10 +482,14 @@ def identities(
                 result.assignments[r.track_id] = Assignment(cid, None, False)
     visits = build_visits(day, tracks, result.assignments, VisitRules(config.visit_gap_s))
     # Someone behind the counter most of the day is staff, enrolled or not (core/identities/staff.py).
-    files = recordings(tables.read("footage_manifest"))
+    # The day's recordings that somebody is in (a DVR recording all the time writes the shut shop's too).
+    seen = [(b.camera, b.first_time, b.last_time) for b in bodies]
+    seen += list(zip(tracks["camera"], tracks["first_time"], tracks["last_time"], strict=True)) if len(tracks) else []
+    by_camera = occupied_recordings(camera_recordings(tables.read("footage_manifest")), seen)
+    files = [span for spans in by_camera.values() for span in spans]
     staff_rules = StaffRules(config.staff_max_share)
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
-    posts = staff_posts(bodies, files, staff_rules, bodies_of_staff(result.assignments, people))
+    posts = staff_posts(bodies, by_camera, staff_rules, bodies_of_staff(result.assignments, people))
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
     walkers = walks_in_and_out(result.assignments, people, bodies, staff_rules)

@@ -287,3 +287,31 @@ def test_the_upper_body_of_a_faceless_clerk_at_the_post_is_no_customer_visit():
     assert presences == {"P1", "P3"}
     rows["unidentified_presence"] = rows["track_id"].isin(presences)
     assert sorted(unidentified_visits(rows, [whole, upper, customer], set())["person_track_id"]) == ["P1", "P3"]
+
+
+def test_a_customer_across_the_counter_inside_the_clerks_box_stays_a_visit():
+    """The camera behind the till: the faceless clerk at the post (292 px) stands before a customer across the
+    counter (180 px, inside the clerk's box, 0.62 of its height). The customer is nobody's upper body, and
+    the customer's next piece, starting where the clerk's track ended but in other clothes, is no
+    continuation of the clerk."""
+    clerk = _track("P1", [(s, 1060, 241, 1245, 533) for s in range(0, 31, 3)])
+    customer = _track("P2", [(s, 1100, 300, 1190, 480) for s in range(6, 55, 3)])
+    rows = person_tracks([("P1", 0, 30, []), ("P2", 6, 54, [])])
+    rows["max_box_height"] = [292.0, 180.0]
+    rows["unidentified_presence"] = True
+    out = unidentified_visits(rows, [clerk, customer], named=set(), staff_bodies={"P1"})
+    assert out["person_track_id"].tolist() == ["P2"]
+    # as an upper body (102 px, 0.35 of the clerk's height at the same moments) it would be the clerk's
+    upper = _track("P3", [(s, 1106, 243, 1193, 345) for s in range(0, 31, 3)])
+    assert duplicate_bodies([clerk, upper], set(), staff={"P1"}) == {"P3"}
+
+
+def test_a_faceless_walker_tall_under_the_door_camera_does_not_swallow_the_customer_queueing_before_them():
+    """Both faceless. B stands at the counter for 60 s (170 px). A walks in under the camera (620 px), then
+    queues behind B for 40 s (320 px), B's box inside A's. A is followed for less time than B, and was much
+    taller than B only while walking in: at the moments both were seen B was 0.53 of A's height. Two people."""
+    b = _track("PB", [(s, 600, 300, 700, 470) for s in range(0, 61, 2)])
+    walk_in = [(s, 450, 0, 760, 620) for s in (10, 12, 14)]
+    a = _track("PA", walk_in + [(s, 560, 200, 740, 520) for s in range(16, 57, 2)])
+    presences = {tr.track_id for *_, tr in person_only_presences([a, b], {})}
+    assert presences == {"PA", "PB"}

@@ -24,6 +24,7 @@ from watershop_dagster.core.identities.staff import (
     at_staff_post,
     bodies_of_staff,
     footage_span_seconds,
+    occupied_recordings,
     staff_by_post,
     staff_by_presence,
     staff_gallery,
@@ -184,6 +185,31 @@ def test_enrolled_staff_visits_say_why():
     assert out["staff_reason"].tolist() == [REASON_ENROLLED]
 
 
+def test_a_continuous_recorders_shut_hours_do_not_hide_an_unenrolled_clerk():
+    """A DVR recording all day in hourly files, 24 of them from midnight (tracks are timed from 08:00); the
+    shop open 9 hours, its unenrolled clerk in view all of them, a regular twice. Over every file the clerk is
+    in 36% of the footage and 9 of 24 recordings: under both shares, a customer. Over the files somebody is
+    in, all of them: staff."""
+    clerk, regular = basis(40), basis(41)
+    midnight = datetime(DAY1.year, DAY1.month, DAY1.day)
+    files = [(midnight + timedelta(hours=k), midnight + timedelta(hours=k + 1)) for k in range(24)]
+    # open 09:00-18:00: the clerk's tracks cover each hour (minutes from 08:00)
+    day = tracks([*((f"c{k}", 60 * k + 1, 60 * k + 59, clerk) for k in range(1, 10)), ("r1", 70, 72, regular)])
+    day = pd.concat([day, tracks([("r2", 400, 402, regular)])], ignore_index=True)
+    result = assign_identities(day, [], {}, next_number=1)
+    visits = build_visits(DAY1, day, result.assignments)
+    every = staff_by_presence(result, visits, covered_seconds(files), [], 1, StaffRules(), files)
+    assert every.promoted == {}
+    seen = list(zip(day["camera"], day["first_time"], day["last_time"], strict=True))
+    occupied = occupied_recordings({"cam1": files}, seen)["cam1"]
+    assert occupied == files[9:18]
+    p = staff_by_presence(result, visits, covered_seconds(occupied), [], 1, StaffRules(), occupied)
+    assert p.promoted == {result.assignments["c1"].customer_id: "STAFF_UNENROLLED_01"}
+    assert result.assignments["r1"].customer_id not in p.promoted
+    # another camera's bodies do not fill this camera's files
+    assert occupied_recordings({"cam2": files}, seen) == {}
+
+
 def test_someone_in_most_of_the_days_recordings_is_staff_however_short_their_visits():
     """A camera that records on motion: one file per burst of customers, each a few minutes. A staff member
     standing still behind the counter is seen briefly in most files; a regular only in their own."""
@@ -290,6 +316,31 @@ def test_where_recognised_staff_stood_in_few_of_many_recordings_is_still_a_post(
     assert [(round(p.cx), p.recordings_seen, p.recordings) for p in posts] == [(130, 3, 18)]
     assert at_staff_post(clerk[2], posts) and not any(at_staff_post(b, posts) for b in payer)
     assert staff_posts([clerk[0], clerk[1], *payer], files, staff_bodies={"K7", "K11"}) == []
+
+
+def test_customers_standing_where_staff_stood_once_make_no_post():
+    """18 recordings. The clerk, recognised, stands still once at the card terminal (x 540); customers stand
+    still there in 3 other recordings. Staff stood there in one recording only: no post, and the customers
+    stay customers."""
+    files, starts = _recordings(18)
+    clerk = _body("K1", starts[1] + 5, starts[1] + 30, 540, 390, 350)
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (4, 9, 13)]
+    assert staff_posts([clerk, *payer], files, staff_bodies={"K1"}) == []
+
+
+def test_a_post_is_judged_by_its_own_cameras_recordings():
+    """A recognised clerk's still body on the counter camera, 5 minutes long, overlaps three short clips of the
+    door camera: one recording of the counter camera, too few for a post (the door camera's files say nothing
+    of who stands at the counter)."""
+    counter = [(OPEN, OPEN + timedelta(minutes=10))]
+    door = [(OPEN + timedelta(seconds=60 * k), OPEN + timedelta(seconds=60 * k + 30)) for k in (1, 2, 3)]
+    clerk = [_body("K1", 30, 330, 540, 390, 350), _body("K2", 3600, 3630, 540, 390, 350)]
+    customer = _body("S1", 4 * 3600, 4 * 3600 + 30, 540, 390, 350)
+    by_camera = {"cam1": counter, "cam2": door}
+    assert staff_posts([*clerk, customer], by_camera, staff_bodies={"K1", "K2"}) == []
+    # the same body in one list of every camera's files is seen in all four recordings: a post
+    posts = staff_posts([*clerk, customer], counter + door, staff_bodies={"K1", "K2"})
+    assert [p.recordings_seen for p in posts] == [4]
 
 
 def test_a_body_there_from_the_first_frame_of_many_recordings_is_at_a_post():

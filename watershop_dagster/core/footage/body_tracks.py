@@ -77,8 +77,11 @@ class PersonRules:
     # next person in the queue, seen a moment earlier or later on the same path (0.96-0.98 on a busy day).
     part_max_height_share: float = 0.85
     # A faceless body is the upper body of a faceless person followed for longer (`person_only_presences`); it is
-    # theirs however long either was followed if it was never taller than this share of their tallest box (an
-    # upper body is a third of a whole one). Seed 353: an upper body tracked 5 s longer than its whole body.
+    # theirs however long either was followed if, at the moments both were seen, its box was at most this share
+    # of theirs (the median; `upper_body_of`). Seed 353: an upper body tracked 5 s longer than its whole body.
+    # Heights of the same moments: a customer walking in under a door camera is tallest there, and a faceless
+    # customer in the queue before them is still a person of their own. Also how much of a staff body at the
+    # post a box must stay under to be its upper body (`duplicate_bodies`).
     upper_body_height_share: float = 0.5
     # A body that ends at most continue_gap_s before an identified body starts (or starts that soon after it
     # ends), its last box within continue_shift heights of the other's first box (or the other way round), is

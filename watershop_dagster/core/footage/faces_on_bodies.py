@@ -373,11 +373,11 @@ def person_only_presences(
         ):
             continue
         # the upper body of someone whose face was seen, or of a faceless person followed for longer or far taller
+        # where both were seen (the heights of one moment: a walker is tallest under the camera, not in a queue)
         longer = [
             o
             for o in person_tracks
-            if o.track_id not in with_face
-            and (o.duration_s > tr.duration_s or tr.max_height <= rules.upper_body_height_share * o.max_height)
+            if o.track_id not in with_face and (o.duration_s > tr.duration_s or upper_body_of(tr, o, rules))
         ]
         if part_of_someone(tr, faced + longer, rules):
             continue
@@ -435,6 +435,27 @@ def _holds_a_joined_face(
                 apart[f] += 1
     held = set().union(*(fits[f] for f in range(len(faces)) if apart[f] < rules.apart_samples))
     return len(held) >= rules.part_share * len(track.boxes)
+
+
+def height_share(track: PersonTrack, other: PersonTrack, tolerance_s: float) -> float | None:
+    """The median, over the track's samples with one of `other`'s within tolerance_s, of the track's box height
+    over the other's nearest box height; None where they were never seen together (or on two cameras)."""
+    if track.camera != other.camera or not _spans_meet(track.times, other.times, tolerance_s):
+        return None
+    shares = []
+    for t, box in zip(track.times, track.boxes, strict=True):
+        near = other.within(t, tolerance_s)
+        if near:
+            j = min(near, key=lambda j: abs(seconds_between(other.times[j], t)))
+            shares.append(box.height / max(other.boxes[j].height, 1e-6))
+    return float(np.median(shares)) if shares else None
+
+
+def upper_body_of(track: PersonTrack, other: PersonTrack, rules: PersonRules) -> bool:
+    """Whether the track's boxes were at most upper_body_height_share of the other's at the same moments
+    (join_max_dt_s): its upper body, whatever either was at other times."""
+    share = height_share(track, other, rules.join_max_dt_s)
+    return share is not None and share <= rules.upper_body_height_share
 
 
 def part_of_someone(track: PersonTrack, faced: Sequence[PersonTrack], rules: PersonRules) -> bool:

@@ -20,7 +20,7 @@ from datetime import date
 import pandas as pd
 
 from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, seconds_between
-from watershop_dagster.core.footage.faces_on_bodies import part_of_someone
+from watershop_dagster.core.footage.faces_on_bodies import part_of_someone, upper_body_of
 from watershop_dagster.core.footage.persons import PersonBox, look_distance, median_look
 from watershop_dagster.core.identities.cameras import CAMERA_SPANS, CameraRules, one_visit_per_person
 from watershop_dagster.core.storage.schemas import VISIT_LOG
@@ -177,21 +177,36 @@ def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = No
 
 
 def duplicate_bodies(
-    tracks: Sequence[PersonTrack], identified: Collection[str], rules: PersonRules | None = None
+    tracks: Sequence[PersonTrack],
+    identified: Collection[str],
+    rules: PersonRules | None = None,
+    staff: Collection[str] = (),
 ) -> set[str]:
     """Track IDs of the bodies that are not a person of their own, among those not `identified` (joined to a
-    face the identity stage named, or standing at the staff post): a smaller box mostly inside an identified
-    body at the same times or within part_max_dt_s of them (its upper body, found again), or the continuation
-    of an identified body (`continues`: the tracker lost that person for a moment, the new track's face too
-    small or turned to name them)."""
+    face the identity stage named) nor `staff` (standing at the staff post): a smaller box mostly inside an
+    identified body at the same times or within part_max_dt_s of them (its upper body, found again), or the
+    continuation of an identified body (`continues`: the tracker lost that person for a moment, the new
+    track's face too small or turned to name them). A staff body is held to more: it stands at the counter
+    all day, and a customer across the counter can stand inside its box, or where it was last seen. Its upper
+    body is a box inside it at the same moments and at most upper_body_height_share of its height there
+    (`upper_body_of`), its continuation one in the same clothes (`dressed_alike`). (Seed 353, day 2: the
+    clerk at the post, faceless, was found as a whole body and as an upper body in its box, which was tracked
+    a few seconds longer and counted as a customer.)"""
     rules = rules or PersonRules()
     named = [t for t in tracks if t.track_id in identified]
+    at_post = [t for t in tracks if t.track_id in staff and t.track_id not in identified]
     nearby = replace(rules, join_max_dt_s=max(rules.join_max_dt_s, rules.part_max_dt_s))
     out = set()
     for t in tracks:
-        if t.track_id in identified:
+        if t.track_id in identified or t.track_id in staff:
             continue
-        if part_of_someone(t, named, nearby) or any(continues(t, o, rules) for o in named):
+        of_named = part_of_someone(t, named, nearby) or any(continues(t, o, rules) for o in named)
+        of_staff = any(
+            (upper_body_of(t, o, rules) and part_of_someone(t, [o], rules))
+            or (continues(t, o, rules) and dressed_alike(t, o, rules))
+            for o in at_post
+        )
+        if of_named or of_staff:
             out.add(t.track_id)
     return out
 
@@ -272,7 +287,7 @@ def unidentified_visits(
         if person_tracks is not None and len(person_tracks)
         else set()
     )
-    not_visits = set(staff_bodies) | duplicate_bodies(tracks, named_bodies | set(staff_bodies), rules)
+    not_visits = set(staff_bodies) | duplicate_bodies(tracks, named_bodies, rules, staff=staff_bodies)
     pieces, absorbed = chain_fragments(person_tracks, tracks, named_bodies, not_visits, rules)
     return faceless_visits(pieces, rules, identified_tracks=set(named), not_visits=not_visits | absorbed)
 

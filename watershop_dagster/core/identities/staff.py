@@ -25,9 +25,10 @@ Plain Python: no Dagster here.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,9 @@ class StaffRules:
     post_height_ratio: float = 1.25
     post_min_share: float = 0.4
     post_min_recordings: int = 3
+    # ...or, where recognised staff stood still (their face named on the body) in post_min_staff_recordings of
+    # them, post_min_recordings alone (customers standing at the same spot do not make it a post).
+    post_min_staff_recordings: int = 2
     post_min_body_share: float = 0.5  # an identity with at least this share of its bodies at a post is staff
     # ...or where a still body was already in view when the recording began (its track starting within
     # post_start_s of the file's start) in post_min_share (and post_min_recordings) of the day's recordings: a
@@ -91,10 +95,44 @@ def staff_gallery(
 
 def recordings(manifest: pd.DataFrame) -> list[tuple[datetime, datetime]]:
     """(start, end) of each usable file of the day (footage_manifest rows with status ok)."""
-    if manifest is None or manifest.empty:
-        return []
-    ok = manifest[(manifest["status"] == "ok") & manifest["start_time"].notna() & manifest["end_time"].notna()]
+    ok = _usable(manifest)
     return [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in zip(ok["start_time"], ok["end_time"])]
+
+
+def _usable(manifest: pd.DataFrame) -> pd.DataFrame:
+    if manifest is None or manifest.empty:
+        return pd.DataFrame(columns=["camera", "start_time", "end_time"])
+    return manifest[(manifest["status"] == "ok") & manifest["start_time"].notna() & manifest["end_time"].notna()]
+
+
+def camera_recordings(manifest: pd.DataFrame) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Camera -> (start, end) of each of its usable files of the day, in time order."""
+    ok = _usable(manifest)
+    out: dict[str, list[tuple[datetime, datetime]]] = {}
+    for camera, a, b in zip(ok["camera"], ok["start_time"], ok["end_time"]):
+        out.setdefault(str(camera), []).append((pd.Timestamp(a), pd.Timestamp(b)))
+    return {camera: sorted(spans) for camera, spans in out.items()}
+
+
+def occupied_recordings(
+    by_camera: Mapping[str, Sequence[tuple[datetime, datetime]]], seen: Iterable[tuple[str, Any, Any]]
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Each camera's recordings in which somebody was seen (`seen`: camera, first and last time of each face or
+    body track). A recording with nobody in it says nothing of who is there often: a DVR that records all the
+    time writes the night's and the shut shop's files too (a shop open 9 hours of a day of 24 hourly files
+    would have its clerk in 9 of 24, under every share the staff rules ask for). The staff rules count the
+    recordings somebody is in, and the footage seconds of those; a camera that records on motion has somebody
+    in nearly all of them."""
+    spans_seen: dict[str, list[tuple[pd.Timestamp, pd.Timestamp]]] = {}
+    for camera, first, last in seen:
+        spans_seen.setdefault(str(camera), []).append((pd.Timestamp(first), pd.Timestamp(last)))
+    out: dict[str, list[tuple[datetime, datetime]]] = {}
+    for camera, spans in by_camera.items():
+        there = spans_seen.get(camera, [])
+        kept = [(a, b) for a, b in spans if any(f <= pd.Timestamp(b) and pd.Timestamp(a) <= last for f, last in there)]
+        if kept:
+            out[camera] = kept
+    return out
 
 
 def footage_span_seconds(manifest: pd.DataFrame) -> float:
@@ -265,25 +303,29 @@ def _there_from_start(tracks: Sequence[PersonTrack], span: tuple[datetime, datet
 
 def staff_posts(
     tracks: Sequence[PersonTrack],
-    spans: Sequence[tuple[datetime, datetime]],
+    spans: Mapping[str, Sequence[tuple[datetime, datetime]]] | Sequence[tuple[datetime, datetime]],
     rules: StaffRules | None = None,
     staff_bodies: Collection[str] = (),
 ) -> list[StaffPost]:
     """The day's staff posts: places where a body stands still at the first or last recording of the day (the
     shop being opened or closed), or where a body of recognised staff (`staff_bodies`, track ids) stood still,
     or where a still body was in view from the start of many recordings (`post_start_s`), and in at least
-    post_min_share and post_min_recordings of the recordings (where recognised staff stood still,
-    post_min_recordings alone). A motion-triggered camera records
+    post_min_share and post_min_recordings of the recordings (where recognised staff stood still in
+    post_min_staff_recordings of them, post_min_recordings alone). `spans`: each camera's recordings
+    (`camera_recordings`; a place is judged by its own camera's files), or one list for every camera. A
+    motion-triggered camera records
     every customer, and the clerk standing behind the counter is in those recordings too, often without a face
     the recogniser can use (small, turned, dim); customers walk in and out, and a spot where they stand still is
     not occupied when the shop opens or closes, nor where the clerk's face was recognised on the body standing
     there. (Seed 157, day 1: the clerk's face was named at opening but her body not found then; three of her
     faceless bodies at the post were counted as customers.)"""
     rules = rules or StaffRules()
-    spans = sorted(spans)
-    if not spans:
-        return []
-    still = [t for t in tracks if is_still(t, rules)]
+    by_camera = (
+        {camera: sorted(s) for camera, s in spans.items()}
+        if isinstance(spans, Mapping)
+        else {t.camera: sorted(spans) for t in tracks}
+    )
+    still = [t for t in tracks if is_still(t, rules) and by_camera.get(t.camera)]
     places: list[list[PersonTrack]] = []
     keys: list[tuple[str, tuple[float, float, float]]] = []
     for t in sorted(still, key=lambda t: -len(t.boxes)):  # the longest still body founds its place
@@ -296,22 +338,27 @@ def staff_posts(
             keys.append((t.camera, c))
             places.append([t])
 
-    def enough(recordings: int) -> bool:
-        return recordings >= rules.post_min_recordings and recordings >= rules.post_min_share * len(spans)
-
     posts = []
     for (camera, ref), members in zip(keys, places, strict=True):
-        seen = sum(1 for span in spans if _seen_in(members, span))
-        at_ends = _seen_in(members, spans[0]) or _seen_in(members, spans[-1])
-        recognised = any(m.track_id in staff_bodies for m in members)
-        from_start = enough(sum(1 for span in spans if _there_from_start(members, span, rules)))
-        # Where recognised staff stood still, post_min_recordings suffice, not a share of the day's: on a busy
-        # day a motion-triggered door camera writes many recordings in which the clerk is hidden behind the
-        # queue or off the post (seed 379, day 3: the clerk still at the door camera's post in 3 of 18, two of
-        # them named by face; the third, faceless, was counted as a customer).
-        held_by_staff = recognised and seen >= rules.post_min_recordings
-        if ((at_ends or recognised or from_start) and enough(seen)) or held_by_staff:
-            posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(spans)))
+        files = by_camera[camera]
+
+        def enough(recordings: int, files: Sequence[tuple[datetime, datetime]] = files) -> bool:
+            return recordings >= rules.post_min_recordings and recordings >= rules.post_min_share * len(files)
+
+        seen = sum(1 for span in files if _seen_in(members, span))
+        at_ends = _seen_in(members, files[0]) or _seen_in(members, files[-1])
+        staff_there = [m for m in members if m.track_id in staff_bodies]
+        from_start = enough(sum(1 for span in files if _there_from_start(members, span, rules)))
+        # Where recognised staff stood still in a few recordings, post_min_recordings suffice, not a share of
+        # the day's: on a busy day a motion-triggered door camera writes many recordings in which the clerk is
+        # hidden behind the queue or off the post (seed 379, day 3: the clerk still at the door camera's post in
+        # 3 of 18, two of them named by face; the third, faceless, was counted as a customer).
+        held_by_staff = (
+            sum(1 for span in files if _seen_in(staff_there, span)) >= rules.post_min_staff_recordings
+            and seen >= rules.post_min_recordings
+        )
+        if ((at_ends or staff_there or from_start) and enough(seen)) or held_by_staff:
+            posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(files)))
     return posts
 
 

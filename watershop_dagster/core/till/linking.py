@@ -74,6 +74,8 @@ class LinkRules:
     # wrong links that a flag at 0.5 catches, on the tune seeds of `bench/linking_bench.py` (0.35: 62 of 65;
     # 0.3: 61). Links at 0.35-0.5, many told apart by the order of leaving alone, were right 134 of 137 times
     # there, about as often as the links at 0.5-0.8, never flagged (484 of 489; `linking_bench.py --calibration`).
+    # It sits just under the confidence of a link the order of leaving alone decides (0.45 with
+    # weight_exit_inversion 0.4 and margin_full_s 1.0; test_linking pins both): retune them together.
     ambiguous_below: float = 0.35
     pay_to_exit_s: float = TYPICAL_PAY_TO_EXIT_S
     min_pay_to_exit_s: float = MIN_PAY_TO_EXIT_S  # a sale closer to the exit than this costs up to weight_position
