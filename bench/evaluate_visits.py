@@ -51,6 +51,7 @@ from pathlib import Path
 
 from watershop_dagster.sim.dvr import EXPORTS, FILE_NAME_STYLES
 from watershop_dagster.sim.scene import RECORDINGS
+from watershop_dagster.sim.shop import CLOSE, OPEN
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,8 +140,8 @@ def main() -> int:
     p.add_argument("--segment-minutes", type=float, help="continuous recording: minutes per file (60)")
     p.add_argument(
         "--open-hours",
-        default="07:00-21:00",
-        help="HH:MM-HH:MM the shop opens and closes (each day a few minutes either way); a shorter day packs "
+        help="HH:MM-HH:MM the shop opens and closes (each day a few minutes either way; the simulator's day by "
+        "default); a shorter day packs "
         "--visits-per-day into fewer hours (continuous recording draws every minute of them)",
     )
     p.add_argument(
@@ -212,7 +213,8 @@ def main() -> int:
     restaff = bool(cond.get("staff_photo_per_day", False))
 
     days = [date.fromisoformat(args.first_day) + timedelta(days=i) for i in range(args.days)]
-    hours = tuple(dt_time.fromisoformat(h) for h in args.open_hours.split("-"))
+    open_, close = args.open_hours.split("-") if args.open_hours else (f"{OPEN:%H:%M}", f"{CLOSE:%H:%M}")
+    hours = (dt_time.fromisoformat(open_), dt_time.fromisoformat(close))
     t0 = time.perf_counter()
     till_clock = (args.till_clock_offset, args.till_clock_drift)
     if args.reuse:
@@ -250,7 +252,7 @@ def main() -> int:
             "staff_photo_per_day": restaff,
             "staff": args.staff,
             "door_camera": args.door_camera,
-            "open_hours": args.open_hours,
+            "open_hours": f"{hours[0]:%H:%M}-{hours[1]:%H:%M}",
             "half": args.half,
             "till_clock_offset_s": args.till_clock_offset,
             "till_clock_drift_s_per_day": args.till_clock_drift,

@@ -129,10 +129,15 @@ def occupied_recordings(
     out: dict[str, list[tuple[datetime, datetime]]] = {}
     for camera, spans in by_camera.items():
         there = spans_seen.get(camera, [])
-        kept = [(a, b) for a, b in spans if any(f <= pd.Timestamp(b) and pd.Timestamp(a) <= last for f, last in there)]
+        kept = [span for span in spans if _meets(there, pd.Timestamp(span[0]), pd.Timestamp(span[1]))]
         if kept:
             out[camera] = kept
     return out
+
+
+def _meets(spans: Iterable[tuple[pd.Timestamp, pd.Timestamp]], a: pd.Timestamp, b: pd.Timestamp) -> bool:
+    """Whether any of `spans` shares a moment with [a, b]."""
+    return any(first <= b and last >= a for first, last in spans)
 
 
 def footage_span_seconds(manifest: pd.DataFrame) -> float:
@@ -291,8 +296,8 @@ def _same_place(a: tuple[float, float, float], b: tuple[float, float, float], ru
 
 
 def _seen_in(tracks: Sequence[PersonTrack], span: tuple[datetime, datetime]) -> bool:
-    a, b = pd.Timestamp(span[0]), pd.Timestamp(span[1])
-    return any(pd.Timestamp(t.first_time) <= b and pd.Timestamp(t.last_time) >= a for t in tracks)
+    spans = ((pd.Timestamp(t.first_time), pd.Timestamp(t.last_time)) for t in tracks)
+    return _meets(spans, pd.Timestamp(span[0]), pd.Timestamp(span[1]))
 
 
 def _there_from_start(tracks: Sequence[PersonTrack], span: tuple[datetime, datetime], rules: StaffRules) -> bool:
@@ -320,11 +325,11 @@ def staff_posts(
     there. (Seed 157, day 1: the clerk's face was named at opening but her body not found then; three of her
     faceless bodies at the post were counted as customers.)"""
     rules = rules or StaffRules()
-    by_camera = (
-        {camera: sorted(s) for camera, s in spans.items()}
-        if isinstance(spans, Mapping)
-        else {t.camera: sorted(spans) for t in tracks}
-    )
+    if isinstance(spans, Mapping):
+        by_camera = {camera: sorted(s) for camera, s in spans.items()}
+    else:
+        every = sorted(spans)
+        by_camera = {t.camera: every for t in tracks}
     still = [t for t in tracks if is_still(t, rules) and by_camera.get(t.camera)]
     places: list[list[PersonTrack]] = []
     keys: list[tuple[str, tuple[float, float, float]]] = []
@@ -341,14 +346,10 @@ def staff_posts(
     posts = []
     for (camera, ref), members in zip(keys, places, strict=True):
         files = by_camera[camera]
-
-        def enough(recordings: int, files: Sequence[tuple[datetime, datetime]] = files) -> bool:
-            return recordings >= rules.post_min_recordings and recordings >= rules.post_min_share * len(files)
-
         seen = sum(1 for span in files if _seen_in(members, span))
         at_ends = _seen_in(members, files[0]) or _seen_in(members, files[-1])
         staff_there = [m for m in members if m.track_id in staff_bodies]
-        from_start = enough(sum(1 for span in files if _there_from_start(members, span, rules)))
+        from_start = _enough(sum(1 for span in files if _there_from_start(members, span, rules)), len(files), rules)
         # Where recognised staff stood still in a few recordings, post_min_recordings suffice, not a share of
         # the day's: on a busy day a motion-triggered door camera writes many recordings in which the clerk is
         # hidden behind the queue or off the post (seed 379, day 3: the clerk still at the door camera's post in
@@ -357,9 +358,14 @@ def staff_posts(
             sum(1 for span in files if _seen_in(staff_there, span)) >= rules.post_min_staff_recordings
             and seen >= rules.post_min_recordings
         )
-        if ((at_ends or staff_there or from_start) and enough(seen)) or held_by_staff:
+        if ((at_ends or staff_there or from_start) and _enough(seen, len(files), rules)) or held_by_staff:
             posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(files)))
     return posts
+
+
+def _enough(recordings: int, of: int, rules: StaffRules) -> bool:
+    """Whether a place seen in `recordings` of a camera's `of` recordings was seen in enough of them."""
+    return recordings >= rules.post_min_recordings and recordings >= rules.post_min_share * of
 
 
 def joined_bodies(assignments: dict[str, Assignment], person_tracks: pd.DataFrame, staff: bool) -> dict[str, set[str]]:
