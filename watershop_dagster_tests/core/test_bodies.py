@@ -216,6 +216,32 @@ def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():
     assert continues(last, refound)
 
 
+def dressed_as(track, look):
+    track.boxes[:] = [replace(b, look=look) for b in track.boxes]
+    return track
+
+
+def test_someone_standing_still_whom_the_detector_lost_for_a_while_is_found_again_in_the_same_place_and_clothes():
+    """Seed 397, day 1: a faceless customer at the counter stands in front of the clerk, and for 20 s the
+    detector finds neither of them. The pieces before and after lie in one place in the same clothes: one
+    person, one visit. A step away, in other clothes or after a minute, it is somebody else."""
+    before = dressed_as(_track("P1", [(s, 368, 194, 662, 716) for s in (0.0, 3.75)]), (105.0, 98.0, 141.0))
+    after = dressed_as(_track("P2", [(s, 368, 194, 662, 716) for s in (24.0, 27.75, 32.5)]), (104.0, 99.0, 140.0))
+    assert continues(before, after)
+    assert not continues(before, after, PersonRules(still_gap_s=0.0))  # 20 s is over continue_gap_s
+    rows = person_tracks([("P1", 0.0, 3.75, []), ("P2", 24.0, 32.5, [])])
+    rows["unidentified_presence"] = [False, True]
+    out, absorbed = chain_fragments(rows, [before, after], named=set())
+    assert absorbed == {"P1"}
+    visit = faceless_visits(out, not_visits=absorbed)
+    assert (visit["entry_time"].iloc[0], visit["exit_time"].iloc[0]) == (at(0.0), at(32.5))
+    step_away = dressed_as(_track("P3", [(24.0, 560, 194, 854, 716)]), (104.0, 99.0, 140.0))
+    other_clothes = dressed_as(_track("P4", [(24.0, 368, 194, 662, 716)]), (104.0, 120.0, 150.0))
+    a_minute_later = dressed_as(_track("P5", [(64.0, 368, 194, 662, 716)]), (104.0, 99.0, 140.0))
+    assert not any(continues(before, t) for t in (step_away, other_clothes, a_minute_later))
+    assert not continues(_track("P6", [(0.0, 368, 194, 662, 716)]), after)  # clothes unknown: not the same
+
+
 def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them():
     """A faceless customer walks in (8 s, a presence), stands still at the counter found once 8 s later, and
     walks out 8 s after that: one visit from the first piece's entry to the last piece's exit. Two upper-body

@@ -19,6 +19,7 @@ from watershop_dagster.core.footage.body_tracks import (
     person_detections_frame,
 )
 from watershop_dagster.core.footage.faces_on_bodies import (
+    face_share,
     face_tracks_from_tables,
     frame_assignments,
     join_faces_to_persons,
@@ -696,6 +697,29 @@ def test_a_body_found_again_under_a_face_that_went_on_is_not_another_visit():
     assert [tr.track_id for _, _, tr in presences] == ["P3"]
     # without the face tracks (as stored before), the second body is a presence of its own
     assert [tr.track_id for _, _, tr in person_only_presences([first, again, stranger], joined, rules)] == ["P2", "P3"]
+
+
+def test_a_customer_standing_in_front_of_the_clerk_is_not_the_clerk_found_again():
+    """Seed 397, day 1: the clerk behind the counter is boxed as an upper body (the face 0.16 of its height).
+    A faceless customer stands in front of him, the detector loses the clerk's body, and his face shows over
+    the customer's shoulder, sitting where the customer's head would be. On the customer's taller box the face
+    is 0.09 of the height, half its share on the clerk's own: somebody nearer the camera, a visit of their
+    own. A box of the clerk's own size holding the face is the clerk found again."""
+    times = [i * 0.5 for i in range(40)]
+    face = still_face(times)  # 40 px tall
+    clerk = PersonTrack("cam1", "P1", times[:26], [PersonBox(500, 50, 600, 300, 0.9)] * 26)
+    customer = PersonTrack("cam1", "P2", times[26:], [PersonBox(470, 40, 640, 500, 0.6)] * 14)
+    joined = join_faces_to_persons([clerk, customer], {"F1": face})
+    assert joined == {"F1": "P1"}
+    rules = PersonRules(min_presence_s=5.0)
+    presences = person_only_presences([clerk, customer], joined, rules, {"F1": face})
+    assert [tr.track_id for _, _, tr in presences] == ["P2"]
+    assert face_share(face, clerk, rules) == pytest.approx(0.16)
+    assert (
+        person_only_presences([clerk, customer], joined, replace(rules, found_again_face_share=0.0), {"F1": face}) == []
+    )
+    clerk_again = PersonTrack("cam1", "P2", times[26:], [PersonBox(502, 48, 602, 302, 0.8)] * 14)
+    assert person_only_presences([clerk, clerk_again], joined, rules, {"F1": face}) == []
 
 
 def test_a_body_beside_the_face_s_own_body_is_somebody_else_however_well_the_face_sits_on_it():

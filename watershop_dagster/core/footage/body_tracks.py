@@ -73,6 +73,13 @@ class PersonRules:
     # is somebody else who stood in front of that person (a faceless customer walking in from the door to stand
     # before a named one at the counter, their two bodies one box)
     apart_samples: int = 3
+    # ...nor is a body that face's person found again if the face is far smaller on it than on its own body
+    # (face height over body height, `face_share`, under found_again_face_share of its own): it is someone
+    # nearer the camera, in front of that person, the face showing over their shoulder. Seed 397, day 1: a
+    # faceless customer at the counter in front of the clerk; the clerk's face was 0.088 of his box, 0.164 of
+    # the clerk's own (0.54 of it), and the clerk's own later pieces 1.0. A whole body found where an upper
+    # body was, 1.4 times as tall, is still 0.7.
+    found_again_face_share: float = 0.7
     # ...if at most this share of the larger box's height: a whole body as tall as the box it stands in is the
     # next person in the queue, seen a moment earlier or later on the same path (0.96-0.98 on a busy day).
     part_max_height_share: float = 0.85
@@ -90,6 +97,11 @@ class PersonRules:
     # detector finds the whole body in some frames and only the upper body in the frames between.
     part_max_dt_s: float = 3.0
     continue_gap_s: float = 10.0
+    # ...and one found again in the very place it was last seen (boxes overlapping by still_iou), in the same
+    # clothes (same_clothes), up to still_gap_s later: someone standing still whom the detector lost for a
+    # while (seed 397, day 1: a customer at the counter in front of the clerk, the two of them one shape the
+    # detector found as neither for 20 s; the boxes before and after 0.99 alike).
+    still_gap_s: float = 60.0
     # 0.35, not 0.5: on the real walk-in clip the next visitor, found 7 s after the last one left the standing
     # table, began 0.42 box heights from where the last one was last seen; a person re-found where they
     # stood moves less (the evaluation days' rows are the same at 0.35 and at 0.5).

@@ -350,14 +350,24 @@ def person_only_presences(
     named_faces = set(joined) | set(identifiable)
     if assignments is None:
         assignments = frame_assignments(person_tracks, face_tracks, rules) if face_tracks else []
+    body = {tr.track_id: tr for tr in person_tracks}
+    own_share = {  # a joined face's height over its own body's, where it sat on it
+        fid: face_share(ft, body[joined[fid]], rules)
+        for fid, ft in (face_tracks or {}).items()
+        if joined.get(fid) in body
+    }
+    face_at = {(fid, t): box for fid, ft in (face_tracks or {}).items() for t, box in zip(ft.times, ft.boxes)}
     given: dict[str, dict[Any, str]] = defaultdict(dict)  # body id -> time -> the named face it was given
     for t, face_id, body_id in _in_shared_boxes(person_tracks, assignments, rules):
-        if face_id in named_faces:
+        held_box = body[body_id].box_near(t, rules.join_max_dt_s) if body_id in body else None
+        face = face_at.get((face_id, t))
+        if face_id in named_faces and (
+            held_box is None or face is None or _as_large_as_on_its_own(face, held_box, own_share.get(face_id), rules)
+        ):
             given[body_id][t] = face_id
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
-    body = {tr.track_id: tr for tr in person_tracks}
     joined_faces = [
-        (ft, body.get(joined.get(fid, "")))
+        (ft, body.get(joined.get(fid, "")), own_share.get(fid))
         for fid, ft in (face_tracks or {}).items()
         if fid in joined or fid in identifiable
     ]
@@ -399,25 +409,28 @@ def _found_again(given: Mapping[Any, str], joined: Mapping[str, str], samples: i
 
 
 def _holds_a_joined_face(
-    track: PersonTrack, faces: Sequence[tuple[FaceTrackLike, PersonTrack | None]], rules: PersonRules
+    track: PersonTrack,
+    faces: Sequence[tuple[FaceTrackLike, PersonTrack | None, float | None]],
+    rules: PersonRules,
 ) -> bool:
     """Whether, in at least part_share of a body track's samples, a face of an already joined face track sits
     where its head is (face_fits_body) at the same time, while the body that face joined is out of view.
-    `faces` pairs each face track with the body it joined (None for none). One person is one body at a time:
-    a body seen beside the face's own body is somebody else, however well the face sits on it (a customer at
-    another's shoulder in a group at the counter, the two boxes overlapping), not that person found again; and
-    so is a body seen elsewhere than that face while both were in view (apart_samples), which later stood in
-    front of that person."""
+    `faces`: each face track with the body it joined (None for none) and its height's share of that body's
+    (`face_share`). One person is one body at a time: a body seen beside the face's own body is somebody
+    else, however well the face sits on it (a customer at another's shoulder in a group at the counter, the two
+    boxes overlapping), not that person found again; and so is a body seen elsewhere than that face while both
+    were in view (apart_samples), which later stood in front of that person, and a body on which the face is
+    far smaller than on its own (found_again_face_share): one nearer the camera, in front of that person."""
     if not faces:
         return False
     fits: list[set[int]] = [set() for _ in faces]  # per face: the body's samples where it sits on its head
     apart = [0] * len(faces)  # ...and where it was seen away from it
     dt = rules.join_max_dt_s
     around = [  # only face tracks seen around the body's time can be near one of its samples
-        (f, ft, own) for f, (ft, own) in enumerate(faces) if _spans_meet(track.times, ft.times, dt)
+        (f, ft, own, share) for f, (ft, own, share) in enumerate(faces) if _spans_meet(track.times, ft.times, dt)
     ]
     for k, (t, box) in enumerate(zip(track.times, track.boxes, strict=True)):
-        for f, ft, own in around:
+        for f, ft, own, share in around:
             camera = getattr(ft, "camera", "")
             if camera and track.camera and camera != track.camera:
                 continue
@@ -429,12 +442,33 @@ def _holds_a_joined_face(
                 for j in (i - 1, i)
                 if 0 <= j < len(ft.times) and abs(seconds_between(ft.times[j], t)) <= rules.join_max_dt_s
             ]
-            if any(face_fits_body(face, box, rules) is not None for face in near):
+            if any(
+                face_fits_body(face, box, rules) is not None and _as_large_as_on_its_own(face, box, share, rules)
+                for face in near
+            ):
                 fits[f].add(k)
             elif near:
                 apart[f] += 1
     held = set().union(*(fits[f] for f in range(len(faces)) if apart[f] < rules.apart_samples))
     return len(held) >= rules.part_share * len(track.boxes)
+
+
+def face_share(face: FaceTrackLike, body: PersonTrack, rules: PersonRules) -> float | None:
+    """The median height of a face track's faces over the height of a body's box at the same moments, where
+    the face sat on its head (face_fits_body); None where it never did. The same person's face keeps its
+    share however near the camera they stand (a whole body, about 0.1; an upper body behind a counter, more)."""
+    shares = []
+    for t, box in zip(face.times, face.boxes):
+        held = body.box_near(t, rules.join_max_dt_s)
+        if held is not None and face_fits_body(box, held, rules) is not None:
+            shares.append(float(box[3] - box[1]) / max(held.height, 1e-6))
+    return float(np.median(shares)) if shares else None
+
+
+def _as_large_as_on_its_own(face: Sequence[float], box: PersonBox, own: float | None, rules: PersonRules) -> bool:
+    """Whether a face is, on this body box, at least found_again_face_share of its share on its own body
+    (`face_share`; True where that is not known)."""
+    return own is None or float(face[3] - face[1]) / max(box.height, 1e-6) >= rules.found_again_face_share * own
 
 
 def height_share(track: PersonTrack, other: PersonTrack, tolerance_s: float) -> float | None:

@@ -19,7 +19,7 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, seconds_between
+from watershop_dagster.core.footage.body_tracks import PersonRules, PersonTrack, box_iou, seconds_between
 from watershop_dagster.core.footage.faces_on_bodies import part_of_someone, upper_body_of
 from watershop_dagster.core.footage.persons import PersonBox, look_distance, median_look
 from watershop_dagster.core.identities.cameras import CAMERA_SPANS, CameraRules, one_visit_per_person
@@ -158,13 +158,23 @@ def _in_order(a: PersonTrack, b: PersonTrack) -> tuple[PersonTrack, PersonTrack]
 
 def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
     """Whether body b picks up where body a left off (or a where b left off): the gap between them at most
-    continue_gap_s and the last box of the earlier one near the first box of the later one."""
+    continue_gap_s and the last box of the earlier one near the first box of the later one; or at most
+    still_gap_s, in the same place (still_iou) and the same clothes (same_clothes)."""
     rules = rules or PersonRules()
     if a.camera != b.camera or not a.boxes or not b.boxes:
         return False
     first, then = _in_order(a, b)
     gap = seconds_between(first.last_time, then.first_time)
-    return 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules)
+    if 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules):
+        return True
+    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
+    return (
+        0 <= gap <= rules.still_gap_s
+        and box_iou(first.boxes[-1], then.boxes[0]) >= rules.still_iou
+        and before is not None
+        and after is not None
+        and look_distance(before, after) <= rules.same_clothes
+    )
 
 
 def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
