@@ -242,6 +242,20 @@ def test_someone_standing_still_whom_the_detector_lost_for_a_while_is_found_agai
     assert not continues(_track("P6", [(0.0, 368, 194, 662, 716)]), after)  # clothes unknown: not the same
 
 
+def test_someone_walking_out_and_the_next_one_walking_in_where_they_left_are_two_people():
+    """Seed 401, day 1: a customer walked out of the door and, 36 s later, a faceless one in clothes alike
+    walked in there; the two tracks' end and start boxes overlap. Neither stood still where the other was
+    seen: the newcomer is a visit of their own, not the one who left found again."""
+    look = (105.0, 98.0, 141.0)
+    walk_out = dressed_as(_track("P1", [(s, 77 + 60 * (3 - s), 206, 252 + 60 * (3 - s), 703) for s in range(4)]), look)
+    walk_in = dressed_as(_track("P2", [(36 + s, 77 + 60 * s, 206, 252 + 60 * s, 703) for s in range(4)]), look)
+    assert not continues(walk_out, walk_in)
+    assert continues(walk_out, walk_in, PersonRules(still_motion=1.5))  # the rule that tells them apart
+    # found standing where the other walked out of sight: the one who left, come back into view
+    standing = dressed_as(_track("P3", [(36 + s, 77, 206, 252, 703) for s in range(4)]), look)
+    assert continues(walk_out, standing)
+
+
 def test_a_faceless_person_found_in_pieces_is_one_visit_as_long_as_all_of_them():
     """A faceless customer walks in (8 s, a presence), stands still at the counter found once 8 s later, and
     walks out 8 s after that: one visit from the first piece's entry to the last piece's exit. Two upper-body

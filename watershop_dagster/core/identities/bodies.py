@@ -156,10 +156,21 @@ def _in_order(a: PersonTrack, b: PersonTrack) -> tuple[PersonTrack, PersonTrack]
     return (a, b) if seconds_between(a.first_time, b.first_time) >= 0 else (b, a)
 
 
+def _stands_still(boxes: Sequence[PersonBox], rules: PersonRules) -> bool:
+    """Whether these boxes (two at least) are one person standing: their centres within still_motion of the
+    median height."""
+    if len(boxes) < 2:
+        return False
+    xs, ys = [(b.x1 + b.x2) / 2 for b in boxes], [(b.y1 + b.y2) / 2 for b in boxes]
+    height = sorted(b.height for b in boxes)[len(boxes) // 2]
+    return max(max(xs) - min(xs), max(ys) - min(ys)) <= rules.still_motion * height
+
+
 def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) -> bool:
     """Whether body b picks up where body a left off (or a where b left off): the gap between them at most
     continue_gap_s and the last box of the earlier one near the first box of the later one; or at most
-    still_gap_s, in the same place (still_iou) and the same clothes (same_clothes)."""
+    still_gap_s, in the same place (still_iou) and the same clothes (same_clothes), standing still at the end
+    of the one or the start of the other (still_motion)."""
     rules = rules or PersonRules()
     if a.camera != b.camera or not a.boxes or not b.boxes:
         return False
@@ -174,6 +185,10 @@ def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) 
         and before is not None
         and after is not None
         and look_distance(before, after) <= rules.same_clothes
+        and (
+            _stands_still(first.boxes[-rules.look_samples :], rules)
+            or _stands_still(then.boxes[: rules.look_samples], rules)
+        )
     )
 
 
