@@ -80,6 +80,11 @@ class PersonRules:
     # the clerk's own (0.54 of it), and the clerk's own later pieces 1.0. A whole body found where an upper
     # body was, 1.4 times as tall, is still 0.7.
     found_again_face_share: float = 0.7
+    # ...and only where the face sits off the box's centre line by over this share of its width, as over a
+    # shoulder (seed 397: 0.27-0.28 on the customer's box; 0.02-0.04 on the clerk's own). A clerk who walks
+    # out from behind the counter to carry the cans is boxed whole, the face half its share on the post's
+    # upper body, but on the centre line: the clerk found again.
+    over_shoulder_offset: float = 0.2
     # ...if at most this share of the larger box's height: a whole body as tall as the box it stands in is the
     # next person in the queue, seen a moment earlier or later on the same path (0.96-0.98 on a busy day).
     part_max_height_share: float = 0.85

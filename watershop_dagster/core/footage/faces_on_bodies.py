@@ -362,7 +362,7 @@ def person_only_presences(
         held_box = body[body_id].box_near(t, rules.join_max_dt_s) if body_id in body else None
         face = face_at.get((face_id, t))
         if face_id in named_faces and (
-            held_box is None or face is None or _as_large_as_on_its_own(face, held_box, own_share.get(face_id), rules)
+            held_box is None or face is None or _could_be_its_own(face, held_box, own_share.get(face_id), rules)
         ):
             given[body_id][t] = face_id
     faced = [tr for tr in person_tracks if tr.track_id in with_face]
@@ -420,7 +420,8 @@ def _holds_a_joined_face(
     else, however well the face sits on it (a customer at another's shoulder in a group at the counter, the two
     boxes overlapping), not that person found again; and so is a body seen elsewhere than that face while both
     were in view (apart_samples), which later stood in front of that person, and a body on which the face is
-    far smaller than on its own (found_again_face_share): one nearer the camera, in front of that person."""
+    far smaller than on its own and off its centre line (`_could_be_its_own`): one nearer the camera, the face
+    over its shoulder."""
     if not faces:
         return False
     fits: list[set[int]] = [set() for _ in faces]  # per face: the body's samples where it sits on its head
@@ -443,7 +444,7 @@ def _holds_a_joined_face(
                 if 0 <= j < len(ft.times) and abs(seconds_between(ft.times[j], t)) <= rules.join_max_dt_s
             ]
             if any(
-                face_fits_body(face, box, rules) is not None and _as_large_as_on_its_own(face, box, share, rules)
+                face_fits_body(face, box, rules) is not None and _could_be_its_own(face, box, share, rules)
                 for face in near
             ):
                 fits[f].add(k)
@@ -465,10 +466,13 @@ def face_share(face: FaceTrackLike, body: PersonTrack, rules: PersonRules) -> fl
     return float(np.median(shares)) if shares else None
 
 
-def _as_large_as_on_its_own(face: Sequence[float], box: PersonBox, own: float | None, rules: PersonRules) -> bool:
-    """Whether a face is, on this body box, at least found_again_face_share of its share on its own body
-    (`face_share`; True where that is not known)."""
-    return own is None or float(face[3] - face[1]) / max(box.height, 1e-6) >= rules.found_again_face_share * own
+def _could_be_its_own(face: Sequence[float], box: PersonBox, own: float | None, rules: PersonRules) -> bool:
+    """Whether a face that sits on this body box's head could be that body's own: not both far smaller on it than
+    on its own body (under found_again_face_share of `face_share`; unknown is not smaller) and off the box's
+    centre line (over_shoulder_offset of its width), as a face over the shoulder of someone nearer the camera."""
+    if own is None or float(face[3] - face[1]) / max(box.height, 1e-6) >= rules.found_again_face_share * own:
+        return True
+    return abs((face[0] + face[2]) / 2.0 - box.centre[0]) <= rules.over_shoulder_offset * box.width
 
 
 def height_share(track: PersonTrack, other: PersonTrack, tolerance_s: float) -> float | None:
