@@ -151,6 +151,10 @@ class IdentityConfig(dg.Config):
     min_usable_faces: int = Field(
         default=IdentityRules.min_usable_faces, description="a track with fewer embedded faces is not identified"
     )
+    weak_match_threshold: float = Field(
+        default=IdentityRules.weak_match_threshold,
+        description="a track under the evidence bar confirms a known customer at least this alike (never makes one)",
+    )
     visit_gap_s: float = Field(default=VisitRules.max_gap_s, description="a longer absence starts a new visit")
     staff_max_share: float = Field(
         default=StaffRules.max_customer_share,
@@ -178,6 +182,7 @@ class IdentityConfig(dg.Config):
             same_clothes_min_similarity=self.same_clothes_min_similarity,
             same_clothes_max_colour=self.same_clothes_max_colour,
             same_clothes_max_lightness=self.same_clothes_max_lightness,
+            weak_match_threshold=self.weak_match_threshold,
         )
 
 

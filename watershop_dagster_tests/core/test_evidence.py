@@ -47,7 +47,8 @@ def test_a_track_needs_enough_weighted_faces_not_one_big_face():
     tracks["evidence"] = track_evidence(tracks, dets, vectors)
     assert np.allclose(tracks["evidence"], [2 * size_weight(36), 1.98, 1.54, 1.0])
     out = identifiable(tracks)
-    assert [e is not None for e in out["embedding"]] == [True, True, False, False]
+    assert out["weak"].tolist() == [False, False, True, True]  # weak: may confirm a known ID, never make one
+    assert out["embedding"].notna().all()  # kept for that confirmation
     assert MIN_TRACK_EVIDENCE == 1.7
 
 
@@ -66,6 +67,5 @@ def test_soft_faces_count_for_less_so_a_track_of_them_needs_more_looks():
 
 def test_tracks_stored_before_evidence_existed_are_kept():
     tracks = pd.DataFrame({"track_id": ["a", "b"], "embedding": [[1.0], [0.5]], "evidence": [None, 0.2]})
-    out = identifiable(tracks)
-    assert out["embedding"].tolist() == [[1.0], None]
-    assert identifiable(tracks.drop(columns="evidence"))["embedding"].tolist() == [[1.0], [0.5]]
+    assert identifiable(tracks)["weak"].tolist() == [False, True]
+    assert identifiable(tracks.drop(columns="evidence"))["weak"].tolist() == [False, False]

@@ -314,3 +314,50 @@ def test_two_people_in_view_together_never_share_an_id():
     known = RegistryEntry("CUST_0004", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 1)
     r = assign_identities(day, [known], {}, next_number=5)
     assert [r.assignments[t].customer_id for t in day["track_id"]] == ["CUST_0004", "CUST_0005"]
+
+
+def test_a_weak_track_confirms_a_known_customer_but_never_makes_or_moves_one():
+    """A track under the evidence bar (a few small or soft faces: `evidence.identifiable` marks it weak) takes
+    a customer ID already known when its faces are clearly that customer's; it mints none, moves no centroid,
+    and is left alone when a staff member or a second customer is as alike, or when that ID's own track was
+    in view with it."""
+    day = _tracks_for([("A", 0), ("E", 1), ("A", 300), ("C", 600), ("E", 900), ("D", 1200), ("B", 1500)])
+    assert len(day) == 7  # A at 0 s and the track beside it (E's box, made A-like below) are two tracks
+    day["embedding"] = [
+        noisy("A").tolist(),
+        noisy("A").tolist(),  # in view with A's own track: someone else
+        noisy("A").tolist(),  # A back later: confirmed
+        noisy("C").tolist(),  # C, known from an earlier day, not otherwise seen today: confirmed
+        noisy("E").tolist(),  # a newcomer: no ID made from a weak track
+        unit(0.6 * PEOPLE["A"] + 0.8 * PEOPLE["D"]).tolist(),  # like A, more like the clerk: left alone
+        unit(PEOPLE["A"] + PEOPLE["C"]).tolist(),  # like A and C at once: neither
+    ]
+    day["weak"] = [False] + [True] * 6
+    before = DAY - timedelta(days=1)
+    registry = [RegistryEntry(f"CUST_000{n}", PEOPLE[p], 20.0, False, before, 2) for n, p in enumerate("ABC", 1)]
+    staff = {"STAFF_ravi": np.stack([PEOPLE["D"], noisy("D")])}
+    r = assign_identities(day, registry, staff, next_number=4)
+    ids = [r.assignments[t].customer_id if t in r.assignments else None for t in day["track_id"]]
+    assert ids == ["CUST_0001", None, "CUST_0001", "CUST_0003", None, None, None]
+    assert r.assignments[day["track_id"][2]].similarity >= IdentityRules.weak_match_threshold
+    assert r.new_ids == [] and r.unidentified_tracks == 4
+    # A's day mean is its strong track's alone; C's is its registry centroid at weight 0: unchanged.
+    strong_only = assign_identities(day[~day["weak"]], registry, staff, next_number=4)
+    mean, weight, _ = r.day_centroids["CUST_0001"]
+    assert np.allclose(mean, strong_only.day_centroids["CUST_0001"][0])
+    assert weight == strong_only.day_centroids["CUST_0001"][1]
+    mean, weight, _ = r.day_centroids["CUST_0003"]
+    assert weight == 0.0
+    moved = updated_entry(registry[2], "CUST_0003", DAY, mean, weight, 1, False, None, IdentityRules())
+    assert np.allclose(moved.centroid, PEOPLE["C"]) and moved.visit_count == 3
+    # Without the weak mark these tracks are matched as any other: the newcomer gets an ID of their own.
+    assert assign_identities(day.drop(columns="weak"), registry, staff, next_number=4).new_ids == ["CUST_0004"]
+
+
+def test_a_day_of_weak_tracks_only_still_confirms_known_customers():
+    day = _tracks_for([("A", 0), ("E", 600)])
+    day["weak"] = True
+    registry = [RegistryEntry("CUST_0001", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 2)]
+    r = assign_identities(day, registry, {}, next_number=2)
+    assert {t: a.customer_id for t, a in r.assignments.items()} == {day["track_id"][0]: "CUST_0001"}
+    assert r.new_ids == [] and r.unidentified_tracks == 1 and r.day_centroids["CUST_0001"][1] == 0.0

@@ -3,7 +3,8 @@
 A 24-28 px face is embedded (faces.QualityRules.min_face_px = 24) but says less than a 56 px one, and a soft
 face less than a sharp one: each embedded face counts with its `faces.size_weight` (the ROC by face size,
 bench/face_roc_by_size.py) times its `faces.sharpness_weight` (bench/face_sharpness.py), and a track is
-identified only when the sum over its embedded faces reaches `MIN_TRACK_EVIDENCE`.
+identified only when the sum over its embedded faces reaches `MIN_TRACK_EVIDENCE`; a weaker track may only
+confirm an ID already known (`IdentityRules.weak_match_threshold`), never make one.
 
 MIN_TRACK_EVIDENCE = 1.7 is the old rule's weakest identified track expressed in the new unit: two faces of
 36 px (the old per-face cut-off) weigh 2 x 0.87 = 1.74. So a track of two 40 px faces (1.82) or three 24 px
@@ -45,11 +46,10 @@ def track_evidence(tracks: pd.DataFrame, detections: pd.DataFrame, embedded: Map
 
 
 def identifiable(tracks: pd.DataFrame, min_evidence: float = MIN_TRACK_EVIDENCE) -> pd.DataFrame:
-    """face_tracks rows, with the embedding of tracks below `min_evidence` taken away (they stay tracks and are
-    counted as unidentified). Rows written before evidence was stored (NULL) are kept as they are."""
-    if tracks.empty or "evidence" not in tracks.columns:
-        return tracks
+    """face_tracks rows with a `weak` column: True for tracks under `min_evidence`. A weak track never makes or
+    moves an identity; it may only confirm one already known, by a stricter match
+    (`IdentityRules.weak_match_threshold`); otherwise it stays a track counted as unidentified. Rows written
+    before evidence was stored (NULL) are not weak."""
     out = tracks.copy()
-    weak = out["evidence"].notna() & (out["evidence"] < min_evidence)
-    out["embedding"] = out["embedding"].astype(object).where(~weak, None)
+    out["weak"] = (out["evidence"].notna() & (out["evidence"] < min_evidence)) if "evidence" in out.columns else False
     return out

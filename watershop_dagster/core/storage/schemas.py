@@ -205,7 +205,8 @@ FACE_TRACKS = TableSchema(
         (
             "evidence",
             "DOUBLE",
-            "sum of the ROC size weights of its embedded faces; identified from 1.7 (core/footage/evidence.py)",
+            "sum of the ROC size weights of its embedded faces; identified from 1.7, under it only confirms a known "
+            "ID (core/footage/evidence.py)",
         ),
         (
             "body_first_time",
