@@ -57,6 +57,7 @@ from watershop_dagster.core.identities.staff import (
     staff_gallery,
     staff_posts,
     walks_in_and_out,
+    where_staff_stood,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.suggestions import suggest_merges, till_accounts
@@ -494,8 +495,10 @@ def identities(
     files = [span for spans in by_camera.values() for span in spans]
     staff_rules = StaffRules(config.staff_max_share)
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
-    posts = staff_posts(bodies, by_camera, staff_rules, bodies_of_staff(result.assignments, people))
+    staff_bodies = bodies_of_staff(result.assignments, people)
+    posts = staff_posts(bodies, by_camera, staff_rules, staff_bodies)
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
+    post_bodies |= where_staff_stood(bodies, staff_bodies, staff_rules)  # staff found again without a face
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
     walkers = walks_in_and_out(result.assignments, people, bodies, staff_rules)
     presence = staff_by_presence(

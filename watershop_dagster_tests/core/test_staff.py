@@ -30,6 +30,7 @@ from watershop_dagster.core.identities.staff import (
     staff_gallery,
     staff_posts,
     walks_in_and_out,
+    where_staff_stood,
     with_staff_reasons,
 )
 from watershop_dagster.core.identities.visits import build_visits
@@ -248,14 +249,15 @@ def test_an_identity_whose_bodies_walk_in_and_out_is_a_walker_and_a_clerk_standi
     assert walks_in_and_out(assignments, people.iloc[[0, 1]], regular) == set()
 
 
-def _body(track_id, start_s, end_s, x, y, h, step_s=2.0, walk_px=0.0, camera="cam1"):
+def _body(track_id, start_s, end_s, x, y, h, step_s=2.0, walk_px=0.0, camera="cam1", look=None):
     """A body track from start_s to end_s (seconds after OPEN), centre (x, y), box height h; walk_px moves the
-    centre that far across the track."""
+    centre that far across the track; `look` its clothes (L*, a*, b*)."""
     tr = PersonTrack(camera, track_id)
     n = max(1, int((end_s - start_s) / step_s) + 1)
     for k in range(n):
         cx = x + walk_px * k / max(n - 1, 1)
-        tr.add(OPEN + timedelta(seconds=start_s + k * step_s), PersonBox(cx - h / 4, y - h / 2, cx + h / 4, y + h / 2))
+        box = PersonBox(cx - h / 4, y - h / 2, cx + h / 4, y + h / 2, look=look)
+        tr.add(OPEN + timedelta(seconds=start_s + k * step_s), box)
     return tr
 
 
@@ -326,6 +328,26 @@ def test_customers_standing_where_staff_stood_once_make_no_post():
     clerk = _body("K1", starts[1] + 5, starts[1] + 30, 540, 390, 350)
     payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (4, 9, 13)]
     assert staff_posts([clerk, *payer], files, staff_bodies={"K1"}) == []
+
+
+def test_a_faceless_body_where_recognised_staff_stood_that_day_in_their_clothes_is_that_staff_member():
+    """Seed 383 (regenerated), day 1: the second clerk stands beside the door, found as a body in two recordings
+    only: named by face at 11:40, faceless at 19:12 in a queue. Too few recordings for a post, but the same
+    place in the same clothes: staff, not a customer. Someone else standing there (other clothes, or the same
+    colour much lighter: a light grey shirt is not a dark grey one), someone walking through in those clothes,
+    or the same place on another camera, is not."""
+    clerk_look = (82.0, 171.0, 106.0)
+    files, starts = _recordings(9)
+    named = _body("K1", starts[1] + 5, starts[1] + 20, 1725, 595, 415, look=clerk_look)
+    faceless = _body("K7", starts[7] + 5, starts[7] + 40, 1727, 597, 417, look=(83.0, 171.0, 105.0))
+    other = _body("C3", starts[3] + 5, starts[3] + 30, 1725, 595, 415, look=(120.0, 140.0, 150.0))
+    lighter = _body("C4", starts[4] + 5, starts[4] + 30, 1725, 595, 415, look=(130.0, 171.0, 106.0))
+    walker = _body("W5", starts[5], starts[5] + 20, 1400, 595, 415, walk_px=500, look=clerk_look)
+    elsewhere = _body("D6", starts[6] + 5, starts[6] + 30, 1725, 595, 415, camera="door", look=clerk_look)
+    assert staff_posts([named, faceless, walker, elsewhere], files, staff_bodies={"K1"}) == []  # two recordings
+    everyone = [named, faceless, other, lighter, walker, elsewhere]
+    assert where_staff_stood(everyone, {"K1"}) == {"K7"}
+    assert where_staff_stood(everyone, set()) == set()  # nobody recognised: nothing said
 
 
 def test_a_post_is_judged_by_its_own_cameras_recordings():

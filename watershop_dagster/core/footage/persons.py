@@ -98,6 +98,14 @@ def look_distance(a: tuple[float, float, float], b: tuple[float, float, float]) 
     return float(np.hypot(a[1] - b[1], a[2] - b[2]))
 
 
+def same_clothes(
+    a: tuple[float, float, float], b: tuple[float, float, float], max_colour: float, max_lightness: float
+) -> bool:
+    """Two looks (L*, a*, b*) alike in colour (`look_distance`) and in lightness: greys, black and white all sit
+    at the centre of a*b*, so colour alone takes a light grey shirt for a dark grey one."""
+    return look_distance(a, b) <= max_colour and abs(a[0] - b[0]) <= max_lightness
+
+
 def bundled_model_path() -> Path:
     """The YOLOX-Nano file shipped inside the package (see models/person/README.md for origin and licence)."""
     return Path(str(importlib.resources.files("watershop_dagster") / "models" / "person" / "yolox_nano.onnx"))

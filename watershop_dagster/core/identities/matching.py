@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from watershop_dagster.core.footage.persons import look_distance
+from watershop_dagster.core.footage.persons import same_clothes
 from watershop_dagster.core.footage.tracking import stack_embeddings
 from watershop_dagster.core.identities.corrections import IdentityConstraints
 
@@ -485,7 +485,7 @@ def _back_in_same_clothes(
 
 def _same_clothes(a: tuple[float, float, float], b: tuple[float, float, float], rules: IdentityRules) -> bool:
     """Two looks (L*, a*, b*) of one camera alike in colour and in lightness (see IdentityRules)."""
-    return look_distance(a, b) <= rules.same_clothes_max_colour and abs(a[0] - b[0]) <= rules.same_clothes_max_lightness
+    return same_clothes(a, b, rules.same_clothes_max_colour, rules.same_clothes_max_lightness)
 
 
 def _looks_by_camera(usable: pd.DataFrame, rows) -> dict[str, tuple[float, float, float]]:

@@ -35,7 +35,14 @@ import pandas as pd
 
 from watershop_dagster.core.footage.body_tracks import PersonTrack
 from watershop_dagster.core.footage.manifest import covered_seconds
-from watershop_dagster.core.identities.matching import Assignment, IdentityResult, RegistryEntry, renumbered
+from watershop_dagster.core.footage.persons import median_look, same_clothes
+from watershop_dagster.core.identities.matching import (
+    Assignment,
+    IdentityResult,
+    IdentityRules,
+    RegistryEntry,
+    renumbered,
+)
 
 UNENROLLED_PREFIX = "STAFF_UNENROLLED_"
 REASON_ENROLLED = "recognised as enrolled staff"
@@ -71,6 +78,13 @@ class StaffRules:
     # not, and in one 1-s glimpse; her body stood at the till from the first frame of 7 of 9 recordings and
     # made 7 faceless customer visits.)
     post_start_s: float = 2.0
+    # A faceless body standing still where a body of recognised staff stood still that day (the same place,
+    # `_same_place`), in the same clothes (the identity stage's same-clothes rule: colour and lightness), is
+    # that staff member, post or no post. Seed 383 (regenerated 2026-12-04), day 1: the second clerk, beside the
+    # door, was found as a body in two recordings only, named by face at 11:40 and faceless at 19:12 in a queue
+    # of four: too few recordings for a post, and the faceless one was counted as a customer.
+    clothes_max_colour: float = IdentityRules.same_clothes_max_colour
+    clothes_max_lightness: float = IdentityRules.same_clothes_max_lightness
 
 
 @dataclass
@@ -403,6 +417,33 @@ def walks_in_and_out(
         walked = [not is_still(by_id[t], rules) for t in ids if t in by_id]
         if len(walked) >= rules.post_min_recordings and sum(walked) > len(walked) / 2:
             out.add(cid)
+    return out
+
+
+def where_staff_stood(
+    tracks: Sequence[PersonTrack], staff_bodies: Collection[str], rules: StaffRules | None = None
+) -> set[str]:
+    """Track ids of the still bodies, not themselves `staff_bodies`, that stood where a still body of recognised
+    staff stood on the same camera that day, in the same clothes (`StaffRules.clothes_max_colour` and
+    `clothes_max_lightness`): that staff member found again without a face."""
+    rules = rules or StaffRules()
+    still = [t for t in tracks if is_still(t, rules)]
+    staff = [
+        (t.camera, _centre(t), look) for t in still if t.track_id in staff_bodies and (look := median_look(t.boxes))
+    ]
+    out = set()
+    for t in still:
+        look = median_look(t.boxes)
+        if t.track_id in staff_bodies or look is None:
+            continue
+        c = _centre(t)
+        if any(
+            camera == t.camera
+            and _same_place(where, c, rules)
+            and same_clothes(look, theirs, rules.clothes_max_colour, rules.clothes_max_lightness)
+            for camera, where, theirs in staff
+        ):
+            out.add(t.track_id)
     return out
 
 
