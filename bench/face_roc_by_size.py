@@ -13,7 +13,7 @@ one to quote. A face the detector misses at a size counts as missed for that siz
 pairs are left out of that size's ROC.
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/face_roc_by_size.py [--people 120] [--photos 5]
-        [--sizes 20,24,28,32,40,56,112] [--brightness 1.0] [--jpeg 0]
+        [--sizes 20,24,28,32,40,56,112] [--brightness 1.0] [--jpeg 0] [--refine-below-px 64]
 """
 
 import argparse
@@ -86,24 +86,33 @@ def photo_faces(engine: FaceEngine, paths: dict[str, list[Path]], people: list[s
                 yield person, k, img, max(faces, key=lambda f: f.size)
 
 
-def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int) -> list:
-    """What the engine finds (not embedded) where the photo's face (`face`, as found at full size) lies once the
-    photo is scaled so that face is `size` px and put in a camera frame (`camera_frame`)."""
+def framed_faces_at_size(
+    engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int
+) -> tuple[np.ndarray, list]:
+    """The camera frame (`camera_frame`) holding the photo scaled so its face (`face`, as found at full size) is
+    `size` px, and what the engine finds there (not embedded)."""
     frame, offset = camera_frame(img, size / face.size, brightness, jpeg)
     centre = (face.box[:2] + face.box[2:]) / 2 * (size / face.size) + offset
-    return [
+    seen = [
         o for o in engine.observe(frame, embed=False) if abs(o.face.box[:2] + o.face.box[2:] - 2 * centre).max() < size
     ]
+    return frame, seen
+
+
+def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int) -> list:
+    """What the engine finds (not embedded) where `framed_faces_at_size` puts the photo's face."""
+    return framed_faces_at_size(engine, img, face, size, brightness, jpeg)[1]
 
 
 def embedded_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int):
-    """The largest face the engine finds where `faces_at_size` puts the photo's face, embedded (its
-    `embedding` None where the engine's gates refuse it); None where no face is found."""
-    seen = faces_at_size(engine, img, face, size, brightness, jpeg)
+    """The largest face the engine finds where `framed_faces_at_size` puts the photo's face, embedded as the
+    product embeds it (landmarks of a small face found again; its `embedding` None where the engine's gates
+    refuse it); None where no face is found."""
+    frame, seen = framed_faces_at_size(engine, img, face, size, brightness, jpeg)
     if not seen:
         return None
     obs = max(seen, key=lambda o: o.face.size)
-    engine.embed([obs])
+    engine.embed([obs], frame)
     return obs
 
 
@@ -134,6 +143,12 @@ def main() -> int:
     p.add_argument("--brightness", type=float, default=1.0)
     p.add_argument("--jpeg", type=int, default=0, help="JPEG quality of the frame (0: none)")
     p.add_argument("--json", default=None, help="also write the figures here")
+    p.add_argument(
+        "--refine-below-px",
+        type=float,
+        default=64.0,
+        help="landmarks of smaller faces found again before embedding, as the product does (0: the first pass's)",
+    )
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     root = labelled_faces_root()
@@ -142,7 +157,9 @@ def main() -> int:
     by_person = labelled_people(root)
     people = [p for p in by_person if len(by_person[p]) >= 2][: args.people]  # at least two photos each
     # every face kept for the ROC (no size cut-off): the ROC is what decides the cut-off
-    engine = FaceEngine.from_models(rules=QualityRules(min_face_px=0.0, min_sharpness=0.0, min_score=0.0))
+    engine = FaceEngine.from_models(
+        rules=QualityRules(min_face_px=0.0, min_sharpness=0.0, min_score=0.0), refine_below_px=args.refine_below_px
+    )
     engine.recognizer.min_feature_norm = None  # type: ignore[attr-defined]  # nor the feature-norm floor
     t0 = time.perf_counter()
     found: dict[int, list[tuple[str, np.ndarray, float]]] = {s: [] for s in sizes}
@@ -170,6 +187,7 @@ def main() -> int:
         "seconds": round(time.perf_counter() - t0, 1),
         "brightness": args.brightness,
         "jpeg": args.jpeg,
+        "refine_below_px": args.refine_below_px,
     }
     print(f"{len(people)} people, up to {args.photos} photos each; brightness {args.brightness}, jpeg {args.jpeg}")
     print("size  half    detected  same/different accepted at " + "  ".join(f"{t:.2f}" for t in THRESHOLDS))

@@ -111,6 +111,11 @@ class FaceEngineResource(dg.ConfigurableResource):
         default=QualityRules.min_sharpness,
         description="variance of Laplacian (scaled to a mean grey of 128) below which a face is too blurred",
     )
+    refine_below_px: float = Field(
+        default=64.0,
+        description="faces smaller than this have their landmarks found again on a crop scaled up around them "
+        "(better alignment for 28-40 px faces; 0: off)",
+    )
 
     threads: int = Field(
         default=0,
@@ -121,7 +126,13 @@ class FaceEngineResource(dg.ConfigurableResource):
     def engine(self) -> FaceEngine:
         rules = QualityRules(min_face_px=self.min_face_px, min_sharpness=self.min_sharpness)
         return FaceEngine.from_models(
-            self.model_dir or None, self.det_size, self.det_threshold, rules, self.threads, self.det_min_scale
+            self.model_dir or None,
+            self.det_size,
+            self.det_threshold,
+            rules,
+            self.threads,
+            self.det_min_scale,
+            self.refine_below_px,
         )
 
 

@@ -171,7 +171,7 @@ class _NoFaces:
     def observe(self, image, embed=True, region=None):
         return []
 
-    def embed(self, observations):
+    def embed(self, observations, image=None):
         pass
 
 

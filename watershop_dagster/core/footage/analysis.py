@@ -224,7 +224,7 @@ class FaceStage:
         embedding = time.perf_counter()
         self.times.detection += embedding - started
         self.still.fill(observations, frame.offset_s, fine=frame.fine)
-        self.engine.embed(observations)
+        self.engine.embed(observations, frame.image)
         self.still.remember(observations, frame.offset_s)
         self.times.embedding += time.perf_counter() - embedding
         waited = time.perf_counter()

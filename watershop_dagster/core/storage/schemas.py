@@ -158,7 +158,12 @@ FACE_DETECTIONS = TableSchema(
         ("y1", "DOUBLE", "box top"),
         ("x2", "DOUBLE", "box right"),
         ("y2", "DOUBLE", "box bottom"),
-        ("landmarks", "FLOAT[10]", "5 (x, y) keypoints: eyes, nose, mouth corners"),
+        (
+            "landmarks",
+            "FLOAT[10]",
+            "5 (x, y) keypoints: eyes, nose, mouth corners (an embedded face under 64 px: as found again on a crop "
+            "around it)",
+        ),
         ("det_score", "DOUBLE", "detector confidence"),
         ("face_size", "DOUBLE", "shorter side of the box, pixels"),
         ("sharpness", "DOUBLE", "variance of the Laplacian of the aligned face, scaled to a mean grey of 128"),
