@@ -4,8 +4,8 @@ The recognizer's unnormalised feature is long for a face and short for what only
 detector (the back of a head, a cap): `faces.MIN_FEATURE_NORMS` keeps a floor per model. This prints the
 norms of real faces of ../shared/data/faces, each photo scaled so its face is S px and pasted into a 720p
 frame as `bench/face_roc_by_size.py` does, at full light and at 60% light with JPEG q40, through the product's
-engine (detector, quality gate, alignment). The floor is set on the `tune` half (the default); the `report`
-half is the one to quote.
+engine (detector, quality gate, and the crop it embeds: aligned on landmarks found again for a face under
+64 px). The floor is set on the `tune` half (the default); the `report` half is the one to quote.
 
     WATERSHOP_SHARED_DATA=../shared/data .venv/bin/python bench/face_norms.py [--half tune|report] [--people 60]
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import faces_at_size, labelled_faces_root, labelled_people, photo_faces
+from face_roc_by_size import framed_faces_at_size, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.evaluation.split import half_of
@@ -46,10 +46,11 @@ def main() -> int:
             if size > face.size * 1.05:  # never upscale a photo
                 continue
             for light, jpeg in CONDITIONS:
-                seen = [o for o in faces_at_size(engine, img, face, size, light, jpeg) if o.usable]
-                if seen:
-                    obs = max(seen, key=lambda o: o.face.size)
-                    norms[(size, light)].append(float(engine.recognizer.embed_with_norms([obs.aligned])[1][0]))
+                frame, found = framed_faces_at_size(engine, img, face, size, light, jpeg)
+                seen = [o for o in found if o.usable]
+                if seen:  # the crop the product embeds (landmarks of a small face found again)
+                    crop = engine.crop_to_embed(max(seen, key=lambda o: o.face.size), frame)
+                    norms[(size, light)].append(float(engine.recognizer.embed_with_norms([crop])[1][0]))
     figures = {}
     for (size, light), values in sorted(norms.items()):
         v = np.array(values)

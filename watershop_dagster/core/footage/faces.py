@@ -424,7 +424,7 @@ class FaceEngine:
         `not_face_like`, its vector kept apart (`withheld`) only so that the opt-out list can still be checked
         against it."""
         todo = [o for o in observations if o.usable and o.embedding is None]
-        crops = [self._crop_to_embed(o, image) for o in todo]
+        crops = [self.crop_to_embed(o, image) for o in todo]
         recognizer = self.recognizer
         if not isinstance(recognizer, FloorRecognizer) or recognizer.min_feature_norm is None:
             for o, v in zip(todo, recognizer.embed_aligned(crops)):
@@ -437,7 +437,9 @@ class FaceEngine:
             else:
                 o.embedding = v
 
-    def _crop_to_embed(self, obs: FaceObservation, image: np.ndarray | None) -> np.ndarray:
+    def crop_to_embed(self, obs: FaceObservation, image: np.ndarray | None) -> np.ndarray:
+        """The aligned crop `embed` gives the recognizer for this face: its first-pass crop, or, given the image
+        and a face under the refiner's size, one aligned on its landmarks found again (which `obs` then keeps)."""
         if image is None or self.refiner is None:
             return obs.aligned
         refined = self.refiner.refine(image, obs.face)
