@@ -78,6 +78,22 @@ def test_someone_only_one_camera_saw_is_still_a_visit():
     assert len(one_visit_per_person(frame(rows), lenient)) == 2
 
 
+def test_a_door_camera_that_saw_someone_only_go_out_at_the_moment_they_left_the_counter_is_the_same_person():
+    """Seed 443, day 1: a faceless customer 39.5 s at the counter; the door camera saw her only on her way out,
+    6.5 s ending on the same analysed frame (under a quarter of her stay). One visit. Someone in and out by the
+    door while she waited, leaving 3 s before her, is someone else; the door camera seeing her come in as her
+    stay begins joins too."""
+    rows = [visit("P11", 0, 39.5, "cam1", False), visit("P21", 33, 39.5, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    assert len(out) == 1 and cameras_of(out.iloc[0]["cameras"]) == {"cam1", "cam2"}
+    earlier = [visit("P11", 0, 39.5, "cam1", False), visit("P21", 30, 36.5, "cam2", False)]
+    assert len(one_visit_per_person(frame(earlier))) == 2
+    seen_in = [visit("P11", 0, 39.5, "cam1", False), visit("P21", 0.5, 7, "cam2", False)]  # came in with her
+    assert len(one_visit_per_person(frame(seen_in))) == 1
+    assert len(one_visit_per_person(frame(rows), CameraRules(same_moment_s=0.0))) == 1  # the same frame
+    assert len(one_visit_per_person(frame(rows), CameraRules(same_moment_s=-1.0))) == 2
+
+
 def test_a_body_the_door_camera_saw_only_part_of_the_stay_still_joins():
     """The door camera lost her at the counter: it saw 20 of her 60 s, all inside them."""
     rows = [visit("CUST_A", 0, 60, "cam1"), visit("P1", 0, 20, "cam2", False)]

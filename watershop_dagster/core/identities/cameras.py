@@ -11,7 +11,8 @@ camera, each unidentified visit seen by that camera only is matched one to one (
 summed overlap, shared time over the two stays' union, a named partner preferred) to the visits that camera
 did not see at that time (a camera sees a person once: its named face on the way out does not make the back
 it saw while the person waited someone else), and folded into its partner when they share at least half of
-the shorter stay and a quarter of the longer one. One to one keeps a queue right: two people in view of both
+the shorter stay and a quarter of the longer one, or half of the shorter and begin or end at the same moment
+(the door camera sees the person come in or go out). One to one keeps a queue right: two people in view of both
 cameras at once are two pairs, not one visit. Both sides keep a person only one camera saw: someone in and
 out by the door while a customer waits at the counter stays a visit of their own. Staff visits take nobody in.
 
@@ -39,6 +40,12 @@ class CameraRules:
     # camera's brief passer-by from vanishing into a long stay at the counter.
     min_shared_of_shorter: float = 0.5
     min_shared_of_longer: float = 0.25
+    # ...or, for a stay inside the other (min_shared_of_shorter), one that starts or ends within this of it: the
+    # door camera seeing a customer come in, or go out, at the moment the counter camera's stay begins or ends
+    # (seed 443, day 1: a faceless customer 39.5 s at the counter, 6.5 s on the door camera on her way out,
+    # both ending on the same analysed frame, made two visits). Someone in and out by the door while a customer
+    # waits leaves at another moment.
+    same_moment_s: float = 1.0
     # Added to the overlap (shared over union) of a named partner in the assignment.
     named_bonus: float = 0.25
     # Each stay widened by this much either side before the overlap is taken: a visit of one analysed frame
@@ -134,10 +141,13 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
             union = length_a + length_b - shared
             # Someone this camera saw at the same time as the body is someone else: a camera sees a person once.
             apart = np.array([[not _overlaps(seen[j].get(camera, ()), start[i], end[i]) for j in b] for i in a])
+            together = (np.abs(start[a][:, None] - start[b][None, :]) <= rules.same_moment_s) | (
+                np.abs(end[a][:, None] - end[b][None, :]) <= rules.same_moment_s
+            )
             same = (
                 apart
                 & (shared >= rules.min_shared_of_shorter * shorter)
-                & (shared >= rules.min_shared_of_longer * longer)
+                & ((shared >= rules.min_shared_of_longer * longer) | together)
             )
             # A named partner is preferred at equal overlap: matched body to body first, two bodies of two named
             # people seen by each other's camera make a third visit that no name can take any more.
