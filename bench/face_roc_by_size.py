@@ -99,11 +99,6 @@ def framed_faces_at_size(
     return frame, seen
 
 
-def faces_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int) -> list:
-    """What the engine finds (not embedded) where `framed_faces_at_size` puts the photo's face."""
-    return framed_faces_at_size(engine, img, face, size, brightness, jpeg)[1]
-
-
 def embedded_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brightness: float, jpeg: int):
     """The largest face the engine finds where `framed_faces_at_size` puts the photo's face, embedded as the
     product embeds it (landmarks of a small face found again; its `embedding` None where the engine's gates

@@ -39,7 +39,7 @@ MATCH = 0.30
 
 def blurred_at_size(img: np.ndarray, face, size: int, sigma: float) -> tuple[np.ndarray, object]:
     """The photo as a camera `sigma` px out of focus would see it at `size` px: blurred at that scale, then
-    scaled back up so `faces_at_size` scales it down to the same size again."""
+    scaled back up so `framed_faces_at_size` scales it down to the same size again."""
     if sigma == 0:
         return img, face
     scale = size / face.size

@@ -218,6 +218,12 @@ class IdentityConstraints:
     def empty(self) -> bool:
         return not (self.groups or self.forbidden or self.apart or self.aliases or self.staff or self.track_staff)
 
+    @property
+    def corrected_tracks(self) -> set[str]:
+        """The day's tracks a correction names: in a must-link group, ruled off an ID, made staff or not, or
+        kept apart from others."""
+        return set().union(*self.groups.values(), self.forbidden, self.track_staff, *(a | b for a, b in self.apart))
+
     def apart_from(self, tracks: Iterable[str], given: dict[str, list[str]]) -> set[str]:
         """The IDs of `given` (ID -> its tracks) whose tracks the owner kept apart from `tracks`."""
         mine = set(tracks)

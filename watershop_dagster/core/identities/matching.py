@@ -327,7 +327,7 @@ def _known_by_the_whole_day(
     are never handed out twice)."""
     if not result.new_ids or not known:
         return result
-    anchored = set().union(*c.groups.values(), c.forbidden, c.track_staff, *(a | b for a, b in c.apart))
+    anchored = c.corrected_tracks
     tracks_of: dict[str, list[str]] = {}
     for t, a in result.assignments.items():
         tracks_of.setdefault(a.customer_id, []).append(t)
@@ -404,10 +404,7 @@ def _confirmed_by_weak_tracks(
     to those corrections."""
     if weak.empty:
         return result
-    anchored = set().union(
-        *c.groups.values(), c.forbidden, c.track_staff, c.no_staff_match, *(a | b for a, b in c.apart)
-    )
-    weak = weak[~weak["track_id"].isin(anchored)].sort_values("first_time")
+    weak = weak[~weak["track_id"].isin(c.corrected_tracks | c.no_staff_match)].sort_values("first_time")
 
     def a_customer(cid: str) -> bool:
         return not cid.startswith("STAFF_") and not c.staff.get(cid)
