@@ -197,6 +197,87 @@ def test_each_back_goes_to_the_stay_it_matches_best_not_to_the_first_name():
     assert (s["entry_time"], s["exit_time"], s["cameras"]) == (at(0), at(34), "cam1,cam2")
 
 
+def spans(who, cameras, identified=True):
+    """A visit seen by each camera over its own (first, last) seconds: {"cam1": (0, 40), ...}."""
+    first, last = min(a for a, _ in cameras.values()), max(b for _, b in cameras.values())
+    return visit(who, first, last, ",".join(sorted(cameras)), identified) | {
+        CAMERA_SPANS: {cam: [(at(a), at(b))] for cam, (a, b) in cameras.items()}
+    }
+
+
+# A queue the two cameras see arrive and leave together (their usual gap 0 s): the day's named visits.
+QUEUE = [
+    spans("CUST_A", {"cam1": (0, 40), "cam2": (0, 40)}),
+    spans("CUST_B", {"cam1": (7, 55), "cam2": (7, 55)}),
+    spans("CUST_C", {"cam1": (14, 62), "cam2": (14, 62)}),
+]
+
+
+def test_a_body_the_tracker_handed_from_the_customer_before_is_not_an_earlier_arrival():
+    """Seed 421, day 1: the counter camera's body of faceless F had been B until F came (B's arrival at 7 s,
+    F's at 20 s: the tracker went on with F when B moved on); the door camera saw F come at 20 s. Folded, the
+    visit began at 7 s, before B's, and took B's sale (first come, first served). The door camera saw B arrive
+    at 7 s, beside F: F's visit begins at 20 s."""
+    rows = [*QUEUE, visit("F1", 7, 70, "cam1", False), visit("F2", 20, 70, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    faceless = out[out["customer_id"].isna()]
+    assert len(faceless) == 1
+    assert (faceless.iloc[0]["entry_time"], faceless.iloc[0]["exit_time"]) == (at(20), at(70))
+    never = CameraRules(handed_over_s=float("inf"))
+    assert one_visit_per_person(frame(rows), never).set_index("person_track_id").loc["F2", "entry_time"] == at(7)
+
+
+def test_a_named_persons_body_that_began_as_someone_else_begins_when_the_other_camera_saw_them():
+    """Seed 443, day 2: N's face, seen by cam2 only on the way out, joined a body that had been faceless H
+    since H came (32.8 s); cam1 saw N come at 37.8 s, beside H, who came at 32.8 s. N's visit begins at
+    37.8 s, and H's, folded from both cameras, at 32.8 s (cam2's other body, N's own, began late)."""
+    n = spans("CUST_N", {"cam1": (37.8, 71.3), "cam2": (32.8, 71.3)})
+    rows = [*QUEUE, n, visit("H1", 32.8, 70.3, "cam1", False), visit("N2", 47.8, 70.3, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(37.8)
+    faceless = out[out["customer_id"].isna()]
+    assert len(faceless) == 1 and faceless.iloc[0]["entry_time"] == at(32.8)
+
+
+def test_leaving_is_read_the_same_way():
+    """cam1 followed F on after B left (B's leaving at 55 s); cam2 saw F leave at 48 s."""
+    rows = [*QUEUE, visit("F1", 20, 55, "cam1", False), visit("F2", 20, 48, "cam2", False)]
+    faceless = one_visit_per_person(frame(rows)).query("customer_id.isna()")
+    assert (faceless.iloc[0]["entry_time"], faceless.iloc[0]["exit_time"]) == (at(20), at(48))
+
+
+def test_a_door_camera_that_sees_everyone_first_hands_nothing_over():
+    """The door camera (cam2) sees each named customer come 5 s before the counter camera does. F came in at
+    12 s by the door, the moment the counter camera saw B arrive: F's entry stays 12 s."""
+    door_first = [
+        spans(who, {"cam1": (a + 5, b), "cam2": (a, b)}) for who, a, b in [("A", 0, 40), ("B", 7, 55), ("C", 14, 62)]
+    ]
+    rows = [*door_first, visit("F1", 17, 70, "cam1", False), visit("F2", 12, 70, "cam2", False)]
+    faceless = one_visit_per_person(frame(rows)).query("customer_id.isna()")
+    assert faceless.iloc[0]["entry_time"] == at(12)
+
+
+def test_a_camera_seeing_someone_arrive_before_their_face_shows_elsewhere_is_no_hand_over():
+    """cam2 named N only as she walked out (60-62 s); cam1 saw her come at 20 s, when cam2's faceless back P1
+    appeared. P1 was never in view beside her face: her own back, not somebody else. She came at 20 s, and P1
+    is her visit."""
+    n = spans("CUST_N", {"cam1": (20, 62), "cam2": (60, 62)})
+    rows = [*QUEUE, n, visit("P1", 20, 50, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(20)
+    assert len(out) == 4
+
+
+def test_a_couple_coming_in_together_keep_their_arrival():
+    """N and F came in together at 100 s; the counter camera saw them 6 and 8 s later, nobody else arriving
+    then."""
+    n = spans("CUST_N", {"cam1": (108, 160), "cam2": (100, 160)})
+    rows = [*QUEUE, n, visit("F1", 106, 150, "cam1", False), visit("F2", 100, 150, "cam2", False)]
+    out = one_visit_per_person(frame(rows))
+    assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(100)
+    assert out.query("customer_id.isna()").iloc[0]["entry_time"] == at(100)
+
+
 def test_one_camera_changes_nothing():
     rows = [visit("CUST_A", 0, 60, "cam1"), visit("P1", 5, 55, "cam1", False)]
     assert len(one_visit_per_person(frame(rows))) == 2
