@@ -201,7 +201,8 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
     """`visits`: visit_log rows (identified and unidentified, without visit_id) with `cameras`. Each unidentified
     visit seen by one camera only is folded into the visit of other cameras it is matched to (module
     docstring): the partner keeps its identity and person track, takes the earlier entry and later exit, and
-    adds the camera. Rows are returned in their order, folded ones dropped."""
+    adds the camera. A camera that was following somebody else when it first (last) saw the person gives no
+    entry (exit) (`_handed_over`). Rows are returned in their order, folded ones dropped."""
     rules = rules or CameraRules()
     if visits.empty or "cameras" not in visits:
         return visits
@@ -222,9 +223,9 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
         if staff[k] or not _handed_over(k, seen, [w for w in range(len(out)) if w not in dropped], gaps, rules):
             return
         first, last = min(map(_first, seen[k].values())), max(map(_last, seen[k].values()))
-        if first > start[k]:
+        if first > start[k] + 1e-3:  # clipped, not a float's rounding
             start[k], out.at[k, "entry_time"] = first, _timestamp(first)
-        if last < end[k]:
+        if last < end[k] - 1e-3:
             end[k], out.at[k, "exit_time"] = last, _timestamp(last)
 
     # Named visits first: a faceless body is folded into a visit by the times it keeps after this.
