@@ -149,20 +149,24 @@ def _last(spans) -> float:
 
 
 def _handed_over(
-    k: int, seen: list[dict], others: list[int], gaps: dict[tuple[str, str], tuple[float, float]], rules: CameraRules
+    k: int, seen: list[dict], dropped: set[int], gaps: dict[tuple[str, str], tuple[float, float]], rules: CameraRules
 ) -> bool:
     """Clips `seen[k]` where one of its cameras saw the person arrive (leave) more than handed_over_s before
-    (after) the rest did, at the moment another of its cameras saw one of `others` arrive (leave) whom it saw
-    at the same time as this person, on cameras that usually see people arrive (leave) together
-    (`_usual_gaps`): that camera was following the other person then (module docstring). Whether anything
-    was clipped."""
+    (after) the rest did, at the moment another of its cameras saw somebody else arrive (leave): a visit not
+    `dropped` (folded) whom it saw at the same time as this person, on cameras that usually see people arrive
+    (leave) together (`_usual_gaps`). That camera was following the other person then (module docstring).
+    Whether anything was clipped."""
     spans = seen[k]
     if len(spans) < 2:
         return False
     clipped = False
     for leaving in (False, True):
         sign = -1.0 if leaving else 1.0  # leaving: the same reading with time reversed
-        moment = {c: sign * (_last(s) if leaving else _first(s)) for c, s in spans.items()}
+
+        def sighting(camera_spans, sign=sign, leaving=leaving) -> float:
+            return sign * (_last(camera_spans) if leaving else _first(camera_spans))
+
+        moment = {c: sighting(s) for c, s in spans.items()}
         early = min(moment, key=lambda c: moment[c])
         rest = {c: m for c, m in moment.items() if c != early}
         late = min(rest, key=lambda c: rest[c])
@@ -177,11 +181,10 @@ def _handed_over(
         # not this person's own back before their face showed.
         somebody_else = any(
             late in seen[w]
-            and abs(sign * (_last(seen[w][late]) if leaving else _first(seen[w][late])) - moment[early])
-            <= rules.same_moment_s
+            and abs(sighting(seen[w][late]) - moment[early]) <= rules.same_moment_s
             and any(_overlaps(seen[w][late], a, b) for a, b in spans[late])
-            for w in others
-            if w != k
+            for w in range(len(seen))
+            if w != k and w not in dropped
         )
         if somebody_else:
             bound = sign * rest[late]
@@ -220,7 +223,7 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
 
     def take_back_handed_over(k: int) -> None:
         """A visit's entry and exit as its cameras saw them after `_handed_over`."""
-        if staff[k] or not _handed_over(k, seen, [w for w in range(len(out)) if w not in dropped], gaps, rules):
+        if staff[k] or not _handed_over(k, seen, dropped, gaps, rules):
             return
         first, last = min(map(_first, seen[k].values())), max(map(_last, seen[k].values()))
         if first > start[k] + 1e-3:  # clipped, not a float's rounding
