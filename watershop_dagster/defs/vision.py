@@ -156,6 +156,11 @@ class IdentityConfig(dg.Config):
         default=IdentityRules.weak_match_threshold,
         description="a track under the evidence bar confirms a known customer at least this alike (never makes one)",
     )
+    mutual_match_threshold: float = Field(
+        default=IdentityRules.mutual_match_threshold,
+        description="a new ID this alike to a customer not seen today takes their ID when each is the other's most "
+        "alike (a person split across days; over 1: off)",
+    )
     visit_gap_s: float = Field(default=VisitRules.max_gap_s, description="a longer absence starts a new visit")
     staff_max_share: float = Field(
         default=StaffRules.max_customer_share,
@@ -184,6 +189,7 @@ class IdentityConfig(dg.Config):
             same_clothes_max_colour=self.same_clothes_max_colour,
             same_clothes_max_lightness=self.same_clothes_max_lightness,
             weak_match_threshold=self.weak_match_threshold,
+            mutual_match_threshold=self.mutual_match_threshold,
         )
 
 

@@ -228,8 +228,10 @@ def test_a_returning_customer_whose_first_visit_of_the_day_looks_new_keeps_their
     assert ids == ["CUST_0004", "CUST_0004", "CUST_0005"]  # C is numbered as if no ID had been minted for A
     assert r.new_ids == ["CUST_0005"] and set(r.day_centroids) == {"CUST_0004", "CUST_0005"}
     assert r.assignments[day["track_id"][0]].similarity >= 0.30  # the day's similarity, not the first visit's
-    # A new person whose day is under the threshold stays new.
-    day["embedding"] = [first.tolist(), first.tolist(), PEOPLE["C"].tolist()]
+    # A new person whose day is under the thresholds stays new.
+    faint = unit(0.15 * PEOPLE["A"] + 0.55 * u + 0.82 * n1)
+    assert float(faint @ PEOPLE["A"]) < IdentityRules.mutual_match_threshold
+    day["embedding"] = [faint.tolist(), faint.tolist(), PEOPLE["C"].tolist()]
     assert assign_identities(day, [known], {}, next_number=5).new_ids == ["CUST_0005", "CUST_0006"]
     # Seen together with the customer who holds the old ID today: two people, whatever the day's mean says.
     day = _tracks_for([("A", 0), ("A", 0), ("A", 600)])
@@ -295,6 +297,53 @@ def test_the_whole_day_rule_takes_only_the_most_alike_customer_and_leaves_staff_
     retired = minted(4, [_mix(16, b=0.1), _mix(17, a=0.4)], retired={"x1": "CUST_0003"})
     r = _known_by_the_whole_day(retired, usable, spans, known, {}, 3, rules, none)
     assert r.new_ids == ["CUST_0004"] and r.assignments["m2"].customer_id == "CUST_0001"
+
+
+def test_a_customer_split_across_days_is_joined_only_where_each_is_the_other_s_most_alike():
+    from watershop_dagster.core.identities.matching import Assignment, IdentityResult, _known_by_the_whole_day, _Spans
+
+    # Seeds 131, 239 and 421: a returning customer's day read 0.27-0.29 alike to their ID (under
+    # match_threshold) and was given a second one.
+    day_before = DAY - timedelta(days=1)
+    usable = pd.DataFrame(
+        {
+            "track_id": ["m1", "m2", "k1"],
+            "camera": ["cam1"] * 3,
+            "first_time": [T0, T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)],
+            "last_time": [
+                T0 + timedelta(seconds=30),
+                T0 + timedelta(minutes=10, seconds=30),
+                T0 + timedelta(minutes=21),
+            ],
+        }
+    )
+    spans, rules, none = _Spans.of(usable), IdentityRules(), IdentityConstraints()
+
+    def day(means: list[np.ndarray], known_today: str | None = None) -> IdentityResult:
+        ids = [f"CUST_{3 + k:04d}" for k in range(len(means))]
+        assignments = {f"m{k + 1}": Assignment(cid, None, False) for k, cid in enumerate(ids)}
+        if known_today:
+            assignments["k1"] = Assignment(known_today, 0.5, False)
+        return IdentityResult(assignments, {cid: (m, 10.0, None) for cid, m in zip(ids, means)}, ids)
+
+    def ids(known: list[RegistryEntry], result: IdentityResult) -> dict[str, str]:
+        r = _known_by_the_whole_day(result, usable, spans, known, {}, 3, rules, none)
+        return {t: a.customer_id for t, a in r.assignments.items() if t.startswith("m")}
+
+    apart = [RegistryEntry("CUST_0001", _basis(0), 20.0, False, day_before, 1)]
+    apart.append(RegistryEntry("CUST_0002", _basis(1), 20.0, False, day_before, 1))
+    assert ids(apart, day([_mix(11, a=0.28)])) == {"m1": "CUST_0001"}
+    # Under the threshold, or the customer seen today (the same day: two people): stays new.
+    assert ids(apart, day([_mix(11, a=0.25)])) == {"m1": "CUST_0003"}
+    assert ids(apart, day([_mix(11, a=0.28)], known_today="CUST_0001")) == {"m1": "CUST_0003"}
+    # Two new IDs alike to one customer: only the one the customer is most alike to.
+    assert ids(apart, day([_mix(11, a=0.28), _mix(12, a=0.29)])) == {"m1": "CUST_0003", "m2": "CUST_0001"}
+    # The customer more alike to another known customer than to this ID: not each other's most alike.
+    close = [apart[0], RegistryEntry("CUST_0002", _mix(2, a=0.29), 20.0, False, day_before, 1)]
+    assert ids(close, day([_mix(11, a=0.28)])) == {"m1": "CUST_0003"}
+    # Off above 1.
+    rules = IdentityRules(mutual_match_threshold=1.1)
+    assert ids(apart, day([_mix(11, a=0.28)])) == {"m1": "CUST_0003"}
 
 
 def test_two_people_in_view_together_never_share_an_id():
