@@ -346,15 +346,13 @@ def _known_by_the_whole_day(
     row_of = {t: i for i, t in enumerate(usable["track_id"])}
     rows_of = {cid: [row_of[t] for t in ts] for cid, ts in tracks_of.items()}
     centroids = np.stack([e.centroid for e in known])
-    known_alike = centroids @ centroids.T
-    np.fill_diagonal(known_alike, -1.0)
     minted_means = np.stack([result.day_centroids[m][0] for m in result.new_ids])
     pairs = []
     for k, minted in enumerate(result.new_ids):
         mine = set(tracks_of.get(minted, ()))
         if anchored & mine:
             continue
-        mean = result.day_centroids[minted][0]
+        mean = minted_means[k]
         sims = centroids @ mean
         best = int(np.argmax(sims))
         target = c.aliases.get(known[best].customer_id, known[best].customer_id)
@@ -367,8 +365,9 @@ def _known_by_the_whole_day(
             pairs.append((float(sims[best]), minted, target))
         elif sims[best] >= rules.mutual_match_threshold and target not in tracks_of:
             # Split across days: each the other's most alike, the customer not seen today.
-            to_minted = minted_means @ known[best].centroid
-            if int(np.argmax(to_minted)) == k and to_minted[k] > known_alike[best].max(initial=-1.0):
+            to_minted, to_known = minted_means @ centroids[best], centroids @ centroids[best]
+            to_known[best] = -1.0  # not itself
+            if int(np.argmax(to_minted)) == k and to_minted[k] > to_known.max():
                 pairs.append((float(sims[best]), minted, target))
     merged: dict[str, tuple[str, float]] = {}
     for sim, minted, target in sorted(pairs, reverse=True):
