@@ -111,6 +111,13 @@ def embedded_at_size(engine: FaceEngine, img: np.ndarray, face, size: int, brigh
     return obs
 
 
+def embedded_at_sizes(engine: FaceEngine, img: np.ndarray, face, sizes, brightness: float, jpeg: int) -> list:
+    """The photo's face embedded at each of `sizes` the photo has (never upscaled), as the product embeds it:
+    the embeddings the engine's gates accept."""
+    found = (embedded_at_size(engine, img, face, size, brightness, jpeg) for size in sizes if size <= face.size * 1.05)
+    return [obs.embedding for obs in found if obs is not None and obs.embedding is not None]
+
+
 def rates(embs: np.ndarray, labels: np.ndarray) -> dict:
     iu = np.triu_indices(len(labels), 1)
     sims, same = (embs @ embs.T)[iu], (labels[:, None] == labels[None, :])[iu]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import embedded_at_size, labelled_faces_root, labelled_people, photo_faces
+from face_roc_by_size import embedded_at_sizes, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine, embed_photo
 from watershop_dagster.evaluation.split import half_of
@@ -58,12 +58,7 @@ def main() -> int:
             continue
         embs = []
         for _, _, img, face in photo_faces(engine, {person: paths[:-1]}, [person], len(paths) - 1):
-            for size in SIZES:
-                if size > face.size * 1.05:
-                    continue
-                obs = embedded_at_size(engine, img, face, size, LIGHT, JPEG)
-                if obs is not None and obs.embedding is not None:  # the product's gates refuse some faces
-                    embs.append(obs.embedding)
+            embs += embedded_at_sizes(engine, img, face, SIZES, LIGHT, JPEG)  # the product's gates refuse some
         if embs:
             mean = np.mean(embs, axis=0)
             centroids[person], photos[person] = mean / np.linalg.norm(mean), photo

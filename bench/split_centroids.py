@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_roc_by_size import embedded_at_size, labelled_faces_root, labelled_people, photo_faces
+from face_roc_by_size import embedded_at_sizes, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine
 from watershop_dagster.evaluation.split import half_of
@@ -44,12 +44,8 @@ def visit_embeddings(engine: FaceEngine, root: Path, people: list[str], photos: 
     by_person = labelled_people(root)
     out: dict[str, list[np.ndarray]] = {}
     for person, _, img, face in photo_faces(engine, by_person, people, photos):
-        for size in SIZES:
-            if size > face.size * 1.05:
-                continue
-            obs = embedded_at_size(engine, img, face, size, LIGHT, JPEG)
-            if obs is not None and obs.embedding is not None:
-                out.setdefault(person, []).append(np.asarray(obs.embedding, np.float32))
+        embs = embedded_at_sizes(engine, img, face, SIZES, LIGHT, JPEG)
+        out.setdefault(person, []).extend(np.asarray(e, np.float32) for e in embs)
     return {p: e for p, e in out.items() if len(e) >= 2}
 
 
