@@ -51,6 +51,7 @@ from watershop_dagster.core.identities.staff import (
     at_staff_post,
     bodies_of_staff,
     camera_recordings,
+    closing_up_with_staff,
     occupied_recordings,
     staff_by_post,
     staff_by_presence,
@@ -505,6 +506,7 @@ def identities(
     posts = staff_posts(bodies, by_camera, staff_rules, staff_bodies)
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     post_bodies |= where_staff_stood(bodies, staff_bodies, staff_rules)  # staff found again without a face
+    post_bodies |= closing_up_with_staff(bodies, staff_bodies, by_camera, staff_rules)
     at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
     walkers = walks_in_and_out(result.assignments, people, bodies, staff_rules)
     presence = staff_by_presence(

@@ -23,6 +23,7 @@ from watershop_dagster.core.identities.staff import (
     StaffRules,
     at_staff_post,
     bodies_of_staff,
+    closing_up_with_staff,
     footage_span_seconds,
     occupied_recordings,
     staff_by_post,
@@ -348,6 +349,28 @@ def test_a_faceless_body_where_recognised_staff_stood_that_day_in_their_clothes_
     everyone = [named, faceless, other, lighter, walker, elsewhere]
     assert where_staff_stood(everyone, {"K1"}) == {"K7"}
     assert where_staff_stood(everyone, set()) == set()  # nobody recognised: nothing said
+
+
+def test_a_still_body_beside_recognised_staff_from_the_start_of_the_closing_recording_is_staff():
+    """Seed 479, day 1: the second clerk, there since the afternoon, is in the day's last recording only, his
+    face unusable; from its first frame he stands still (x 435) beside the named clerk (x 1150) and leaves view
+    when she does. Staff, though one recording is too few for a post. Not staff: a customer who walks in after
+    the closing recording began, someone standing still there after the clerk left view, the same still body
+    in a recording of the middle of the day, and anyone on a day with no staff named."""
+    files, starts = _recordings(5)
+    last = starts[-1]
+    named = _body("K1", last, last + 6, 1150, 395, 280)
+    second = _body("K2", last, last + 6, 435, 400, 290)
+    late = _body("C1", last + 3, last + 6, 700, 400, 300)
+    stays = _body("C2", last, last + 20, 700, 400, 300)
+    midday_named = _body("K3", starts[2], starts[2] + 6, 1150, 395, 280)
+    midday = _body("C3", starts[2], starts[2] + 6, 435, 400, 290)
+    everyone = [named, second, late, stays, midday_named, midday]
+    spans = {"cam1": files}
+    assert closing_up_with_staff(everyone, {"K1", "K3"}, spans) == {"K2"}
+    assert closing_up_with_staff(everyone, set(), spans) == set()
+    walking_in = _body("W1", last, last + 6, 435, 400, 290, walk_px=300)
+    assert closing_up_with_staff([named, walking_in], {"K1"}, spans) == set()
 
 
 def test_a_post_is_judged_by_its_own_cameras_recordings():

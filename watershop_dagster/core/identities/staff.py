@@ -447,6 +447,41 @@ def where_staff_stood(
     return out
 
 
+def closing_up_with_staff(
+    tracks: Sequence[PersonTrack],
+    staff_bodies: Collection[str],
+    spans: Mapping[str, Sequence[tuple[datetime, datetime]]],
+    rules: StaffRules | None = None,
+) -> set[str]:
+    """Track ids of the still bodies, not themselves `staff_bodies`, in their camera's first or last recording
+    of the day (the shop being opened or closed), in view from that recording's start (`post_start_s`) and
+    only while a body of recognised staff was (its span within theirs, give or take `post_start_s`): a second
+    clerk closing up beside the first. A customer who comes in at closing time walks in after the recording
+    began; a clerk seen there once has too few recordings for a post. (Seed 479, day 1: the second clerk,
+    there from 14:06, was in the closing recording only, his face 26 px and unusable; his body on both
+    cameras, still beside the named clerk over the same 6 s, was counted as a customer visit.)"""
+    rules = rules or StaffRules()
+    slack = pd.Timedelta(seconds=rules.post_start_s)
+    staff = [t for t in tracks if t.track_id in staff_bodies]
+    out = set()
+    for t in tracks:
+        files = spans.get(t.camera)
+        if not files or t.track_id in staff_bodies or not is_still(t, rules):
+            continue
+        first, last = pd.Timestamp(t.first_time), pd.Timestamp(t.last_time)
+        at_ends = [span for span in (files[0], files[-1]) if _meets([(first, last)], *map(pd.Timestamp, span))]
+        if not any(abs(first - pd.Timestamp(span[0])) <= slack for span in at_ends):
+            continue
+        if any(
+            s.camera == t.camera
+            and pd.Timestamp(s.first_time) - slack <= first
+            and last <= pd.Timestamp(s.last_time) + slack
+            for s in staff
+        ):
+            out.add(t.track_id)
+    return out
+
+
 def at_staff_post(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> bool:
     """Whether a body stands still at one of the day's staff posts."""
     rules = rules or StaffRules()
