@@ -166,15 +166,19 @@ def test_a_camera_that_named_someone_only_on_the_way_out_still_saw_their_back_be
 def test_a_back_lost_at_the_door_just_before_the_face_shows_is_the_same_person():
     """Seed 241, day 4: the door camera followed A's back 0-37 s, lost it, and saw A's face 0.67 s later
     (37.67-40 s) on the way out, with no body under it. Not seen at the same time: one person, one visit (the
-    stays are not widened for this test as they are for the overlap)."""
+    stays are not widened for this test as they are for the overlap). Nor is a back lost within a second of
+    the face showing."""
     named = visit("CUST_A", 0, 40, "cam1,cam2") | {
         CAMERA_SPANS: {"cam1": [(at(0), at(40))], "cam2": [(at(37.67), at(40))]}
     }
     back = visit("P1", 0, 37, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(37))]}}
     out = one_visit_per_person(frame([named, back]))
     assert len(out) == 1 and out.iloc[0]["customer_id"] == "CUST_A"
-    # a back still in view at the frame the face showed is someone else's
-    beside = visit("P2", 0, 37.67, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(37.67))]}}
+    # a back lost less than a second (CameraRules.glimpse_s) after the face showed is hers too (seed 479, day 3:
+    # 0.75 s); one still in view longer after it is someone else's
+    turning = visit("P2", 0, 38.42, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(38.42))]}}
+    assert len(one_visit_per_person(frame([named, turning]))) == 1
+    beside = visit("P3", 0, 39, "cam2", False) | {CAMERA_SPANS: {"cam2": [(at(0), at(39))]}}
     assert len(one_visit_per_person(frame([named, beside]))) == 2
 
 
@@ -266,6 +270,20 @@ def test_a_camera_seeing_someone_arrive_before_their_face_shows_elsewhere_is_no_
     out = one_visit_per_person(frame(rows))
     assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(20)
     assert len(out) == 4
+
+
+def test_a_back_lost_as_the_face_shows_is_no_somebody_else():
+    """Seed 479, day 3: cam1 saw N come at 20 s, when cam2's faceless back P1 appeared; cam2 lost P1 at
+    60.75 s, 0.75 s after N's face showed there (60-62 s). The tracker lost her back as she turned, not
+    somebody beside her: she came at 20 s and P1 is her visit (read as somebody else, her visit began at 60 s
+    and her back was a second customer). A back in view 2 s beside her face is somebody else."""
+    n = spans("CUST_N", {"cam1": (20, 62), "cam2": (60, 62)})
+    out = one_visit_per_person(frame([*QUEUE, n, visit("P1", 20, 60.75, "cam2", False)]))
+    assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(20)
+    assert len(out) == 4
+    out = one_visit_per_person(frame([*QUEUE, n, visit("P1", 20, 62, "cam2", False)]))
+    assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(60)
+    assert len(out) == 5
 
 
 def test_a_couple_coming_in_together_keep_their_arrival():
