@@ -32,7 +32,7 @@ from watershop_dagster.evaluation.split import half_of
 
 WEAK_SIZES = (26, 30)
 CENTROID_SIZES = (36, 40)
-THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55)
+THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
 LIGHT, JPEG = 0.6, 40
 
 
@@ -99,7 +99,13 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--people", type=int, default=120)
     p.add_argument("--photos", type=int, default=5)
+    p.add_argument(
+        "--weak-sizes",
+        default=",".join(map(str, WEAK_SIZES)),
+        help="face sizes (px) averaged into a weak track: '30' is a track of one usable face",
+    )
     args = p.parse_args()
+    weak_sizes = tuple(int(x) for x in args.weak_sizes.split(","))
     root = labelled_faces_root()
     if root is None:
         return 2
@@ -109,7 +115,7 @@ def main() -> int:
     weak: dict[str, dict[str, list[np.ndarray]]] = {"tune": {}, "report": {}}
     strong: dict[str, dict[str, list[np.ndarray]]] = {"tune": {}, "report": {}}
     for person, _, img, face in photo_faces(engine, by_person, people, args.photos):
-        w, s = embedded_mean(engine, img, face, WEAK_SIZES), embedded_mean(engine, img, face, CENTROID_SIZES)
+        w, s = embedded_mean(engine, img, face, weak_sizes), embedded_mean(engine, img, face, CENTROID_SIZES)
         if w is None or s is None:  # a photo is used only where both its weak track and its centroid face exist
             continue
         half = half_of(person)
@@ -117,7 +123,7 @@ def main() -> int:
         strong[half].setdefault(person, []).append(s)
     out = {half: figures_for(weak[half], strong[half]) for half in ("tune", "report")}
     out["conditions"] = (
-        f"720p frame, light {LIGHT}, JPEG q{JPEG}; weak track {WEAK_SIZES} px, centroid {CENTROID_SIZES} px"
+        f"720p frame, light {LIGHT}, JPEG q{JPEG}; weak track {weak_sizes} px, centroid {CENTROID_SIZES} px"
     )
     print(json.dumps(out, indent=1))
     return 0

@@ -157,6 +157,10 @@ class IdentityConfig(dg.Config):
         default=IdentityRules.weak_match_threshold,
         description="a track under the evidence bar confirms a known customer at least this alike (never makes one)",
     )
+    single_face_match_threshold: float = Field(
+        default=IdentityRules.single_face_match_threshold,
+        description="a track of fewer than min_usable_faces faces confirms a known customer at least this alike",
+    )
     mutual_match_threshold: float = Field(
         default=IdentityRules.mutual_match_threshold,
         description="a new ID this alike to a customer not seen today takes their ID when each is the other's most "
@@ -190,6 +194,7 @@ class IdentityConfig(dg.Config):
             same_clothes_max_colour=self.same_clothes_max_colour,
             same_clothes_max_lightness=self.same_clothes_max_lightness,
             weak_match_threshold=self.weak_match_threshold,
+            single_face_match_threshold=self.single_face_match_threshold,
             mutual_match_threshold=self.mutual_match_threshold,
         )
 

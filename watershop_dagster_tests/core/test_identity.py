@@ -410,3 +410,28 @@ def test_a_day_of_weak_tracks_only_still_confirms_known_customers():
     r = assign_identities(day, registry, {}, next_number=2)
     assert {t: a.customer_id for t, a in r.assignments.items()} == {day["track_id"][0]: "CUST_0001"}
     assert r.new_ids == [] and r.unidentified_tracks == 1 and r.day_centroids["CUST_0001"][1] == 0.0
+
+
+def test_a_track_of_one_face_confirms_a_known_customer_only_when_clearly_theirs():
+    """Seed 487, day 2: a returning customer's only track of the visit had one face over the detector's score,
+    0.59 alike to his ID: it confirms him (`single_face_match_threshold`, 0.5), as a weak track would. One face
+    0.47 alike (enough for a weak track of several faces) is not enough, and one face never mints an ID."""
+    day = _tracks_for([("A", 0), ("C", 600), ("E", 900)])
+    day["usable_faces"] = 1
+    day["embedding"] = [
+        unit(0.59 * PEOPLE["A"] + 0.81 * PEOPLE["E"]).tolist(),
+        unit(0.44 * PEOPLE["C"] + 0.9 * PEOPLE["E"]).tolist(),
+        noisy("E").tolist(),
+    ]
+    sims = [float(PEOPLE[p] @ np.asarray(e)) for p, e in zip("AC", day["embedding"], strict=False)]
+    assert sims[0] > IdentityRules.single_face_match_threshold > sims[1] > IdentityRules.weak_match_threshold
+    before = DAY - timedelta(days=1)
+    registry = [RegistryEntry(f"CUST_000{n}", PEOPLE[p], 20.0, False, before, 2) for n, p in enumerate("ABC", 1)]
+    r = assign_identities(day, registry, {}, next_number=4)
+    assert {t: a.customer_id for t, a in r.assignments.items()} == {day["track_id"][0]: "CUST_0001"}
+    assert r.new_ids == [] and r.unidentified_tracks == 2
+    # With two faces, C's track is weak, not single: 0.47 confirms it.
+    day["usable_faces"] = 2
+    day["weak"] = True
+    r = assign_identities(day, registry, {}, next_number=4)
+    assert sorted(a.customer_id for a in r.assignments.values()) == ["CUST_0001", "CUST_0003"]

@@ -57,6 +57,14 @@ class IdentityRules:
     # confirms 64% of the tune half's weak tracks (74% of the report half's, none wrongly). With landmarks
     # found again on small faces (faces.LandmarkRefiner) 70% and 77%, the closest other person 0.27 and 0.38.
     weak_match_threshold: float = 0.45
+    # A track of a single embedded face (under min_usable_faces: it never makes an ID) confirms a known customer
+    # as a weak track does, at least this alike. Seed 487, day 2: a returning customer's only track of the visit
+    # had one face over the detector's score (the other five 0.50-0.54), 0.59 alike to his ID, the next
+    # customer 0.14: an unidentified visit. bench/weak_tracks.py --weak-sizes 30 (one 30-px face at 60% light,
+    # JPEG q40, against centroids of other photos): someone else's centroid at most 0.368 alike (tune half,
+    # 3,762 pairs; report 0.298 of 6,815); 0.50 keeps 0.13 over it and confirms 0.535 of one-face tracks
+    # (report 0.538; 0.683 at 0.45).
+    single_face_match_threshold: float = 0.5
     # A returning customer split across days: an ID minted today whose day's faces are at least this alike to a
     # known customer not seen today (under `match_threshold`) takes that customer's ID when each is the other's
     # most alike (the customer more alike to this ID than to any other ID minted today or known before). On the
@@ -173,8 +181,9 @@ def assign_identities(
     rules = rules or IdentityRules()
     c = constraints or IdentityConstraints()
     first_number = next_number
-    embedded = tracks[(tracks["usable_faces"] >= rules.min_usable_faces) & tracks["embedding"].notna()]
+    embedded = tracks[(tracks["usable_faces"] >= 1) & tracks["embedding"].notna()]
     weak = embedded["weak"].astype(bool) if "weak" in embedded.columns else pd.Series(False, index=embedded.index)
+    weak |= embedded["usable_faces"] < rules.min_usable_faces  # too few faces to make an ID: may confirm one
     usable = embedded[~weak].sort_values("first_time")
     result = IdentityResult({}, unidentified_tracks=len(tracks) - len(usable))
     # Customers the matcher may give; IDs the owner made staff (or ignored) stay matchable.
@@ -410,7 +419,8 @@ def _confirmed_by_weak_tracks(
     rules: IdentityRules,
     c: IdentityConstraints,
 ) -> IdentityResult:
-    """Weak tracks that confirm a customer ID given before today or today (`IdentityRules.weak_match_threshold`).
+    """Weak tracks that confirm a customer ID given before today or today (`IdentityRules.weak_match_threshold`;
+    a track of fewer than `min_usable_faces` faces, `single_face_match_threshold`).
 
     Each is compared with every customer's registry centroid and day's mean (the more alike of the two) and
     with the enrolled staff: it takes the most alike customer when that one is at least the threshold alike,
@@ -452,7 +462,12 @@ def _confirmed_by_weak_tracks(
         best, best_sim = ids[order[0]], float(sims[order[0]])
         runner_up = float(sims[order[1]]) if len(ids) > 1 else -1.0
         _, staff_sim = _most_alike_staff(staff, mean)
-        if best_sim < rules.weak_match_threshold or runner_up >= rules.weak_match_threshold or staff_sim >= best_sim:
+        threshold = (
+            rules.weak_match_threshold
+            if r.usable_faces >= rules.min_usable_faces
+            else rules.single_face_match_threshold
+        )
+        if best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
             continue
         theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == best and t in row_of]
         if spans.in_view_together([row_of[r.track_id]], theirs):
