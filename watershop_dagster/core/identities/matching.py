@@ -60,10 +60,11 @@ class IdentityRules:
     # A track of a single embedded face (under min_usable_faces: it never makes an ID) confirms a known customer
     # as a weak track does, at least this alike. Seed 487, day 2: a returning customer's only track of the visit
     # had one face over the detector's score (the other five 0.50-0.54), 0.59 alike to his ID, the next
-    # customer 0.14: an unidentified visit. bench/weak_tracks.py --weak-sizes 30 (one 30-px face at 60% light,
-    # JPEG q40, against centroids of other photos): someone else's centroid at most 0.368 alike (tune half,
-    # 3,762 pairs; report 0.298 of 6,815); 0.50 keeps 0.13 over it and confirms 0.535 of one-face tracks
-    # (report 0.538; 0.683 at 0.45).
+    # customer 0.14: an unidentified visit. bench/weak_tracks.py --weak-sizes 30 --people 200 --photos 10 (one
+    # 30-px face at 60% light, JPEG q40, against centroids of other photos): confirms 0.625 of one-face tracks
+    # at 0.50 (tune half; report 0.669; at 0.45 0.767 and 0.796); someone else's centroid at most 0.426 alike
+    # on the report half (29,181 pairs), and once 0.558 on the tune half (1 of 15,096 pairs: a look-alike
+    # politician's photo 0.14 alike to his own centroid), which no threshold under 0.56 keeps out.
     single_face_match_threshold: float = 0.5
     # A returning customer split across days: an ID minted today whose day's faces are at least this alike to a
     # known customer not seen today (under `match_threshold`) takes that customer's ID when each is the other's
