@@ -5,7 +5,13 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from watershop_dagster.core.identities.bodies import faceless_visits, with_faceless_visits
-from watershop_dagster.core.identities.cameras import CAMERA_SPANS, CameraRules, cameras_of, one_visit_per_person
+from watershop_dagster.core.identities.cameras import (
+    CAMERA_SPANS,
+    FACE_SPANS,
+    CameraRules,
+    cameras_of,
+    one_visit_per_person,
+)
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.identities.visits import build_visits
 
@@ -241,6 +247,22 @@ def test_a_named_persons_body_that_began_as_someone_else_begins_when_the_other_c
     assert out.set_index("customer_id").loc["CUST_N", "entry_time"] == at(37.8)
     faceless = out[out["customer_id"].isna()]
     assert len(faceless) == 1 and faceless.iloc[0]["entry_time"] == at(32.8)
+
+
+def test_a_camera_that_saw_the_face_arrive_was_not_following_anyone_else():
+    """Seed 491, day 1: M's face was on the counter camera (cam1) from her arrival at 5 s; the door camera
+    (cam2) saw her face only on the way out, on a body that began at 10.5 s, when faceless A came in: the door
+    camera's bodies of the two had swapped while they waited (its other body, faceless, ran from M's arrival
+    to A's leaving). The counter camera saw her face arrive: M came at 5 s, and the faceless visit is A's. Where
+    the counter camera saw only her body arrive (her face later), it may have followed A then: M came at 10.5 s."""
+    m = spans("CUST_M", {"cam1": (5, 54), "cam2": (10.5, 54)}) | {FACE_SPANS: {"cam1": [(at(5), at(54))]}}
+    a_counter = visit("A1", 12, 65.7, "cam1", False)
+    a_door = visit("A2", 5, 65.7, "cam2", False)
+    out = one_visit_per_person(frame([*QUEUE, m, a_counter, a_door]))
+    assert out.set_index("customer_id").loc["CUST_M", "entry_time"] == at(5)
+    body_first = m | {FACE_SPANS: {"cam1": [(at(20), at(54))], "cam2": [(at(52), at(54))]}}
+    out = one_visit_per_person(frame([*QUEUE, body_first, a_counter, a_door]))
+    assert out.set_index("customer_id").loc["CUST_M", "entry_time"] == at(10.5)
 
 
 def test_leaving_is_read_the_same_way():

@@ -40,11 +40,12 @@ def _body_of_faces(person_tracks: pd.DataFrame | None) -> dict:
 def extend_by_bodies(tracks: pd.DataFrame, person_tracks: pd.DataFrame) -> pd.DataFrame:
     """face_tracks rows with first_time/last_time widened to the part of the joined body that is the face's
     person (body_first_time, body_last_time); rows stored before those columns take the whole body's span
-    from person_tracks."""
+    from person_tracks. The face's own span stays as face_first_time/face_last_time."""
     if tracks.empty:
-        return tracks
+        return tracks.assign(face_first_time=tracks["first_time"], face_last_time=tracks["last_time"])
     span = {face_id: (p.first_time, p.last_time) for face_id, p in _body_of_faces(person_tracks).items()}
     out = tracks.copy()
+    out["face_first_time"], out["face_last_time"] = out["first_time"], out["last_time"]
     own = zip(
         out.get("body_first_time", pd.Series(None, index=out.index)),
         out.get("body_last_time", pd.Series(None, index=out.index)),

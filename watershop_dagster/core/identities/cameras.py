@@ -38,6 +38,9 @@ CAMERA_SEPARATOR = ","
 # An in-memory column of visits (not stored): camera -> the (first, last) times of the tracks behind the visit
 # on that camera. A camera that saw someone's face only on the way out still did not see them while they waited.
 CAMERA_SPANS = "camera_spans"
+# ...and camera -> the (first, last) times its face was seen (within those spans, which the body widens). A
+# camera that saw the person's face arrive (leave) was following this person then, whatever another camera saw.
+FACE_SPANS = "face_spans"
 
 
 @dataclass(frozen=True)
@@ -162,14 +165,29 @@ def _last(spans) -> float:
     return max(b for _, b in spans)
 
 
+def _faces_seen(visits: pd.DataFrame) -> list[dict]:
+    """Per visit, camera -> the (first, last) seconds its face was seen there (FACE_SPANS); {} without."""
+    given = visits[FACE_SPANS] if FACE_SPANS in visits else [None] * len(visits)
+    return [
+        {camera: _in_seconds(pairs) for camera, pairs in g.items() if pairs} if isinstance(g, dict) else {}
+        for g in given
+    ]
+
+
 def _handed_over(
-    k: int, seen: list[dict], dropped: set[int], gaps: dict[tuple[str, str], tuple[float, float]], rules: CameraRules
+    k: int,
+    seen: list[dict],
+    dropped: set[int],
+    gaps: dict[tuple[str, str], tuple[float, float]],
+    rules: CameraRules,
+    faces: list[dict] | None = None,
 ) -> bool:
     """Clips `seen[k]` where one of its cameras saw the person arrive (leave) more than handed_over_s before
     (after) the rest did, at the moment another of its cameras saw somebody else arrive (leave): a visit not
     `dropped` (folded) whom it saw at the same time as this person, on cameras that usually see people arrive
-    (leave) together (`_usual_gaps`). That camera was following the other person then (module docstring).
-    Whether anything was clipped."""
+    (leave) together (`_usual_gaps`). That camera was following the other person then (module docstring),
+    unless it saw this person's face then (`faces`, FACE_SPANS: within same_moment_s): then the other camera's
+    body was the one that changed people. Whether anything was clipped."""
     spans = seen[k]
     if len(spans) < 2:
         return False
@@ -190,6 +208,11 @@ def _handed_over(
             or abs(usual[1 if leaving else 0]) > rules.same_moment_s
             or rest[late] - moment[early] <= rules.handed_over_s
         ):
+            continue
+        # Seed 491, day 1: the counter camera saw a customer's face from her arrival; the door camera's bodies of
+        # her and the customer behind her swapped while they waited. Her face says the counter camera was right.
+        own_face = (faces[k] if faces is not None else {}).get(early)
+        if own_face and abs(sighting(own_face) - moment[early]) <= rules.same_moment_s:
             continue
         # Somebody else: the late camera saw them at the same time as this person (a camera sees a person once),
         # not this person's own back before their face showed.
@@ -232,12 +255,13 @@ def one_visit_per_person(visits: pd.DataFrame, rules: CameraRules | None = None)
     staff = _flag(out["is_staff"], missing=False) if "is_staff" in out else np.zeros(len(out), bool)
     start, end = _seconds(out["entry_time"]), _seconds(out["exit_time"])
     seen = _seen_by_camera(out, cams, start, end)
+    faces = _faces_seen(out)
     dropped: set[int] = set()
     gaps = _usual_gaps(seen, identified & ~staff, rules)
 
     def take_back_handed_over(k: int) -> None:
         """A visit's entry and exit as its cameras saw them after `_handed_over`."""
-        if staff[k] or not _handed_over(k, seen, dropped, gaps, rules):
+        if staff[k] or not _handed_over(k, seen, dropped, gaps, rules, faces):
             return
         first, last = min(map(_first, seen[k].values())), max(map(_last, seen[k].values()))
         if first > start[k] + 1e-3:  # clipped, not a float's rounding

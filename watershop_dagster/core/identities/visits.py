@@ -11,7 +11,7 @@ from datetime import date
 
 import pandas as pd
 
-from watershop_dagster.core.identities.cameras import CAMERA_SPANS, camera_list
+from watershop_dagster.core.identities.cameras import CAMERA_SPANS, FACE_SPANS, camera_list
 from watershop_dagster.core.identities.matching import Assignment
 from watershop_dagster.core.storage.schemas import VISIT_LOG
 
@@ -25,12 +25,14 @@ def build_visits(
     day: date, tracks: pd.DataFrame, assignments: dict[str, Assignment], rules: VisitRules | None = None
 ) -> pd.DataFrame:
     """`tracks` needs track_id, first_time, last_time, faces, mean_quality, best_crop_path (camera where there is
-    one). Besides visit_log's columns, `camera_spans` (not stored): each camera's track spans behind a visit."""
+    one). Besides visit_log's columns, `camera_spans` (not stored): each camera's track spans behind a visit;
+    and `face_spans`: where the tracks carry face_first_time/face_last_time (`bodies.extend_by_bodies`), the
+    spans in which each camera saw the face itself."""
     rules = rules or VisitRules()
     cols = [c for c in VISIT_LOG.column_names if c != "day"]
     known = tracks[tracks["track_id"].isin(assignments)].copy()
     if known.empty:
-        return pd.DataFrame(columns=[*cols, CAMERA_SPANS])
+        return pd.DataFrame(columns=[*cols, CAMERA_SPANS, FACE_SPANS])
     known["customer_id"] = known["track_id"].map(lambda t: assignments[t].customer_id)
     visits = []
     for customer_id, rows in known.sort_values("first_time").groupby("customer_id", sort=False):
@@ -41,6 +43,7 @@ def build_visits(
                 current["faces_seen"] += int(r.faces)
                 current["tracks"] += 1
                 current[CAMERA_SPANS].setdefault(getattr(r, "camera", None), []).append((r.first_time, r.last_time))
+                current[FACE_SPANS].setdefault(getattr(r, "camera", None), []).append(_face_span(r))
                 if r.mean_quality > current["_best_q"]:
                     current["_best_q"], current["best_crop_path"] = r.mean_quality, r.best_crop_path
                 continue
@@ -56,6 +59,7 @@ def build_visits(
                 "is_staff": a.is_staff,
                 "_best_q": r.mean_quality,
                 CAMERA_SPANS: {getattr(r, "camera", None): [(r.first_time, r.last_time)]},
+                FACE_SPANS: {getattr(r, "camera", None): [_face_span(r)]},
             }
             visits.append(current)
     visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))
@@ -64,5 +68,16 @@ def build_visits(
         v["duration_seconds"] = (v["exit_time"] - v["entry_time"]).total_seconds()
         v.pop("_best_q")
         v[CAMERA_SPANS] = {c: spans for c, spans in v[CAMERA_SPANS].items() if isinstance(c, str)}
+        v[FACE_SPANS] = {
+            c: [s for s in spans if s is not None]
+            for c, spans in v[FACE_SPANS].items()
+            if isinstance(c, str) and any(s is not None for s in spans)
+        }
         v["cameras"] = camera_list(set(v[CAMERA_SPANS]))
-    return pd.DataFrame(visits, columns=[*cols, CAMERA_SPANS])
+    return pd.DataFrame(visits, columns=[*cols, CAMERA_SPANS, FACE_SPANS])
+
+
+def _face_span(track) -> tuple | None:
+    """(first, last) time the track's face itself was seen, where the row says (face_first_time)."""
+    first, last = getattr(track, "face_first_time", None), getattr(track, "face_last_time", None)
+    return (first, last) if first is not None and last is not None and pd.notna(first) and pd.notna(last) else None
