@@ -355,17 +355,19 @@ def test_a_still_body_beside_recognised_staff_from_the_start_of_the_closing_reco
     """Seed 479, day 1: the second clerk, there since the afternoon, is in the day's last recording only, his
     face unusable; from its first frame he stands still (x 435) beside the named clerk (x 1150) and leaves view
     when she does. Staff, though one recording is too few for a post. Not staff: a customer who walks in after
-    the closing recording began, someone standing still there after the clerk left view, the same still body
-    in a recording of the middle of the day, and anyone on a day with no staff named."""
+    the closing recording began, someone standing still there after the clerk left view or leaving before
+    her, the same still body in a recording of the middle of the day, and anyone on a day with no staff
+    named."""
     files, starts = _recordings(5)
     last = starts[-1]
     named = _body("K1", last, last + 6, 1150, 395, 280)
     second = _body("K2", last, last + 6, 435, 400, 290)
     late = _body("C1", last + 3, last + 6, 700, 400, 300)
     stays = _body("C2", last, last + 20, 700, 400, 300)
+    leaves = _body("C4", last, last + 2, 700, 400, 300)
     midday_named = _body("K3", starts[2], starts[2] + 6, 1150, 395, 280)
     midday = _body("C3", starts[2], starts[2] + 6, 435, 400, 290)
-    everyone = [named, second, late, stays, midday_named, midday]
+    everyone = [named, second, late, stays, leaves, midday_named, midday]
     spans = {"cam1": files}
     assert closing_up_with_staff(everyone, {"K1", "K3"}, spans) == {"K2"}
     assert closing_up_with_staff(everyone, set(), spans) == set()

@@ -455,9 +455,10 @@ def closing_up_with_staff(
 ) -> set[str]:
     """Track ids of the still bodies, not themselves `staff_bodies`, in their camera's first or last recording
     of the day (the shop being opened or closed), in view from that recording's start (`post_start_s`) and
-    only while a body of recognised staff was (its span within theirs, give or take `post_start_s`): a second
-    clerk closing up beside the first. A customer who comes in at closing time walks in after the recording
-    began; a clerk seen there once has too few recordings for a post. (Seed 479, day 1: the second clerk,
+    over the same seconds as a body of recognised staff (in view after it came and leaving view when it did,
+    give or take `post_start_s`): a second clerk closing up beside the first. A customer who comes in at
+    closing time walks in after the recording began, and leaves before the clerk; a clerk seen there once has
+    too few recordings for a post. (Seed 479, day 1: the second clerk,
     there from 14:06, was in the closing recording only, his face 26 px and unusable; his body on both
     cameras, still beside the named clerk over the same 6 s, was counted as a customer visit.)"""
     rules = rules or StaffRules()
@@ -475,7 +476,7 @@ def closing_up_with_staff(
         if any(
             s.camera == t.camera
             and pd.Timestamp(s.first_time) - slack <= first
-            and last <= pd.Timestamp(s.last_time) + slack
+            and abs(last - pd.Timestamp(s.last_time)) <= slack
             for s in staff
         ):
             out.add(t.track_id)
