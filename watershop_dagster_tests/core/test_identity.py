@@ -435,3 +435,30 @@ def test_a_track_of_one_face_confirms_a_known_customer_only_when_clearly_theirs(
     day["weak"] = True
     r = assign_identities(day, registry, {}, next_number=4)
     assert sorted(a.customer_id for a in r.assignments.values()) == ["CUST_0001", "CUST_0003"]
+
+
+def test_a_clerks_few_faces_confirm_the_clerk():
+    """Seed 503, day 2: the clerk at the till, whose body was found without his recognised faces all day; one
+    face of his on a 32-s body, 0.51 alike to his photos: a customer visit. A weak track (or one face) as alike
+    to a staff member as a weak track must be to a customer, and more alike to them than to any customer, is
+    that staff member's. Not when a customer is that alike too, nor when that staff member's own track was in
+    view with it."""
+    day = _tracks_for([("D", 0), ("A", 300), ("D", 600)])
+    day["embedding"] = [
+        unit(0.6 * PEOPLE["D"] + 0.8 * PEOPLE["E"]).tolist(),  # the clerk's few faces
+        unit(0.55 * PEOPLE["D"] + 0.55 * PEOPLE["A"] + 0.63 * PEOPLE["E"]).tolist(),  # like the clerk and A
+        PEOPLE["D"].tolist(),  # the clerk, a strong track
+    ]
+    day["weak"] = [True, True, False]
+    registry = [RegistryEntry("CUST_0001", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 2)]
+    staff = {"STAFF_ravi": PEOPLE["D"][None, :]}
+    r = assign_identities(day, registry, staff, next_number=2)
+    ids = [r.assignments[t].customer_id if t in r.assignments else None for t in day["track_id"]]
+    assert ids == ["STAFF_ravi", None, "STAFF_ravi"]
+    assert r.assignments[day["track_id"][0]].is_staff
+    # the clerk's strong track in view with the weak one: someone else, left alone
+    together = _tracks_for([("D", 0), ("E", 1)])
+    together["embedding"] = [PEOPLE["D"].tolist(), unit(0.6 * PEOPLE["D"] + 0.8 * PEOPLE["E"]).tolist()]
+    together["weak"] = [False, True]
+    r = assign_identities(together, registry, staff, next_number=2)
+    assert together["track_id"][1] not in r.assignments

@@ -425,9 +425,9 @@ def _confirmed_by_weak_tracks(
 
     Each is compared with every customer's registry centroid and day's mean (the more alike of the two) and
     with the enrolled staff: it takes the most alike customer when that one is at least the threshold alike,
-    no other customer is, no staff member is as alike (a clerk's few faces stay as they were: the clerk's
-    body is found by the post), and no track given that ID today was in view of the same camera at the same
-    time. Its faces change no centroid: an ID only confirmed today keeps its registry centroid (a day's mean of
+    no other customer is, no staff member is as alike, and no track given that ID today was in view of the
+    same camera at the same time. Likewise it takes the most alike staff member (their photos, stored days and
+    today's mean) when at least the threshold alike, more than any customer, and no customer is that alike. Its faces change no centroid: an ID only confirmed today keeps its registry centroid (a day's mean of
     weight 0, so its row is written with the visit counted). Tracks the owner's corrections mention are left
     to those corrections."""
     if weak.empty:
@@ -447,7 +447,12 @@ def _confirmed_by_weak_tracks(
     for cid, (mean, _, _) in result.day_centroids.items():
         if a_customer(cid) and not any(a.is_staff for a in result.assignments.values() if a.customer_id == cid):
             vectors.setdefault(cid, []).append(mean)
-    if weak.empty or not vectors:
+    # The staff as the weak tracks meet them: their galleries, with the day's mean of each one recognised today.
+    staff_now = dict(staff)
+    for sid, (mean, _, _) in result.day_centroids.items():
+        if sid in staff and any(a.is_staff for a in result.assignments.values() if a.customer_id == sid):
+            staff_now[sid] = np.vstack([staff[sid], mean[None, :]])
+    if weak.empty or not (vectors or staff_now):
         return result
     ids = list(vectors)
     pool = pd.concat([usable, weak], ignore_index=True)
@@ -460,15 +465,24 @@ def _confirmed_by_weak_tracks(
         mean = _unit(np.asarray(r.embedding, np.float32))
         sims = np.array([max(float(v @ mean) for v in vectors[cid]) for cid in ids])
         order = np.argsort(-sims)
-        best, best_sim = ids[order[0]], float(sims[order[0]])
+        best, best_sim = (ids[order[0]], float(sims[order[0]])) if ids else (None, -1.0)
         runner_up = float(sims[order[1]]) if len(ids) > 1 else -1.0
-        _, staff_sim = _most_alike_staff(staff, mean)
+        staff_id, staff_sim = _most_alike_staff(staff_now, mean)
         threshold = (
             rules.weak_match_threshold
             if r.usable_faces >= rules.min_usable_faces
             else rules.single_face_match_threshold
         )
-        if best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
+        if staff_id is not None and staff_sim >= threshold and staff_sim > best_sim and best_sim < threshold:
+            # A clerk's few faces confirm the clerk, as a customer's confirm the customer: the body they joined is
+            # then staff's, not a customer's visit (seed 503, day 2: the clerk at the till, his body found without
+            # his recognised faces all day, and one face of his on a 32-s body, 0.51 alike to his photos).
+            theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == staff_id and t in row_of]
+            if not spans.in_view_together([row_of[r.track_id]], theirs):
+                assignments[r.track_id] = Assignment(staff_id, staff_sim, True)
+                confirmed += 1
+            continue
+        if best is None or best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
             continue
         theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == best and t in row_of]
         if spans.in_view_together([row_of[r.track_id]], theirs):
