@@ -427,9 +427,10 @@ def _confirmed_by_weak_tracks(
     with the enrolled staff: it takes the most alike customer when that one is at least the threshold alike,
     no other customer is, no staff member is as alike, and no track given that ID today was in view of the
     same camera at the same time. Likewise it takes the most alike staff member (their photos, stored days and
-    today's mean) when at least the threshold alike, more than any customer, and no customer is that alike. Its faces change no centroid: an ID only confirmed today keeps its registry centroid (a day's mean of
-    weight 0, so its row is written with the visit counted). Tracks the owner's corrections mention are left
-    to those corrections."""
+    today's mean) when at least the threshold alike, more than any customer, and no customer is that alike.
+    Its faces change no centroid: an ID only confirmed today keeps its registry centroid (a day's mean of
+    weight 0, so its row is written with the visit counted); a staff member confirmed only so gets no row.
+    Tracks the owner's corrections mention are left to those corrections."""
     if weak.empty:
         return result
     weak = weak[~weak["track_id"].isin(c.corrected_tracks | c.no_staff_match)].sort_values("first_time")
