@@ -430,6 +430,10 @@ def test_a_track_of_one_face_confirms_a_known_customer_only_when_clearly_theirs(
     r = assign_identities(day, registry, {}, next_number=4)
     assert {t: a.customer_id for t, a in r.assignments.items()} == {day["track_id"][0]: "CUST_0001"}
     assert r.new_ids == [] and r.unidentified_tracks == 2
+    # Seen in one frame only (seed 523: the last frame of a recording cut by a power failure showed faces of
+    # customers long gone): it confirms nothing.
+    glimpse = day.assign(faces=1)
+    assert assign_identities(glimpse, registry, {}, next_number=4).assignments == {}
     # With two faces, C's track is weak, not single: 0.47 confirms it.
     day["usable_faces"] = 2
     day["weak"] = True
@@ -456,6 +460,10 @@ def test_a_clerks_few_faces_confirm_the_clerk():
     ids = [r.assignments[t].customer_id if t in r.assignments else None for t in day["track_id"]]
     assert ids == ["STAFF_ravi", None, "STAFF_ravi"]
     assert r.assignments[day["track_id"][0]].is_staff
+    # one face in one frame names the clerk too (seed 503's was so), though it confirms no customer
+    one_face = day.assign(faces=[1, 10, 10], usable_faces=[1, 10, 10])
+    r = assign_identities(one_face, registry, staff, next_number=2)
+    assert r.assignments[day["track_id"][0]].customer_id == "STAFF_ravi"
     # the clerk's strong track in view with the weak one: someone else, left alone
     together = _tracks_for([("D", 0), ("E", 1)])
     together["embedding"] = [PEOPLE["D"].tolist(), unit(0.6 * PEOPLE["D"] + 0.8 * PEOPLE["E"]).tolist()]

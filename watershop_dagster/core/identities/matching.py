@@ -483,7 +483,11 @@ def _confirmed_by_weak_tracks(
                 assignments[r.track_id] = Assignment(staff_id, staff_sim, True)
                 confirmed += 1
             continue
-        if best is None or best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
+        # A face in one frame only confirms no customer: it says nothing of where it came from (seed 523, day 2:
+        # the last frame of a recording cut by a power failure showed two customers' faces 37 and 23 s after
+        # they had left, and confirmed, they kept both visits open). A clerk's may still name the clerk's body.
+        one_frame = int(getattr(r, "faces", 2)) < 2
+        if one_frame or best is None or best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
             continue
         theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == best and t in row_of]
         if spans.in_view_together([row_of[r.track_id]], theirs):
