@@ -180,7 +180,7 @@ def _handed_over(
     dropped: set[int],
     gaps: dict[tuple[str, str], tuple[float, float]],
     rules: CameraRules,
-    faces: list[dict] | None = None,
+    faces: list[dict],
 ) -> bool:
     """Clips `seen[k]` where one of its cameras saw the person arrive (leave) more than handed_over_s before
     (after) the rest did, at the moment another of its cameras saw somebody else arrive (leave): a visit not
@@ -211,7 +211,7 @@ def _handed_over(
             continue
         # Seed 491, day 1: the counter camera saw a customer's face from her arrival; the door camera's bodies of
         # her and the customer behind her swapped while they waited. Her face says the counter camera was right.
-        own_face = (faces[k] if faces is not None else {}).get(early)
+        own_face = faces[k].get(early)
         if own_face and abs(sighting(own_face) - moment[early]) <= rules.same_moment_s:
             continue
         # Somebody else: the late camera saw them at the same time as this person (a camera sees a person once),

@@ -445,14 +445,14 @@ def _confirmed_by_weak_tracks(
         if not e.is_staff and a_customer(cid):
             vectors.setdefault(cid, []).append(e.centroid)
             registry_centroid.setdefault(cid, (e.centroid, e.best_crop_path))
-    for cid, (mean, _, _) in result.day_centroids.items():
-        if a_customer(cid) and not any(a.is_staff for a in result.assignments.values() if a.customer_id == cid):
-            vectors.setdefault(cid, []).append(mean)
-    # The staff as the weak tracks meet them: their galleries, with the day's mean of each one recognised today.
+    staff_today = {a.customer_id for a in result.assignments.values() if a.is_staff}
+    # ...and the staff as the weak tracks meet them: their galleries, with the day's mean of those seen today.
     staff_now = dict(staff)
-    for sid, (mean, _, _) in result.day_centroids.items():
-        if sid in staff and any(a.is_staff for a in result.assignments.values() if a.customer_id == sid):
-            staff_now[sid] = np.vstack([staff[sid], mean[None, :]])
+    for cid, (mean, _, _) in result.day_centroids.items():
+        if cid not in staff_today and a_customer(cid):
+            vectors.setdefault(cid, []).append(mean)
+        elif cid in staff_today and cid in staff:
+            staff_now[cid] = np.vstack([staff[cid], mean[None, :]])
     if weak.empty or not (vectors or staff_now):
         return result
     ids = list(vectors)
@@ -462,6 +462,12 @@ def _confirmed_by_weak_tracks(
     assignments = dict(result.assignments)
     day_centroids = dict(result.day_centroids)
     confirmed = 0
+
+    def in_view_with(track_id: str, cid: str) -> bool:
+        """Whether a track given `cid` today was in view of the same camera at the same time as this one."""
+        theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == cid and t in row_of]
+        return spans.in_view_together([row_of[track_id]], theirs)
+
     for r in weak.itertuples(index=False):
         mean = _unit(np.asarray(r.embedding, np.float32))
         sims = np.array([max(float(v @ mean) for v in vectors[cid]) for cid in ids])
@@ -478,8 +484,7 @@ def _confirmed_by_weak_tracks(
             # A clerk's few faces confirm the clerk, as a customer's confirm the customer: the body they joined is
             # then staff's, not a customer's visit (seed 503, day 2: the clerk at the till, his body found without
             # his recognised faces all day, and one face of his on a 32-s body, 0.51 alike to his photos).
-            theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == staff_id and t in row_of]
-            if not spans.in_view_together([row_of[r.track_id]], theirs):
+            if not in_view_with(r.track_id, staff_id):
                 assignments[r.track_id] = Assignment(staff_id, staff_sim, True)
                 confirmed += 1
             continue
@@ -489,8 +494,7 @@ def _confirmed_by_weak_tracks(
         one_frame = int(getattr(r, "faces", 2)) < 2
         if one_frame or best is None or best_sim < threshold or runner_up >= threshold or staff_sim >= best_sim:
             continue
-        theirs = [row_of[t] for t, a in assignments.items() if a.customer_id == best and t in row_of]
-        if spans.in_view_together([row_of[r.track_id]], theirs):
+        if in_view_with(r.track_id, best):
             continue
         assignments[r.track_id] = Assignment(best, best_sim, False)
         if best not in day_centroids and best in registry_centroid:

@@ -43,7 +43,8 @@ def build_visits(
                 current["faces_seen"] += int(r.faces)
                 current["tracks"] += 1
                 current[CAMERA_SPANS].setdefault(getattr(r, "camera", None), []).append((r.first_time, r.last_time))
-                current[FACE_SPANS].setdefault(getattr(r, "camera", None), []).append(_face_span(r))
+                if (face := _face_span(r)) is not None:
+                    current[FACE_SPANS].setdefault(getattr(r, "camera", None), []).append(face)
                 if r.mean_quality > current["_best_q"]:
                     current["_best_q"], current["best_crop_path"] = r.mean_quality, r.best_crop_path
                 continue
@@ -59,7 +60,7 @@ def build_visits(
                 "is_staff": a.is_staff,
                 "_best_q": r.mean_quality,
                 CAMERA_SPANS: {getattr(r, "camera", None): [(r.first_time, r.last_time)]},
-                FACE_SPANS: {getattr(r, "camera", None): [_face_span(r)]},
+                FACE_SPANS: {getattr(r, "camera", None): [face]} if (face := _face_span(r)) is not None else {},
             }
             visits.append(current)
     visits.sort(key=lambda v: (v["entry_time"], v["customer_id"]))
@@ -68,11 +69,7 @@ def build_visits(
         v["duration_seconds"] = (v["exit_time"] - v["entry_time"]).total_seconds()
         v.pop("_best_q")
         v[CAMERA_SPANS] = {c: spans for c, spans in v[CAMERA_SPANS].items() if isinstance(c, str)}
-        v[FACE_SPANS] = {
-            c: [s for s in spans if s is not None]
-            for c, spans in v[FACE_SPANS].items()
-            if isinstance(c, str) and any(s is not None for s in spans)
-        }
+        v[FACE_SPANS] = {c: spans for c, spans in v[FACE_SPANS].items() if isinstance(c, str)}
         v["cameras"] = camera_list(set(v[CAMERA_SPANS]))
     return pd.DataFrame(visits, columns=[*cols, CAMERA_SPANS, FACE_SPANS])
 
