@@ -206,6 +206,44 @@ def test_the_next_customer_at_the_door_in_other_clothes_does_not_continue_the_la
     assert dressed_alike(door, nxt) and chain_fragments(rows, [door, nxt], named=set())[1] == {"P1"}
 
 
+def test_of_two_pieces_that_could_go_on_from_a_lost_walker_the_one_in_her_clothes_does():
+    """Seed 541, day 2: a faceless customer is lost 0.8 s after walking in at the door and found 7 s later on
+    her way to the counter, 1.5 box heights on; the next customer walks in at the door at that moment, where she
+    was last seen, in other clothes. She goes on as the piece in her clothes; the newcomer is a visit of his own
+    (the first piece found used to win, and her entry became his). With no piece in her clothes within reach,
+    one in other clothes (look 18) is not her either."""
+    shirt, other = (142.0, 88.0, 143.0), (124.0, 105.0, 148.0)
+    walk_in = dressed_as(_track("P14", [(0.0, 66, 213, 216, 637), (0.8, 161, 221, 327, 643)]), shirt)
+    on_her_way = dressed_as(_track("P15", [(8.0, 461, 220, 607, 636), (26.8, 80, 217, 242, 640)]), shirt)
+    newcomer = dressed_as(_track("P16", [(8.0, 78, 216, 227, 633), (49.8, 113, 215, 286, 634)]), other)
+    assert continues(walk_in, newcomer) and dressed_alike(walk_in, newcomer)  # near enough, clothes not too far
+    rows = person_tracks([("P14", 0.0, 0.8, []), ("P15", 8.0, 26.8, []), ("P16", 8.0, 49.8, [])])
+    rows["unidentified_presence"] = [False, True, True]
+    for order in ([walk_in, newcomer, on_her_way], [walk_in, on_her_way, newcomer]):
+        out, absorbed = chain_fragments(rows, order, named=set())
+        assert absorbed == {"P14"}
+        spans = {r.track_id: (r.first_time, r.last_time) for r in out.itertuples()}
+        assert spans["P15"] == (at(0.0), at(26.8)) and spans["P16"] == (at(8.0), at(49.8))
+    rows = rows[rows["track_id"] != "P15"]
+    assert chain_fragments(rows, [walk_in, newcomer], named=set())[1] == set()
+
+
+def test_the_next_visitor_in_the_same_clothes_behind_where_the_last_walked_out_is_someone_else():
+    """The real walk-in clip: a visitor walks away to the right and out of view; 6 s later the next one, in
+    clothes 2.8 apart (backs in dark clothes), is found 0.8 box heights behind where the last was last seen.
+    Not the last one walked on: two visits. Found ahead of her, the way she was walking, she is picked up."""
+    jacket = (109.0, 130.0, 124.0)
+    leaving = dressed_as(
+        _track("P6", [(0.0, 450, 48, 748, 406), (1.0, 512, 56, 686, 406), (2.0, 664, 72, 802, 430)]), jacket
+    )
+    behind = dressed_as(_track("P7", [(8.2, 335, 157, 515, 427), (9.0, 358, 26, 538, 396)]), jacket)
+    ahead = dressed_as(_track("P8", [(8.2, 900, 80, 1040, 440), (9.0, 950, 80, 1090, 440)]), jacket)
+    rows = person_tracks([("P6", 0.0, 2.0, []), ("P7", 8.2, 9.0, []), ("P8", 8.2, 9.0, [])])
+    rows["unidentified_presence"] = True
+    assert chain_fragments(rows[rows["track_id"] != "P8"], [leaving, behind], named=set())[1] == set()
+    assert chain_fragments(rows[rows["track_id"] != "P7"], [leaving, ahead], named=set())[1] == {"P8"}
+
+
 def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():
     """On the real walk-in clip (camera high behind the visitors, 768x432) one visitor leaves the standing
     table and the next is found 7 s later 0.42 box heights away: two visits, not one person re-found."""

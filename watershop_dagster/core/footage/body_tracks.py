@@ -59,6 +59,7 @@ class PersonRules:
     look_scale: float = 20.0
     look_weight: float = 1.0
     look_max: float = 30.0
+    chain_look_max: float = 10.0  # faceless pieces chained into one person (`bodies._chains`) are dressed within this
     look_samples: int = 5  # a track's look is the median of its last this many looks (one occluded box is not it)
     join_max_dt_s: float = 0.5  # a face and a body box are "at the same time" within this
     face_top_share: float = 0.5  # the face centre lies in the top half of the body box (seated, from above)
