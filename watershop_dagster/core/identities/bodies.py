@@ -312,8 +312,8 @@ def _centre(box: PersonBox) -> np.ndarray:
 
 def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[PersonTrack]]:
     """The pieces (in order of first sight) strung into chains of one person each: a piece goes on from one
-    that ended before it began where it `continues` it or walked on from it (`_walked_on`), in clothes alike
-    (`dressed_alike`: the next customer walking in from the door where a customer was last seen, before that
+    that ended before it began where it `continues` it or walked on from it (`_walked_on`), in clothes within
+    `chain_look_max` (the next customer walking in from the door where a customer was last seen, before that
     one walked on to the counter, is another person; a piece that continues a named body, in
     `duplicate_bodies`, keeps `continues` alone, the named body's clothes may have been measured on a box it
     shared with someone). Where several could go on from one piece, or one from several, the closest clothes
@@ -323,14 +323,17 @@ def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[Pers
     links = []
     for i, a in enumerate(pieces):
         for b in pieces[i + 1 :]:
-            if seconds_between(a.last_time, b.first_time) < 0 or seconds_between(a.first_time, b.first_time) <= 0:
+            gap = seconds_between(a.last_time, b.first_time)
+            if gap > max(rules.still_gap_s, rules.continue_gap_s):
+                break  # pieces come in order of first sight: every later one is further still
+            if gap < 0 or seconds_between(a.first_time, b.first_time) <= 0:
                 continue
             if not (continues(a, b, rules) or _walked_on(a, b, rules)):
                 continue
             before, after = a.look(rules.look_samples), median_look(b.boxes[: rules.look_samples])
             cost = rules.chain_look_max if before is None or after is None else look_distance(before, after)
             if cost <= rules.chain_look_max:
-                links.append((cost, seconds_between(a.last_time, b.first_time), a.track_id, b.track_id))
+                links.append((cost, gap, a.track_id, b.track_id))
     after_of: dict[str, str] = {}
     before_of: dict[str, str] = {}
     for _, _, a_id, b_id in sorted(links):
