@@ -250,8 +250,7 @@ def chain_fragments(
     alone may be shorter than min_presence_s, and the visit they make is cut short. Bodies not `named` (and not
     in `not_visits`) that go on from one another are chained (`_chains`): the chain's first marked presence
     takes the whole chain's span, and the others are returned as bodies that are no visit of their own. A chain
-    none of whose pieces is a presence (`unidentified_presence`) is left alone, but for one that walked in from
-    the door and back out to it over at least min_presence_s (`_in_and_out`). Returns (person_tracks with the
+    none of whose pieces is a presence (`unidentified_presence`) is left alone. Returns (person_tracks with the
     spans widened, those bodies)."""
     rules = rules or PersonRules()
     if person_tracks is None or person_tracks.empty:
@@ -260,8 +259,7 @@ def chain_fragments(
         (t for t in tracks if t.track_id not in named and t.track_id not in not_visits and t.boxes),
         key=lambda t: t.first_time,
     )
-    door_of = doors([t for t in tracks if t.track_id not in not_visits], rules)
-    chains = _chains(free, rules, door_of)
+    chains = _chains(free, rules)
     out = person_tracks.copy()
     row = {tid: i for i, tid in zip(out.index, out["track_id"], strict=True)}
     marked = out["unidentified_presence"] if "unidentified_presence" in out else pd.Series(None, index=out.index)
@@ -272,13 +270,7 @@ def chain_fragments(
             continue
         flagged = [i for i in ids if pd.notna(marked.loc[row[i]]) and bool(marked.loc[row[i]])]
         if not flagged:
-            # Pieces none of which is a presence (parts, passers-by) make none together, unless they walked in
-            # from the door and back out to it, long enough apart for a visit: somebody came in and left.
-            in_and_out = any(_in_and_out(a, b, door_of.get(a.camera), rules) for a, b in zip(chain, chain[1:]))
-            if not (in_and_out and seconds_between(chain[0].first_time, chain[-1].last_time) >= rules.min_presence_s):
-                continue
-            flagged = ids[:1]
-            out.loc[row[ids[0]], "unidentified_presence"] = True
+            continue  # pieces none of which is a presence (parts, passers-by) make none together
         head = flagged[0]
         first = min(out.loc[row[i], "first_time"] for i in ids)
         last = max(out.loc[row[i], "last_time"] for i in ids)
@@ -314,60 +306,11 @@ def _walked_on(first: PersonTrack, then: PersonTrack, rules: PersonRules) -> boo
     )
 
 
-def doors(tracks: Sequence[PersonTrack], rules: PersonRules) -> dict[str, np.ndarray]:
-    """Per camera, where people come in and go out: the place (a box centre) with the most of the bodies' first
-    and last boxes within door_radius of a box height of it, door_min_ends of them at least. Every visit
-    begins and ends at the door; bodies lost and found at the counter spread over its places."""
-    ends: dict[str, list[tuple[np.ndarray, float]]] = {}
-    for t in tracks:
-        if len(t.boxes) >= 2:
-            ends.setdefault(t.camera, []).extend((_centre(b), b.height) for b in (t.boxes[0], t.boxes[-1]))
-    out = {}
-    for camera, points in ends.items():
-        centres = np.array([c for c, _ in points])
-        near = [int((np.hypot(*(centres - c).T) <= rules.door_radius * h).sum()) for c, h in points]
-        best = int(np.argmax(near))
-        if near[best] >= rules.door_min_ends:
-            out[camera] = centres[best]
-    return out
-
-
-def _in_and_out(first: PersonTrack, then: PersonTrack, door: np.ndarray | None, rules: PersonRules) -> bool:
-    """Whether `first` walks in from the door and `then`, up to still_gap_s later, walks back out to it in the
-    same clothes (same_clothes): one customer the detector lost between, standing at the counter in front of
-    the clerk (seed 541, day 1: 25 s, the pieces 0.5 apart in colour). The door tells this from one customer
-    walking out and the next walking in where she was last seen (seed 401): the same pair, read backwards."""
-    if door is None or len(first.boxes) < 2 or len(then.boxes) < 2:
-        return False
-    gap = seconds_between(first.last_time, then.first_time)
-    if not 0 <= gap <= rules.still_gap_s:
-        return False
-
-    def from_door(box: PersonBox) -> float:
-        return float(np.hypot(*(_centre(box) - door)))
-
-    def at_door(box: PersonBox) -> bool:
-        return from_door(box) <= rules.door_radius * box.height
-
-    walks_in = at_door(first.boxes[0]) and from_door(first.boxes[-1]) > from_door(first.boxes[0])
-    walks_out = at_door(then.boxes[-1]) and from_door(then.boxes[0]) > from_door(then.boxes[-1])
-    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
-    return (
-        walks_in
-        and walks_out
-        and before is not None
-        and after is not None
-        and look_distance(before, after) <= rules.same_clothes
-    )
-
-
 def _centre(box: PersonBox) -> np.ndarray:
     return np.array([(box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2])
 
 
-def _chains(
-    pieces: Sequence[PersonTrack], rules: PersonRules, door_of: dict[str, np.ndarray] | None = None
-) -> list[list[PersonTrack]]:
+def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[PersonTrack]]:
     """The pieces (in order of first sight) strung into chains of one person each: a piece goes on from one
     that ended before it began where it `continues` it or walked on from it (`_walked_on`), in clothes within
     `chain_look_max` (the next customer walking in from the door where a customer was last seen, before that
@@ -376,8 +319,7 @@ def _chains(
     shared with someone). Where several could go on from one piece, or one from several, the closest clothes
     win: a customer lost as she walked from the door to the counter, and the next customer walking in at the
     door where she was last seen, are both near enough to go on from her, but only one wears her clothes (seed
-    541, day 2: 0.5 against 25.3; before, the first found won). Given each camera's door (`doors`), a piece
-    that walked in from it also goes on as one in the same clothes that walks back out to it (`_in_and_out`)."""
+    541, day 2: 0.5 against 25.3; before, the first found won)."""
     links = []
     for i, a in enumerate(pieces):
         for b in pieces[i + 1 :]:
@@ -386,8 +328,7 @@ def _chains(
                 break  # pieces come in order of first sight: every later one is further still
             if gap < 0 or seconds_between(a.first_time, b.first_time) <= 0:
                 continue
-            door = (door_of or {}).get(a.camera) if a.camera == b.camera else None
-            if not (continues(a, b, rules) or _walked_on(a, b, rules) or _in_and_out(a, b, door, rules)):
+            if not (continues(a, b, rules) or _walked_on(a, b, rules)):
                 continue
             before, after = a.look(rules.look_samples), median_look(b.boxes[: rules.look_samples])
             cost = rules.chain_look_max if before is None or after is None else look_distance(before, after)
