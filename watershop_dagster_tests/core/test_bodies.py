@@ -226,6 +226,12 @@ def test_of_two_pieces_that_could_go_on_from_a_lost_walker_the_one_in_her_clothe
         assert spans["P15"] == (at(0.0), at(26.8)) and spans["P16"] == (at(8.0), at(49.8))
     rows = rows[rows["track_id"] != "P15"]
     assert chain_fragments(rows, [walk_in, newcomer], named=set())[1] == set()
+    # seed 563: the same walk seen by another camera is not in the same picture, and does not go on from hers
+    elsewhere = dressed_as(_track("P15", [(8.0, 461, 220, 607, 636), (26.8, 80, 217, 242, 640)]), shirt)
+    elsewhere.camera = "cam2"
+    rows = person_tracks([("P14", 0.0, 0.8, []), ("P15", 8.0, 26.8, [])])
+    rows["unidentified_presence"] = [False, True]
+    assert chain_fragments(rows, [walk_in, elsewhere], named=set())[1] == set()
 
 
 def test_the_next_visitor_in_the_same_clothes_behind_where_the_last_walked_out_is_someone_else():
