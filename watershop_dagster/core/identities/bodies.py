@@ -144,13 +144,24 @@ def faceless_visits(
 
 def _near(a: PersonBox, b: PersonBox, rules: PersonRules) -> bool:
     h = max(a.height, b.height)
-    ax, ay = (a.x1 + a.x2) / 2, (a.y1 + a.y2) / 2
-    bx, by = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
+    (ax, ay), (bx, by) = a.centre, b.centre
     return (
         abs(ax - bx) <= rules.continue_shift * h
         and abs(ay - by) <= rules.continue_shift * h
-        and h <= rules.max_height_ratio * max(min(a.height, b.height), 1e-6)
+        and _alike_in_height(a, b, rules)
     )
+
+
+def _alike_in_height(a: PersonBox, b: PersonBox, rules: PersonRules) -> bool:
+    """Neither box more than max_height_ratio times as tall as the other (else someone else, or a merged pair)."""
+    return max(a.height, b.height) <= rules.max_height_ratio * max(min(a.height, b.height), 1e-6)
+
+
+def _clothes_apart(first: PersonTrack, then: PersonTrack, rules: PersonRules) -> float | None:
+    """How far the clothes at the end of `first` are from those at the start of `then` (`look_distance`; None
+    where either is unknown)."""
+    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
+    return None if before is None or after is None else look_distance(before, after)
 
 
 def _in_order(a: PersonTrack, b: PersonTrack) -> tuple[PersonTrack, PersonTrack]:
@@ -163,7 +174,7 @@ def _stands_still(boxes: Sequence[PersonBox], rules: PersonRules) -> bool:
     median height."""
     if len(boxes) < 2:
         return False
-    xs, ys = [(b.x1 + b.x2) / 2 for b in boxes], [(b.y1 + b.y2) / 2 for b in boxes]
+    xs, ys = zip(*(b.centre for b in boxes), strict=True)
     height = sorted(b.height for b in boxes)[len(boxes) // 2]
     return max(max(xs) - min(xs), max(ys) - min(ys)) <= rules.still_motion * height
 
@@ -180,13 +191,12 @@ def continues(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = None) 
     gap = seconds_between(first.last_time, then.first_time)
     if 0 <= gap <= rules.continue_gap_s and _near(first.boxes[-1], then.boxes[0], rules):
         return True
-    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
+    apart = _clothes_apart(first, then, rules)
     return (
         0 <= gap <= rules.still_gap_s
         and box_iou(first.boxes[-1], then.boxes[0]) >= rules.still_iou
-        and before is not None
-        and after is not None
-        and look_distance(before, after) <= rules.same_clothes
+        and apart is not None
+        and apart <= rules.same_clothes
         and (
             _stands_still(first.boxes[-rules.look_samples :], rules)
             or _stands_still(then.boxes[: rules.look_samples], rules)
@@ -198,9 +208,8 @@ def dressed_alike(a: PersonTrack, b: PersonTrack, rules: PersonRules | None = No
     """Whether the end of one body and the start of the other wear clothes the tracker would not call someone
     else's (within look_max; unknown clothes do not say no)."""
     rules = rules or PersonRules()
-    first, then = _in_order(a, b)
-    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
-    return before is None or after is None or look_distance(before, after) <= rules.look_max
+    apart = _clothes_apart(*_in_order(a, b), rules)
+    return apart is None or apart <= rules.look_max
 
 
 def duplicate_bodies(
@@ -290,24 +299,17 @@ def _walked_on(first: PersonTrack, then: PersonTrack, rules: PersonRules) -> boo
     if first.camera != then.camera or len(first.boxes) < 2 or not 0 <= gap <= rules.continue_gap_s:
         return False  # two cameras' boxes are not one picture (seed 563: a door-camera piece went on as a counter one)
     a, b = first.boxes[-1], then.boxes[0]
-    walk = _centre(a) - _centre(first.boxes[-2])
-    step = _centre(b) - _centre(a)
+    walk = np.subtract(a.centre, first.boxes[-2].centre)
+    step = np.subtract(b.centre, a.centre)
     if float(walk @ step) <= 0.5 * float(np.hypot(*walk) * np.hypot(*step)):
         return False
-    h = max(a.height, b.height)
-    shift = float(np.abs(step).max())
-    before, after = first.look(rules.look_samples), median_look(then.boxes[: rules.look_samples])
+    apart = _clothes_apart(first, then, rules)
     return (
-        shift <= rules.max_shift_same_clothes * h
-        and h <= rules.max_height_ratio * max(min(a.height, b.height), 1e-6)
-        and before is not None
-        and after is not None
-        and look_distance(before, after) <= rules.same_clothes
+        float(np.abs(step).max()) <= rules.max_shift_same_clothes * max(a.height, b.height)
+        and _alike_in_height(a, b, rules)
+        and apart is not None
+        and apart <= rules.same_clothes
     )
-
-
-def _centre(box: PersonBox) -> np.ndarray:
-    return np.array([(box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2])
 
 
 def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[PersonTrack]]:
@@ -330,8 +332,8 @@ def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[Pers
                 continue
             if not (continues(a, b, rules) or _walked_on(a, b, rules)):
                 continue
-            before, after = a.look(rules.look_samples), median_look(b.boxes[: rules.look_samples])
-            cost = rules.chain_look_max if before is None or after is None else look_distance(before, after)
+            apart = _clothes_apart(a, b, rules)
+            cost = rules.chain_look_max if apart is None else apart
             if cost <= rules.chain_look_max:
                 links.append((cost, gap, a.track_id, b.track_id))
     after_of: dict[str, str] = {}
