@@ -250,6 +250,52 @@ def test_the_next_visitor_in_the_same_clothes_behind_where_the_last_walked_out_i
     assert chain_fragments(rows[rows["track_id"] != "P7"], [leaving, ahead], named=set())[1] == {"P8"}
 
 
+def _walk(track_id, start, xs, look, step=0.4):
+    """A body walking through x centres `xs` (box 150 wide, 420 tall), one box every `step` seconds."""
+    return dressed_as(_track(track_id, [(start + i * step, x - 75, 215, x + 75, 635) for i, x in enumerate(xs)]), look)
+
+
+def test_a_faceless_customer_lost_between_walking_in_and_walking_out_is_one_visit():
+    """Seed 541, day 1: a faceless customer alone in a recording was found walking in from the door (0.8 s) and
+    walking back out to it (2.2 s), in the same clothes, and not at all in the 25 s between, when she stood in
+    front of the clerk. Neither piece is long enough to be a presence; together, in at the door and out to it,
+    they are one visit. Read backwards (one customer walks out, the next walks in where she was last seen:
+    seed 401) they are two people; and with no door known, nothing is joined."""
+    shirt = (142.0, 88.0, 143.0)
+    # three named customers before her, each in at the door (x 140) and out to it: where the door is
+    others = [_walk(f"N{i}", 100.0 * i, [140, 300, 500, 500, 300, 140], (60.0 + i, 60.0, 60.0)) for i in range(3)]
+    walk_in = _walk("P7", 400.0, [142, 244], shirt, step=0.8)
+    walk_out = _walk("P8", 425.8, [485, 351, 196], shirt, step=1.1)
+    rows = person_tracks([("P7", 400.0, 400.8, []), ("P8", 425.8, 428.0, [])])
+    rows["unidentified_presence"] = False
+    named = {t.track_id for t in others}
+    out, absorbed = chain_fragments(rows, [*others, walk_in, walk_out], named=named)
+    assert absorbed == {"P8"}
+    visit = faceless_visits(out, not_visits=absorbed)
+    assert (visit["entry_time"].iloc[0], visit["exit_time"].iloc[0]) == (at(400.0), at(428.0))
+    assert chain_fragments(rows, [walk_in, walk_out], named=set())[1] == set()  # no door known
+    walk_out_first = _walk("P7", 400.0, [485, 351, 196], shirt, step=1.1)
+    walk_in_later = _walk("P8", 425.8, [142, 244], shirt, step=0.8)
+    assert chain_fragments(rows, [*others, walk_out_first, walk_in_later], named=named)[1] == set()
+
+
+def test_a_walk_in_goes_out_as_no_one_when_a_named_body_wears_its_clothes():
+    """Seed 563: a named customer's first seconds under the door camera (his face came on a later body) walked
+    in; another, faceless, customer walked out 2.2 apart in colour, while his own named body, 0.0 apart, walked
+    out too. The walk-in is his, not hers: a door pair holds only if no other body, named or not, is closer in
+    clothes to either piece."""
+    shirt, coat = (142.0, 88.0, 143.0), (142.0, 90.0, 145.0)
+    others = [_walk(f"N{i}", 70.0 * i, [140, 300, 500, 500, 300, 140], (60.0 + i, 60.0, 60.0)) for i in range(5)]
+    walk_in = _walk("P7", 400.0, [142, 244], shirt, step=0.8)
+    his_own = _walk("N9", 405.0, [500, 500, 500, 300, 140], shirt)
+    hers = _walk("P8", 425.8, [485, 351, 196], coat, step=1.1)
+    rows = person_tracks([("P7", 400.0, 400.8, []), ("P8", 425.8, 428.0, [])])
+    rows["unidentified_presence"] = False
+    named = {t.track_id for t in [*others, his_own]}
+    assert chain_fragments(rows, [*others, walk_in, hers], named=named - {"N9"})[1] == {"P8"}
+    assert chain_fragments(rows, [*others, his_own, walk_in, hers], named=named)[1] == set()
+
+
 def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():
     """On the real walk-in clip (camera high behind the visitors, 768x432) one visitor leaves the standing
     table and the next is found 7 s later 0.42 box heights away: two visits, not one person re-found."""

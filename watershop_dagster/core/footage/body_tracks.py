@@ -108,6 +108,11 @@ class PersonRules:
     # while (seed 397, day 1: a customer at the counter in front of the clerk, the two of them one shape the
     # detector found as neither for 20 s; the boxes before and after 0.99 alike).
     still_gap_s: float = 60.0
+    # ...and one that walks back out to the door up to still_gap_s after a piece in the same clothes walked in
+    # from it, no other body closer in clothes (`bodies.Doorways`). The door: where most bodies' first and last
+    # boxes lie, within door_radius box heights of one another, door_min_ends of them at least.
+    door_radius: float = 0.5
+    door_min_ends: int = 6
     # ...and standing still there at the end or the start: the centre of the last (first) look_samples boxes
     # moved at most this share of their height. Someone walking out of the door and the next one walking in
     # where they were last seen, in clothes alike, are two people (seed 401, day 1: 0.61-0.76 both ways, 36 s

@@ -259,7 +259,8 @@ def chain_fragments(
     alone may be shorter than min_presence_s, and the visit they make is cut short. Bodies not `named` (and not
     in `not_visits`) that go on from one another are chained (`_chains`): the chain's first marked presence
     takes the whole chain's span, and the others are returned as bodies that are no visit of their own. A chain
-    none of whose pieces is a presence (`unidentified_presence`) is left alone. Returns (person_tracks with the
+    none of whose pieces is a presence (`unidentified_presence`) is left alone, but for one that walked in from
+    the door and back out to it over at least min_presence_s (`Doorways.in_and_out`). Returns (person_tracks with the
     spans widened, those bodies)."""
     rules = rules or PersonRules()
     if person_tracks is None or person_tracks.empty:
@@ -268,7 +269,8 @@ def chain_fragments(
         (t for t in tracks if t.track_id not in named and t.track_id not in not_visits and t.boxes),
         key=lambda t: t.first_time,
     )
-    chains = _chains(free, rules)
+    doorways = Doorways([t for t in tracks if t.track_id not in not_visits], rules)
+    chains = _chains(free, rules, doorways)
     out = person_tracks.copy()
     row = {tid: i for i, tid in zip(out.index, out["track_id"], strict=True)}
     marked = out["unidentified_presence"] if "unidentified_presence" in out else pd.Series(None, index=out.index)
@@ -279,7 +281,13 @@ def chain_fragments(
             continue
         flagged = [i for i in ids if pd.notna(marked.loc[row[i]]) and bool(marked.loc[row[i]])]
         if not flagged:
-            continue  # pieces none of which is a presence (parts, passers-by) make none together
+            # Pieces none of which is a presence (parts, passers-by) make none together, unless they walked in
+            # from the door and back out to it, long enough apart for a visit: somebody came in and left.
+            in_and_out = any(doorways.in_and_out(a, b) for a, b in zip(chain, chain[1:]))
+            if not (in_and_out and seconds_between(chain[0].first_time, chain[-1].last_time) >= rules.min_presence_s):
+                continue
+            flagged = ids[:1]
+            out.loc[row[ids[0]], "unidentified_presence"] = True
         head = flagged[0]
         first = min(out.loc[row[i], "first_time"] for i in ids)
         last = max(out.loc[row[i], "last_time"] for i in ids)
@@ -312,7 +320,71 @@ def _walked_on(first: PersonTrack, then: PersonTrack, rules: PersonRules) -> boo
     )
 
 
-def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[PersonTrack]]:
+class Doorways:
+    """Per camera, where people come in and go out, and every body it saw that may be a visit (named or not).
+
+    The door: the place (a box centre) with the most of the bodies' first and last boxes within door_radius of a
+    box height of it, door_min_ends of them at least. Every visit begins and ends at the door; bodies lost and
+    found at the counter spread over its places."""
+
+    def __init__(self, tracks: Sequence[PersonTrack], rules: PersonRules):
+        self.rules = rules
+        self.bodies: dict[str, list[PersonTrack]] = {}
+        for t in tracks:
+            if len(t.boxes) >= 2:
+                self.bodies.setdefault(t.camera, []).append(t)
+        self.door: dict[str, np.ndarray] = {}
+        for camera, bodies in self.bodies.items():
+            ends = [box for t in bodies for box in (t.boxes[0], t.boxes[-1])]
+            centres = np.array([box.centre for box in ends])
+            near = [int((np.hypot(*(centres - box.centre).T) <= rules.door_radius * box.height).sum()) for box in ends]
+            best = int(np.argmax(near))
+            if near[best] >= rules.door_min_ends:
+                self.door[camera] = centres[best]
+
+    def in_and_out(self, first: PersonTrack, then: PersonTrack) -> bool:
+        """Whether `first` walks in from the door and `then`, up to still_gap_s later, walks back out to it in the
+        same clothes (same_clothes): one customer the detector lost between, standing at the counter in front of
+        the clerk (seed 541, day 1: 25 s, the pieces 0.5 apart in colour). The door tells this from one customer
+        walking out and the next walking in where she was last seen (seed 401): the same pair, read backwards.
+        Only if no other body of the camera, named ones too, is a closer match in clothes for either: one that
+        began in that time for `first`, one that ended in it for `then` (seed 563: a named customer's first
+        seconds under the door camera, his face found on a later body, went out as another customer 2.2 apart in
+        colour, while his own named body, 0.0 apart, walked out)."""
+        rules, door = self.rules, self.door.get(first.camera)
+        if door is None or first.camera != then.camera or len(first.boxes) < 2 or len(then.boxes) < 2:
+            return False
+        if not 0 <= seconds_between(first.last_time, then.first_time) <= rules.still_gap_s:
+            return False
+
+        def from_door(box: PersonBox) -> float:
+            return float(np.hypot(*(np.subtract(box.centre, door))))
+
+        def at_door(box: PersonBox) -> bool:
+            return from_door(box) <= rules.door_radius * box.height
+
+        walks_in = at_door(first.boxes[0]) and from_door(first.boxes[-1]) > from_door(first.boxes[0])
+        walks_out = at_door(then.boxes[-1]) and from_door(then.boxes[0]) > from_door(then.boxes[-1])
+        apart = _clothes_apart(first, then, rules)
+        if not (walks_in and walks_out and apart is not None and apart <= rules.same_clothes):
+            return False
+        for other in self.bodies[first.camera]:
+            if other is first or other is then:
+                continue
+            if 0 <= seconds_between(first.last_time, other.first_time) <= rules.still_gap_s:
+                closer = _clothes_apart(first, other, rules)
+                if closer is not None and closer < apart:
+                    return False
+            if 0 <= seconds_between(other.last_time, then.first_time) <= rules.still_gap_s:
+                closer = _clothes_apart(other, then, rules)
+                if closer is not None and closer < apart:
+                    return False
+        return True
+
+
+def _chains(
+    pieces: Sequence[PersonTrack], rules: PersonRules, doorways: Doorways | None = None
+) -> list[list[PersonTrack]]:
     """The pieces (in order of first sight) strung into chains of one person each: a piece goes on from one
     that ended before it began where it `continues` it or walked on from it (`_walked_on`), in clothes within
     `chain_look_max` (the next customer walking in from the door where a customer was last seen, before that
@@ -321,7 +393,8 @@ def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[Pers
     shared with someone). Where several could go on from one piece, or one from several, the closest clothes
     win: a customer lost as she walked from the door to the counter, and the next customer walking in at the
     door where she was last seen, are both near enough to go on from her, but only one wears her clothes (seed
-    541, day 2: 0.5 against 25.3; before, the first found won)."""
+    541, day 2: 0.5 against 25.3; before, the first found won). Given each camera's door (`doors`), a piece
+    that walked in from it also goes on as one in the same clothes that walks back out to it (`Doorways.in_and_out`)."""
     links = []
     for i, a in enumerate(pieces):
         for b in pieces[i + 1 :]:
@@ -330,7 +403,8 @@ def _chains(pieces: Sequence[PersonTrack], rules: PersonRules) -> list[list[Pers
                 break  # pieces come in order of first sight: every later one is further still
             if gap < 0 or seconds_between(a.first_time, b.first_time) <= 0:
                 continue
-            if not (continues(a, b, rules) or _walked_on(a, b, rules)):
+            in_and_out = doorways is not None and doorways.in_and_out(a, b)
+            if not (continues(a, b, rules) or _walked_on(a, b, rules) or in_and_out):
                 continue
             apart = _clothes_apart(a, b, rules)
             cost = rules.chain_look_max if apart is None else apart
