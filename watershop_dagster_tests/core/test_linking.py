@@ -425,8 +425,25 @@ def test_the_pace_is_read_from_the_days_busy_gaps_and_lone_customers():
     pace = service_pace(samples, LinkRules())
     assert pace is not None and pace.pace == 12.0 and pace.first == 16.0
     assert pace.pace_spread == pace.first_spread == LinkRules().pace_min_spread_s  # no spread: the floor
-    # Too few busy gaps: no pace, and linking goes on without it.
-    assert service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s), LinkRules()) is None
+    # Too few busy gaps: the service is read from the lone customers' first sales, less the walk to the counter.
+    lone = service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s), LinkRules())
+    assert lone is not None and lone.pace == 16.0 - LinkRules().walk_to_counter_s == 12.0 and lone.first == 16.0
+    # Too few of both: no pace, and linking goes on without it.
+    assert service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s[:3]), LinkRules()) is None
+
+
+def test_a_first_day_of_lone_customers_and_one_queue_reads_the_service_from_the_lone_ones():
+    """A shop's first day (seed 541, day 1): lone customers, then one queue whose first arrival buys nothing.
+    One busy gap is too few for a pace; each lone customer paid one walk to the counter and one service after
+    coming in, which gives the service, and each of the queue's sales goes to its payer. Without the lone
+    customers, each goes to the customer ahead of its payer."""
+    s, v = _queue_day(walkout_at_head=True)
+    first_day = ~s["transaction_id"].str.match(r"s_q[0-4]"), ~v["visit_id"].str.match(r"q[0-4]")
+    links = link_day(s[first_day[0]], v[first_day[1]], clock_offset_s=0).links
+    assert linked(links) == {t: t[2:] for t in s["transaction_id"][first_day[0]]}
+    queue_only = s["transaction_id"].str.startswith("s_q5"), v["visit_id"].str.startswith("q5")
+    alone = linked(link_day(s[queue_only[0]], v[queue_only[1]], clock_offset_s=0).links)
+    assert alone == {"s_q5b": "q5a", "s_q5c": "q5b"}
 
 
 def test_a_quiet_day_reads_the_counters_pace_from_the_days_before():

@@ -111,7 +111,9 @@ class LinkRules:
     weight_pace: float = 2.0
     pace_tolerance_z: float = 1.5
     pace_scale_z: float = 2.0
-    pace_min_gaps: int = 4  # fewer busy gaps (or free-counter sales) than this, with the earlier days': no pace
+    # Samples of a kind needed (the earlier days' pooled in): fewer busy gaps, the service read from the
+    # free-counter sales (`service_pace`); fewer of both, no pace.
+    pace_min_gaps: int = 4
     pace_days: int = 14  # the earlier days (that had sales) whose samples join the day's
     pace_min_spread_s: float = 1.5
     pace_max_gap_s: float = 180.0  # longer gaps between sales are not one service
@@ -203,15 +205,21 @@ def pace_samples(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, ru
 
 
 def service_pace(samples: PaceSamples, rules: LinkRules) -> ServicePace | None:
-    """The pace from these samples, or None with fewer than `pace_min_gaps` busy gaps (then `first` needs as
-    many free-counter sales)."""
-    if len(samples.busy_gaps_s) < rules.pace_min_gaps:
+    """The pace from these samples: from `pace_min_gaps` busy gaps; short of them, from as many free-counter
+    sales, each one walk to the counter (`walk_to_counter_s`, as the clock reads it) and one service (a shop's
+    first day has few queues, and a walk-out at the head of its first one went unread: seed 541); None with
+    neither. `first` needs `pace_min_gaps` free-counter sales (read the other way, from the busy gaps and the
+    walk, its spread too narrow for how walks vary: seeds 457 and 479 lost five sales)."""
+    first = None
+    if len(samples.first_sale_s) >= rules.pace_min_gaps:
+        first = _centre_and_spread(np.array(samples.first_sale_s), rules.pace_min_spread_s)
+    if len(samples.busy_gaps_s) >= rules.pace_min_gaps:
+        pace, pace_spread = _centre_and_spread(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
+    elif first is not None and first[0] > rules.walk_to_counter_s:
+        pace, pace_spread = first[0] - rules.walk_to_counter_s, first[1]
+    else:
         return None
-    pace, pace_spread = _centre_and_spread(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
-    if len(samples.first_sale_s) < rules.pace_min_gaps:
-        return ServicePace(pace, pace_spread, None, None)
-    first, first_spread = _centre_and_spread(np.array(samples.first_sale_s), rules.pace_min_spread_s)
-    return ServicePace(pace, pace_spread, first, first_spread)
+    return ServicePace(pace, pace_spread, *(first or (None, None)))
 
 
 def fit_costs(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, rules: LinkRules) -> np.ndarray:
