@@ -296,6 +296,34 @@ def test_a_walk_in_goes_out_as_no_one_when_a_named_body_wears_its_clothes():
     assert chain_fragments(rows, [*others, his_own, walk_in, hers], named=named)[1] == set()
 
 
+def test_a_door_pair_needs_a_walk_each_way_and_no_rival_at_the_walk_out():
+    """The door rule at its edges: a named body as close to either piece's clothes (a tie), one that began
+    after the walk-in or one that ended before the walk-out, keeps the pair apart; two pieces that only stood at the door, their
+    boxes jittering, walked neither in nor out; and a walk-in, a piece found at the counter, and a walk-out in
+    one chain are one visit though no two neighbours are a door pair."""
+    shirt = (142.0, 88.0, 143.0)
+    others = [_walk(f"N{i}", 70.0 * i, [140, 300, 500, 500, 300, 140], (60.0 + i, 60.0, 60.0)) for i in range(5)]
+    named = {t.track_id for t in others}
+    walk_in = _walk("P7", 400.0, [142, 244], shirt, step=0.8)
+    walk_out = _walk("P8", 425.8, [485, 351, 196], shirt, step=1.1)
+    rows = person_tracks([("P7", 400.0, 400.8, []), ("P8", 425.8, 428.0, [])])
+    rows["unidentified_presence"] = False
+    twin = _walk("N9", 402.0, [140, 300, 500], shirt)  # came in after her, dressed as she is, named
+    assert chain_fragments(rows, [*others, twin, walk_in, walk_out], named=named | {"N9"})[1] == set()
+    # ...and one in her clothes, in before her, last seen at the counter before the walk-out: that may be theirs
+    lost_before = _walk("N9", 390.0, [140, 300, 500, 500], shirt, step=10.0)
+    assert chain_fragments(rows, [*others, lost_before, walk_in, walk_out], named=named | {"N9"})[1] == set()
+    assert chain_fragments(rows, [*others, walk_in, walk_out], named=named)[1] == {"P8"}
+    standing_in = _walk("P7", 400.0, [140, 141], shirt, step=0.8)
+    standing_out = _walk("P8", 425.8, [141, 140, 140], shirt, step=1.1)
+    assert chain_fragments(rows, [*others, standing_in, standing_out], named=named)[1] == set()
+    at_counter = _walk("P9", 408.0, [500, 500, 500], shirt, step=2.0)  # found standing still between
+    rows3 = person_tracks([("P7", 400.0, 400.8, []), ("P9", 408.0, 412.0, []), ("P8", 425.8, 428.0, [])])
+    rows3["unidentified_presence"] = False
+    out, absorbed = chain_fragments(rows3, [*others, walk_in, at_counter, walk_out], named=named)
+    assert absorbed == {"P8", "P9"}
+
+
 def test_the_next_visitor_to_the_same_table_is_not_the_last_one_found_again():
     """On the real walk-in clip (camera high behind the visitors, 768x432) one visitor leaves the standing
     table and the next is found 7 s later 0.42 box heights away: two visits, not one person re-found."""

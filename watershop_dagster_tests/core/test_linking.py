@@ -428,6 +428,8 @@ def test_the_pace_is_read_from_the_days_busy_gaps_and_lone_customers():
     # Too few busy gaps: the service is read from the lone customers' first sales, less the walk to the counter.
     lone = service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s), LinkRules())
     assert lone is not None and lone.pace == 16.0 - LinkRules().walk_to_counter_s == 12.0 and lone.first == 16.0
+    # First sales hardly longer than the walk say nothing of the service (a service under the spread's floor).
+    assert service_pace(PaceSamples((), (5.0,) * 4), LinkRules()) is None
     # Too few of both: no pace, and linking goes on without it.
     assert service_pace(PaceSamples(samples.busy_gaps_s[:3], samples.first_sale_s[:3]), LinkRules()) is None
 

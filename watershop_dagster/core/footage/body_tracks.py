@@ -113,6 +113,10 @@ class PersonRules:
     # boxes lie, within door_radius box heights of one another, door_min_ends of them at least.
     door_radius: float = 0.5
     door_min_ends: int = 6
+    # A body walks in from the door (or out to it) when its far end lies more than this share of a box height
+    # further from the door than its near end: one standing at the door, its box jittering, does not. Seed
+    # 541's 0.8-s walk-in moved 0.22-0.24 box heights (on each of two cameras).
+    door_walk_min: float = 0.1
     # ...and standing still there at the end or the start: the centre of the last (first) look_samples boxes
     # moved at most this share of their height. Someone walking out of the door and the next one walking in
     # where they were last seen, in clothes alike, are two people (seed 401, day 1: 0.61-0.76 both ways, 36 s

@@ -281,9 +281,9 @@ def chain_fragments(
             continue
         flagged = [i for i in ids if pd.notna(marked.loc[row[i]]) and bool(marked.loc[row[i]])]
         if not flagged:
-            # Pieces none of which is a presence (parts, passers-by) make none together, unless they walked in
-            # from the door and back out to it, long enough apart for a visit: somebody came in and left.
-            in_and_out = any(doorways.in_and_out(a, b) for a, b in zip(chain, chain[1:]))
+            # Pieces none of which is a presence (parts, passers-by) make none together, unless the chain walked
+            # in from the door and back out to it, long enough apart for a visit: somebody came in and left.
+            in_and_out = doorways.walks_in(chain[0]) and doorways.walks_out(chain[-1])
             if not (in_and_out and seconds_between(chain[0].first_time, chain[-1].last_time) >= rules.min_presence_s):
                 continue
             flagged = ids[:1]
@@ -342,42 +342,54 @@ class Doorways:
             if near[best] >= rules.door_min_ends:
                 self.door[camera] = centres[best]
 
+    @staticmethod
+    def _from_door(box: PersonBox, door: np.ndarray) -> float:
+        return float(np.hypot(*np.subtract(box.centre, door)))
+
+    def _walks(self, track: PersonTrack, inward: bool) -> bool:
+        """Whether the body walks in from its camera's door (`inward`: its first box at the door, its last further
+        from it by more than door_walk_min of a box height) or out to it (the other way round); standing at the
+        door is neither."""
+        door = self.door.get(track.camera)
+        if door is None or len(track.boxes) < 2:
+            return False
+        at, away = (track.boxes[0], track.boxes[-1]) if inward else (track.boxes[-1], track.boxes[0])
+        near, far = self._from_door(at, door), self._from_door(away, door)
+        return near <= self.rules.door_radius * at.height and far - near > self.rules.door_walk_min * at.height
+
+    def walks_in(self, track: PersonTrack) -> bool:
+        return self._walks(track, inward=True)
+
+    def walks_out(self, track: PersonTrack) -> bool:
+        return self._walks(track, inward=False)
+
     def in_and_out(self, first: PersonTrack, then: PersonTrack) -> bool:
         """Whether `first` walks in from the door and `then`, up to still_gap_s later, walks back out to it in the
         same clothes (same_clothes): one customer the detector lost between, standing at the counter in front of
         the clerk (seed 541, day 1: 25 s, the pieces 0.5 apart in colour). The door tells this from one customer
         walking out and the next walking in where she was last seen (seed 401): the same pair, read backwards.
-        Only if no other body of the camera, named ones too, is a closer match in clothes for either: one that
+        Only if no other body of the camera, named ones too, is as close a match in clothes for either: one that
         began in that time for `first`, one that ended in it for `then` (seed 563: a named customer's first
         seconds under the door camera, his face found on a later body, went out as another customer 2.2 apart in
         colour, while his own named body, 0.0 apart, walked out)."""
-        rules, door = self.rules, self.door.get(first.camera)
-        if door is None or first.camera != then.camera or len(first.boxes) < 2 or len(then.boxes) < 2:
+        rules = self.rules
+        if first.camera != then.camera or not (self.walks_in(first) and self.walks_out(then)):
             return False
         if not 0 <= seconds_between(first.last_time, then.first_time) <= rules.still_gap_s:
             return False
-
-        def from_door(box: PersonBox) -> float:
-            return float(np.hypot(*(np.subtract(box.centre, door))))
-
-        def at_door(box: PersonBox) -> bool:
-            return from_door(box) <= rules.door_radius * box.height
-
-        walks_in = at_door(first.boxes[0]) and from_door(first.boxes[-1]) > from_door(first.boxes[0])
-        walks_out = at_door(then.boxes[-1]) and from_door(then.boxes[0]) > from_door(then.boxes[-1])
         apart = _clothes_apart(first, then, rules)
-        if not (walks_in and walks_out and apart is not None and apart <= rules.same_clothes):
+        if apart is None or apart > rules.same_clothes:
             return False
         for other in self.bodies[first.camera]:
             if other is first or other is then:
                 continue
             if 0 <= seconds_between(first.last_time, other.first_time) <= rules.still_gap_s:
-                closer = _clothes_apart(first, other, rules)
-                if closer is not None and closer < apart:
+                rival = _clothes_apart(first, other, rules)
+                if rival is not None and rival <= apart:
                     return False
             if 0 <= seconds_between(other.last_time, then.first_time) <= rules.still_gap_s:
-                closer = _clothes_apart(other, then, rules)
-                if closer is not None and closer < apart:
+                rival = _clothes_apart(other, then, rules)
+                if rival is not None and rival <= apart:
                     return False
         return True
 
@@ -393,7 +405,7 @@ def _chains(
     shared with someone). Where several could go on from one piece, or one from several, the closest clothes
     win: a customer lost as she walked from the door to the counter, and the next customer walking in at the
     door where she was last seen, are both near enough to go on from her, but only one wears her clothes (seed
-    541, day 2: 0.5 against 25.3; before, the first found won). Given each camera's door (`doors`), a piece
+    541, day 2: 0.5 against 25.3; before, the first found won). Given each camera's door (`doorways`), a piece
     that walked in from it also goes on as one in the same clothes that walks back out to it (`Doorways.in_and_out`)."""
     links = []
     for i, a in enumerate(pieces):
@@ -403,8 +415,11 @@ def _chains(
                 break  # pieces come in order of first sight: every later one is further still
             if gap < 0 or seconds_between(a.first_time, b.first_time) <= 0:
                 continue
-            in_and_out = doorways is not None and doorways.in_and_out(a, b)
-            if not (continues(a, b, rules) or _walked_on(a, b, rules) or in_and_out):
+            if not (
+                continues(a, b, rules)
+                or _walked_on(a, b, rules)
+                or (doorways is not None and doorways.in_and_out(a, b))  # asked last: the costliest
+            ):
                 continue
             apart = _clothes_apart(a, b, rules)
             cost = rules.chain_look_max if apart is None else apart

@@ -159,8 +159,9 @@ class LinkResult:
 
 @dataclass(frozen=True)
 class ServicePace:
-    """The counter's pace: seconds between consecutive sales while someone waits (`pace`, with its spread), and
-    from the first arrival at a free counter to its sale (`first`: walking to the counter and one service).
+    """The counter's pace: seconds between consecutive sales while someone waits (`pace`, with its spread; on
+    days short of busy gaps, a free-counter sale less the walk to the counter: `service_pace`), and from the
+    first arrival at a free counter to its sale (`first`: walking to the counter and one service).
     Medians, so a few walk-outs (a gap of two services) do not move them; standard deviations as the spreads."""
 
     pace: float
@@ -215,7 +216,7 @@ def service_pace(samples: PaceSamples, rules: LinkRules) -> ServicePace | None:
         first = _centre_and_spread(np.array(samples.first_sale_s), rules.pace_min_spread_s)
     if len(samples.busy_gaps_s) >= rules.pace_min_gaps:
         pace, pace_spread = _centre_and_spread(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
-    elif first is not None and first[0] > rules.walk_to_counter_s:
+    elif first is not None and first[0] - rules.walk_to_counter_s >= rules.pace_min_spread_s:
         pace, pace_spread = first[0] - rules.walk_to_counter_s, first[1]
     else:
         return None
