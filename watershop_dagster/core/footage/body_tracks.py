@@ -109,7 +109,7 @@ class PersonRules:
     # detector found as neither for 20 s; the boxes before and after 0.99 alike).
     still_gap_s: float = 60.0
     # ...and one that walks back out to the door up to still_gap_s after a piece in the same clothes walked in
-    # from it, no other body closer in clothes (`bodies.Doorways`). The door: where most bodies' first and last
+    # from it, no other body as close in clothes (`bodies.Doorways`). The door: where most bodies' first and last
     # boxes lie, within door_radius box heights of one another, door_min_ends of them at least.
     door_radius: float = 0.5
     door_min_ends: int = 6

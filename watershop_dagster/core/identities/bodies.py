@@ -259,9 +259,9 @@ def chain_fragments(
     alone may be shorter than min_presence_s, and the visit they make is cut short. Bodies not `named` (and not
     in `not_visits`) that go on from one another are chained (`_chains`): the chain's first marked presence
     takes the whole chain's span, and the others are returned as bodies that are no visit of their own. A chain
-    none of whose pieces is a presence (`unidentified_presence`) is left alone, but for one that walked in from
-    the door and back out to it over at least min_presence_s (`Doorways.in_and_out`). Returns (person_tracks with the
-    spans widened, those bodies)."""
+    none of whose pieces is a presence (`unidentified_presence`) is left alone, but for one whose first piece
+    walked in from the door and last walked back out to it, at least min_presence_s apart (`Doorways.walks_in`,
+    `walks_out`). Returns (person_tracks with the spans widened, those bodies)."""
     rules = rules or PersonRules()
     if person_tracks is None or person_tracks.empty:
         return person_tracks, set()

@@ -208,16 +208,17 @@ def pace_samples(sale_s: np.ndarray, entry_s: np.ndarray, exit_s: np.ndarray, ru
 def service_pace(samples: PaceSamples, rules: LinkRules) -> ServicePace | None:
     """The pace from these samples: from `pace_min_gaps` busy gaps; short of them, from as many free-counter
     sales, each one walk to the counter (`walk_to_counter_s`, as the clock reads it) and one service (a shop's
-    first day has few queues, and a walk-out at the head of its first one went unread: seed 541); None with
-    neither. `first` needs `pace_min_gaps` free-counter sales (read the other way, from the busy gaps and the
-    walk, its spread too narrow for how walks vary: seeds 457 and 479 lost five sales)."""
+    first day has few queues, and a walk-out at the head of its first one went unread: seed 541), if that leaves
+    a service of at least `pace_min_spread_s`; None otherwise. `first` needs `pace_min_gaps` free-counter sales
+    (read the other way, from the busy gaps and the walk, its spread was too narrow for how walks vary: seeds 457
+    and 479 lost five sales)."""
     first = None
     if len(samples.first_sale_s) >= rules.pace_min_gaps:
         first = _centre_and_spread(np.array(samples.first_sale_s), rules.pace_min_spread_s)
     if len(samples.busy_gaps_s) >= rules.pace_min_gaps:
         pace, pace_spread = _centre_and_spread(np.array(samples.busy_gaps_s), rules.pace_min_spread_s)
-    elif first is not None and first[0] - rules.walk_to_counter_s >= rules.pace_min_spread_s:
-        pace, pace_spread = first[0] - rules.walk_to_counter_s, first[1]
+    elif first is not None and (service := first[0] - rules.walk_to_counter_s) >= rules.pace_min_spread_s:
+        pace, pace_spread = service, first[1]
     else:
         return None
     return ServicePace(pace, pace_spread, *(first or (None, None)))
