@@ -4,7 +4,7 @@ made once per process and its connection kept open between transactions.
 Dagster's stock SQLite run and event-log storages build a new engine for every connection, and open and close
 the file every time (`NullPool`): for each of the some 300 events of a day's runs (each stored in its own
 transaction, asset events twice), for each dynamic-partition lookup, for each run record read. Building the
-engine was most of that cost (README, "Performance": about 2-3 CPU s of a demo day's run); after it, opening,
+engine was most of that cost (docs/performance.md: about 2-3 CPU s of a demo day's run); after it, opening,
 committing and closing: in Dagster's WAL mode the last connection to close checkpoints the log into the
 database and deletes it, and every commit waits for the disk (about 3-4 s of a 15-s day's run on this
 machine, profiled).

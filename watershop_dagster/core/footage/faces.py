@@ -156,8 +156,8 @@ class LandmarkRefiner:
     its size, so a 28-40 px face is 14-20 px to the detector: its box is good enough to find it, its landmarks
     are a pixel or two off at that scale, which is several per cent of the face, and the 112x112 crop the
     recognizer gets is aligned that much worse. On ../shared/data/faces in a 720p frame at 60% light and JPEG
-    q40 (bench/face_roc_by_size.py; README, "Landmarks found again on small faces"), same-person pairs accepted
-    at the registry's 0.30 rose from 0.55 to 0.65 at 28 px and from 0.72 to 0.77 at 32 px on the tune half
+    q40 (bench/face_roc_by_size.py; docs/face-size.md, "Landmarks found again on small faces"), same-person pairs
+    accepted at the registry's 0.30 rose from 0.55 to 0.65 at 28 px and from 0.72 to 0.77 at 32 px on the tune half
     (0.63 to 0.70 and 0.64 to 0.70 on the report half), different people's by 2-4 pairs in 5,700-9,400. The
     face's size in the crop and the crop's width were chosen on the tune half (48 to 96 px, 3 or 4 faces wide:
     the same separation; the cheapest taken). The box and score stay the first pass's (face size, tracking and
@@ -189,7 +189,7 @@ class LandmarkRefiner:
         best = int(np.argmin(off))
         # Somebody else's face in the crop; or one the detector is less sure of seen larger: a real face
         # scores higher there (t1's faces at 26-36 px and 60% light: 0.67-0.83 first, 0.82-0.89 again), the
-        # back of a head that fooled the first pass (README, seed 307) need not, and must not be aligned anew.
+        # back of a head that fooled the first pass (docs/accuracy.md, seed 307) need not, and must not be aligned anew.
         if off[best] > size / 2 or boxes[best, 4] < face.score:
             return face
         return DetectedFace(face.box, (kps[best] / f + np.array([x1, y1])).astype(np.float32), face.score)
@@ -327,7 +327,7 @@ class QualityRules:
     ones. Soft-only tracks would merge different customers, and the opt-out check (per face) misses most soft
     faces of an opted-out person, so under 15 a face is not embedded. The cost: a soft, smooth face (a bald
     head, a plain background) can read 9-15 in every frame and stay an unidentified body all day (seed 307,
-    README)."""
+    docs/accuracy.md)."""
 
     min_face_px: float = 24.0
     min_sharpness: float = 15.0

@@ -37,14 +37,14 @@ class IdentityRules:
     # each camera both were seen by) within `same_clothes_max_colour`, and they were never in view of one
     # camera at the same time. At 28-40 px one person's clusters of one day were 0.16-0.27 alike, under
     # `match_threshold`, in the same clothes; different people of one day with clothes that close were under
-    # 0.15 (README, "Back the same day in the same clothes").
+    # 0.15 (docs/footage-rules.md, "Back the same day in the same clothes").
     same_clothes_min_similarity: float = 0.15
     same_clothes_max_colour: float = 5.0
     # ...and their lightness (CIELAB L*, 8-bit scale) within this: greys, black and white all sit at the
     # centre of a*b*, so colour alone took a light grey shirt for a dark grey one (seed 181, day 2: two people
     # 3.6 apart in colour, 45.5 in lightness, faces 0.19 alike, made one). One person's two visits of a day
     # were 0-1 apart in lightness on the evaluation days (the simulator's shirts are one colour); real light
-    # varies more (README, "Back the same day in the same clothes"), so the margin is wide.
+    # varies more (docs/footage-rules.md, "Back the same day in the same clothes"), so the margin is wide.
     same_clothes_max_lightness: float = 30.0
     # A weak track (under evidence.MIN_TRACK_EVIDENCE: a few small or soft faces) never makes an ID or moves
     # one, but confirms an ID already known (from earlier days or a stronger track of today) when its faces are
@@ -74,7 +74,7 @@ class IdentityRules:
     # most alike 0.258 (the next 0.201): 0.27 joins three splits and keeps a margin over that pair.
     # bench/split_centroids.py (day centroids of 1-3 photos at 28-40 px, 60% light, JPEG q40, shops of 14
     # returning and 6 new people) shows the rule's wrong joins per shop no higher at 0.24-0.28 than at 0.30
-    # on the report half (0.0025), more below (0.010 at 0.22); README, "Split across days".
+    # on the report half (0.0025), more below (0.010 at 0.22); docs/face-size.md, "Split across days".
     mutual_match_threshold: float = 0.27
 
 
