@@ -210,6 +210,35 @@ def test_one_person_back_the_same_day_in_the_same_clothes_keeps_one_id():
     assert assign_identities(day, [], {}, next_number=1).new_ids == ["CUST_0001", "CUST_0002", "CUST_0003"]
 
 
+def test_a_known_customer_whose_first_visit_of_the_day_looks_new_is_found_by_a_later_one_in_the_same_clothes():
+    # Seed 479, day 2: a returning customer's 09:29 visit read 0.295 alike to his ID and was given a new one;
+    # his 11:30 visit, in the same clothes, matched his ID at 0.64. Clusters are decided in the order of the
+    # day, so "back in the same clothes" had to be asked the other way round too.
+    known = RegistryEntry("CUST_0004", PEOPLE["A"], 20.0, False, DAY - timedelta(days=1), 1)
+    day = _tracks_for([("B", 0), ("A", 600), ("C", 1200)])
+    b_like_a = unit(0.24 * PEOPLE["A"] + 0.971 * PEOPLE["B"])
+    day["embedding"] = [b_like_a.tolist(), PEOPLE["A"].tolist(), PEOPLE["C"].tolist()]
+    red, blue = (120.0, 170.0, 150.0), (110.0, 120.0, 90.0)
+    day["look"] = [red, (123.0, 168.0, 151.0), red]
+
+    def ids(day: pd.DataFrame) -> list[str]:
+        r = assign_identities(day, [known], {}, next_number=5)
+        return [r.assignments[t].customer_id for t in day["track_id"]]
+
+    assert ids(day) == ["CUST_0004", "CUST_0004", "CUST_0005"]  # C numbered as if none had been minted for A
+    # Other clothes: someone else whose face happens to be a little alike.
+    day["look"] = [blue, red, red]
+    assert ids(day) == ["CUST_0005", "CUST_0004", "CUST_0006"]
+    # In view together: two people, whatever they wear.
+    day["look"] = [red, red, red]
+    together = day.copy()
+    together.loc[0, ["first_time", "last_time"]] = together.loc[1, ["first_time", "last_time"]].to_numpy()
+    assert ids(together) == ["CUST_0005", "CUST_0004", "CUST_0006"]
+    # Faces under the same-clothes floor (0.15): someone else in a shirt of the same colour.
+    day["embedding"] = [unit(0.10 * PEOPLE["A"] + 0.995 * PEOPLE["B"]).tolist(), *day["embedding"][1:]]
+    assert ids(day) == ["CUST_0005", "CUST_0004", "CUST_0006"]
+
+
 def test_a_returning_customer_whose_first_visit_of_the_day_looks_new_keeps_their_id():
     # Seed 179, day 2: a returning customer's first visit matched their ID at under 0.30 and was given a new
     # one, which their second visit then matched; over both visits the day's faces were 0.38 alike to the

@@ -343,8 +343,9 @@ def _known_by_the_whole_day(
     unless their tracks of today were in view together (two people), an enrolled staff member is as alike
     and at `staff_threshold` (staff come first, as for a cluster), or a more alike minted ID takes it. So does
     one at least `mutual_match_threshold` alike to a customer not seen today when each is the other's most
-    alike (a person split across days). IDs
-    the owner's corrections touch keep the matcher's first word. The IDs minted after are numbered again in
+    alike (a person split across days), and one whose tracks are in the same clothes as a known customer's
+    later tracks of today (`_back_in_same_clothes` asked the other way round). IDs the owner's corrections
+    touch keep the matcher's first word. The IDs minted after are numbered again in
     order, as if the merged one had never been minted (unless a correction retired a number today: numbers
     are never handed out twice)."""
     if not result.new_ids or not known:
@@ -357,6 +358,8 @@ def _known_by_the_whole_day(
     rows_of = {cid: [row_of[t] for t in ts] for cid, ts in tracks_of.items()}
     centroids = np.stack([e.centroid for e in known])
     minted_means = np.stack([result.day_centroids[m][0] for m in result.new_ids])
+    customers_known = {c.aliases.get(e.customer_id, e.customer_id) for e in known if not e.is_staff}
+    known_today = [cid for cid in tracks_of if cid in customers_known and cid in result.day_centroids]
     pairs = []
     for k, minted in enumerate(result.new_ids):
         mine = set(tracks_of.get(minted, ()))
@@ -369,16 +372,26 @@ def _known_by_the_whole_day(
         # Only the most alike customer, as a cluster is matched; and staff first, as there.
         _, staff_sim = _most_alike_staff(staff, mean)
         looks_like_staff = not (mine & c.no_staff_match) and staff_sim >= max(rules.staff_threshold, sims[best])
-        if looks_like_staff or spans.in_view_together(rows_of[minted], rows_of.get(target, [])):
+        if looks_like_staff:
             continue
-        if sims[best] >= rules.match_threshold:
+        if spans.in_view_together(rows_of[minted], rows_of.get(target, [])):
+            pass  # the most alike customer was in view with this ID today: someone else
+        elif sims[best] >= rules.match_threshold:
             pairs.append((float(sims[best]), minted, target))
+            continue
         elif sims[best] >= rules.mutual_match_threshold and target not in tracks_of:
             # Split across days: each the other's most alike, the customer not seen today.
             to_minted, to_known = minted_means @ centroids[best], centroids @ centroids[best]
             to_known[best] = -1.0  # not itself
             if int(np.argmax(to_minted)) == k and to_minted[k] > to_known.max():
                 pairs.append((float(sims[best]), minted, target))
+                continue
+        later = {cid: rows_of[cid] for cid in known_today if min(rows_of[cid]) > min(rows_of[minted])}
+        if back := _back_in_same_clothes(usable, spans, np.asarray(rows_of[minted]), mean, later, result, set(), rules):
+            # The same clothes asked the other way round: a known customer's later visit of today matched the
+            # registry after this ID was minted for their first (clusters are decided in the order the day
+            # unfolded). Seed 479, day 2: a man's visit at 09:29 0.295 alike to his ID, at 11:30 0.64.
+            pairs.append((float(result.day_centroids[back][0] @ mean), minted, back))
     merged: dict[str, tuple[str, float]] = {}
     for sim, minted, target in sorted(pairs, reverse=True):
         if target not in {t for t, _ in merged.values()}:  # a more alike minted ID took it: this one stays new
