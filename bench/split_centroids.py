@@ -13,7 +13,10 @@ person given a new ID: every one split, the worst case), it prints per threshold
 - the share of one person's two day centroids at or above it, and of two people's (per pair);
 - what a rule "join a later ID to an earlier one when they are at least this alike and each is the other's
   most alike" would do in such a shop: the share of returning people joined to themselves, and wrong joins
-  per shop (a newcomer or a returning person joined to someone else).
+  per shop (a newcomer or a returning person joined to someone else);
+- the same rule as the product asks it (the earlier ID's most alike looked for among the earlier IDs too) with
+  a margin: the pair at least that much more alike than either one's next most alike (docs/face-size.md,
+  "The pair that stands out": tried, not kept).
 
 Set on the `tune` half; the `report` half is the one to quote.
 
@@ -37,6 +40,9 @@ from watershop_dagster.evaluation.split import half_of
 SIZES = (28, 32, 36, 40)
 LIGHT, JPEG = 0.6, 40
 THRESHOLDS = (0.18, 0.20, 0.22, 0.24, 0.26, 0.27, 0.28, 0.30)
+# The rule with a margin: the pair also stands out from each one's next most alike by at least this much.
+MARGIN_THRESHOLDS = (0.22, 0.24, 0.25, 0.26)
+MARGINS = (0.0, 0.05, 0.08, 0.10, 0.12)
 
 
 def visit_embeddings(engine: FaceEngine, root: Path, people: list[str], photos: int) -> dict[str, list[np.ndarray]]:
@@ -68,6 +74,25 @@ def mutual_best_joins(a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[i
     return right, wrong
 
 
+def margin_joins(a: np.ndarray, b: np.ndarray, threshold: float, margin: float) -> tuple[int, int]:
+    """As `mutual_best_joins`, as the product asks it (`matching._merged_into_known`): the earlier ID's most alike
+    is looked for among the later IDs and the other earlier ones; and the pair at least `margin` more alike
+    than either one's next most alike (the later ID's next earlier ID; the earlier ID's next later or earlier
+    ID)."""
+    sims, known = b @ a.T, a @ a.T
+    np.fill_diagonal(known, -1.0)
+    right = wrong = 0
+    for j in range(len(b)):
+        order = np.argsort(-sims[j])
+        i = int(order[0])
+        pair = float(sims[j, i])
+        others_of_a = max(float(np.delete(sims[:, i], j).max(initial=-1.0)), float(known[i].max()))
+        next_of_b = float(sims[j, order[1]]) if len(order) > 1 else -1.0
+        if pair >= threshold and pair > others_of_a and pair - max(others_of_a, next_of_b) >= margin:
+            right, wrong = right + (i == j), wrong + (i != j)
+    return right, wrong
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--half", default="tune", choices=["tune", "report"])
@@ -87,6 +112,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     same, other = [], []
     joined = {t: [0, 0] for t in THRESHOLDS}
+    with_margin = {(t, m): [0, 0] for t in MARGIN_THRESHOLDS for m in MARGINS}
     for _ in range(args.shops):
         drawn = rng.choice(len(people), size=min(args.shop_size + args.newcomers, len(people)), replace=False)
         shop = drawn[: args.shop_size]
@@ -99,6 +125,10 @@ def main() -> int:
             r, w = mutual_best_joins(a, b, t)
             joined[t][0] += r
             joined[t][1] += w
+        for (t, m), counts in with_margin.items():
+            r, w = margin_joins(a, b, t, m)
+            counts[0] += r
+            counts[1] += w
     s, o = np.asarray(same), np.asarray(other)
     persons = args.shops * min(args.shop_size, len(people))
     figures = {
@@ -124,11 +154,21 @@ def main() -> int:
             for t in THRESHOLDS
         },
     }
+    figures["with_margin"] = {
+        f"{t:.2f}+{m:.2f}": {
+            "joined_right": round(c[0] / persons, 4),
+            "wrong_joins_per_shop": round(c[1] / args.shops, 4),
+        }
+        for (t, m), c in with_margin.items()
+    }
     shape = f"{args.shops} shops of {figures['shop_size']} + {args.newcomers} new"
     print(f"{len(people)} people ({args.half} half), {figures['faces']} faces, {shape}: own / other pairs; joins")
     for t, f in figures["at_or_above"].items():
         joins = f"joined {f['joined_right']:.3f}, wrong joins per shop {f['wrong_joins_per_shop']:.3f}"
         print(f"  {t}: {f['same']:.3f} / {f['other']:.5f}   {joins}")
+    print("the rule as the product asks it, with a margin over each one's next most alike (threshold+margin):")
+    for key, f in figures["with_margin"].items():
+        print(f"  {key}: joined {f['joined_right']:.3f}, wrong joins per shop {f['wrong_joins_per_shop']:.4f}")
     print(json.dumps(figures))
     return 0
 
