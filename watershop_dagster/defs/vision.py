@@ -166,6 +166,15 @@ class IdentityConfig(dg.Config):
         description="a new ID this alike to a customer not seen today takes their ID when each is the other's most "
         "alike (a person split across days; over 1: off)",
     )
+    standout_match_threshold: float = Field(
+        default=IdentityRules.standout_match_threshold,
+        description="...or at least this alike, when the pair stands out from each one's next most alike by "
+        "standout_margin (over 1: off)",
+    )
+    standout_margin: float = Field(
+        default=IdentityRules.standout_margin,
+        description="how far a split pair under mutual_match_threshold must stand out from each one's next most alike",
+    )
     visit_gap_s: float = Field(default=VisitRules.max_gap_s, description="a longer absence starts a new visit")
     staff_max_share: float = Field(
         default=StaffRules.max_customer_share,
@@ -196,6 +205,8 @@ class IdentityConfig(dg.Config):
             weak_match_threshold=self.weak_match_threshold,
             single_face_match_threshold=self.single_face_match_threshold,
             mutual_match_threshold=self.mutual_match_threshold,
+            standout_match_threshold=self.standout_match_threshold,
+            standout_margin=self.standout_margin,
         )
 
 

@@ -362,17 +362,41 @@ def test_a_customer_split_across_days_is_joined_only_where_each_is_the_other_s_m
     apart = [RegistryEntry("CUST_0001", _basis(0), 20.0, False, day_before, 1)]
     apart.append(RegistryEntry("CUST_0002", _basis(1), 20.0, False, day_before, 1))
     assert ids(apart, day([_mix(11, a=0.28)])) == {"m1": "CUST_0001"}
-    # Under the threshold, or the customer seen today (the same day: two people): stays new.
-    assert ids(apart, day([_mix(11, a=0.25)])) == {"m1": "CUST_0003"}
+    # Under the thresholds, or the customer seen today (the same day: two people): stays new.
+    assert ids(apart, day([_mix(11, a=0.22)])) == {"m1": "CUST_0003"}
     assert ids(apart, day([_mix(11, a=0.28)], known_today="CUST_0001")) == {"m1": "CUST_0003"}
     # Two new IDs alike to one customer: only the one the customer is most alike to.
     assert ids(apart, day([_mix(11, a=0.28), _mix(12, a=0.29)])) == {"m1": "CUST_0003", "m2": "CUST_0001"}
     # The customer more alike to another known customer than to this ID: not each other's most alike.
     close = [apart[0], RegistryEntry("CUST_0002", _mix(2, a=0.29), 20.0, False, day_before, 1)]
     assert ids(close, day([_mix(11, a=0.28)])) == {"m1": "CUST_0003"}
-    # Off above 1.
-    rules = IdentityRules(mutual_match_threshold=1.1)
+    # Off above 1 (both ways to a split).
+    rules = IdentityRules(mutual_match_threshold=1.1, standout_match_threshold=1.1)
     assert ids(apart, day([_mix(11, a=0.28)])) == {"m1": "CUST_0003"}
+
+
+def test_a_split_under_the_mutual_threshold_is_joined_only_where_the_pair_stands_out():
+    """A returning customer's day 0.25-0.27 alike to their ID, each the other's most alike and at least 0.08
+    more alike than either is to anyone else (seeds 587 and 601: 0.255 and 0.258, 0.082 and 0.116 over the
+    next); seed 467's pair of different people read 0.256, only 0.055 over the known customer's next."""
+    from watershop_dagster.core.identities.matching import _split_across_days
+
+    rules = IdentityRules()
+    assert rules.standout_match_threshold < rules.mutual_match_threshold
+    known = np.stack([_basis(0), _basis(1), _mix(2, a=0.10)])  # customer 0, customer 1, one 0.10 like customer 0
+
+    def joined(minted: list[np.ndarray], rules: IdentityRules = rules) -> bool:
+        means = np.stack(minted)
+        return _split_across_days(0, 0, known @ means[0], means, known, rules)
+
+    assert joined([_mix(11, a=0.26)])  # 0.26, the next 0.10 (customer 0 to the third known): stands out
+    assert joined([_mix(11, a=0.26, b=0.17)])  # the ID's next known customer 0.17: 0.09 apart
+    assert not joined([_mix(11, a=0.26, b=0.19)])  # ...0.19: 0.07 apart
+    assert not joined([_mix(11, a=0.26), _mix(12, a=0.20)])  # another ID of today 0.20 like the customer
+    assert not joined([_mix(11, a=0.24)])  # under the band
+    assert not joined([_mix(11, a=0.26), _mix(12, a=0.265)])  # the customer more alike to another new ID
+    assert joined([_mix(11, a=0.28, b=0.25)])  # at the mutual threshold no margin is asked
+    assert not joined([_mix(11, a=0.26)], IdentityRules(standout_match_threshold=1.1))  # off above 1
 
 
 def test_two_people_in_view_together_never_share_an_id():

@@ -76,6 +76,11 @@ class IdentityRules:
     # returning and 6 new people) shows the rule's wrong joins per shop no higher at 0.24-0.28 than at 0.30
     # on the report half (0.0025), more below (0.010 at 0.22); docs/face-size.md, "Split across days".
     mutual_match_threshold: float = 0.27
+    # ...and one at least `standout_match_threshold` alike when the pair also stands out: at least
+    # `standout_margin` more alike than the ID is to its next known customer and than the customer is to
+    # anyone else (another ID minted today or known before). docs/face-size.md, "The pair that stands out".
+    standout_match_threshold: float = 0.25
+    standout_margin: float = 0.08
 
 
 def customer_id_of(number: int, prefix: str = "CUST_") -> str:
@@ -323,6 +328,26 @@ def renumbered(kept_new: list[str], first_number: int, retired: dict[str, str]) 
     return {m: customer_id_of(first_number + k, m[: m.rindex("_") + 1]) for k, m in enumerate(kept_new)}
 
 
+def _split_across_days(
+    k: int, best: int, sims: np.ndarray, minted_means: np.ndarray, centroids: np.ndarray, rules: IdentityRules
+) -> bool:
+    """Whether minted ID `k` and known customer `best` (its most alike; `sims` = centroids @ its mean) are one
+    person split across days: each the other's most alike, and at least `mutual_match_threshold` alike, or at
+    least `standout_match_threshold` and standing out from each one's next most alike by `standout_margin`."""
+    pair = float(sims[best])
+    if pair < min(rules.mutual_match_threshold, rules.standout_match_threshold):
+        return False
+    to_minted, to_known = minted_means @ centroids[best], centroids @ centroids[best]
+    to_known[best] = -1.0  # not itself
+    others_of_known = max(float(np.delete(to_minted, k).max(initial=-1.0)), float(to_known.max(initial=-1.0)))
+    if int(np.argmax(to_minted)) != k or pair <= others_of_known:
+        return False  # not each other's most alike
+    if pair >= rules.mutual_match_threshold:
+        return True
+    next_known = float(np.delete(sims, best).max(initial=-1.0))
+    return pair - max(others_of_known, next_known) >= rules.standout_margin
+
+
 def _known_by_the_whole_day(
     result: IdentityResult,
     usable: pd.DataFrame,
@@ -379,13 +404,9 @@ def _known_by_the_whole_day(
         elif sims[best] >= rules.match_threshold:
             pairs.append((float(sims[best]), minted, target))
             continue
-        elif sims[best] >= rules.mutual_match_threshold and target not in tracks_of:
-            # Split across days: each the other's most alike, the customer not seen today.
-            to_minted, to_known = minted_means @ centroids[best], centroids @ centroids[best]
-            to_known[best] = -1.0  # not itself
-            if int(np.argmax(to_minted)) == k and to_minted[k] > to_known.max():
-                pairs.append((float(sims[best]), minted, target))
-                continue
+        elif target not in tracks_of and _split_across_days(k, best, sims, minted_means, centroids, rules):
+            pairs.append((float(sims[best]), minted, target))  # the customer not seen today
+            continue
         later = {cid: rows_of[cid] for cid in known_today if min(rows_of[cid]) > min(rows_of[minted])}
         if back := _back_in_same_clothes(usable, spans, np.asarray(rows_of[minted]), mean, later, result, set(), rules):
             # The same clothes asked the other way round: a known customer's later visit of today matched the
