@@ -26,10 +26,17 @@ from watershop_dagster_tests.support import (
 
 pytestmark = pytest.mark.shared_data
 # Thresholds that split people across days and visits (the default 0.30 / 0.40 make no error on this world),
-# the split rule off (over 1) so that the splits stay for the owner to merge.
+# both split rules off (over 1) so that the splits stay for the owner to merge.
 FORCED = {
     "ops": {
-        "identities": {"config": {"match_threshold": 0.75, "cluster_threshold": 0.75, "mutual_match_threshold": 1.1}}
+        "identities": {
+            "config": {
+                "match_threshold": 0.75,
+                "cluster_threshold": 0.75,
+                "mutual_match_threshold": 1.1,
+                "standout_match_threshold": 1.1,
+            }
+        }
     }
 }
 
