@@ -26,7 +26,8 @@ from watershop_dagster_tests.support import (
 
 pytestmark = pytest.mark.shared_data
 # Thresholds that split people across days and visits (the default 0.30 / 0.40 make no error on this world),
-# both split rules off (over 1) so that the splits stay for the owner to merge.
+# the rules that mend splits off (over 1: across days, and back the same day in the same clothes) so that the
+# splits stay for the owner to merge.
 FORCED = {
     "ops": {
         "identities": {
@@ -35,6 +36,7 @@ FORCED = {
                 "cluster_threshold": 0.75,
                 "mutual_match_threshold": 1.1,
                 "standout_match_threshold": 1.1,
+                "same_clothes_min_similarity": 1.1,
             }
         }
     }
