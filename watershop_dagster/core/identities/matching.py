@@ -368,7 +368,8 @@ def _known_by_the_whole_day(
     unless their tracks of today were in view together (two people), an enrolled staff member is as alike
     and at `staff_threshold` (staff come first, as for a cluster), or a more alike minted ID takes it. So does
     one at least `mutual_match_threshold` alike to a customer not seen today when each is the other's most
-    alike (a person split across days), and one whose tracks are in the same clothes as a known customer's
+    alike, or at least `standout_match_threshold` when the pair also stands out (a person split across days;
+    `_split_across_days`), and one whose tracks are in the same clothes as a known customer's
     later tracks of today (`_back_in_same_clothes` asked the other way round). IDs the owner's corrections
     touch keep the matcher's first word. The IDs minted after are numbered again in
     order, as if the merged one had never been minted (unless a correction retired a number today: numbers
