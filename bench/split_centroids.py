@@ -14,9 +14,9 @@ person given a new ID: every one split, the worst case), it prints per threshold
 - what a rule "join a later ID to an earlier one when they are at least this alike and each is the other's
   most alike" would do in such a shop: the share of returning people joined to themselves, and wrong joins
   per shop (a newcomer or a returning person joined to someone else);
-- the same rule as the product asks it (the earlier ID's most alike looked for among the earlier IDs too) with
-  a margin: the pair at least that much more alike than either one's next most alike (docs/face-size.md,
-  "The pair that stands out": tried, not kept).
+- the same rule as the product asks it (`matching._split_across_days`: the earlier ID's most alike looked for
+  among the earlier IDs too) with a margin: the pair at least that much more alike than either one's next most
+  alike (docs/face-size.md, "The pair that stands out").
 
 Set on the `tune` half; the `report` half is the one to quote.
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from face_roc_by_size import embedded_at_sizes, labelled_faces_root, labelled_people, photo_faces
 
 from watershop_dagster.core.footage.faces import FaceEngine
+from watershop_dagster.core.identities.matching import IdentityRules, _split_across_days
 from watershop_dagster.evaluation.split import half_of
 
 SIZES = (28, 32, 36, 40)
@@ -75,20 +76,15 @@ def mutual_best_joins(a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[i
 
 
 def margin_joins(a: np.ndarray, b: np.ndarray, threshold: float, margin: float) -> tuple[int, int]:
-    """As `mutual_best_joins`, as the product asks it (`matching._merged_into_known`): the earlier ID's most alike
-    is looked for among the later IDs and the other earlier ones; and the pair at least `margin` more alike
-    than either one's next most alike (the later ID's next earlier ID; the earlier ID's next later or earlier
-    ID)."""
-    sims, known = b @ a.T, a @ a.T
-    np.fill_diagonal(known, -1.0)
+    """As `mutual_best_joins`, through the product's own rule (`matching._split_across_days`, the mutual
+    threshold off): the earlier ID's most alike is looked for among the later IDs and the other earlier ones,
+    and the pair is at least `margin` more alike than either one's next most alike."""
+    rules = IdentityRules(mutual_match_threshold=1.1, standout_match_threshold=threshold, standout_margin=margin)
     right = wrong = 0
     for j in range(len(b)):
-        order = np.argsort(-sims[j])
-        i = int(order[0])
-        pair = float(sims[j, i])
-        others_of_a = max(float(np.delete(sims[:, i], j).max(initial=-1.0)), float(known[i].max()))
-        next_of_b = float(sims[j, order[1]]) if len(order) > 1 else -1.0
-        if pair >= threshold and pair > others_of_a and pair - max(others_of_a, next_of_b) >= margin:
+        sims = a @ b[j]
+        i = int(np.argmax(sims))
+        if _split_across_days(j, i, sims, b, a, rules):
             right, wrong = right + (i == j), wrong + (i != j)
     return right, wrong
 

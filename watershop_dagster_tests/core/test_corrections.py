@@ -112,9 +112,8 @@ def test_without_corrections_matching_is_unchanged():
 
 
 def test_merge_gives_both_sides_the_older_id_and_later_days_follow():
-    rules = IdentityRules(
-        match_threshold=0.99, mutual_match_threshold=1.1, standout_match_threshold=1.1
-    )  # every cluster new
+    # Forced: every cluster new, a split left for the owner (both split rules off).
+    rules = IdentityRules(match_threshold=0.99, mutual_match_threshold=1.1, standout_match_threshold=1.1)
     day1 = tracks([(1, "A", 0, 1), (2, "B", 5, 1)], DAY)
     day2 = tracks([(1, "A", 0, 1), (2, "B", 5, 1)], DAY + timedelta(days=1))
     r1 = assign_identities(day1, [], {}, 1, rules)

@@ -400,13 +400,13 @@ def _known_by_the_whole_day(
         looks_like_staff = not (mine & c.no_staff_match) and staff_sim >= max(rules.staff_threshold, sims[best])
         if looks_like_staff:
             continue
-        if spans.in_view_together(rows_of[minted], rows_of.get(target, [])):
-            pass  # the most alike customer was in view with this ID today: someone else
-        elif sims[best] >= rules.match_threshold:
+        # The most alike customer, unless in view with this ID today (someone else): alike enough, or a
+        # customer not seen today split across days.
+        if not spans.in_view_together(rows_of[minted], rows_of.get(target, [])) and (
+            sims[best] >= rules.match_threshold
+            or (target not in tracks_of and _split_across_days(k, best, sims, minted_means, centroids, rules))
+        ):
             pairs.append((float(sims[best]), minted, target))
-            continue
-        elif target not in tracks_of and _split_across_days(k, best, sims, minted_means, centroids, rules):
-            pairs.append((float(sims[best]), minted, target))  # the customer not seen today
             continue
         later = {cid: rows_of[cid] for cid in known_today if min(rows_of[cid]) > min(rows_of[minted])}
         if back := _back_in_same_clothes(usable, spans, np.asarray(rows_of[minted]), mean, later, result, set(), rules):
