@@ -53,6 +53,8 @@ from watershop_dagster.core.identities.staff import (
     camera_recordings,
     closing_up_with_staff,
     occupied_recordings,
+    post_rows,
+    remembered_posts,
     staff_by_post,
     staff_by_presence,
     staff_gallery,
@@ -451,10 +453,11 @@ def _evidence(tracks: pd.DataFrame, result, constraints) -> pd.DataFrame:
 
 
 @warehouse_asset(
-    # identity_evidence first: every output depends on its earlier days, and Dagster wants a multi-asset's
-    # outputs in topological order (mutual dependencies, as with customer_registry, are allowed).
+    # identity_evidence and staff_posts first: every output depends on their earlier days, and Dagster wants a
+    # multi-asset's outputs in topological order (mutual dependencies, as with customer_registry, are allowed).
     writes=[
         _described("identity_evidence"),
+        _described("staff_posts"),
         _described("customer_registry"),
         _described("track_identities"),
         _described("visit_log"),
@@ -467,6 +470,7 @@ def _evidence(tracks: pd.DataFrame, result, constraints) -> pd.DataFrame:
         Read.day("person_tracks"),
         Read.day("person_detections"),
         Read.before("identity_evidence"),
+        Read.before("staff_posts"),
         Read.files_of("identity_corrections"),
     ],
     group=VISION,
@@ -520,6 +524,7 @@ def identities(
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
     staff_bodies = bodies_of_staff(result.assignments, people)
     posts = staff_posts(bodies, by_camera, staff_rules, staff_bodies)
+    posts += remembered_posts(tables.read("staff_posts"), day, bodies, by_camera, posts, staff_rules)
     post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
     post_bodies |= where_staff_stood(bodies, staff_bodies, staff_rules)  # staff found again without a face
     post_bodies |= closing_up_with_staff(bodies, staff_bodies, by_camera, staff_rules)
@@ -551,6 +556,7 @@ def identities(
             "track_identities": links,
             "visit_log": visits,
             "identity_evidence": _evidence(tracks, result, constraints),
+            "staff_posts": post_rows(posts),
         },
         metadata={
             "identity_evidence": {
@@ -575,6 +581,11 @@ def identities(
                 "median_duration_s": float(customer_visits["duration_seconds"].median())
                 if len(customer_visits)
                 else 0.0,
+            },
+            "staff_posts": {
+                "posts": len(posts),
+                "remembered": sum(p.remembered_from is not None for p in posts),
+                "bodies_at_posts": len(post_bodies),
             },
         },
     )

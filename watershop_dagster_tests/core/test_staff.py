@@ -26,6 +26,8 @@ from watershop_dagster.core.identities.staff import (
     closing_up_with_staff,
     footage_span_seconds,
     occupied_recordings,
+    post_rows,
+    remembered_posts,
     staff_by_post,
     staff_by_presence,
     staff_gallery,
@@ -403,6 +405,36 @@ def test_a_body_there_from_the_first_frame_of_many_recordings_is_at_a_post():
     assert not any(at_staff_post(b, posts) for b in payer)
     early = [_body(f"E{k}", starts[k], starts[k] + 20, 540, 390, 350) for k in (1, 3)]
     assert staff_posts([*early, *payer], files) == []
+
+
+def test_a_post_recognised_staff_held_on_an_earlier_day_is_a_post_again_where_still_bodies_stand_there():
+    """Seed 619, day 4: the clerk, in a new photo, is never named; her still body stands at the post of day 3
+    (x 1150, where her face was named on it twice) in 2 of the day's 8 recordings, too few for a post of its own.
+    The remembered post makes both staff; a customer standing still at the counter (x 540) is not. Not
+    remembered: a place nobody recognised held, one seen in a single recording today, one on another camera,
+    and one older than post_memory_days."""
+    files, starts = _recordings(8)
+    day3 = staff_posts(
+        [_body(f"K{k}", starts[k] + 5, starts[k] + 30, 1152, 394, 288) for k in (1, 2, 3)],
+        files,
+        staff_bodies={"K1", "K2"},
+    )
+    assert [(p.held_by_staff, p.remembered_from) for p in day3] == [(True, None)]
+    earlier = post_rows(day3).assign(day=DAY1)
+    clerk = [_body(f"K{k}", starts[k] + 4, starts[k] + 39, 1151, 395, 291) for k in (2, 6)]
+    payer = [_body(f"S{k}", starts[k] + 10, starts[k] + 16, 540, 390, 350) for k in (1, 2, 3)]
+    spans = {"cam1": files}
+    assert staff_posts([*clerk, *payer], spans) == []
+    posts = remembered_posts(earlier, DAY2, [*clerk, *payer], spans)
+    assert [(round(p.cx), p.recordings_seen, p.recordings, p.remembered_from) for p in posts] == [(1152, 2, 8, DAY1)]
+    assert all(at_staff_post(b, posts) for b in clerk) and not any(at_staff_post(b, posts) for b in payer)
+    assert posts[0].why() == "where recognised staff stood on 2024-06-01, and in 2 of the day's 8 recordings"
+    assert post_rows(posts)["held_by_staff"].tolist() == [False]  # remembered again only if staff are named
+    assert remembered_posts(earlier.assign(held_by_staff=False), DAY2, clerk, spans) == []
+    assert remembered_posts(earlier, DAY2, clerk[:1], spans) == []
+    assert remembered_posts(earlier.assign(camera="door"), DAY2, clerk, spans) == []
+    assert remembered_posts(earlier, DAY1 + timedelta(days=15), clerk, spans) == []
+    assert remembered_posts(earlier, DAY2, clerk, spans, today=day3) == []  # already a post today
 
 
 def test_an_identity_seen_on_bodies_at_the_post_is_staff():

@@ -113,10 +113,10 @@ def test_a_split_day_runs_in_phases_that_follow_from_the_declarations():
         "footage_manifest", "frames", "face_detections", "face_embeddings", "person_detections", "face_tracks",
         "person_tracks",
     }  # fmt: skip
-    # later days read the registry, identity evidence, the till and its links as history; the visit log is
-    # written by the same asset as the registry, so it comes with it
+    # later days read the registry, identity evidence, staff posts, the till and its links as history; the visit
+    # log is written by the same asset as the registry, so it comes with it
     assert {t for t, p in phases.items() if p == "history"} == {
-        "identity_evidence", "customer_registry", "track_identities", "visit_log", "transactions",
+        "identity_evidence", "staff_posts", "customer_registry", "track_identities", "visit_log", "transactions",
         "transaction_rejects", "transaction_links", "clock_offsets", "counter_pace",
     }  # fmt: skip
     assert {t for t, p in phases.items() if p == "charts"} == {"daily_charts", "daily_report"}  # 30-day windows

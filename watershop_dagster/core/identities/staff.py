@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,12 @@ class StaffRules:
     # of four: too few recordings for a post, and the faceless one was counted as a customer.
     clothes_max_colour: float = IdentityRules.same_clothes_max_colour
     clothes_max_lightness: float = IdentityRules.same_clothes_max_lightness
+    # A post where recognised staff stood on one of the post_memory_days before is a post today wherever still
+    # bodies stand there in post_min_staff_recordings of today's recordings, face or no face: the counter does
+    # not move overnight. (Seed 619, day 4: the clerk, in a new photo, was never named; her body stood at
+    # the post of days 3 and 5 in 2 of the day's 8 recordings, too few for a post of its own, and made two
+    # faceless customer visits.)
+    post_memory_days: int = 14
 
 
 @dataclass
@@ -272,7 +278,9 @@ def with_staff_reasons(visits: pd.DataFrame, reasons: dict[str, str]) -> pd.Data
 
 @dataclass(frozen=True)
 class StaffPost:
-    """A place on one camera where staff stand: centre and box height of the still bodies found there."""
+    """A place on one camera where staff stand: centre and box height of the still bodies found there, in how
+    many of the camera's recordings of the day; whether recognised staff stood there that day; and, for a post
+    found again from an earlier day's, the last day staff were recognised there."""
 
     camera: str
     cx: float
@@ -280,6 +288,19 @@ class StaffPost:
     height: float
     recordings_seen: int
     recordings: int
+    held_by_staff: bool = False
+    remembered_from: date | None = None
+
+    @property
+    def place(self) -> tuple[float, float, float]:
+        return self.cx, self.cy, self.height
+
+    def why(self) -> str:
+        """Why it is a post, in the owner's words (the staff reason of the people standing there)."""
+        seen = f"in {self.recordings_seen} of the day's {self.recordings} recordings"
+        if self.remembered_from is not None:
+            return f"where recognised staff stood on {self.remembered_from.isoformat()}, and {seen}"
+        return f"someone stands there at opening or closing and {seen}"
 
 
 def _centre(track: PersonTrack) -> tuple[float, float, float]:
@@ -373,8 +394,47 @@ def staff_posts(
             and seen >= rules.post_min_recordings
         )
         if ((at_ends or staff_there or from_start) and _enough(seen, len(files), rules)) or held_by_staff:
-            posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(files)))
+            posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(files), bool(staff_there)))
     return posts
+
+
+def remembered_posts(
+    earlier: pd.DataFrame,
+    day: date,
+    tracks: Sequence[PersonTrack],
+    spans: Mapping[str, Sequence[tuple[datetime, datetime]]],
+    today: Sequence[StaffPost] = (),
+    rules: StaffRules | None = None,
+) -> list[StaffPost]:
+    """Earlier days' posts where recognised staff stood (`earlier`: staff_posts rows of the days before, as
+    `post_rows` writes them), within post_memory_days of `day`, found again today: still bodies stand at the
+    place, on its camera, in at least post_min_staff_recordings of that camera's recordings (`spans`). A place
+    already among `today`'s posts is not repeated. A post remembered but not held by staff today is not
+    remembered further: staff must be recognised there again within post_memory_days."""
+    rules = rules or StaffRules()
+    if earlier is None or earlier.empty:
+        return []
+    first = day - timedelta(days=rules.post_memory_days)
+    held = earlier[earlier["held_by_staff"].fillna(False).astype(bool)]
+    held = held[(pd.to_datetime(held["day"]).dt.date >= first) & (pd.to_datetime(held["day"]).dt.date < day)]
+    still = [t for t in tracks if is_still(t, rules)]
+    out: list[StaffPost] = []
+    for r in held.sort_values("day", ascending=False).itertuples(index=False):
+        camera, place = str(r.camera), (float(r.cx), float(r.cy), float(r.height))
+        files = spans.get(camera)
+        if not files or any(p.camera == camera and _same_place(p.place, place, rules) for p in [*today, *out]):
+            continue
+        there = [t for t in still if t.camera == camera and _same_place(place, _centre(t), rules)]
+        seen = sum(1 for span in files if _seen_in(there, span))
+        if seen >= rules.post_min_staff_recordings:
+            out.append(StaffPost(camera, *place, seen, len(files), False, pd.Timestamp(r.day).date()))
+    return out
+
+
+def post_rows(posts: Sequence[StaffPost]) -> pd.DataFrame:
+    """The day's staff_posts rows (day and shop are the partition's)."""
+    columns = ["camera", "cx", "cy", "height", "recordings_seen", "recordings", "held_by_staff", "remembered_from"]
+    return pd.DataFrame([[getattr(p, c) for c in columns] for p in posts], columns=columns)
 
 
 def _enough(recordings: int, of: int, rules: StaffRules) -> bool:
@@ -506,12 +566,8 @@ def staff_by_post(
     if person_tracks is None or person_tracks.empty or not posts:
         return {}
     out = {}
-    post = posts[0]
     for cid, ids in joined_bodies(assignments, person_tracks, staff=False).items():
         held = sum(1 for t in ids if t in post_bodies)
         if held and held >= rules.post_min_body_share * len(ids):
-            out[cid] = (
-                f"stands at the staff post ({held} of {len(ids)} bodies; someone stands there at opening or "
-                f"closing and in {post.recordings_seen} of the day's {post.recordings} recordings)"
-            )
+            out[cid] = f"stands at the staff post ({held} of {len(ids)} bodies; {posts[0].why()})"
     return out

@@ -463,6 +463,24 @@ IDENTITY_EVIDENCE = TableSchema(
     ),
 )
 
+STAFF_POSTS = TableSchema(
+    "staff_posts",
+    "Where staff stand, per camera and day (core/identities/staff.py): places where a still body stood at opening "
+    "or closing, from the start of many recordings, or with recognised staff's face on it; still bodies there are "
+    "staff, face or no face. A place recognised staff held is remembered for later days.",
+    _cols(
+        ("day", "DATE", "partition day"),
+        ("camera", "VARCHAR", "camera"),
+        ("cx", "DOUBLE", "centre of the still bodies there, x (pixels)"),
+        ("cy", "DOUBLE", "centre of the still bodies there, y (pixels)"),
+        ("height", "DOUBLE", "median box height of the still bodies there (pixels; places compare in heights)"),
+        ("recordings_seen", "INTEGER", "the camera's recordings of the day with a still body there"),
+        ("recordings", "INTEGER", "the camera's recordings of the day that somebody is in"),
+        ("held_by_staff", "BOOLEAN", "recognised staff (their face on the body) stood still there that day"),
+        ("remembered_from", "DATE", "a post of an earlier day found again: the last day staff were named there"),
+    ),
+)
+
 IDENTITY_SUGGESTIONS = TableSchema(
     "identity_suggestions",
     "Pairs of customer IDs that are probably one person, best first (`watershop identity suggest`): centroids "
@@ -517,6 +535,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     PERSON_DETECTIONS,
     PERSON_TRACKS,
     IDENTITY_EVIDENCE,
+    STAFF_POSTS,
     IDENTITY_SUGGESTIONS,
     OPTOUT_MATCHES,
 )
