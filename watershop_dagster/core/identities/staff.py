@@ -414,9 +414,9 @@ def remembered_posts(
     rules = rules or StaffRules()
     if earlier is None or earlier.empty:
         return []
-    first = day - timedelta(days=rules.post_memory_days)
-    held = earlier[earlier["held_by_staff"].fillna(False).astype(bool)]
-    held = held[(pd.to_datetime(held["day"]).dt.date >= first) & (pd.to_datetime(held["day"]).dt.date < day)]
+    days = pd.to_datetime(earlier["day"]).dt.date
+    recent = (days >= day - timedelta(days=rules.post_memory_days)) & (days < day)
+    held = earlier[recent & earlier["held_by_staff"].eq(True)]  # NULL (an older write) is no
     still = [t for t in tracks if is_still(t, rules)]
     out: list[StaffPost] = []
     for r in held.sort_values("day", ascending=False).itertuples(index=False):
