@@ -48,11 +48,11 @@ from watershop_dagster.core.identities.matching import (
 from watershop_dagster.core.identities.registry import registry_rows
 from watershop_dagster.core.identities.staff import (
     StaffRules,
-    at_staff_post,
     bodies_of_staff,
     camera_recordings,
     closing_up_with_staff,
     occupied_recordings,
+    post_of,
     post_rows,
     remembered_posts,
     staff_by_post,
@@ -524,11 +524,12 @@ def identities(
     # Where the clerk stands (core/identities/staff.py): bodies standing there are staff, face or no face.
     staff_bodies = bodies_of_staff(result.assignments, people)
     posts = staff_posts(bodies, by_camera, staff_rules, staff_bodies)
-    posts += remembered_posts(tables.read("staff_posts"), day, bodies, by_camera, posts, staff_rules)
-    post_bodies = {b.track_id for b in bodies if at_staff_post(b, posts, staff_rules)}
+    posts += remembered_posts(tables.read("staff_posts"), day, bodies, by_camera, posts, staff_rules, staff_bodies)
+    posts_of = {b.track_id: p for b in bodies if (p := post_of(b, posts, staff_rules))}
+    post_bodies = set(posts_of)
     post_bodies |= where_staff_stood(bodies, staff_bodies, staff_rules)  # staff found again without a face
     post_bodies |= closing_up_with_staff(bodies, staff_bodies, by_camera, staff_rules)
-    at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules)
+    at_post = staff_by_post(result.assignments, people, post_bodies, posts, staff_rules, posts_of)
     walkers = walks_in_and_out(result.assignments, people, bodies, staff_rules)
     presence = staff_by_presence(
         result, visits, covered_seconds(files), registry, next_number, staff_rules, files, at_post, walkers
@@ -585,7 +586,8 @@ def identities(
             "staff_posts": {
                 "posts": len(posts),
                 "remembered": sum(p.remembered_from is not None for p in posts),
-                "bodies_at_posts": len(post_bodies),
+                "bodies_at_posts": len(posts_of),
+                "bodies_taken_as_staff": len(post_bodies),
             },
         },
     )

@@ -26,6 +26,7 @@ from watershop_dagster.core.identities.staff import (
     closing_up_with_staff,
     footage_span_seconds,
     occupied_recordings,
+    post_of,
     post_rows,
     remembered_posts,
     staff_by_post,
@@ -430,6 +431,22 @@ def test_a_post_recognised_staff_held_on_an_earlier_day_is_a_post_again_where_st
     assert all(at_staff_post(b, posts) for b in clerk) and not any(at_staff_post(b, posts) for b in payer)
     assert posts[0].why() == "where recognised staff stood on 2024-06-01, and in 2 of the day's 8 recordings"
     assert post_rows(posts)["held_by_staff"].tolist() == [False]  # remembered again only if staff are named
+    named = remembered_posts(earlier, DAY2, [*clerk, *payer], spans, staff_bodies={"K6"})
+    assert [(p.held_by_staff, p.remembered_from) for p in named] == [(True, DAY1)]
+    # the staff reason of an identity there names the remembered post, though another camera has a post of
+    # its own today
+    door = [_body(f"D{k}", starts[k], starts[k] + 6, 300, 400, 300, camera="door") for k in (0, 3, 5, 7)]
+    today = staff_posts(door, {"cam1": files, "door": files})
+    assert [p.camera for p in today] == ["door"]
+    posts = today + remembered_posts(earlier, DAY2, clerk, spans, today)
+    posts_of = {b.track_id: p for b in [*clerk, *door] if (p := post_of(b, posts))}
+    people = pd.DataFrame([{"track_id": "K2", "face_track_ids": ["f2"]}, {"track_id": "K6", "face_track_ids": ["f6"]}])
+    assignments = {"f2": Assignment("CUST_0003", None, False), "f6": Assignment("CUST_0003", None, False)}
+    why = staff_by_post(assignments, people, set(posts_of), posts, posts_of=posts_of)
+    assert why == {
+        "CUST_0003": "stands at the staff post (2 of 2 bodies; where recognised staff stood on 2024-06-01, and in 2 "
+        "of the day's 8 recordings)"
+    }
     assert remembered_posts(earlier.assign(held_by_staff=False), DAY2, clerk, spans) == []
     assert remembered_posts(earlier, DAY2, clerk[:1], spans) == []
     assert remembered_posts(earlier.assign(camera="door"), DAY2, clerk, spans) == []

@@ -86,11 +86,12 @@ class StaffRules:
     clothes_max_colour: float = IdentityRules.same_clothes_max_colour
     clothes_max_lightness: float = IdentityRules.same_clothes_max_lightness
     # A post where recognised staff stood on one of the post_memory_days before is a post today wherever still
-    # bodies stand there in post_min_staff_recordings of today's recordings, face or no face: the counter does
-    # not move overnight. (Seed 619, day 4: the clerk, in a new photo, was never named; her body stood at
+    # bodies stand there in post_remembered_min_recordings of today's recordings, face or no face: the counter
+    # does not move overnight. (Seed 619, day 4: the clerk, in a new photo, was never named; her body stood at
     # the post of days 3 and 5 in 2 of the day's 8 recordings, too few for a post of its own, and made two
     # faceless customer visits.)
     post_memory_days: int = 14
+    post_remembered_min_recordings: int = 2
 
 
 @dataclass
@@ -389,11 +390,11 @@ def staff_posts(
         # the day's: on a busy day a motion-triggered door camera writes many recordings in which the clerk is
         # hidden behind the queue or off the post (seed 379, day 3: the clerk still at the door camera's post in
         # 3 of 18, two of them named by face; the third, faceless, was counted as a customer).
-        held_by_staff = (
+        staff_there_enough = (
             sum(1 for span in files if _seen_in(staff_there, span)) >= rules.post_min_staff_recordings
             and seen >= rules.post_min_recordings
         )
-        if ((at_ends or staff_there or from_start) and _enough(seen, len(files), rules)) or held_by_staff:
+        if ((at_ends or staff_there or from_start) and _enough(seen, len(files), rules)) or staff_there_enough:
             posts.append(StaffPost(camera, ref[0], ref[1], ref[2], seen, len(files), bool(staff_there)))
     return posts
 
@@ -405,12 +406,14 @@ def remembered_posts(
     spans: Mapping[str, Sequence[tuple[datetime, datetime]]],
     today: Sequence[StaffPost] = (),
     rules: StaffRules | None = None,
+    staff_bodies: Collection[str] = (),
 ) -> list[StaffPost]:
     """Earlier days' posts where recognised staff stood (`earlier`: staff_posts rows of the days before, as
     `post_rows` writes them), within post_memory_days of `day`, found again today: still bodies stand at the
-    place, on its camera, in at least post_min_staff_recordings of that camera's recordings (`spans`). A place
-    already among `today`'s posts is not repeated. A post remembered but not held by staff today is not
-    remembered further: staff must be recognised there again within post_memory_days."""
+    place, on its camera, in at least post_remembered_min_recordings of that camera's recordings (`spans`). A
+    place already among `today`'s posts is not repeated. A remembered post is held by staff today where a body
+    of recognised staff (`staff_bodies`, track ids) stands still there; one that is not is not remembered
+    further: staff must be recognised there again within post_memory_days."""
     rules = rules or StaffRules()
     if earlier is None or earlier.empty:
         return []
@@ -426,8 +429,9 @@ def remembered_posts(
             continue
         there = [t for t in still if t.camera == camera and _same_place(place, _centre(t), rules)]
         seen = sum(1 for span in files if _seen_in(there, span))
-        if seen >= rules.post_min_staff_recordings:
-            out.append(StaffPost(camera, *place, seen, len(files), False, pd.Timestamp(r.day).date()))
+        if seen >= rules.post_remembered_min_recordings:
+            held = any(t.track_id in staff_bodies for t in there)
+            out.append(StaffPost(camera, *place, seen, len(files), held, pd.Timestamp(r.day).date()))
     return out
 
 
@@ -543,13 +547,18 @@ def closing_up_with_staff(
     return out
 
 
-def at_staff_post(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> bool:
-    """Whether a body stands still at one of the day's staff posts."""
+def post_of(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> StaffPost | None:
+    """The day's staff post a body stands still at, if any."""
     rules = rules or StaffRules()
     if not posts or not is_still(track, rules):
-        return False
+        return None
     c = _centre(track)
-    return any(p.camera == track.camera and _same_place((p.cx, p.cy, p.height), c, rules) for p in posts)
+    return next((p for p in posts if p.camera == track.camera and _same_place(p.place, c, rules)), None)
+
+
+def at_staff_post(track: PersonTrack, posts: Sequence[StaffPost], rules: StaffRules | None = None) -> bool:
+    """Whether a body stands still at one of the day's staff posts."""
+    return post_of(track, posts, rules) is not None
 
 
 def staff_by_post(
@@ -558,16 +567,20 @@ def staff_by_post(
     post_bodies: Collection[str],
     posts: Sequence[StaffPost],
     rules: StaffRules | None = None,
+    posts_of: Mapping[str, StaffPost] | None = None,
 ) -> dict[str, str]:
     """Customer IDs whose faces were mostly seen on bodies standing at a staff post (at least
     post_min_body_share of the bodies their face tracks joined), with the reason: the clerk, whom her face
-    (small, dim, unenrolled) did not name, is where the clerk stands."""
+    (small, dim, unenrolled) did not name, is where the clerk stands. `posts_of`: body track id -> the post it
+    stood at (`post_of`), so that the reason says why that post is one (else the day's first post's)."""
     rules = rules or StaffRules()
     if person_tracks is None or person_tracks.empty or not posts:
         return {}
+    posts_of = posts_of or {}
     out = {}
     for cid, ids in joined_bodies(assignments, person_tracks, staff=False).items():
-        held = sum(1 for t in ids if t in post_bodies)
-        if held and held >= rules.post_min_body_share * len(ids):
-            out[cid] = f"stands at the staff post ({held} of {len(ids)} bodies; {posts[0].why()})"
+        held = [t for t in sorted(ids) if t in post_bodies]
+        if held and len(held) >= rules.post_min_body_share * len(ids):
+            post = next((posts_of[t] for t in held if t in posts_of), posts[0])
+            out[cid] = f"stands at the staff post ({len(held)} of {len(ids)} bodies; {post.why()})"
     return out
