@@ -26,7 +26,7 @@ Plain Python: no Dagster here.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -436,9 +436,8 @@ def remembered_posts(
 
 
 def post_rows(posts: Sequence[StaffPost]) -> pd.DataFrame:
-    """The day's staff_posts rows (day and shop are the partition's)."""
-    columns = ["camera", "cx", "cy", "height", "recordings_seen", "recordings", "held_by_staff", "remembered_from"]
-    return pd.DataFrame([[getattr(p, c) for c in columns] for p in posts], columns=columns)
+    """The day's staff_posts rows, a column per StaffPost field (day and shop are the partition's)."""
+    return pd.DataFrame([astuple(p) for p in posts], columns=[f.name for f in fields(StaffPost)])
 
 
 def _enough(recordings: int, of: int, rules: StaffRules) -> bool:
