@@ -420,14 +420,14 @@ def remembered_posts(
     days = pd.to_datetime(earlier["day"]).dt.date
     recent = (days >= day - timedelta(days=rules.post_memory_days)) & (days < day)
     held = earlier[recent & earlier["held_by_staff"].eq(True)]  # NULL (an older write) is no
-    still = [t for t in tracks if is_still(t, rules)]
+    still = [(t, _centre(t)) for t in tracks if is_still(t, rules)]  # each body's place, once for every post
     out: list[StaffPost] = []
     for r in held.sort_values("day", ascending=False).itertuples(index=False):
         camera, place = str(r.camera), (float(r.cx), float(r.cy), float(r.height))
         files = spans.get(camera)
         if not files or any(p.camera == camera and _same_place(p.place, place, rules) for p in [*today, *out]):
             continue
-        there = [t for t in still if t.camera == camera and _same_place(place, _centre(t), rules)]
+        there = [t for t, c in still if t.camera == camera and _same_place(place, c, rules)]
         seen = sum(1 for span in files if _seen_in(there, span))
         if seen >= rules.post_remembered_min_recordings:
             held = any(t.track_id in staff_bodies for t in there)
